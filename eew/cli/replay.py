@@ -1,0 +1,155 @@
+"""``eew replay``: run archived miniSEED through the live processing path."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import IO
+
+from eew import __version__
+from eew.config import load_config
+from eew.errors import CLIError
+from eew.ingest.replay import index_archive, iter_packets
+from eew.inventory import load_inventory
+from eew.io.jsonl import JsonlWriter
+from eew.pipeline import Pipeline, PipelineStatistics
+
+HELP = "replay miniSEED files or folders through the pipeline; write picks as JSON Lines"
+
+
+def setup(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``eew replay``."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="miniSEED files or folders")
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML configuration (default: config/eew.toml)"
+    )
+    parser.add_argument(
+        "--inventory",
+        nargs="+",
+        default=[],
+        metavar="STATIONXML",
+        help="extra StationXML files added to the configured inventory",
+    )
+    parser.add_argument("--out", metavar="FILE", help="JSON Lines output (default: stdout)")
+    parser.add_argument(
+        "--speed", default="max", help="'max' (as fast as possible, default) or N times real time"
+    )
+    parser.add_argument(
+        "--with-rejections",
+        action="store_true",
+        help="also write rejected triggers (type 'rejected_trigger')",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _parse_speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        speed = float(text)
+    except ValueError as exc:
+        raise CLIError(f"--speed must be 'max' or a positive number, not {text!r}") from exc
+    if speed <= 0:
+        raise CLIError(f"--speed must be positive, not {text!r}")
+    return speed
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay the archive; write results; print a summary on stderr."""
+    speed = _parse_speed(args.speed)
+    cfg = load_config(args.config)
+    inv_paths = [p for p in cfg.stationxml_paths() if p.exists() or not args.inventory]
+    inventory = load_inventory([*inv_paths, *args.inventory])
+    t_wall0 = time.perf_counter()
+    idx = index_archive(args.paths)
+    with ExitStack() as stack:
+        out: IO[str] = sys.stdout
+        if args.out:
+            out = stack.enter_context(open(args.out, "w", encoding="utf-8"))
+        types = None if args.with_rejections else {"pick", "event", "alert"}
+        writer = JsonlWriter(out, types)
+        pipeline = Pipeline(cfg, inventory, writer)
+        progress = _Progress(len(idx)) if (sys.stderr.isatty() and not args.no_progress) else None
+        pace = _pacer(speed)
+        for i, pkt in enumerate(iter_packets(idx, cfg.replay.max_packet_samples)):
+            pace(pkt.endtime_ns)
+            pipeline.feed(pkt)
+            if progress is not None:
+                progress.update(i + 1)
+        pipeline.flush()
+        if progress is not None:
+            progress.close()
+    wall = time.perf_counter() - t_wall0
+    _summary(pipeline.statistics(), idx.counters, wall, writer.written, cfg.hash())
+    return 0
+
+
+def _pacer(speed: float | None) -> Callable[[int], None]:
+    if speed is None:
+        return lambda _t_ns: None
+    state: dict[str, float] = {}
+
+    def pace(t_ns: int) -> None:
+        now = time.perf_counter()
+        if "t0" not in state:
+            state["t0"], state["w0"] = t_ns / 1e9, now
+            return
+        target = state["w0"] + (t_ns / 1e9 - state["t0"]) / speed
+        if target > now:
+            time.sleep(target - now)
+
+    return pace
+
+
+class _Progress:
+    def __init__(self, total: int) -> None:
+        self.total = max(total, 1)
+        self._last = 0.0
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        if now - self._last < 0.2 and done < self.total:
+            return
+        self._last = now
+        frac = done / self.total
+        bar = "#" * int(frac * 30)
+        sys.stderr.write(f"\rreplay [{bar:<30}] {frac:6.1%} {done}/{self.total} packets")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+
+
+def _summary(
+    stats: PipelineStatistics,
+    ingest: dict[str, int],
+    wall_s: float,
+    written: int,
+    cfg_hash: str,
+    stream: IO[str] | None = None,
+) -> None:
+    s = stream or sys.stderr
+    speed = stats.data_span_s / wall_s if wall_s > 0 else float("inf")
+    lines = [
+        f"eew {__version__} replay summary (config {cfg_hash})",
+        f"  files {ingest.get('files', 0)}, records {ingest.get('records', 0)}, "
+        f"channels {stats.channels}, packets {stats.packets}, samples {stats.samples}",
+        f"  picks {stats.picks} ({stats.pick_messages} messages), objects written {written}",
+        "  rejected triggers: "
+        + (", ".join(f"{k} {v}" for k, v in stats.rejections.items()) or "none"),
+    ]
+    problems = {k: v for k, v in ingest.items() if k not in ("files", "records") and v}
+    problems.update(stats.data_problems)
+    if stats.unknown_channels:
+        problems["channels_not_in_inventory"] = stats.unknown_channels
+    lines.append(
+        "  data problems: " + (", ".join(f"{k} {v}" for k, v in problems.items()) or "none")
+    )
+    lines.append(
+        f"  data span {stats.data_span_s:.1f} s, wall time {wall_s:.2f} s, "
+        f"speed {speed:.0f}x real time"
+    )
+    s.write("\n".join(lines) + "\n")

@@ -1,0 +1,369 @@
+"""Typed configuration: the single source of every default.
+
+The configuration is a tree of frozen dataclasses. Each field has exactly one
+default, declared here, and a unit in its name (``_s``, ``_hz``, ``_counts``)
+or in its ``doc`` metadata. :func:`load_config` reads a TOML file with
+:mod:`tomllib`; unknown sections or keys, wrong types and violated invariants
+raise :class:`~eew.errors.ConfigError` naming the key and the file.
+:func:`dump_config` renders the effective configuration back to TOML
+(``eew config --dump``); ``config/eew.toml`` is exactly that dump of the
+defaults, and a test keeps the two in step.
+
+Relative paths in a configuration file are resolved against the directory of
+that file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eew.errors import ConfigError
+
+
+def _f(default: Any, doc: str) -> Any:
+    """Declare a field with its one default and its documentation (unit included)."""
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class InventoryConfig:
+    """Where station metadata come from."""
+
+    stationxml: tuple[str, ...] = _f(
+        ("../stations/almaty_aews.xml", "../stations/kyrgyzstan_kn.xml"),
+        "StationXML files (paths relative to this file)",
+    )
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    """Per-channel pre-processing (gain, baseline, integration); eew_science.md §1.1."""
+
+    baseline_window_s: float = _f(10.0, "time constant of the running-mean baseline removal [s]")
+    highpass_hz: float = _f(0.075, "causal Butterworth high-pass after each integration [Hz]")
+    highpass_order: int = _f(2, "poles of that high-pass")
+    taup_lowpass_hz: float = _f(1.8, "low-pass on velocity used for tau_p [Hz]")
+    taup_time_constant_s: float = _f(
+        1.0, "memory of the recursive tau_p (Allen & Kanamori 2003) [s]"
+    )
+    gap_tolerance_samples: float = _f(
+        0.5, "a packet starting further than this from the expected time is a gap/overlap [samples]"
+    )
+    flat_window_s: float = _f(10.0, "a channel with constant samples for this long is dead [s]")
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(
+            self,
+            "baseline_window_s",
+            "highpass_hz",
+            "taup_lowpass_hz",
+            "taup_time_constant_s",
+            "gap_tolerance_samples",
+            "flat_window_s",
+        )
+        if self.highpass_order < 1:
+            raise ValueError("highpass_order: must be >= 1")
+        if self.taup_lowpass_hz <= self.highpass_hz:
+            raise ValueError("taup_lowpass_hz: must be above highpass_hz")
+
+
+@dataclass(frozen=True)
+class TriggerConfig:
+    """STA/LTA trigger on vertical channels (eew_science.md §7.1, recommended recipe)."""
+
+    components: str = _f("Z", "component letters that may trigger (others are processed only)")
+    velocity_band_low_hz: float = _f(1.0, "band-pass low corner for velocity sensors [Hz]")
+    velocity_band_high_hz: float = _f(15.0, "band-pass high corner for velocity sensors [Hz]")
+    acceleration_band_low_hz: float = _f(2.0, "band-pass low corner for accelerometers [Hz]")
+    acceleration_band_high_hz: float = _f(20.0, "band-pass high corner for accelerometers [Hz]")
+    band_order: int = _f(2, "Butterworth order of each band-pass edge (2 -> 4 poles)")
+    sta_s: float = _f(0.5, "recursive STA time constant [s]")
+    lta_s: float = _f(20.0, "recursive LTA time constant [s]")
+    warmup_s: float = _f(
+        3.0, "no trigger this long after a start or gap; the averages start as plain means [s]"
+    )
+    on_ratio: float = _f(4.0, "STA/LTA ratio that declares a trigger")
+    off_ratio: float = _f(1.5, "STA/LTA ratio that ends a trigger")
+    dead_time_s: float = _f(5.0, "no new trigger on a channel this long after the last one [s]")
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(
+            self,
+            "velocity_band_low_hz",
+            "velocity_band_high_hz",
+            "acceleration_band_low_hz",
+            "acceleration_band_high_hz",
+            "sta_s",
+            "lta_s",
+            "on_ratio",
+            "off_ratio",
+            "warmup_s",
+        )
+        if self.warmup_s < self.sta_s:
+            raise ValueError("warmup_s: must be at least sta_s")
+        if self.lta_s <= self.sta_s:
+            raise ValueError("lta_s: must be longer than sta_s")
+        if self.off_ratio >= self.on_ratio:
+            raise ValueError("off_ratio: must be below on_ratio")
+        if self.velocity_band_high_hz <= self.velocity_band_low_hz:
+            raise ValueError("velocity_band_high_hz: must be above velocity_band_low_hz")
+        if self.acceleration_band_high_hz <= self.acceleration_band_low_hz:
+            raise ValueError("acceleration_band_high_hz: must be above acceleration_band_low_hz")
+        if self.band_order < 1:
+            raise ValueError("band_order: must be >= 1")
+        if self.dead_time_s < 0:
+            raise ValueError("dead_time_s: must be >= 0")
+        if not self.components or not self.components.isalnum():
+            raise ValueError("components: must be component letters such as 'Z' or 'ZNE'")
+
+
+@dataclass(frozen=True)
+class PickerConfig:
+    """Onset refinement and the growing early-P window (eew_science.md §1)."""
+
+    decision_delay_s: float = _f(
+        0.3, "data after the trigger needed to refine the onset and run the rejection tests [s]"
+    )
+    aic_before_s: float = _f(2.0, "AIC search window before the trigger [s]")
+    noise_window_s: float = _f(5.0, "pre-onset window for noise level and SNR [s]")
+    window_max_s: float = _f(4.0, "longest early-P window after the onset [s]")
+    update_interval_s: float = _f(1.0, "re-issue the pick with a longer window this often [s]")
+    taup_delay_s: float = _f(0.5, "tau_p_max is taken from this long after the onset on [s]")
+    min_snr: float = _f(3.0, "minimum peak signal-to-noise ratio of a pick")
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(
+            self,
+            "decision_delay_s",
+            "aic_before_s",
+            "noise_window_s",
+            "window_max_s",
+            "update_interval_s",
+            "min_snr",
+        )
+        if self.window_max_s < self.decision_delay_s:
+            raise ValueError("window_max_s: must be at least decision_delay_s")
+        if self.taup_delay_s < 0 or self.taup_delay_s >= self.window_max_s:
+            raise ValueError("taup_delay_s: must be in [0, window_max_s)")
+
+
+@dataclass(frozen=True)
+class RejectionConfig:
+    """Tests that tell instrument artefacts from earthquake onsets (eew_science.md §7.2)."""
+
+    glitch_concentration: float = _f(
+        0.85,
+        "a trigger whose first-difference energy has at least this fraction in 4 samples is a "
+        "spike/step/boxcar (fraction, 0-1)",
+    )
+    clip_counts: float = _f(8_000_000.0, "|sample| at or above this is clipped [counts]")
+    clip_hold_s: float = _f(30.0, "picks on a channel are rejected this long after clipping [s]")
+    calibration_flag: bool = _f(
+        True, "reject triggers in records flagged 'calibration signals present'"
+    )
+    monochromatic_fraction: float = _f(
+        0.8, "a window with this fraction of its energy at one frequency is a calibration sine"
+    )
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(self, "clip_counts", "clip_hold_s")
+        for key in ("glitch_concentration", "monochromatic_fraction"):
+            if not 0.0 < getattr(self, key) <= 1.0:
+                raise ValueError(f"{key}: must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Archive replay."""
+
+    max_packet_samples: int = _f(
+        0, "split decoded records longer than this into packets (0: one record = one packet)"
+    )
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        if self.max_packet_samples < 0:
+            raise ValueError("max_packet_samples: must be >= 0")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration."""
+
+    inventory: InventoryConfig = field(default_factory=InventoryConfig)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)
+    trigger: TriggerConfig = field(default_factory=TriggerConfig)
+    picker: PickerConfig = field(default_factory=PickerConfig)
+    rejection: RejectionConfig = field(default_factory=RejectionConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    #: directory against which relative paths are resolved (not a TOML key)
+    base_dir: Path = field(default=Path("."), compare=False, repr=False)
+    #: file the configuration came from (not a TOML key)
+    source: str = field(default="<defaults>", compare=False, repr=False)
+
+    def stationxml_paths(self) -> list[Path]:
+        """Inventory files, resolved against :attr:`base_dir`."""
+        return [(self.base_dir / p).resolve() for p in self.inventory.stationxml]
+
+    def hash(self) -> str:
+        """Short SHA-256 of the effective configuration (stamped on every output)."""
+        return hashlib.sha256(dump_config(self).encode()).hexdigest()[:12]
+
+
+_SECTIONS = [f.name for f in dataclasses.fields(Config) if f.name not in ("base_dir", "source")]
+
+
+def _positive(obj: Any, *keys: str) -> None:
+    for key in keys:
+        if not getattr(obj, key) > 0:
+            raise ValueError(f"{key}: must be > 0")
+
+
+def default_config_path() -> Path | None:
+    """The repository's ``config/eew.toml`` beside the package, if present."""
+    path = Path(__file__).resolve().parent.parent / "config" / "eew.toml"
+    return path if path.is_file() else None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate a configuration file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        TOML file. ``None`` loads the repository default ``config/eew.toml``
+        when it exists, else the built-in defaults.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable file, TOML syntax error, unknown section or key, wrong
+        type, or violated invariant; the message names the file and the key.
+    """
+    if path is None:
+        path = default_config_path()
+        if path is None:
+            return Config()
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    return config_from_dict(raw, source=str(path), base_dir=path.resolve().parent)
+
+
+def config_from_dict(
+    raw: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None
+) -> Config:
+    """Build a validated :class:`Config` from a nested dict (as parsed from TOML)."""
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        cls = _section_type(name)
+        sections[name] = _build_section(cls, name, value, source)
+    for name in _SECTIONS:
+        if name not in sections:
+            sections[name] = _build_section(_section_type(name), name, {}, source)
+    return Config(**sections, base_dir=base_dir or Path.cwd(), source=source)
+
+
+def _section_type(name: str) -> type:
+    hints = typing.get_type_hints(Config)
+    return hints[name]
+
+
+def _build_section(cls: type, section: str, values: dict[str, Any], source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(
+                f"{source}: unknown key {section}.{key} (known: {', '.join(sorted(known))})"
+            )
+        kwargs[key] = _coerce(value, hints[key], f"{source}: {section}.{key}")
+    obj = cls(**kwargs)
+    check = getattr(obj, "check", None)
+    if check is not None:
+        try:
+            check()
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {section}.{exc}") from exc
+    return obj
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    origin = typing.get_origin(typ)
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(typ)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_coerce(v, item_type, where) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{where}: unsupported union type")  # pragma: no cover
+    raise ConfigError(f"{where}: unsupported type {typ!r}")  # pragma: no cover
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot render {value!r} as TOML")  # pragma: no cover
+
+
+def dump_config(cfg: Config, with_docs: bool = True) -> str:
+    """Render ``cfg`` as TOML that :func:`load_config` reads back to an equal config."""
+    lines = [
+        "# Almaty EEW pipeline configuration.",
+        "# Generated from the schema in eew/config.py (`eew config --dump`); all keys optional.",
+    ]
+    for name in _SECTIONS:
+        section = getattr(cfg, name)
+        lines.append("")
+        lines.append(f"[{name}]")
+        for f in dataclasses.fields(section):
+            if with_docs:
+                lines.append(f"# {f.metadata.get('doc', '')}")
+            lines.append(f"{f.name} = {_toml_value(getattr(section, f.name))}")
+    return "\n".join(lines) + "\n"

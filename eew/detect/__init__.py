@@ -1,0 +1,1 @@
+"""Per-channel streaming detection: triggers, onset picks, early-P parameters, rejections."""

@@ -1,0 +1,264 @@
+"""Streaming processing of one channel: continuity, the fused chain, triggers and picks.
+
+A :class:`ChannelProcessor` owns all the state of one channel (filter and
+STA/LTA state, recent-sample history, trigger state, picks in progress). It is
+fed :class:`~eew.ingest.packet.Packet` values in time order and emits
+:class:`~eew.detect.picks.Pick` and :class:`~eew.detect.picks.RejectedTrigger`
+values through the ``emit`` callback; it never publishes anything itself.
+
+Continuity rules (state resets, pyrocko/SeisComP style):
+
+* a packet that starts more than ``gap_tolerance_samples`` after the expected
+  time is a **gap**: the state resets, the LTA warms up again (no trigger for
+  ``lta_s``), so no phantom trigger comes out of the gap;
+* a packet that lies wholly before the expected time is a **duplicate** or late
+  record and is dropped; one that partly overlaps is an **overlap** and resets;
+* a packet whose sample rate differs from the inventory is dropped (**rate**
+  mismatch): its gain and filters would be wrong;
+* a channel flat for ``flat_window_s`` is **dead**; it resets when data return.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from eew.config import Config
+from eew.detect.picker import Picker
+from eew.detect.ring import History
+from eew.detect.trigger import TriggerState
+from eew.dsp import chain
+from eew.dsp.filters import design_bandpass, design_highpass, design_lowpass
+from eew.errors import ConfigError
+from eew.ingest.packet import NS_PER_S, Packet
+from eew.inventory import ChannelInfo
+
+log = logging.getLogger("eew.detect")
+
+#: rows kept in the history: the chain outputs 1..6 plus raw counts
+H_BP, H_ACC, H_VEL, H_DISP, H_TAUP, H_RAW, H_COUNTS = range(7)
+
+
+class ChannelProcessor:
+    """All streaming state and logic of one channel.
+
+    Parameters
+    ----------
+    info : ChannelInfo
+        Station metadata of the channel.
+    config : Config
+        Pipeline configuration.
+    emit : callable
+        Receives every emitted value (picks, rejected triggers).
+    now_ns : callable
+        Returns the current time [ns]; under replay the data clock.
+    """
+
+    def __init__(
+        self,
+        info: ChannelInfo,
+        config: Config,
+        emit: Callable[[object], None],
+        now_ns: Callable[[], int],
+    ) -> None:
+        self.info = info
+        self.fs = float(info.sampling_rate_hz)
+        self.period_ns = NS_PER_S / self.fs
+        self.counters: Counter[str] = Counter()
+        self._emit = emit
+        proc, trig = config.processing, config.trigger
+        is_acc = info.kind == "acceleration"
+        if info.kind not in ("velocity", "acceleration"):
+            raise ConfigError(f"{info.channel_id}: input unit {info.input_units} is not supported")
+        self.can_trigger = info.component in trig.components
+        key = "acceleration" if is_acc else "velocity"
+        low = getattr(trig, f"{key}_band_low_hz")
+        high = getattr(trig, f"{key}_band_high_hz")
+        try:
+            bp = design_bandpass(low, high, self.fs, trig.band_order)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{config.source}: trigger.{key}_band_high_hz = {high} is not usable for "
+                f"{info.channel_id} at {self.fs} Hz: {exc}"
+            ) from exc
+        try:
+            hp = design_highpass(proc.highpass_hz, self.fs, proc.highpass_order)
+            lp = design_lowpass(proc.taup_lowpass_hz, self.fs, 2)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{config.source}: processing filter not usable for {info.channel_id}: {exc}"
+            ) from exc
+        self.n_sta = max(1, round(trig.sta_s * self.fs))
+        self.n_lta = max(self.n_sta + 1, round(trig.lta_s * self.fs))
+        self.design = chain.design_chain(
+            sensitivity=info.sensitivity,
+            is_acceleration=is_acc,
+            sampling_rate_hz=self.fs,
+            bp_sos=bp,
+            hp_sos=hp,
+            lp_sos=lp,
+            baseline_window_s=proc.baseline_window_s,
+            n_sta=self.n_sta,
+            n_lta=self.n_lta,
+            taup_time_constant_s=proc.taup_time_constant_s,
+            can_trigger=self.can_trigger,
+            n_warmup=round(trig.warmup_s * self.fs),
+        )
+        self._gap_tol_ns = proc.gap_tolerance_samples * self.period_ns
+        self._flat_n = round(proc.flat_window_s * self.fs)
+        self.trigger = TriggerState(
+            trig.on_ratio, trig.off_ratio, round(trig.dead_time_s * self.fs)
+        )
+        self.picker = Picker(self, config, emit, now_ns)
+        hist_s = (
+            config.picker.aic_before_s
+            + config.picker.noise_window_s
+            + config.picker.window_max_s
+            + config.picker.decision_delay_s
+            + 2.0
+        )
+        self.history = History(7, round(hist_s * self.fs))
+        self._state = self.design.new_state()
+        self._next_ns: int | None = None
+        self._anchor_ns = 0
+        self._anchor_k = 0
+        self._flat_run = 0
+        self._flat_value = 0.0
+        self.dead = False
+        self.last_clip_k: int | None = None
+        self.calibration_spans: list[tuple[int, int]] = []
+
+    # ---- time <-> index -------------------------------------------------------------
+    def time_of(self, k: int) -> int:
+        """Time of absolute sample ``k`` [ns], from the newest packet's start time."""
+        return self._anchor_ns + round((k - self._anchor_k) * self.period_ns)
+
+    # ---- feeding ----------------------------------------------------------------------
+    def feed(self, packet: Packet) -> None:
+        """Process one packet (see the module docstring for the continuity rules)."""
+        c = self.counters
+        c["packets"] += 1
+        n = packet.n_samples
+        if n == 0:
+            c["empty_packets"] += 1
+            log.warning(
+                "%s: empty record at %d ns ignored", self.info.channel_id, packet.starttime_ns
+            )
+            return
+        if abs(packet.sampling_rate_hz - self.fs) > 1e-6 * self.fs:
+            c["rate_mismatch"] += 1
+            if c["rate_mismatch"] == 1:
+                log.warning(
+                    "%s: record at %.2f Hz but inventory says %.2f Hz; such records are dropped",
+                    self.info.channel_id,
+                    packet.sampling_rate_hz,
+                    self.fs,
+                )
+            return
+        if self._next_ns is not None:
+            delta = packet.starttime_ns - self._next_ns
+            if delta > self._gap_tol_ns:
+                c["gaps"] += 1
+                log.warning(
+                    "%s: gap of %.3f s before %s; state reset",
+                    self.info.channel_id,
+                    delta / NS_PER_S,
+                    _iso(packet.starttime_ns),
+                )
+                self.reset()
+            elif delta < -self._gap_tol_ns:
+                if packet.endtime_ns <= self._next_ns + self._gap_tol_ns:
+                    c["duplicates"] += 1
+                    log.warning(
+                        "%s: duplicate or late record %s-%s dropped",
+                        self.info.channel_id,
+                        _iso(packet.starttime_ns),
+                        _iso(packet.endtime_ns),
+                    )
+                    return
+                c["overlaps"] += 1
+                log.warning(
+                    "%s: overlap of %.3f s at %s; state reset",
+                    self.info.channel_id,
+                    -delta / NS_PER_S,
+                    _iso(packet.starttime_ns),
+                )
+                self.reset()
+        counts = np.asarray(packet.data, dtype=np.float64)
+        self._check_flat(counts)
+        k0 = self.history.end
+        self._anchor_ns, self._anchor_k = packet.starttime_ns, k0
+        out = np.empty((chain.N_ROWS, n))
+        d = self.design
+        chain.process_packet(counts, d.params, d.bp_sos, d.hp_sos, d.lp_sos, self._state, out)
+        block = np.empty((7, n))
+        block[:6] = out[1:]
+        block[H_COUNTS] = counts
+        self.history.append(block)
+        self._next_ns = packet.endtime_ns
+        c["samples"] += n
+        amax = np.abs(counts).max()
+        if amax >= self.picker.clip_counts:
+            last = int(np.flatnonzero(np.abs(counts) >= self.picker.clip_counts)[-1])
+            if self.last_clip_k is None or self.last_clip_k < k0 - 1:
+                c["clip_episodes"] += 1
+                log.warning(
+                    "%s: clipped at %s (|x| >= %.0f counts)",
+                    self.info.channel_id,
+                    _iso(packet.starttime_ns),
+                    self.picker.clip_counts,
+                )
+            self.last_clip_k = k0 + last
+        if packet.calibration:
+            self.calibration_spans = [*self.calibration_spans[-7:], (k0, k0 + n)]
+        ons: list[int] = []
+        if self.can_trigger and not self.dead:
+            ons = self.trigger.scan(out[chain.ROW_RATIO], k0)
+        self.picker.advance(ons, self.history.end)
+
+    def _check_flat(self, counts: np.ndarray) -> None:
+        flat = counts.min() == counts.max() and (
+            self._flat_run == 0 or counts[0] == self._flat_value
+        )
+        if flat:
+            if self._flat_run == 0:
+                self._flat_value = counts[0]
+            self._flat_run += counts.shape[0]
+            if not self.dead and self._flat_run >= self._flat_n:
+                self.dead = True
+                self.counters["dead"] += 1
+                log.warning(
+                    "%s: dead channel (flat for %.1f s); triggers suppressed",
+                    self.info.channel_id,
+                    self._flat_run / self.fs,
+                )
+            return
+        self._flat_run = 0
+        if self.dead:
+            self.dead = False
+            self.counters["revived"] += 1
+            log.warning("%s: data alive again; state reset", self.info.channel_id)
+            self.reset()
+
+    def reset(self) -> None:
+        """Start afresh (gap, overlap, revived channel): finish picks, clear all state."""
+        self.picker.on_reset(self.history.end)
+        self._state = self.design.new_state()
+        self.history.clear()
+        self.trigger.reset()
+        self._next_ns = None
+        self.last_clip_k = None
+        self.calibration_spans = []
+
+    def statistics(self) -> dict[str, int]:
+        """Counters of this channel (packets, samples, gaps, picks, rejections by reason...)."""
+        return dict(self.counters)
+
+
+def _iso(t_ns: int) -> str:
+    from eew.timeutil import ns_to_iso
+
+    return ns_to_iso(t_ns)

@@ -1,0 +1,246 @@
+"""From trigger to pick: onset refinement, rejection tests, growing-window early-P updates.
+
+Each trigger becomes a *track*. ``decision_delay_s`` after the trigger the
+onset is refined with the AIC picker and the rejection tests run on the data
+around it (calibration flag, clipping, dead channel, spike/step/boxcar, SNR).
+A track that passes is emitted as update 0 of a :class:`~eew.detect.picks.Pick`
+and re-issued every ``update_interval_s`` with the early-P parameters on the
+longer window, up to ``window_max_s`` after the onset. A new trigger on the
+channel cuts the window there; a gap ends it.
+
+Every decision is taken at a fixed sample index and uses only samples before
+it, so the results do not depend on how the data were cut into packets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from eew.config import Config
+from eew.detect.picks import Pick, RejectedTrigger
+from eew.dsp import earlyp, quality
+from eew.dsp.onset import aic_onset
+from eew.timeutil import ns_to_iso
+
+if TYPE_CHECKING:
+    from eew.detect.channel import ChannelProcessor
+
+log = logging.getLogger("eew.detect")
+
+H_BP, H_ACC, H_VEL, H_DISP, H_TAUP, H_RAW, H_COUNTS = range(7)
+
+
+@dataclass
+class _Track:
+    k_on: int
+    due: int
+    accepted: bool = False
+    k0: int = 0
+    update: int = 0
+    cut: int | None = None
+    noise_peak: float = 0.0
+    pick_id: str = ""
+
+
+class Picker:
+    """Tracks of one channel; driven by :meth:`advance` after each packet."""
+
+    def __init__(
+        self,
+        channel: ChannelProcessor,
+        config: Config,
+        emit: Callable[[object], None],
+        now_ns: Callable[[], int],
+    ) -> None:
+        self.ch = channel
+        self.cfg = config.picker
+        self.rej = config.rejection
+        self._emit = emit
+        self._now_ns = now_ns
+        fs = channel.fs
+        self.n_delay = max(1, round(self.cfg.decision_delay_s * fs))
+        self.n_aic = round(self.cfg.aic_before_s * fs)
+        self.n_noise = round(self.cfg.noise_window_s * fs)
+        self.n_update = max(1, round(self.cfg.update_interval_s * fs))
+        self.n_window = round(self.cfg.window_max_s * fs)
+        self.n_taup = round(self.cfg.taup_delay_s * fs)
+        self.n_guard = round(0.1 * fs)
+        self.n_clip_hold = round(self.rej.clip_hold_s * fs)
+        self.clip_counts = self.rej.clip_counts
+        self.dt = 1.0 / fs
+        self.tracks: list[_Track] = []
+
+    # ---- driving ------------------------------------------------------------------
+    def advance(self, ons: list[int], end: int) -> None:
+        """Handle new trigger-ons and every decision/update due before sample ``end``."""
+        pending_ons = list(ons)
+        while True:
+            nxt = min(self.tracks, key=lambda t: t.due) if self.tracks else None
+            next_due = nxt.due if nxt is not None else None
+            if pending_ons and (next_due is None or pending_ons[0] <= next_due):
+                self._on_trigger(pending_ons.pop(0))
+                continue
+            if nxt is not None and next_due is not None and next_due <= end:
+                self._service(nxt)
+                continue
+            break
+
+    def on_reset(self, end: int) -> None:
+        """The channel resets: finish accepted picks with the data so far, drop undecided ones."""
+        for t in self.tracks:
+            if t.accepted:
+                self._emit_update(t, end, final=True)
+            else:
+                self._reject(t, "gap", "data stopped before the pick could be decided")
+        self.tracks = []
+
+    # ---- steps ------------------------------------------------------------------------
+    def _on_trigger(self, k_on: int) -> None:
+        self.ch.counters["triggers"] += 1
+        for t in self.tracks:
+            if t.accepted and (t.cut is None or k_on < t.cut):
+                t.cut = k_on
+                t.due = min(t.due, k_on)
+        self.tracks.append(_Track(k_on=k_on, due=k_on + self.n_delay))
+
+    def _service(self, t: _Track) -> None:
+        if not t.accepted:
+            self._decide(t)
+            return
+        final = t.due >= t.k0 + self.n_window or (t.cut is not None and t.due >= t.cut)
+        if not final and t.due - t.k0 >= round(1.5 / self.dt):
+            bp = self.ch.history.read(H_BP, t.k0, t.due)
+            frac = quality.monochromatic_fraction(bp)
+            if frac >= self.rej.monochromatic_fraction:
+                self._emit_update(t, t.due, final=True, retracted=True)
+                self._reject(
+                    t,
+                    "calibration",
+                    f"monochromatic signal ({frac:.2f} of the energy at one frequency)",
+                )
+                self.tracks.remove(t)
+                return
+        self._emit_update(t, t.due, final=final)
+        if final:
+            self.tracks.remove(t)
+        else:
+            self._schedule(t)
+
+    def _decide(self, t: _Track) -> None:
+        h = self.ch.history
+        end = t.due
+        w0 = max(h.start, t.k_on - self.n_aic)
+        bp = h.read(H_BP, w0, end)
+        k_rel = aic_onset(bp)
+        t.k0 = w0 + k_rel if k_rel >= 0 else t.k_on
+        k0 = t.k0
+        # calibration flag in the records around the onset
+        if self.rej.calibration_flag:
+            for a, b in self.ch.calibration_spans:
+                if a < end and b > k0 - round(1.0 / self.dt):
+                    self._reject(t, "calibration", "record flagged 'calibration signals present'")
+                    self.tracks.remove(t)
+                    return
+        if self.ch.last_clip_k is not None and self.ch.last_clip_k >= k0 - self.n_clip_hold:
+            self._reject(t, "clipped", f"samples at or above {self.clip_counts:.0f} counts")
+            self.tracks.remove(t)
+            return
+        counts_noise = h.read(H_COUNTS, max(h.start, k0 - self.n_noise), k0)
+        if counts_noise.shape[0] >= 2 and quality.is_flat(counts_noise):
+            self._reject(t, "dead", "no signal before the trigger (flat channel)")
+            self.tracks.remove(t)
+            return
+        counts = h.read(H_COUNTS, max(h.start, k0 - round(0.5 / self.dt)), end)
+        code, conc = quality.glitch_test(counts, self.rej.glitch_concentration)
+        if code != quality.GLITCH_NONE:
+            self._reject(
+                t,
+                quality.GLITCH_NAMES[code],
+                f"{conc:.2f} of the first-difference energy in 4 samples",
+            )
+            self.tracks.remove(t)
+            return
+        noise = h.read(H_BP, max(h.start, k0 - self.n_noise), max(h.start, k0 - self.n_guard))
+        t.noise_peak = float(np.abs(noise).max()) if noise.shape[0] else 0.0
+        signal_peak = float(np.abs(h.read(H_BP, k0, end)).max()) if end > k0 else 0.0
+        snr = signal_peak / t.noise_peak if t.noise_peak > 0 else np.inf
+        if snr < self.cfg.min_snr:
+            self._reject(t, "low_snr", f"SNR {snr:.2f} < {self.cfg.min_snr}")
+            self.tracks.remove(t)
+            return
+        t.accepted = True
+        t.pick_id = f"{self.ch.info.channel_id}@{ns_to_iso(self.ch.time_of(t.k_on))}"
+        self.ch.counters["picks"] += 1
+        self._emit_update(t, end, final=False)
+        self._schedule(t)
+
+    def _schedule(self, t: _Track) -> None:
+        m = (t.due - t.k0) // self.n_update + 1
+        due = t.k0 + m * self.n_update
+        due = min(due, t.k0 + self.n_window)
+        if t.cut is not None:
+            due = min(due, t.cut)
+        t.due = max(due, t.due + 1)
+
+    # ---- output -----------------------------------------------------------------------
+    def _emit_update(self, t: _Track, end: int, final: bool, retracted: bool = False) -> None:
+        h = self.ch.history
+        k0 = max(t.k0, h.start)
+        p = earlyp.early_p_params(
+            h.read(H_DISP, k0, end),
+            h.read(H_VEL, k0, end),
+            h.read(H_ACC, k0, end),
+            h.read(H_TAUP, k0, end),
+            h.read(H_BP, k0, end),
+            t.noise_peak,
+            self.n_taup,
+            self.dt,
+        )
+        clipped = self.ch.last_clip_k is not None and self.ch.last_clip_k >= t.k0
+        info = self.ch.info
+        pick = Pick(
+            pick_id=t.pick_id,
+            channel_id=info.channel_id,
+            time_ns=self.ch.time_of(t.k0),
+            trigger_time_ns=self.ch.time_of(t.k_on),
+            sent_time_ns=self._now_ns(),
+            update=t.update,
+            final=final,
+            window_s=(end - t.k0) * self.dt,
+            pd_cm=float(p[earlyp.I_PD]),
+            pv_cm_s=float(p[earlyp.I_PV]),
+            pa_cm_s2=float(p[earlyp.I_PA]),
+            tau_c_s=float(p[earlyp.I_TAUC]),
+            tau_p_max_s=float(p[earlyp.I_TAUP]),
+            snr=float(p[earlyp.I_SNR]),
+            sensor=info.kind,
+            latitude_deg=info.latitude_deg,
+            longitude_deg=info.longitude_deg,
+            elevation_m=info.elevation_m,
+            clipped=clipped,
+            retracted=retracted,
+        )
+        t.update += 1
+        self.ch.counters["pick_messages"] += 1
+        self._emit(pick)
+        if clipped and not final:
+            t.cut = end  # the window stops growing once the channel clips
+
+    def _reject(self, t: _Track, reason: str, detail: str) -> None:
+        self.ch.counters[f"rejected_{reason}"] += 1
+        trig_ns = self.ch.time_of(t.k_on)
+        log.warning(
+            "%s: trigger at %s rejected: %s (%s)",
+            self.ch.info.channel_id,
+            ns_to_iso(trig_ns),
+            reason,
+            detail,
+        )
+        self._emit(
+            RejectedTrigger(self.ch.info.channel_id, trig_ns, self._now_ns(), reason, detail)
+        )

@@ -1,0 +1,76 @@
+"""A growable ring buffer of recent samples, indexed by absolute sample number."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class History:
+    """The last ``capacity`` samples of several parallel rows.
+
+    Samples are addressed by their absolute index since the channel's last
+    (re)start; :meth:`read` returns a contiguous copy of ``[k0, k1)``.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of parallel quantities.
+    min_capacity : int
+        Samples that must stay readable behind the newest one [samples].
+    """
+
+    def __init__(self, n_rows: int, min_capacity: int) -> None:
+        self._min = int(min_capacity)
+        self._buf = np.zeros((n_rows, self._min))
+        self._end = 0
+
+    @property
+    def end(self) -> int:
+        """Absolute index one past the newest sample."""
+        return self._end
+
+    @property
+    def start(self) -> int:
+        """Oldest absolute index still readable."""
+        return max(0, self._end - self._buf.shape[1])
+
+    def clear(self) -> None:
+        """Forget everything (after a gap); indices restart at 0."""
+        self._end = 0
+
+    def append(self, block: np.ndarray) -> None:
+        """Append ``block`` (shape ``(n_rows, n)``)."""
+        n = block.shape[1]
+        cap = self._buf.shape[1]
+        if n + self._min > cap:
+            self._grow(n + self._min)
+            cap = self._buf.shape[1]
+        pos = self._end % cap
+        first = min(n, cap - pos)
+        self._buf[:, pos : pos + first] = block[:, :first]
+        if first < n:
+            self._buf[:, : n - first] = block[:, first:]
+        self._end += n
+
+    def read(self, row: int, k0: int, k1: int) -> np.ndarray:
+        """Samples ``[k0, k1)`` of ``row`` (clamped to what is still held)."""
+        k0 = max(k0, self.start)
+        k1 = min(k1, self._end)
+        if k1 <= k0:
+            return np.zeros(0)
+        cap = self._buf.shape[1]
+        p0, p1 = k0 % cap, k1 % cap
+        if p0 < p1 or (p1 == 0 and k1 > k0):
+            return self._buf[row, p0 : p1 if p1 else cap].copy()
+        return np.concatenate((self._buf[row, p0:], self._buf[row, :p1]))
+
+    def _grow(self, needed: int) -> None:
+        rows, cap = self._buf.shape
+        new_cap = max(needed, int(cap * 1.5))
+        k0 = self.start
+        old = np.stack([self.read(r, k0, self._end) for r in range(rows)])
+        self._buf = np.zeros((rows, new_cap))
+        pos, n = k0 % new_cap, old.shape[1]
+        first = min(n, new_cap - pos)
+        self._buf[:, pos : pos + first] = old[:, :first]
+        self._buf[:, : n - first] = old[:, first:]

@@ -1,0 +1,132 @@
+"""Tests that tell instrument artefacts from earthquake onsets.
+
+Pure functions on windows of raw counts or processed samples. The picker
+(:mod:`eew.detect.picker`) runs them on every trigger and rejects what fails,
+with the reason (eew_science.md §7.2; ElarmS/EPIC's glitch and clip tests,
+implemented here from their published description).
+
+* :func:`glitch_test` - spikes, steps and boxcars put nearly all the energy of the
+  first difference into one or two samples; an earthquake spreads it over many
+  cycles.
+* :func:`monochromatic_fraction` - a sine calibration signal puts nearly all its
+  energy at one frequency; earthquake P waves are broadband.
+* :func:`is_flat` and :func:`is_clipped` - dead and saturated channels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+GLITCH_NONE, GLITCH_SPIKE, GLITCH_STEP, GLITCH_BOXCAR, GLITCH_OTHER = 0, 1, 2, 3, 4
+GLITCH_NAMES = ("none", "spike", "step", "boxcar", "glitch")
+_TOP = 4
+_SPIKE_MAX_WIDTH = 3
+
+
+@njit(cache=True)
+def glitch_test(counts: np.ndarray, concentration_max: float) -> tuple[int, float]:
+    """Classify a window of raw samples as spike, step, boxcar or none.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Raw samples around the trigger [counts] (float64).
+    concentration_max : float
+        Fraction of the first-difference energy in the 4 largest differences at
+        or above which the window is an artefact.
+
+    Returns
+    -------
+    code : int
+        One of ``GLITCH_NONE``, ``GLITCH_SPIKE``, ``GLITCH_STEP``, ``GLITCH_BOXCAR``,
+        ``GLITCH_OTHER``.
+    concentration : float
+        The measured fraction (0-1).
+    """
+    n = counts.shape[0]
+    if n < 3:
+        return GLITCH_NONE, 0.0
+    d = np.empty(n - 1)
+    total = 0.0
+    for i in range(n - 1):
+        d[i] = counts[i + 1] - counts[i]
+        total += d[i] * d[i]
+    if total <= 0.0:
+        return GLITCH_NONE, 0.0
+    order = np.argsort(-np.abs(d))
+    top = 0.0
+    for j in range(min(_TOP, n - 1)):
+        top += d[order[j]] ** 2
+    conc = top / total
+    if conc < concentration_max:
+        return GLITCH_NONE, conc
+    big = abs(d[order[0]])
+    n_sig = 0
+    idx = np.empty(_TOP, dtype=np.int64)
+    for j in range(min(_TOP, n - 1)):
+        if abs(d[order[j]]) >= 0.25 * big:
+            idx[n_sig] = order[j]
+            n_sig += 1
+    if n_sig == 1:
+        return GLITCH_STEP, conc
+    if n_sig == 2:
+        a, b = idx[0], idx[1]
+        if d[a] * d[b] < 0.0:
+            if abs(a - b) <= _SPIKE_MAX_WIDTH:
+                return GLITCH_SPIKE, conc
+            return GLITCH_BOXCAR, conc
+    return GLITCH_OTHER, conc
+
+
+def glitch_test_np(counts: np.ndarray, concentration_max: float) -> tuple[int, float]:
+    """Plain-NumPy twin of :func:`glitch_test`."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.shape[0] < 3:
+        return GLITCH_NONE, 0.0
+    d = np.diff(counts)
+    e = d * d
+    total = e.sum()
+    if total <= 0:
+        return GLITCH_NONE, 0.0
+    order = np.argsort(-np.abs(d), kind="quicksort")
+    conc = float(e[order[:_TOP]].sum() / total)
+    if conc < concentration_max:
+        return GLITCH_NONE, conc
+    sig = [k for k in order[:_TOP] if abs(d[k]) >= 0.25 * abs(d[order[0]])]
+    if len(sig) == 1:
+        return GLITCH_STEP, conc
+    if len(sig) == 2 and d[sig[0]] * d[sig[1]] < 0:
+        if abs(sig[0] - sig[1]) <= _SPIKE_MAX_WIDTH:
+            return GLITCH_SPIKE, conc
+        return GLITCH_BOXCAR, conc
+    return GLITCH_OTHER, conc
+
+
+def monochromatic_fraction(x: np.ndarray) -> float:
+    """Fraction of the energy of ``x`` in its strongest frequency (peak bin +- 1).
+
+    The window is demeaned and Hann-tapered; a pure sine gives about 1, white
+    noise about ``3 / (len(x) / 2)``, an earthquake P coda well below 0.5.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape[0] < 8:
+        return 0.0
+    y = (x - x.mean()) * np.hanning(x.shape[0])
+    p = np.abs(np.fft.rfft(y)) ** 2
+    p[0] = 0.0
+    total = p.sum()
+    if total <= 0:
+        return 0.0
+    k = int(np.argmax(p))
+    return float(p[max(k - 1, 0) : k + 2].sum() / total)
+
+
+def is_flat(counts: np.ndarray) -> bool:
+    """True if every sample has the same value (a dead channel)."""
+    return counts.shape[0] > 0 and bool(counts.min() == counts.max())
+
+
+def is_clipped(counts: np.ndarray, clip_counts: float) -> bool:
+    """True if any |sample| reaches ``clip_counts``."""
+    return counts.shape[0] > 0 and bool(np.abs(counts).max() >= clip_counts)

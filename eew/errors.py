@@ -1,0 +1,31 @@
+"""The one exception hierarchy of the pipeline.
+
+Every error the package raises on purpose derives from :class:`EEWError`, so
+callers (the daemon, the CLI) can tell "our" failures from programming errors
+without catching everything. Errors propagate; nothing is swallowed silently.
+"""
+
+from __future__ import annotations
+
+
+class EEWError(Exception):
+    """Base class of all errors raised by the EEW pipeline."""
+
+
+class ConfigError(EEWError):
+    """A configuration file or value is invalid.
+
+    The message always names the offending key and, when known, the file.
+    """
+
+
+class InventoryError(EEWError):
+    """Station metadata are missing, unreadable or inconsistent."""
+
+
+class DataError(EEWError):
+    """A waveform record or packet cannot be used (corrupt, truncated, inconsistent)."""
+
+
+class CLIError(EEWError):
+    """A command-line usage error; the CLI prints it and exits with status 2."""

@@ -1,0 +1,1 @@
+"""Getting waveform data in: packets, miniSEED records, station metadata, archive replay."""

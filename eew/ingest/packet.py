@@ -1,0 +1,58 @@
+"""The unit of waveform data that flows through the pipeline.
+
+A :class:`Packet` is what a SeedLink server delivers: one miniSEED record of
+one channel, decoded. Replay cuts archives into packets; the live client
+(later) receives them; both feed the same :class:`~eew.pipeline.Pipeline`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One decoded record of one channel.
+
+    Parameters
+    ----------
+    channel_id : str
+        ``NET.STA.LOC.CHA`` (empty location allowed: ``KZ.ALM01..HHZ``).
+    starttime_ns : int
+        Time of the first sample [ns since 1970-01-01 UTC].
+    sampling_rate_hz : float
+        Nominal sample rate [Hz].
+    data : numpy.ndarray
+        Samples in digitizer counts (int32 or float64).
+    calibration : bool
+        True when the record's activity flags say a calibration signal is present.
+    """
+
+    channel_id: str
+    starttime_ns: int
+    sampling_rate_hz: float
+    data: np.ndarray
+    calibration: bool = False
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples."""
+        return int(self.data.shape[0])
+
+    @property
+    def period_ns(self) -> float:
+        """Sample interval [ns]."""
+        return NS_PER_S / self.sampling_rate_hz
+
+    @property
+    def endtime_ns(self) -> int:
+        """Time just after the last sample, i.e. start + n/fs [ns].
+
+        This is when the record is complete at the digitizer, and the earliest
+        time a packet can reach the processing centre.
+        """
+        return self.starttime_ns + round(self.n_samples * NS_PER_S / self.sampling_rate_hz)
