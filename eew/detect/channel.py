@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
+from numba import njit
 
 from eew.config import Config
 from eew.detect.picker import Picker
@@ -38,8 +39,22 @@ from eew.inventory import ChannelInfo
 
 log = logging.getLogger("eew.detect")
 
-#: rows kept in the history: the chain outputs 1..6 plus raw counts
-H_BP, H_ACC, H_VEL, H_DISP, H_TAUP, H_RAW, H_COUNTS = range(7)
+#: the history keeps the chain's output rows (eew.dsp.chain.ROW_*) plus the raw counts
+H_COUNTS = chain.N_ROWS
+
+
+@njit(cache=True)
+def _minmax(x: np.ndarray) -> tuple[float, float]:
+    """Return (min, max) of ``x`` in one pass."""
+    lo = x[0]
+    hi = x[0]
+    for i in range(x.shape[0]):
+        v = x[i]
+        if v < lo:
+            lo = v
+        elif v > hi:
+            hi = v
+    return float(lo), float(hi)
 
 
 class ChannelProcessor:
@@ -120,7 +135,7 @@ class ChannelProcessor:
             + config.picker.decision_delay_s
             + 2.0
         )
-        self.history = History(7, round(hist_s * self.fs))
+        self.history = History(chain.N_ROWS + 1, round(hist_s * self.fs))
         self._state = self.design.new_state()
         self._next_ns: int | None = None
         self._anchor_ns = 0
@@ -187,46 +202,48 @@ class ChannelProcessor:
                     _iso(packet.starttime_ns),
                 )
                 self.reset()
-        counts = np.asarray(packet.data, dtype=np.float64)
-        self._check_flat(counts)
+        counts = packet.data
+        lo, hi = _minmax(counts)
+        self._check_flat(lo, hi, n)
         k0 = self.history.end
         self._anchor_ns, self._anchor_k = packet.starttime_ns, k0
         out = np.empty((chain.N_ROWS, n))
         d = self.design
         chain.process_packet(counts, d.params, d.bp_sos, d.hp_sos, d.lp_sos, self._state, out)
-        block = np.empty((7, n))
-        block[:6] = out[1:]
-        block[H_COUNTS] = counts
-        self.history.append(block)
+        ratio = out[chain.ROW_RATIO]
+        self.history.append(out, counts)
         self._next_ns = packet.endtime_ns
         c["samples"] += n
-        amax = np.abs(counts).max()
-        if amax >= self.picker.clip_counts:
-            last = int(np.flatnonzero(np.abs(counts) >= self.picker.clip_counts)[-1])
+        clip = self.picker.clip_counts
+        if hi >= clip or -lo >= clip:
+            last = int(np.flatnonzero(np.abs(counts) >= clip)[-1])
             if self.last_clip_k is None or self.last_clip_k < k0 - 1:
                 c["clip_episodes"] += 1
                 log.warning(
                     "%s: clipped at %s (|x| >= %.0f counts)",
                     self.info.channel_id,
                     _iso(packet.starttime_ns),
-                    self.picker.clip_counts,
+                    clip,
                 )
             self.last_clip_k = k0 + last
         if packet.calibration:
             self.calibration_spans = [*self.calibration_spans[-7:], (k0, k0 + n)]
         ons: list[int] = []
-        if self.can_trigger and not self.dead:
-            ons = self.trigger.scan(out[chain.ROW_RATIO], k0)
-        self.picker.advance(ons, self.history.end)
+        if (
+            self.can_trigger
+            and not self.dead
+            and (self.trigger.triggered or _minmax(ratio)[1] > self.trigger.on_ratio)
+        ):
+            ons = self.trigger.scan(ratio, k0)
+        if ons or self.picker.tracks:
+            self.picker.advance(ons, self.history.end)
 
-    def _check_flat(self, counts: np.ndarray) -> None:
-        flat = counts.min() == counts.max() and (
-            self._flat_run == 0 or counts[0] == self._flat_value
-        )
+    def _check_flat(self, lo: float, hi: float, n: int) -> None:
+        flat = lo == hi and (self._flat_run == 0 or lo == self._flat_value)
         if flat:
             if self._flat_run == 0:
-                self._flat_value = counts[0]
-            self._flat_run += counts.shape[0]
+                self._flat_value = lo
+            self._flat_run += n
             if not self.dead and self._flat_run >= self._flat_n:
                 self.dead = True
                 self.counters["dead"] += 1

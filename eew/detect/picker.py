@@ -23,7 +23,7 @@ import numpy as np
 
 from eew.config import Config
 from eew.detect.picks import Pick, RejectedTrigger
-from eew.dsp import earlyp, quality
+from eew.dsp import chain, earlyp, quality
 from eew.dsp.onset import aic_onset
 from eew.timeutil import ns_to_iso
 
@@ -32,7 +32,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("eew.detect")
 
-H_BP, H_ACC, H_VEL, H_DISP, H_TAUP, H_RAW, H_COUNTS = range(7)
+H_BP, H_ACC, H_VEL, H_DISP, H_TAUP = (
+    chain.ROW_BP,
+    chain.ROW_ACC,
+    chain.ROW_VEL,
+    chain.ROW_DISP,
+    chain.ROW_TAUP,
+)
+H_COUNTS = chain.N_ROWS
 
 
 @dataclass

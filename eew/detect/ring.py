@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _ring_write(buf: np.ndarray, pos: int, block: np.ndarray, extra: np.ndarray) -> None:
+    """Write ``block`` rows and ``extra`` (as the last row) at ring position ``pos``."""
+    cap = buf.shape[1]
+    rows = block.shape[0]
+    for i in range(block.shape[1]):
+        p = pos + i
+        if p >= cap:
+            p -= cap
+        for r in range(rows):
+            buf[r, p] = block[r, i]
+        buf[rows, p] = extra[i]
 
 
 class History:
@@ -38,18 +53,14 @@ class History:
         """Forget everything (after a gap); indices restart at 0."""
         self._end = 0
 
-    def append(self, block: np.ndarray) -> None:
-        """Append ``block`` (shape ``(n_rows, n)``)."""
+    def append(self, block: np.ndarray, extra: np.ndarray) -> None:
+        """Append ``block`` (shape ``(n_rows - 1, n)``) and ``extra`` (length n) as the last row."""
         n = block.shape[1]
         cap = self._buf.shape[1]
         if n + self._min > cap:
             self._grow(n + self._min)
             cap = self._buf.shape[1]
-        pos = self._end % cap
-        first = min(n, cap - pos)
-        self._buf[:, pos : pos + first] = block[:, :first]
-        if first < n:
-            self._buf[:, : n - first] = block[:, first:]
+        _ring_write(self._buf, self._end % cap, block, extra)
         self._end += n
 
     def read(self, row: int, k0: int, k1: int) -> np.ndarray:

@@ -30,6 +30,7 @@ import pymseed
 
 from eew.errors import DataError
 from eew.ingest.packet import NS_PER_S, Packet
+from eew.ingest.steim import STATUS_BAD_CODE, STATUS_CHECK, STATUS_OK, STATUS_SHORT, decode_steim
 
 log = logging.getLogger("eew.ingest")
 
@@ -50,6 +51,10 @@ class RecordHeader:
     n_samples: int
     offset: int
     reclen: int
+    encoding: int = -1
+    data_offset: int = 0
+    big_endian: bool = True
+    calibration: bool = False
 
 
 def _days_before_year(year: int) -> int:
@@ -111,12 +116,16 @@ def parse_header(buf: bytes | memoryview, offset: int) -> RecordHeader:
     rate = _v2_rate(factor, mult)
     reclen = 0
     micro = 0
+    encoding = -1
+    word_order = 1
     pos = fblk
     for _ in range(nblk):
         if pos < 48 or pos + 4 > avail:
             break
         btype, nxt = struct.unpack_from(order + "HH", buf, offset + pos)
         if btype == 1000 and pos + 8 <= avail:
+            encoding = buf[offset + pos + 4]
+            word_order = buf[offset + pos + 5]
             reclen = 1 << buf[offset + pos + 6]
         elif btype == 1001 and pos + 8 <= avail:
             micro = struct.unpack_from("b", buf, offset + pos + 5)[0]
@@ -138,7 +147,19 @@ def parse_header(buf: bytes | memoryview, offset: int) -> RecordHeader:
     cha = head[15:18].decode("ascii", "replace").strip()
     net = head[18:20].decode("ascii", "replace").strip()
     end = t_ns + (round(nsamp * NS_PER_S / rate) if rate > 0 else 0)
-    return RecordHeader(f"{net}.{sta}.{loc}.{cha}", t_ns, end, rate, nsamp, offset, reclen)
+    return RecordHeader(
+        f"{net}.{sta}.{loc}.{cha}",
+        t_ns,
+        end,
+        rate,
+        nsamp,
+        offset,
+        reclen,
+        encoding,
+        _bod,
+        word_order == 1,
+        bool(act & 0x01),
+    )
 
 
 def _parse_v3(buf: bytes | memoryview, offset: int) -> RecordHeader:
@@ -194,16 +215,43 @@ def _looks_like_header(buf: bytes, offset: int) -> bool:
     return len(head) == 8 and head[6:7] in (b"D", b"R", b"Q", b"M")
 
 
-def decode_record(buf: bytes | memoryview, hdr: RecordHeader) -> Packet | None:
+def decode_record(
+    buf: bytes | memoryview, hdr: RecordHeader, buf_u8: np.ndarray | None = None
+) -> Packet | None:
     """Decode the samples of one record into a :class:`Packet`.
 
+    Steim1/Steim2 records of miniSEED 2 are decoded by the numba kernel
+    :func:`eew.ingest.steim.decode_steim` (pass ``buf_u8``, the same bytes as a
+    uint8 array, to use it); everything else by libmseed through pymseed.
     Returns ``None`` for records without numeric samples (text/log records).
 
     Raises
     ------
     DataError
-        If libmseed cannot decode the record (corrupt compressed data).
+        If the record cannot be decoded (corrupt compressed data, sample count
+        or integrity check wrong).
     """
+    if buf_u8 is not None and hdr.encoding in (10, 11) and hdr.data_offset >= 48:
+        data, status = decode_steim(
+            buf_u8,
+            hdr.offset + hdr.data_offset,
+            hdr.offset + hdr.reclen,
+            hdr.n_samples,
+            1 if hdr.encoding == 10 else 2,
+            hdr.big_endian,
+        )
+        if status != STATUS_OK:
+            raise DataError(
+                f"{hdr.channel_id} at byte {hdr.offset}: Steim data corrupt "
+                f"({_STEIM_ERRORS[status]})"
+            )
+        return Packet(
+            hdr.channel_id,
+            hdr.starttime_ns,
+            hdr.sampling_rate_hz,
+            data,
+            calibration=hdr.calibration,
+        )
     view = memoryview(buf)[hdr.offset : hdr.offset + hdr.reclen]
     try:
         rec = pymseed.MS3Record.parse(view, unpack_data=True)
@@ -212,7 +260,7 @@ def decode_record(buf: bytes | memoryview, hdr: RecordHeader) -> Packet | None:
         data = rec.np_datasamples
         flags = int(rec.flags)
     except pymseed.MiniSEEDError as exc:
-        raise DataError(f"{hdr.channel_id} at {hdr.starttime_ns}: {exc}") from exc
+        raise DataError(f"{hdr.channel_id} at byte {hdr.offset}: {exc}") from exc
     if data.shape[0] != hdr.n_samples:
         raise DataError(
             f"{hdr.channel_id}: record declares {hdr.n_samples} samples, decoded {data.shape[0]}"
@@ -224,3 +272,10 @@ def decode_record(buf: bytes | memoryview, hdr: RecordHeader) -> Packet | None:
         np.asarray(data),
         calibration=bool(flags & 0x01),
     )
+
+
+_STEIM_ERRORS = {
+    STATUS_BAD_CODE: "invalid difference code",
+    STATUS_SHORT: "fewer samples than declared",
+    STATUS_CHECK: "last sample differs from the reverse integration constant",
+}

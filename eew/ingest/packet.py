@@ -7,7 +7,7 @@ one channel, decoded. Replay cuts archives into packets; the live client
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,22 +37,20 @@ class Packet:
     sampling_rate_hz: float
     data: np.ndarray
     calibration: bool = False
+    #: number of samples (derived)
+    n_samples: int = field(init=False, compare=False)
+    #: time just after the last sample, start + n/fs [ns] (derived): when the record is
+    #: complete at the digitizer, the earliest time a packet can reach the processing centre
+    endtime_ns: int = field(init=False, compare=False)
 
-    @property
-    def n_samples(self) -> int:
-        """Number of samples."""
-        return int(self.data.shape[0])
+    def __post_init__(self) -> None:
+        n = int(self.data.shape[0])
+        object.__setattr__(self, "n_samples", n)
+        object.__setattr__(
+            self, "endtime_ns", self.starttime_ns + round(n * NS_PER_S / self.sampling_rate_hz)
+        )
 
     @property
     def period_ns(self) -> float:
         """Sample interval [ns]."""
         return NS_PER_S / self.sampling_rate_hz
-
-    @property
-    def endtime_ns(self) -> int:
-        """Time just after the last sample, i.e. start + n/fs [ns].
-
-        This is when the record is complete at the digitizer, and the earliest
-        time a packet can reach the processing centre.
-        """
-        return self.starttime_ns + round(self.n_samples * NS_PER_S / self.sampling_rate_hz)

@@ -35,6 +35,7 @@ class ArchiveIndex:
     """All data records of an archive, sorted in arrival order."""
 
     buffers: list[bytes] = field(default_factory=list)
+    arrays: list[np.ndarray] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     records: list[tuple[int, str, int, int, RecordHeader]] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
@@ -95,6 +96,7 @@ def index_archive(paths: Iterable[str | os.PathLike[str]]) -> ArchiveIndex:
         n_before = len(idx.records)
         fi = len(idx.buffers)
         idx.buffers.append(buf)
+        idx.arrays.append(np.frombuffer(buf, dtype=np.uint8))
         idx.sources.append(str(path))
         for hdr in scan_records(buf, str(path), idx.counters):
             if hdr.n_samples == 0 or hdr.sampling_rate_hz <= 0:
@@ -122,7 +124,7 @@ def iter_packets(idx: ArchiveIndex, max_packet_samples: int = 0) -> Iterator[Pac
     """
     for _end, _cid, _start, fi, hdr in idx.records:
         try:
-            pkt = decode_record(idx.buffers[fi], hdr)
+            pkt = decode_record(idx.buffers[fi], hdr, idx.arrays[fi])
         except DataError as exc:
             idx.counters["corrupt_records"] += 1
             log.warning("%s: record of %s skipped: %s", idx.sources[fi], hdr.channel_id, exc)
