@@ -1,15 +1,13 @@
 """miniSEED records: fast header scanning and decoding into packets.
 
-A file is scanned record by record. miniSEED 2 fixed headers (with blockettes
-1000/1001) are read here with :mod:`struct` (cheap: a replay indexes every
-record before it sorts them into arrival order); miniSEED 3 headers and all
-sample decoding go through libmseed via :mod:`pymseed`, which decodes a
+:func:`parse_header` reads one record header: miniSEED 2 fixed headers (with
+blockettes 1000/1001) with :mod:`struct`, miniSEED 3 through libmseed
+(:mod:`pymseed`). Archive indexing uses the numba scanner
+:mod:`eew.ingest.scan` for miniSEED 2 and this parser for miniSEED 3.
+:func:`decode_record` decodes samples: Steim1/2 with the numba kernel
+:mod:`eew.ingest.steim`, everything else through libmseed, which decodes a
 512-byte Steim2 record about 80 times faster than :func:`obspy.read`
 (benchmarks/bench_decode.py).
-
-Bad input never stops a scan: a corrupt record is skipped (the scan resyncs on
-the next plausible header), a truncated tail is dropped, text/log records are
-skipped; each case is logged once per file with its count.
 
 References
 ----------
@@ -21,8 +19,6 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,45 +170,6 @@ def _parse_v3(buf: bytes | memoryview, offset: int) -> RecordHeader:
     return RecordHeader(
         f"{net}.{sta}.{loc}.{cha}", start, end, rate, int(rec.samplecnt), offset, int(rec.reclen)
     )
-
-
-def scan_records(buf: bytes, source: str, counters: Counter[str]) -> Iterator[RecordHeader]:
-    """Yield the header of every readable data record in ``buf``.
-
-    Corrupt records are skipped (resync in 64-byte steps), a truncated tail is
-    dropped; ``counters`` gets ``corrupt_records``, ``truncated_records``.
-    """
-    offset = 0
-    n = len(buf)
-    bad_at: int | None = None
-    while offset < n:
-        try:
-            hdr = parse_header(buf, offset)
-        except DataError as exc:
-            if "truncated" in str(exc) and _looks_like_header(buf, offset):
-                counters["truncated_records"] += 1
-                log.warning("%s: truncated record at byte %d dropped (%s)", source, offset, exc)
-                break
-            if bad_at is None:
-                bad_at = offset
-            offset += _RESYNC_STEP
-            continue
-        if bad_at is not None:
-            counters["corrupt_records"] += 1
-            log.warning("%s: unreadable bytes %d-%d skipped", source, bad_at, offset)
-            bad_at = None
-        offset += hdr.reclen
-        yield hdr
-    if bad_at is not None:
-        counters["corrupt_records"] += 1
-        log.warning("%s: unreadable bytes %d-%d skipped", source, bad_at, n)
-
-
-def _looks_like_header(buf: bytes, offset: int) -> bool:
-    head = bytes(buf[offset : offset + 8])
-    if head[:3] == b"MS3":
-        return True
-    return len(head) == 8 and head[6:7] in (b"D", b"R", b"Q", b"M")
 
 
 def decode_record(

@@ -1,6 +1,6 @@
 """Archive replay: miniSEED files -> packets in the order a SeedLink server would deliver them.
 
-Files (or folders, searched recursively) are scanned record by record; every
+Files (or folders, searched recursively) are indexed record by record; every
 data record becomes one packet, as on SeedLink. Packets are delivered in
 *arrival order* across channels: sorted by the time their last sample was
 recorded (the earliest moment a live system could have them), ties broken by
@@ -8,6 +8,9 @@ channel and start time. Out-of-order files, interleaved channels and mixed
 record lengths are therefore handled naturally. Bad input (unreadable or empty
 files, corrupt or truncated records, text records) is logged and counted; the
 replay goes on.
+
+miniSEED 2 headers are indexed by the numba scanner :func:`eew.ingest.scan.scan_v2`;
+miniSEED 3 records by :func:`eew.ingest.mseed.parse_header` (libmseed).
 """
 
 from __future__ import annotations
@@ -22,34 +25,49 @@ from pathlib import Path
 import numpy as np
 
 from eew.errors import DataError
-from eew.ingest.mseed import RecordHeader, decode_record, scan_records
+from eew.ingest import scan
+from eew.ingest.mseed import RecordHeader, decode_record, parse_header
 from eew.ingest.packet import Packet
+from eew.ingest.steim import STATUS_OK, decode_steim
 
 log = logging.getLogger("eew.ingest")
 
 MSEED_SUFFIXES = {".mseed", ".miniseed", ".ms", ".msd", ".seed", ".mseed3", ".ms3", ""}
 
+# extra columns appended to the scanner's table
+C_FILE = scan.N_COLS
+C_CHANNEL = scan.N_COLS + 1
+N_INDEX_COLS = scan.N_COLS + 2
+
 
 @dataclass
 class ArchiveIndex:
-    """All data records of an archive, sorted in arrival order."""
+    """All data records of an archive, in arrival order.
+
+    ``table`` has one int64 row per record (columns ``eew.ingest.scan.C_*`` plus
+    file and channel numbers), ``rate_hz`` and ``end_ns`` the sample rate and end
+    time per row, ``order`` the arrival order.
+    """
 
     buffers: list[bytes] = field(default_factory=list)
     arrays: list[np.ndarray] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
-    records: list[tuple[int, str, int, int, RecordHeader]] = field(default_factory=list)
+    channel_ids: list[str] = field(default_factory=list)
+    table: np.ndarray = field(default_factory=lambda: np.zeros((0, N_INDEX_COLS), np.int64))
+    rate_hz: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    end_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     counters: Counter[str] = field(default_factory=Counter)
 
     def __len__(self) -> int:
-        return len(self.records)
+        return int(self.order.shape[0])
 
     def span_s(self) -> float:
         """Seconds between the first sample and the end of the last record."""
-        if not self.records:
+        if not len(self):
             return 0.0
-        first = min(r[4].starttime_ns for r in self.records)
-        last = max(r[4].endtime_ns for r in self.records)
-        return (last - first) / 1e9
+        first = int(self.table[self.order, scan.C_START_NS].min())
+        return (int(self.end_ns[self.order].max()) - first) / 1e9
 
 
 def find_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -78,9 +96,111 @@ def find_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return out
 
 
+def _rates(factor: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    """Sample rates [Hz] from miniSEED 2 rate factors and multipliers."""
+    f = factor.astype(np.float64)
+    m = mult.astype(np.float64)
+    with np.errstate(divide="ignore"):
+        rate = np.where(f > 0, f, np.where(f < 0, -1.0 / f, 0.0))
+        rate = np.where(m > 0, rate * m, np.where(m < 0, rate / -m, rate))
+    return rate
+
+
+class _Indexer:
+    def __init__(self, idx: ArchiveIndex) -> None:
+        self.idx = idx
+        self.rows: list[np.ndarray] = []
+        self.rates: list[np.ndarray] = []
+        self.channel_code: dict[str, int] = {}
+        self._key_cache: dict[bytes, str] = {}
+
+    def code(self, channel_id: str) -> int:
+        c = self.channel_code.get(channel_id)
+        if c is None:
+            c = self.channel_code[channel_id] = len(self.channel_code)
+        return c
+
+    def add_file(self, fi: int, path: Path, buf: bytes, arr: np.ndarray) -> int:
+        counters = self.idx.counters
+        cap = max(16, len(buf) // 128 + 1)
+        out = np.zeros((cap, scan.N_COLS), np.int64)
+        bad = np.zeros((cap + 1, 2), np.int64)
+        offset = 0
+        n_data = 0
+        while offset < len(buf):
+            k, nb, stop, reason = scan.scan_v2(arr, offset, out, bad)
+            for a, b in bad[:nb]:
+                counters["corrupt_records"] += 1
+                log.warning("%s: unreadable bytes %d-%d skipped", path, a, b)
+            n_data += self._take(fi, buf, out[:k])
+            offset = stop
+            if reason == scan.STOP_END:
+                break
+            if reason == scan.STOP_TRUNCATED:
+                counters["truncated_records"] += 1
+                log.warning("%s: truncated record at byte %d dropped", path, stop)
+                break
+            if reason == scan.STOP_MS3:
+                try:
+                    hdr = parse_header(buf, stop)
+                except DataError as exc:
+                    counters["corrupt_records"] += 1
+                    log.warning("%s: unreadable record at byte %d skipped (%s)", path, stop, exc)
+                    offset = stop + 64
+                    continue
+                n_data += self._take_v3(fi, hdr)
+                offset = stop + hdr.reclen
+        return n_data
+
+    def _take(
+        self, fi: int, buf: bytes, arr: np.ndarray, rows: np.ndarray, scan_rates: bool
+    ) -> int:
+        if rows.shape[0] == 0:
+            return 0
+        rates = _rates(rows[:, scan.C_RATE_FACTOR], rows[:, scan.C_RATE_MULT])
+        keep = (rows[:, scan.C_NSAMP] > 0) & (rates > 0)
+        n_skip = int(np.count_nonzero(~keep))
+        if n_skip:
+            self.idx.counters["non_data_records"] += n_skip
+        rows, rates = rows[keep], rates[keep]
+        ext = np.zeros((rows.shape[0], N_INDEX_COLS), np.int64)
+        ext[:, : scan.N_COLS] = rows
+        ext[:, C_FILE] = fi
+        cache = self._key_cache
+        for j, off in enumerate(rows[:, scan.C_OFFSET]):
+            key = buf[off + 8 : off + 20]
+            cid = cache.get(key)
+            if cid is None:
+                txt = key.decode("ascii", "replace")
+                sta, loc, cha, net = txt[0:5], txt[5:7], txt[7:10], txt[10:12]
+                cid = f"{net.strip()}.{sta.strip()}.{loc.strip()}.{cha.strip()}"
+                cache[key] = cid
+            ext[j, C_CHANNEL] = self.code(cid)
+        self.rows.append(ext)
+        self.rates.append(rates)
+        return int(rows.shape[0])
+
+    def _take_v3(self, fi: int, hdr: RecordHeader) -> int:
+        if hdr.n_samples == 0 or hdr.sampling_rate_hz <= 0:
+            self.idx.counters["non_data_records"] += 1
+            return 0
+        row = np.zeros((1, N_INDEX_COLS), np.int64)
+        row[0, scan.C_OFFSET] = hdr.offset
+        row[0, scan.C_RECLEN] = hdr.reclen
+        row[0, scan.C_START_NS] = hdr.starttime_ns
+        row[0, scan.C_NSAMP] = hdr.n_samples
+        row[0, scan.C_ENCODING] = -1  # decoded by libmseed
+        row[0, C_FILE] = fi
+        row[0, C_CHANNEL] = self.code(hdr.channel_id)
+        self.rows.append(row)
+        self.rates.append(np.array([hdr.sampling_rate_hz]))
+        return 1
+
+
 def index_archive(paths: Iterable[str | os.PathLike[str]]) -> ArchiveIndex:
     """Read and index every record of the given files/folders."""
     idx = ArchiveIndex()
+    ixr = _Indexer(idx)
     for path in find_files(paths):
         try:
             buf = path.read_bytes()
@@ -93,21 +213,28 @@ def index_archive(paths: Iterable[str | os.PathLike[str]]) -> ArchiveIndex:
             idx.counters["empty_files"] += 1
             log.warning("%s: empty file; skipped", path)
             continue
-        n_before = len(idx.records)
         fi = len(idx.buffers)
+        arr = np.frombuffer(buf, dtype=np.uint8)
         idx.buffers.append(buf)
-        idx.arrays.append(np.frombuffer(buf, dtype=np.uint8))
+        idx.arrays.append(arr)
         idx.sources.append(str(path))
-        for hdr in scan_records(buf, str(path), idx.counters):
-            if hdr.n_samples == 0 or hdr.sampling_rate_hz <= 0:
-                idx.counters["non_data_records"] += 1
-                continue
-            idx.records.append((hdr.endtime_ns, hdr.channel_id, hdr.starttime_ns, fi, hdr))
-        if len(idx.records) == n_before:
+        if ixr.add_file(fi, path, buf, arr) == 0:
             idx.counters["files_without_data"] += 1
             log.warning("%s: no miniSEED data records found; skipped", path)
-    idx.records.sort(key=lambda r: (r[0], r[1], r[2]))
-    idx.counters["records"] = len(idx.records)
+    if ixr.rows:
+        idx.table = np.concatenate(ixr.rows)
+        idx.rate_hz = np.concatenate(ixr.rates)
+    names = sorted(ixr.channel_code, key=ixr.channel_code.__getitem__)
+    idx.channel_ids = names
+    # rank channels by name so ties in time break by channel id
+    rank = np.empty(len(names), np.int64)
+    rank[np.argsort(np.array(names, dtype=object))] = np.arange(len(names))
+    t = idx.table
+    dur = np.rint(t[:, scan.C_NSAMP] * 1e9 / np.where(idx.rate_hz > 0, idx.rate_hz, 1.0))
+    idx.end_ns = t[:, scan.C_START_NS] + dur.astype(np.int64)
+    ch_rank = rank[t[:, C_CHANNEL]] if len(names) else np.zeros(0, np.int64)
+    idx.order = np.lexsort((t[:, scan.C_START_NS], ch_rank, idx.end_ns))
+    idx.counters["records"] = len(idx)
     return idx
 
 
@@ -122,16 +249,38 @@ def iter_packets(idx: ArchiveIndex, max_packet_samples: int = 0) -> Iterator[Pac
         If > 0, split records into packets of at most this many samples (to test
         that results do not depend on the packet size). 0 keeps one record per packet.
     """
-    for _end, _cid, _start, fi, hdr in idx.records:
-        try:
-            pkt = decode_record(idx.buffers[fi], hdr, idx.arrays[fi])
-        except DataError as exc:
-            idx.counters["corrupt_records"] += 1
-            log.warning("%s: record of %s skipped: %s", idx.sources[fi], hdr.channel_id, exc)
-            continue
-        if pkt is None:
-            idx.counters["non_data_records"] += 1
-            continue
+    t = idx.table
+    ids = idx.channel_ids
+    rates = idx.rate_hz
+    for i in idx.order.tolist():
+        (off, reclen, start, nsamp, enc, bod, big, calib, _f, _m, fi, ch) = t[i].tolist()
+        rate = float(rates[i])
+        pkt: Packet | None
+        if enc in (10, 11) and bod >= 48:
+            data, status = decode_steim(
+                idx.arrays[fi], off + bod, off + reclen, nsamp, 1 if enc == 10 else 2, big == 1
+            )
+            if status != STATUS_OK:
+                idx.counters["corrupt_records"] += 1
+                log.warning(
+                    "%s: record of %s at byte %d skipped: Steim data corrupt",
+                    idx.sources[fi],
+                    ids[ch],
+                    off,
+                )
+                continue
+            pkt = Packet(ids[ch], start, rate, data, calib == 1)
+        else:
+            hdr = RecordHeader(ids[ch], start, int(idx.end_ns[i]), rate, nsamp, off, reclen)
+            try:
+                pkt = decode_record(idx.buffers[fi], hdr)
+            except DataError as exc:
+                idx.counters["corrupt_records"] += 1
+                log.warning("%s: record of %s skipped: %s", idx.sources[fi], ids[ch], exc)
+                continue
+            if pkt is None:
+                idx.counters["non_data_records"] += 1
+                continue
         if max_packet_samples and pkt.n_samples > max_packet_samples:
             yield from split_packet(pkt, max_packet_samples)
         else:
