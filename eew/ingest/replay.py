@@ -152,9 +152,7 @@ class _Indexer:
                 offset = stop + hdr.reclen
         return n_data
 
-    def _take(
-        self, fi: int, buf: bytes, arr: np.ndarray, rows: np.ndarray, scan_rates: bool
-    ) -> int:
+    def _take(self, fi: int, buf: bytes, rows: np.ndarray) -> int:
         if rows.shape[0] == 0:
             return 0
         rates = _rates(rows[:, scan.C_RATE_FACTOR], rows[:, scan.C_RATE_MULT])
