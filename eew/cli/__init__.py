@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "config": "eew.cli.config_cmd",
     "simulate": "eew.cli.simulate",
     "plot": "eew.cli.plot",
+    "serve": "eew.cli.serve",
+    "convert": "eew.cli.convert",
 }
 
 

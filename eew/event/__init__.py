@@ -1,0 +1,1 @@
+"""From picks to events and alerts: association, location, magnitude, forecasts, alert lifecycle."""
