@@ -1,0 +1,168 @@
+"""Ground-motion and intensity prediction: the published relations, as pure functions.
+
+* :func:`intensity_msk_bindi2011` - MSK-64 intensity from magnitude and epicentral
+  distance, Bindi et al. (2011), the intensity prediction equation derived for Central
+  Asia (fixed 15 km depth form). The default for public messages in Kazakhstan.
+* :func:`pga_akkar_bommer2010` - PGA (cm/s²), Akkar & Bommer (2010) with the PGA row of
+  Bommer, Akkar & Drouet (2012); Joyner-Boore distance, site class from Vs30.
+* :func:`mmi_from_pga_worden2012` - modified Mercalli intensity from PGA, the
+  ground-motion/intensity conversion of Worden et al. (2012).
+* :func:`rupture_length_km` and :func:`joyner_boore_km` - an approximate finite-fault
+  distance for large events (Wells & Coppersmith 1994 subsurface length), so that a
+  long rupture is not treated as a point.
+
+All functions accept NumPy arrays. Coefficients are copied from the published tables as
+quoted in the project's science reference (eew_science.md §5), not from any code base.
+
+References
+----------
+Akkar, S. and Bommer, J. J. (2010). Empirical equations for the prediction of PGA, PGV and
+spectral accelerations in Europe, the Mediterranean region and the Middle East. *SRL* 81,
+195-206.
+
+Bindi, D., Parolai, S., Oth, A., Abdrakhmatov, K., Muraliev, A. and Zschau, J. (2011).
+Intensity prediction equations for Central Asia. *GJI* 187, 327-337.
+
+Bommer, J. J., Akkar, S. and Drouet, S. (2012). Extending ground-motion prediction equations
+for spectral accelerations to higher response frequencies. *BEE* 10, 379-399.
+
+Wells, D. L. and Coppersmith, K. J. (1994). New empirical relationships among magnitude,
+rupture length, rupture width, rupture area, and surface displacement. *BSSA* 84, 974-1002.
+
+Worden, C. B., Gerstenberger, M. C., Rhoades, D. A. and Wald, D. J. (2012). Probabilistic
+relationships between ground-motion parameters and modified Mercalli intensity in
+California. *BSSA* 102, 204-221.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+#: Bindi et al. (2011), hypocentral-depth form (h = event depth): a1, a2, a3, a4, sigma
+BINDI2011_FREE_H = (0.898, 1.215, 1.809, 0.003447, 0.737)
+#: Bindi et al. (2011), fixed h = 15 km form: a1, a2, a3, a4, sigma
+BINDI2011_FIXED_H = (1.049, 0.686, 2.706, 0.0001811, 0.689)
+BINDI2011_H_KM = 15.0
+
+#: Akkar & Bommer (2010) / Bommer et al. (2012) PGA [cm/s²]: b1..b10 and sigma_total (log10)
+AB2010_PGA = (
+    1.43525,
+    0.74866,
+    -0.06520,
+    -2.72950,
+    0.25139,
+    7.74959,
+    0.08320,
+    0.00766,
+    -0.05823,
+    0.07087,
+)
+AB2010_PGA_SIGMA_LOG10 = 0.2816
+
+#: Worden et al. (2012) PGA: C1, C2, C3, C4, T1 (log10 cm/s²), sigma_MMI
+WORDEN2012_PGA = (1.78, 1.55, -1.60, 3.70, 1.57, 0.66)
+
+
+def intensity_msk_bindi2011(
+    magnitude: ArrayLike, epicentral_km: ArrayLike, depth_km: ArrayLike | None = None
+) -> np.ndarray:
+    """MSK-64 intensity, Bindi et al. (2011) Central Asia intensity prediction equation.
+
+    ``I = a1 M + a2 - a3 log10(R / h) - a4 (R - h)``, ``R = sqrt(Repi² + h²)``.
+    With ``depth_km`` the hypocentral-depth form is used (h = depth, at least 5 km;
+    sigma 0.737); without it the fixed-depth form (h = 15 km; sigma 0.689).
+
+    Parameters
+    ----------
+    magnitude : array_like
+        Magnitude (the catalogue magnitudes of the calibration set, close to Ms/Mw).
+    epicentral_km : array_like
+        Epicentral distance [km].
+    depth_km : array_like, optional
+        Hypocentral depth [km].
+
+    Returns
+    -------
+    numpy.ndarray
+        Intensity (continuous).
+
+    Examples
+    --------
+    The 2024 M7.0 Uqturpan earthquake, 260 km from Almaty at 13 km depth, was felt there
+    at about IV MSK:
+
+    >>> round(float(intensity_msk_bindi2011(7.0, 260.0, 15.0)), 1)
+    4.4
+    """
+    if depth_km is None:
+        a1, a2, a3, a4, _sigma = BINDI2011_FIXED_H
+        h = np.asarray(BINDI2011_H_KM)
+    else:
+        a1, a2, a3, a4, _sigma = BINDI2011_FREE_H
+        h = np.maximum(np.asarray(depth_km, dtype=float), 5.0)
+    r = np.sqrt(np.asarray(epicentral_km, dtype=float) ** 2 + h * h)
+    return a1 * np.asarray(magnitude, dtype=float) + a2 - a3 * np.log10(r / h) - a4 * (r - h)
+
+
+def intensity_sigma_bindi2011(with_depth: bool = True) -> float:
+    """Standard deviation of :func:`intensity_msk_bindi2011` [intensity units]."""
+    return BINDI2011_FREE_H[4] if with_depth else BINDI2011_FIXED_H[4]
+
+
+def pga_akkar_bommer2010(
+    magnitude: ArrayLike,
+    joyner_boore_km: ArrayLike,
+    vs30_m_s: ArrayLike = 400.0,
+    mechanism: str = "reverse",
+) -> np.ndarray:
+    """Median PGA [cm/s²], Akkar & Bommer (2010) with the Bommer et al. (2012) PGA row.
+
+    ``log10 Y = b1 + b2 M + b3 M² + (b4 + b5 M) log10 sqrt(Rjb² + b6²) + b7 Ss + b8 Sa
+    + b9 Fn + b10 Fr``; Ss = 1 for Vs30 < 360 m/s, Sa = 1 for 360-750 m/s.
+
+    Parameters
+    ----------
+    magnitude : array_like
+        Moment magnitude.
+    joyner_boore_km : array_like
+        Joyner-Boore distance [km].
+    vs30_m_s : array_like
+        Time-averaged shear-wave velocity of the top 30 m [m/s].
+    mechanism : str
+        ``"reverse"`` (the northern Tien Shan thrusts), ``"normal"`` or ``"strike-slip"``.
+    """
+    b1, b2, b3, b4, b5, b6, b7, b8, b9, b10 = AB2010_PGA
+    m = np.asarray(magnitude, dtype=float)
+    r = np.sqrt(np.asarray(joyner_boore_km, dtype=float) ** 2 + b6 * b6)
+    vs30 = np.asarray(vs30_m_s, dtype=float)
+    ss = (vs30 < 360.0).astype(float)
+    sa = ((vs30 >= 360.0) & (vs30 <= 750.0)).astype(float)
+    fn = 1.0 if mechanism == "normal" else 0.0
+    fr = 1.0 if mechanism == "reverse" else 0.0
+    log_y = b1 + b2 * m + b3 * m * m + (b4 + b5 * m) * np.log10(r) + b7 * ss + b8 * sa
+    return np.power(10.0, log_y + b9 * fn + b10 * fr)
+
+
+def mmi_from_pga_worden2012(pga_cm_s2: ArrayLike) -> np.ndarray:
+    """Modified Mercalli intensity from PGA [cm/s²], Worden et al. (2012), clipped to [1, 10]."""
+    c1, c2, c3, c4, t1, _sigma = WORDEN2012_PGA
+    log_y = np.log10(np.maximum(np.asarray(pga_cm_s2, dtype=float), 1e-6))
+    mmi = np.where(log_y <= t1, c1 + c2 * log_y, c3 + c4 * log_y)
+    return np.clip(mmi, 1.0, 10.0)
+
+
+def rupture_length_km(magnitude: ArrayLike) -> np.ndarray:
+    """Subsurface rupture length [km], Wells & Coppersmith (1994), all slip types."""
+    return np.power(10.0, -2.44 + 0.59 * np.asarray(magnitude, dtype=float))
+
+
+def joyner_boore_km(magnitude: ArrayLike, epicentral_km: ArrayLike) -> np.ndarray:
+    """Approximate Joyner-Boore distance [km] of a rupture centred on the epicentre.
+
+    Without a known strike the rupture is taken as a disc of diameter L(M):
+    ``Rjb = max(Repi - L/2, 0)``. For M < 6 this is the epicentral distance to within
+    a few km.
+    """
+    half = 0.5 * rupture_length_km(magnitude)
+    return np.maximum(np.asarray(epicentral_km, dtype=float) - half, 0.0)
