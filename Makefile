@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEMO   := waveforms_samples/obspy_rjob
+DEMO   := waveforms_samples/local_m4.5
 
 .PHONY: venv demo test test-fast lint bench clean
 
@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/eew replay $(DEMO) --inventory $(DEMO)/stationxml.xml --out demo_picks.jsonl
-	@echo "--- picks (demo_picks.jsonl) ---"
-	@cat demo_picks.jsonl
+	@echo "=== Replaying the simulated M4.5 under Almaty ($(DEMO)) through the live code path ==="
+	$(BIN)/eew replay $(DEMO) --out demo_picks.jsonl --table
+	$(BIN)/eew plot $(DEMO) --picks demo_picks.jsonl --out demo_plots
+	@echo "=== Picks as JSON Lines: demo_picks.jsonl; record section and map: demo_plots/*.png ==="
 
 test: $(STAMP)
 	$(BIN)/ruff check eew tests benchmarks
@@ -36,5 +37,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_replay.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info demo_picks.jsonl
+	rm -rf $(VENV) build *.egg-info demo_picks.jsonl demo_plots
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -11,11 +11,13 @@ from typing import IO
 
 from eew import __version__
 from eew.config import load_config
+from eew.detect.picks import Pick
 from eew.errors import CLIError
 from eew.ingest.replay import index_archive, iter_packets
 from eew.inventory import load_inventory
 from eew.io.jsonl import JsonlWriter
 from eew.pipeline import Pipeline, PipelineStatistics
+from eew.timeutil import ns_to_iso
 
 HELP = "replay miniSEED files or folders through the pipeline; write picks as JSON Lines"
 
@@ -43,6 +45,11 @@ def setup(parser: argparse.ArgumentParser) -> None:
         help="also write rejected triggers (type 'rejected_trigger')",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="also print a readable table of the picks (first and final message of each)",
+    )
 
 
 def _parse_speed(text: str) -> float | None:
@@ -71,7 +78,14 @@ def run(args: argparse.Namespace) -> int:
             out = stack.enter_context(open(args.out, "w", encoding="utf-8"))
         types = None if args.with_rejections else {"pick", "event", "alert"}
         writer = JsonlWriter(out, types)
-        pipeline = Pipeline(cfg, inventory, writer)
+        picks: list[Pick] = []
+
+        def sink(value: object) -> None:
+            writer(value)  # type: ignore[arg-type]
+            if args.table and isinstance(value, Pick):
+                picks.append(value)
+
+        pipeline = Pipeline(cfg, inventory, sink)
         progress = _Progress(len(idx)) if (sys.stderr.isatty() and not args.no_progress) else None
         pace = _pacer(speed)
         for i, pkt in enumerate(iter_packets(idx, cfg.replay.max_packet_samples)):
@@ -83,8 +97,27 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     wall = time.perf_counter() - t_wall0
+    if args.table:
+        _print_table(picks, sys.stderr if not args.out else sys.stdout)
     _summary(pipeline.statistics(), idx.counters, wall, writer.written, cfg.hash())
     return 0
+
+
+def _print_table(picks: list[Pick], stream: IO[str]) -> None:
+    first = {p.pick_id: p for p in reversed(picks)}
+    final = {p.pick_id: p for p in picks}
+    rows = sorted(first.values(), key=lambda p: (p.time_ns, p.channel_id))
+    stream.write(
+        f"{'channel':<18} {'P onset (UTC)':<24} {'sent at +s':>10} {'Pd cm':>10} "
+        f"{'Pa cm/s2':>9} {'tau_c s':>7} {'window s':>8}\n"
+    )
+    for p in rows:
+        f = final[p.pick_id]
+        stream.write(
+            f"{p.channel_id:<18} {ns_to_iso(p.time_ns):<24} "
+            f"{(p.sent_time_ns - p.time_ns) / 1e9:>10.2f} {f.pd_cm:>10.2e} {f.pa_cm_s2:>9.3f} "
+            f"{f.tau_c_s:>7.2f} {f.window_s:>8.2f}\n"
+        )
 
 
 def _pacer(speed: float | None) -> Callable[[int], None]:
