@@ -1,0 +1,81 @@
+"""``eew convert``: convert an alert or pick message file between wire formats."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from eew.errors import CLIError
+
+HELP = "convert an alert/pick message between JSON, ShakeAlert, QuakeML, CAP and ANSS formats"
+
+
+def setup(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``eew convert``."""
+    from eew.formats.registry import FORMATS
+
+    parser.add_argument("input", metavar="INPUT", help="message file ('-' for stdin)")
+    parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
+    parser.add_argument("--out", metavar="FILE", help="output file (default: stdout)")
+    parser.add_argument(
+        "--agency",
+        default="KZ-AEWS",
+        help="agency code written for picks, which carry none (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--previous",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="earlier message(s) of the same event, any format: CAP references for "
+        "Update/Cancel (repeatable; default for CAP input: its own references)",
+    )
+    parser.add_argument(
+        "--cap-status",
+        default="Actual",
+        choices=("Actual", "Exercise", "System", "Test", "Draft"),
+        help="CAP status (default: %(default)s)",
+    )
+
+
+def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read INPUT, detect its format, write it in the ``--to`` format."""
+    from eew.event.alert import Alert
+    from eew.formats import cap
+    from eew.formats.registry import detect_format, read_messages, write_messages
+
+    data = _read(args.input)
+    fmt_in = detect_format(data)
+    messages = read_messages(data, fmt_in)
+    references: list[cap.CapReference] = []
+    for prev_path in args.previous:
+        prev = read_messages(_read(prev_path))
+        references.extend(cap.cap_reference(m) for m in prev if isinstance(m, Alert))
+    if not args.previous and fmt_in == "cap":
+        references.extend(cap.cap_references(data))
+    out = write_messages(
+        messages,
+        args.to,
+        agency=args.agency,
+        references=references,
+        cap_status=args.cap_status,
+    )
+    if args.out:
+        try:
+            Path(args.out).write_bytes(out)
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.out}: {exc.strerror}") from exc
+    else:
+        sys.stdout.buffer.write(out)
+        sys.stdout.flush()
+    return 0
