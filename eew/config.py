@@ -174,7 +174,9 @@ class RejectionConfig:
         True, "reject triggers in records flagged 'calibration signals present'"
     )
     monochromatic_fraction: float = _f(
-        0.8, "a window with this fraction of its energy at one frequency is a calibration sine"
+        0.8,
+        "a steady window (>= 2 s) with this fraction of its energy at one frequency is a "
+        "calibration sine",
     )
 
     def check(self) -> None:
@@ -183,6 +185,127 @@ class RejectionConfig:
         for key in ("glitch_concentration", "monochromatic_fraction"):
             if not 0.0 < getattr(self, key) <= 1.0:
                 raise ValueError(f"{key}: must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    """Association and location (eew_science.md §3)."""
+
+    min_picks_event: int = _f(3, "picks (stations) needed to declare an event")
+    association_window_s: float = _f(60.0, "unassociated picks are kept this long [s]")
+    min_apparent_velocity_km_s: float = _f(
+        4.5, "P picks of one event cannot differ by more than distance / this + slack [km/s]"
+    )
+    pick_slack_s: float = _f(1.0, "timing slack for pick-to-pick and pick-to-event checks [s]")
+    association_tolerance_s: float = _f(
+        2.0, "a pick joins an event if within this of its predicted P time [s]"
+    )
+    max_residual_s: float = _f(1.0, "RMS travel-time residual above which an event is rejected [s]")
+    edt_sigma_s: float = _f(0.4, "differential-time uncertainty of the EDT likelihood [s]")
+    silent_tolerance_s: float = _f(
+        1.0, "detection delay allowed before a silent station contradicts a location [s]"
+    )
+    station_latency_max_s: float = _f(
+        10.0, "a station without a pick counts as silent only if its data are this recent [s]"
+    )
+    grid_center_lat_deg: float = _f(42.9, "centre of the location grid [deg]")
+    grid_center_lon_deg: float = _f(76.0, "centre of the location grid [deg]")
+    grid_half_width_km: float = _f(300.0, "half width of the location grid east-west [km]")
+    grid_half_height_km: float = _f(220.0, "half height of the location grid north-south [km]")
+    grid_step_km: float = _f(10.0, "coarse grid spacing [km]; a 1 km grid refines it")
+    teleseism_max_slowness_s_km: float = _f(
+        0.09,
+        "picks fitting a plane wave slower than this (apparent velocity > 11 km/s) "
+        "across the network are teleseismic or distant [s/km]",
+    )
+    event_timeout_s: float = _f(40.0, "an event without new pick data for this long is final [s]")
+    teleseism_hold_s: float = _f(
+        60.0, "after a teleseismic or distant event, new picks are absorbed this long [s]"
+    )
+    max_nearest_station_km: float = _f(
+        80.0, "an event farther than this from its nearest picked station is not alerted [km]"
+    )
+    depth_prior_km: float = _f(12.0, "most likely depth of crustal events (location prior) [km]")
+    depth_prior_sigma_km: float = _f(10.0, "width of that prior [km]")
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(
+            self,
+            "association_window_s",
+            "min_apparent_velocity_km_s",
+            "pick_slack_s",
+            "association_tolerance_s",
+            "max_residual_s",
+            "edt_sigma_s",
+            "silent_tolerance_s",
+            "station_latency_max_s",
+            "grid_half_width_km",
+            "grid_half_height_km",
+            "grid_step_km",
+            "teleseism_max_slowness_s_km",
+            "event_timeout_s",
+            "teleseism_hold_s",
+            "max_nearest_station_km",
+            "depth_prior_sigma_km",
+        )
+        if self.min_picks_event < 2:
+            raise ValueError("min_picks_event: must be >= 2")
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    """When an event becomes an alert, and when an alert is re-issued."""
+
+    agency: str = _f("KZ-AEWS", "agency code stamped on every message")
+    min_stations: int = _f(4, "stations needed for a source alert")
+    min_magnitude: float = _f(4.0, "smallest magnitude that is alerted")
+    min_intensity_msk: float = _f(4.0, "smallest predicted MSK-64 intensity at any target")
+    min_likelihood: float = _f(0.5, "smallest event likelihood (0-1)")
+    magnitude_step: float = _f(0.2, "re-issue when the magnitude changes by this much")
+    location_step_km: float = _f(5.0, "re-issue when the epicentre moves by this much [km]")
+    intensity_step: float = _f(0.5, "re-issue when the largest target intensity changes by this")
+    targets_file: str = _f("targets.csv", "target sites (CSV, relative to this file)")
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(self, "magnitude_step", "location_step_km", "intensity_step")
+        if self.min_stations < 1:
+            raise ValueError("min_stations: must be >= 1")
+        if not 0.0 <= self.min_likelihood <= 1.0:
+            raise ValueError("min_likelihood: must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class OnsiteConfig:
+    """Near-field fallback for the blind zone (eew_science.md §1.2, §1.6)."""
+
+    enabled: bool = _f(True, "issue onsite and PLUM-style alerts")
+    city_lat_deg: float = _f(43.238, "centre of the city whose stations give onsite alerts [deg]")
+    city_lon_deg: float = _f(76.946, "centre of the city [deg]")
+    city_radius_km: float = _f(30.0, "stations within this distance are city stations [km]")
+    min_stations: int = _f(2, "city stations that must pass a threshold together")
+    coincidence_s: float = _f(2.0, "their onsets must lie within this [s]")
+    tau_c_min_s: float = _f(1.0, "onsite rule: tau_c at least this [s] and ...")
+    pd_min_cm: float = _f(0.2, "... Pd at least this (Wu & Kanamori 2005 use 0.5) [cm]")
+    pa_min_cm_s2: float = _f(
+        80.0, "or observed P-wave acceleration at least this (about MSK VI ahead of S) [cm/s²]"
+    )
+    plum_radius_km: float = _f(30.0, "observed intensity is forwarded to targets this close [km]")
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(
+            self,
+            "city_radius_km",
+            "coincidence_s",
+            "tau_c_min_s",
+            "pd_min_cm",
+            "pa_min_cm_s2",
+            "plum_radius_km",
+        )
+        if self.min_stations < 1:
+            raise ValueError("min_stations: must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -208,28 +331,49 @@ class Config:
     trigger: TriggerConfig = field(default_factory=TriggerConfig)
     picker: PickerConfig = field(default_factory=PickerConfig)
     rejection: RejectionConfig = field(default_factory=RejectionConfig)
+    event: EventConfig = field(default_factory=EventConfig)
+    alert: AlertConfig = field(default_factory=AlertConfig)
+    onsite: OnsiteConfig = field(default_factory=OnsiteConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     #: directory against which relative paths are resolved (not a TOML key)
     base_dir: Path = field(default=Path("."), compare=False, repr=False)
     #: file the configuration came from (not a TOML key)
     source: str = field(default="<defaults>", compare=False, repr=False)
+    #: "section.key" names set in that file (not a TOML key)
+    set_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def _resolve(self, key: str, value: str) -> Path:
+        """A path given in the file is relative to the file; a default to ``config/``."""
+        base = self.base_dir if key in self.set_keys else default_config_dir()
+        return (base / value).resolve()
 
     def stationxml_paths(self) -> list[Path]:
-        """Inventory files, resolved against :attr:`base_dir`."""
-        return [(self.base_dir / p).resolve() for p in self.inventory.stationxml]
+        """Inventory files (see :meth:`_resolve` for relative paths)."""
+        return [self._resolve("inventory.stationxml", p) for p in self.inventory.stationxml]
+
+    def targets_path(self) -> Path:
+        """The target-site file (see :meth:`_resolve` for relative paths)."""
+        return self._resolve("alert.targets_file", self.alert.targets_file)
 
     def hash(self) -> str:
         """Short SHA-256 of the effective configuration (stamped on every output)."""
         return hashlib.sha256(dump_config(self).encode()).hexdigest()[:12]
 
 
-_SECTIONS = [f.name for f in dataclasses.fields(Config) if f.name not in ("base_dir", "source")]
+_SECTIONS = [
+    f.name for f in dataclasses.fields(Config) if f.name not in ("base_dir", "source", "set_keys")
+]
 
 
 def _positive(obj: Any, *keys: str) -> None:
     for key in keys:
         if not getattr(obj, key) > 0:
             raise ValueError(f"{key}: must be > 0")
+
+
+def default_config_dir() -> Path:
+    """The repository's ``config/`` folder, where the defaults' relative paths start."""
+    return Path(__file__).resolve().parent.parent / "config"
 
 
 def default_config_path() -> Path | None:
@@ -272,6 +416,9 @@ def config_from_dict(
 ) -> Config:
     """Build a validated :class:`Config` from a nested dict (as parsed from TOML)."""
     sections: dict[str, Any] = {}
+    set_keys = frozenset(
+        f"{name}.{key}" for name, value in raw.items() if isinstance(value, dict) for key in value
+    )
     for name, value in raw.items():
         if name not in _SECTIONS:
             raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
@@ -282,7 +429,7 @@ def config_from_dict(
     for name in _SECTIONS:
         if name not in sections:
             sections[name] = _build_section(_section_type(name), name, {}, source)
-    return Config(**sections, base_dir=base_dir or Path.cwd(), source=source)
+    return Config(**sections, base_dir=base_dir or Path.cwd(), source=source, set_keys=set_keys)
 
 
 def _section_type(name: str) -> type:

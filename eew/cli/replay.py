@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -10,9 +11,13 @@ from contextlib import ExitStack
 from typing import IO
 
 from eew import __version__
+from eew.clock import DataClock
 from eew.config import load_config
 from eew.detect.picks import Pick
 from eew.errors import CLIError
+from eew.event.core import EventCore
+from eew.event.targets import load_targets
+from eew.event.traveltime import load_stack
 from eew.ingest.replay import index_archive, iter_packets
 from eew.inventory import load_inventory
 from eew.io.jsonl import JsonlWriter
@@ -46,6 +51,11 @@ def setup(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
+        "--picks-only",
+        action="store_true",
+        help="run the per-channel stage only (no association, events or alerts)",
+    )
+    parser.add_argument(
         "--table",
         action="store_true",
         help="also print a readable table of the picks (first and final message of each)",
@@ -59,7 +69,7 @@ def _parse_speed(text: str) -> float | None:
         speed = float(text)
     except ValueError as exc:
         raise CLIError(f"--speed must be 'max' or a positive number, not {text!r}") from exc
-    if speed <= 0:
+    if not math.isfinite(speed) or speed <= 0:
         raise CLIError(f"--speed must be positive, not {text!r}")
     return speed
 
@@ -68,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
     """Replay the archive; write results; print a summary on stderr."""
     speed = _parse_speed(args.speed)
     cfg = load_config(args.config)
-    inv_paths = [p for p in cfg.stationxml_paths() if p.exists() or not args.inventory]
-    inventory = load_inventory([*inv_paths, *args.inventory])
+    inventory = load_inventory([*cfg.stationxml_paths(), *args.inventory])
     t_wall0 = time.perf_counter()
     idx = index_archive(args.paths)
     with ExitStack() as stack:
@@ -85,7 +94,22 @@ def run(args: argparse.Namespace) -> int:
             if args.table and isinstance(value, Pick):
                 picks.append(value)
 
-        pipeline = Pipeline(cfg, inventory, sink)
+        clock = DataClock()
+        core: EventCore | None = None
+        if args.picks_only:
+            pipeline = Pipeline(cfg, inventory, sink, clock)
+        else:
+            core = EventCore(
+                cfg,
+                inventory,
+                sink,
+                clock,
+                lambda sid: pipeline.data_end_ns(sid),
+                load_stack(),
+                load_targets(cfg.targets_path()),
+                __version__,
+            )
+            pipeline = Pipeline(cfg, inventory, core, clock)
         progress = _Progress(len(idx)) if (sys.stderr.isatty() and not args.no_progress) else None
         pace = _pacer(speed)
         for i, pkt in enumerate(iter_packets(idx, cfg.replay.max_packet_samples)):
@@ -94,12 +118,21 @@ def run(args: argparse.Namespace) -> int:
             if progress is not None:
                 progress.update(i + 1)
         pipeline.flush()
+        if core is not None:
+            core.flush()
         if progress is not None:
             progress.close()
     wall = time.perf_counter() - t_wall0
     if args.table:
         _print_table(picks, sys.stderr if not args.out else sys.stdout)
-    _summary(pipeline.statistics(), idx.counters, wall, writer.written, cfg.hash())
+    _summary(
+        pipeline.statistics(),
+        idx.counters,
+        wall,
+        writer.written,
+        cfg.hash(),
+        core.statistics() if core is not None else None,
+    )
     return 0
 
 
@@ -162,6 +195,7 @@ def _summary(
     wall_s: float,
     written: int,
     cfg_hash: str,
+    events: dict[str, int] | None = None,
     stream: IO[str] | None = None,
 ) -> None:
     s = stream or sys.stderr
@@ -171,6 +205,14 @@ def _summary(
         f"  files {ingest.get('files', 0)}, records {ingest.get('records', 0)}, "
         f"channels {stats.channels}, packets {stats.packets}, samples {stats.samples}",
         f"  picks {stats.picks} ({stats.pick_messages} messages), objects written {written}",
+        *(
+            [
+                f"  events {events['events']} (teleseismic/distant {events['teleseisms']}), "
+                f"alerts {events['alerts']}"
+            ]
+            if events is not None
+            else []
+        ),
         "  rejected triggers: "
         + (", ".join(f"{k} {v}" for k, v in stats.rejections.items()) or "none"),
     ]

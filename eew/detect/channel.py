@@ -44,6 +44,19 @@ H_COUNTS = chain.N_ROWS
 
 
 @njit(cache=True)
+def _flat_edges(x: np.ndarray) -> tuple[int, int]:
+    """Numbers of leading samples equal to ``x[0]`` and trailing samples equal to ``x[-1]``."""
+    n = x.shape[0]
+    lead = 1
+    while lead < n and x[lead] == x[0]:
+        lead += 1
+    trail = 1
+    while trail < n and x[n - 1 - trail] == x[n - 1]:
+        trail += 1
+    return lead, trail
+
+
+@njit(cache=True)
 def _minmax(x: np.ndarray) -> tuple[float, float]:
     """Return (min, max) of ``x`` in one pass."""
     lo = x[0]
@@ -143,7 +156,8 @@ class ChannelProcessor:
         self._flat_run = 0
         self._flat_value = 0.0
         self.dead = False
-        self.last_clip_k: int | None = None
+        #: (first, last) absolute indices of clipped samples, one entry per clip episode
+        self.clip_spans: list[tuple[int, int]] = []
         self.calibration_spans: list[tuple[int, int]] = []
 
     # ---- time <-> index -------------------------------------------------------------
@@ -204,9 +218,15 @@ class ChannelProcessor:
                 self.reset()
         counts = packet.data
         lo, hi = _minmax(counts)
-        self._check_flat(lo, hi, n)
+        drop = self._check_flat(counts, lo, hi, n)
+        start_ns = packet.starttime_ns
+        if drop:
+            counts = counts[drop:]
+            n -= drop
+            start_ns += round(drop * self.period_ns)
+            lo, hi = _minmax(counts)
         k0 = self.history.end
-        self._anchor_ns, self._anchor_k = packet.starttime_ns, k0
+        self._anchor_ns, self._anchor_k = start_ns, k0
         out = np.empty((chain.N_ROWS, n))
         d = self.design
         chain.process_packet(counts, d.params, d.bp_sos, d.hp_sos, d.lp_sos, self._state, out)
@@ -216,16 +236,20 @@ class ChannelProcessor:
         c["samples"] += n
         clip = self.picker.clip_counts
         if hi >= clip or -lo >= clip:
-            last = int(np.flatnonzero(np.abs(counts) >= clip)[-1])
-            if self.last_clip_k is None or self.last_clip_k < k0 - 1:
+            idx = np.flatnonzero(np.abs(counts) >= clip)
+            first, last = k0 + int(idx[0]), k0 + int(idx[-1])
+            spans = self.clip_spans
+            if spans and first - spans[-1][1] <= self.picker.n_clip_hold:
+                spans[-1] = (spans[-1][0], last)  # the same episode goes on
+            else:
                 c["clip_episodes"] += 1
                 log.warning(
                     "%s: clipped at %s (|x| >= %.0f counts)",
                     self.info.channel_id,
-                    _iso(packet.starttime_ns),
+                    _iso(self.time_of(first)),
                     clip,
                 )
-            self.last_clip_k = k0 + last
+                self.clip_spans = [*spans[-7:], (first, last)]
         if packet.calibration:
             self.calibration_spans = [*self.calibration_spans[-7:], (k0, k0 + n)]
         ons: list[int] = []
@@ -238,27 +262,44 @@ class ChannelProcessor:
         if ons or self.picker.tracks:
             self.picker.advance(ons, self.history.end)
 
-    def _check_flat(self, lo: float, hi: float, n: int) -> None:
-        flat = lo == hi and (self._flat_run == 0 or lo == self._flat_value)
-        if flat:
-            if self._flat_run == 0:
-                self._flat_value = lo
-            self._flat_run += n
-            if not self.dead and self._flat_run >= self._flat_n:
-                self.dead = True
-                self.counters["dead"] += 1
-                log.warning(
-                    "%s: dead channel (flat for %.1f s); triggers suppressed",
-                    self.info.channel_id,
-                    self._flat_run / self.fs,
-                )
-            return
-        self._flat_run = 0
-        if self.dead:
-            self.dead = False
-            self.counters["revived"] += 1
-            log.warning("%s: data alive again; state reset", self.info.channel_id)
-            self.reset()
+    def _check_flat(self, counts: np.ndarray, lo: float, hi: float, n: int) -> int:
+        """Track the run of constant samples across packets; declare dead/revived channels.
+
+        Returns the number of leading samples to drop: when a dead channel comes back,
+        processing restarts at its first live sample (flat samples must not warm up the LTA).
+        """
+        if lo == hi:
+            if self._flat_run and lo == self._flat_value:
+                self._flat_run += n
+            else:
+                self._flat_value, self._flat_run = lo, n
+        else:
+            lead, trail = _flat_edges(counts)
+            run = self._flat_run + lead if (self._flat_run and counts[0] == self._flat_value) else 0
+            if run >= self._flat_n:
+                self._flat_run = run  # a dead stretch that ends inside this packet
+                self._declare_dead()
+            self._flat_value, self._flat_run = float(counts[-1]), trail
+            if self.dead:
+                self.dead = False
+                self.counters["revived"] += 1
+                log.warning("%s: data alive again; state reset", self.info.channel_id)
+                self.reset()
+                return lead if counts[0] == counts[lead - 1] and lead < n else 0
+            return 0
+        if self._flat_run >= self._flat_n:
+            self._declare_dead()
+        return 0
+
+    def _declare_dead(self) -> None:
+        if not self.dead:
+            self.dead = True
+            self.counters["dead"] += 1
+            log.warning(
+                "%s: dead channel (flat for %.1f s); triggers suppressed",
+                self.info.channel_id,
+                self._flat_run / self.fs,
+            )
 
     def reset(self) -> None:
         """Start afresh (gap, overlap, revived channel): finish picks, clear all state."""
@@ -267,8 +308,12 @@ class ChannelProcessor:
         self.history.clear()
         self.trigger.reset()
         self._next_ns = None
-        self.last_clip_k = None
+        self.clip_spans = []
         self.calibration_spans = []
+
+    def clipped_between(self, k_start: int, k_end: int) -> bool:
+        """True if any sample in ``[k_start, k_end)`` was clipped (only data already seen)."""
+        return any(a < k_end and b >= k_start for a, b in self.clip_spans)
 
     def statistics(self) -> dict[str, int]:
         """Counters of this channel (packets, samples, gaps, picks, rejections by reason...)."""

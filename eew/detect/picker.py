@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("eew.detect")
 
+H_RAW = chain.ROW_RAW
 H_BP, H_ACC, H_VEL, H_DISP, H_TAUP = (
     chain.ROW_BP,
     chain.ROW_ACC,
@@ -120,20 +121,19 @@ class Picker:
             self._decide(t)
             return
         final = t.due >= t.k0 + self.n_window or (t.cut is not None and t.due >= t.cut)
-        if not final and t.due - t.k0 >= round(1.5 / self.dt):
-            bp = self.ch.history.read(H_BP, t.k0, t.due)
-            frac = quality.monochromatic_fraction(bp)
-            if frac >= self.rej.monochromatic_fraction:
+        if not final and t.due - t.k0 >= round(2.0 / self.dt):
+            raw = self.ch.history.read(H_RAW, t.k0, t.due)
+            sine, frac = quality.is_sine_like(raw, self.rej.monochromatic_fraction)
+            if sine:
                 self._emit_update(t, t.due, final=True, retracted=True)
                 self._reject(
                     t,
                     "calibration",
-                    f"monochromatic signal ({frac:.2f} of the energy at one frequency)",
+                    f"monochromatic steady sine ({frac:.2f} of the energy at one frequency)",
                 )
                 self.tracks.remove(t)
                 return
-        self._emit_update(t, t.due, final=final)
-        if final:
+        if self._emit_update(t, t.due, final=final):
             self.tracks.remove(t)
         else:
             self._schedule(t)
@@ -153,7 +153,7 @@ class Picker:
                     self._reject(t, "calibration", "record flagged 'calibration signals present'")
                     self.tracks.remove(t)
                     return
-        if self.ch.last_clip_k is not None and self.ch.last_clip_k >= k0 - self.n_clip_hold:
+        if self.ch.clipped_between(k0 - self.n_clip_hold, end):
             self._reject(t, "clipped", f"samples at or above {self.clip_counts:.0f} counts")
             self.tracks.remove(t)
             return
@@ -174,6 +174,10 @@ class Picker:
             return
         noise = h.read(H_BP, max(h.start, k0 - self.n_noise), max(h.start, k0 - self.n_guard))
         t.noise_peak = float(np.abs(noise).max()) if noise.shape[0] else 0.0
+        if t.noise_peak == 0.0:
+            self._reject(t, "dead", "no signal before the onset (flat or just revived channel)")
+            self.tracks.remove(t)
+            return
         signal_peak = float(np.abs(h.read(H_BP, k0, end)).max()) if end > k0 else 0.0
         snr = signal_peak / t.noise_peak if t.noise_peak > 0 else np.inf
         if snr < self.cfg.min_snr:
@@ -195,7 +199,8 @@ class Picker:
         t.due = max(due, t.due + 1)
 
     # ---- output -----------------------------------------------------------------------
-    def _emit_update(self, t: _Track, end: int, final: bool, retracted: bool = False) -> None:
+    def _emit_update(self, t: _Track, end: int, final: bool, retracted: bool = False) -> bool:
+        """Emit one message of the pick; return whether it was the final one."""
         h = self.ch.history
         k0 = max(t.k0, h.start)
         p = earlyp.early_p_params(
@@ -208,7 +213,9 @@ class Picker:
             self.n_taup,
             self.dt,
         )
-        clipped = self.ch.last_clip_k is not None and self.ch.last_clip_k >= t.k0
+        clipped = self.ch.clipped_between(t.k0, end)
+        if clipped:
+            final = True  # the window stops growing once the channel clips
         info = self.ch.info
         pick = Pick(
             pick_id=t.pick_id,
@@ -235,8 +242,7 @@ class Picker:
         t.update += 1
         self.ch.counters["pick_messages"] += 1
         self._emit(pick)
-        if clipped and not final:
-            t.cut = end  # the window stops growing once the channel clips
+        return final
 
     def _reject(self, t: _Track, reason: str, detail: str) -> None:
         self.ch.counters[f"rejected_{reason}"] += 1

@@ -105,5 +105,5 @@ def _json_number(value: Any) -> Any:
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return None
     if isinstance(value, float):
-        return round(value, 9) if abs(value) >= 1e-6 else float(f"{value:.6g}")
+        return float(f"{value:.7g}")  # 7 significant digits, whatever the magnitude
     return value

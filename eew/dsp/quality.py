@@ -122,6 +122,31 @@ def monochromatic_fraction(x: np.ndarray) -> float:
     return float(p[max(k - 1, 0) : k + 2].sum() / total)
 
 
+def is_sine_like(x: np.ndarray, fraction_min: float) -> tuple[bool, float]:
+    """Test for a calibration sine: one frequency *and* a steady amplitude.
+
+    Earthquake P waves of small events can be narrow-band over a short window, but
+    their amplitude changes; a calibration sine holds it. The window is split in halves
+    whose RMS must agree within 25 %.
+
+    Returns
+    -------
+    is_sine : bool
+        True if both tests pass.
+    fraction : float
+        :func:`monochromatic_fraction` of the window.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    frac = monochromatic_fraction(x)
+    if frac < fraction_min or x.shape[0] < 16:
+        return False, frac
+    h = x.shape[0] // 2
+    r1 = float(np.sqrt(np.mean((x[:h] - x[:h].mean()) ** 2)))
+    r2 = float(np.sqrt(np.mean((x[h:] - x[h:].mean()) ** 2)))
+    steady = r1 > 0 and r2 > 0 and 0.8 <= r2 / r1 <= 1.25
+    return steady, frac
+
+
 def is_flat(counts: np.ndarray) -> bool:
     """True if every sample has the same value (a dead channel)."""
     return counts.shape[0] > 0 and bool(counts.min() == counts.max())

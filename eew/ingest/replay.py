@@ -127,12 +127,11 @@ class _Indexer:
         bad = np.zeros((cap + 1, 2), np.int64)
         offset = 0
         n_data = 0
+        spans: list[tuple[int, int]] = []
         while offset < len(buf):
             k, nb, stop, reason = scan.scan_v2(arr, offset, out, bad)
-            for a, b in bad[:nb]:
-                counters["corrupt_records"] += 1
-                log.warning("%s: unreadable bytes %d-%d skipped", path, a, b)
-            n_data += self._take(fi, buf, out[:k])
+            spans.extend((int(a), int(b)) for a, b in bad[:nb])
+            n_data += self._take(fi, buf, out[:k], path)
             offset = stop
             if reason == scan.STOP_END:
                 break
@@ -150,9 +149,13 @@ class _Indexer:
                     continue
                 n_data += self._take_v3(fi, hdr)
                 offset = stop + hdr.reclen
+        if n_data:  # a file with no record at all is reported once, by the caller
+            for a, b in spans:
+                counters["corrupt_records"] += 1
+                log.warning("%s: unreadable bytes %d-%d skipped", path, a, b)
         return n_data
 
-    def _take(self, fi: int, buf: bytes, rows: np.ndarray) -> int:
+    def _take(self, fi: int, buf: bytes, rows: np.ndarray, path: Path) -> int:
         if rows.shape[0] == 0:
             return 0
         rates = _rates(rows[:, scan.C_RATE_FACTOR], rows[:, scan.C_RATE_MULT])
@@ -160,6 +163,7 @@ class _Indexer:
         n_skip = int(np.count_nonzero(~keep))
         if n_skip:
             self.idx.counters["non_data_records"] += n_skip
+            log.warning("%s: %d records without samples (text/log) skipped", path, n_skip)
         rows, rates = rows[keep], rates[keep]
         ext = np.zeros((rows.shape[0], N_INDEX_COLS), np.int64)
         ext[:, : scan.N_COLS] = rows
@@ -217,8 +221,18 @@ def index_archive(paths: Iterable[str | os.PathLike[str]]) -> ArchiveIndex:
         idx.arrays.append(arr)
         idx.sources.append(str(path))
         if ixr.add_file(fi, path, buf, arr) == 0:
-            idx.counters["files_without_data"] += 1
-            log.warning("%s: no miniSEED data records found; skipped", path)
+            if (
+                len(buf) < 512
+                and buf[6:7] in (b"D", b"R", b"Q", b"M")
+                and buf[:6].strip(b" 0123456789") == b""
+            ):
+                idx.counters["truncated_records"] += 1
+                log.warning(
+                    "%s: file ends inside its first record (%d bytes); skipped", path, len(buf)
+                )
+            else:
+                idx.counters["files_without_data"] += 1
+                log.warning("%s: no miniSEED data records found; skipped", path)
     if ixr.rows:
         idx.table = np.concatenate(ixr.rows)
         idx.rate_hz = np.concatenate(ixr.rates)
@@ -253,22 +267,15 @@ def iter_packets(idx: ArchiveIndex, max_packet_samples: int = 0) -> Iterator[Pac
     for i in idx.order.tolist():
         (off, reclen, start, nsamp, enc, bod, big, calib, _f, _m, fi, ch) = t[i].tolist()
         rate = float(rates[i])
-        pkt: Packet | None
-        if enc in (10, 11) and bod >= 48:
+        pkt: Packet | None = None
+        if enc in (10, 11) and bod >= 48 and big == 1:  # SEED's standard word order
             data, status = decode_steim(
                 idx.arrays[fi], off + bod, off + reclen, nsamp, 1 if enc == 10 else 2, big == 1
             )
-            if status != STATUS_OK:
-                idx.counters["corrupt_records"] += 1
-                log.warning(
-                    "%s: record of %s at byte %d skipped: Steim data corrupt",
-                    idx.sources[fi],
-                    ids[ch],
-                    off,
-                )
-                continue
-            pkt = Packet(ids[ch], start, rate, data, calib == 1)
-        else:
+            if status == STATUS_OK:
+                pkt = Packet(ids[ch], start, rate, data, calib == 1)
+            # otherwise libmseed decides (it also knows byte-swapped and unusual Steim data)
+        if pkt is None:
             hdr = RecordHeader(ids[ch], start, int(idx.end_ns[i]), rate, nsamp, off, reclen)
             try:
                 pkt = decode_record(idx.buffers[fi], hdr)
@@ -278,7 +285,14 @@ def iter_packets(idx: ArchiveIndex, max_packet_samples: int = 0) -> Iterator[Pac
                 continue
             if pkt is None:
                 idx.counters["non_data_records"] += 1
+                log.warning(
+                    "%s: record of %s without numeric samples (text/log) skipped",
+                    idx.sources[fi],
+                    ids[ch],
+                )
                 continue
+            if calib == 1 and not pkt.calibration:
+                pkt = Packet(pkt.channel_id, pkt.starttime_ns, pkt.sampling_rate_hz, pkt.data, True)
         if max_packet_samples and pkt.n_samples > max_packet_samples:
             yield from split_packet(pkt, max_packet_samples)
         else:

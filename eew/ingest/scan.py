@@ -44,10 +44,12 @@ _RESYNC = 64
 
 
 @njit(cache=True, inline="always")
-def _u16(b: np.ndarray, p: int, big: bool) -> int:
+def _u16(b: np.ndarray, p: int, big: bool) -> np.int64:
+    # np.int64 everywhere: mixing numba's unsigned and signed integers promotes to float64,
+    # which cannot hold epoch times in ns exactly
     if big:
-        return (int(b[p]) << 8) | int(b[p + 1])
-    return (int(b[p + 1]) << 8) | int(b[p])
+        return (np.int64(b[p]) << 8) | np.int64(b[p + 1])
+    return (np.int64(b[p + 1]) << 8) | np.int64(b[p])
 
 
 @njit(cache=True, inline="always")
@@ -59,16 +61,26 @@ def _i16(b: np.ndarray, p: int, big: bool) -> int:
 @njit(cache=True, inline="always")
 def _i32(b: np.ndarray, p: int, big: bool) -> int:
     if big:
-        v = (int(b[p]) << 24) | (int(b[p + 1]) << 16) | (int(b[p + 2]) << 8) | int(b[p + 3])
+        v = (
+            (np.int64(b[p]) << 24)
+            | (np.int64(b[p + 1]) << 16)
+            | (np.int64(b[p + 2]) << 8)
+            | np.int64(b[p + 3])
+        )
     else:
-        v = (int(b[p + 3]) << 24) | (int(b[p + 2]) << 16) | (int(b[p + 1]) << 8) | int(b[p])
+        v = (
+            (np.int64(b[p + 3]) << 24)
+            | (np.int64(b[p + 2]) << 16)
+            | (np.int64(b[p + 1]) << 8)
+            | np.int64(b[p])
+        )
     return v - 4294967296 if v >= 2147483648 else v
 
 
 @njit(cache=True)
-def _days_before_year(year: int) -> int:
-    y = year - 1
-    return (
+def _days_before_year(year: np.int64) -> np.int64:
+    y = np.int64(year) - 1
+    return np.int64(
         365 * (year - 1970)
         + (y // 4 - 1969 // 4)
         - (y // 100 - 1969 // 100)
@@ -128,8 +140,8 @@ def scan_v2(
             return k, nb, p, STOP_MS3
         ok = avail >= 48 and _plausible_v2(buf, p)
         big = True
-        year = 0
-        doy = 0
+        year = np.int64(0)
+        doy = np.int64(0)
         if ok:
             year = _u16(buf, p + 20, True)
             doy = _u16(buf, p + 22, True)
@@ -143,12 +155,12 @@ def scan_v2(
         word_big = True
         micro = 0
         if ok:
-            hh = int(buf[p + 24])
-            mm = int(buf[p + 25])
-            ss = int(buf[p + 26])
+            hh = np.int64(buf[p + 24])
+            mm = np.int64(buf[p + 25])
+            ss = np.int64(buf[p + 26])
             ok = hh <= 23 and mm <= 59 and ss <= 60
         if ok:
-            nblk = int(buf[p + 39])
+            nblk = np.int64(buf[p + 39])
             pos = _u16(buf, p + 46, big)
             for _ in range(nblk):
                 if pos < 48 or pos + 8 > avail:
@@ -156,11 +168,11 @@ def scan_v2(
                 btype = _u16(buf, p + pos, big)
                 nxt = _u16(buf, p + pos + 2, big)
                 if btype == 1000:
-                    enc = int(buf[p + pos + 4])
+                    enc = np.int64(buf[p + pos + 4])
                     word_big = buf[p + pos + 5] == 1
-                    reclen = 1 << int(buf[p + pos + 6])
+                    reclen = 1 << np.int64(buf[p + pos + 6])
                 elif btype == 1001:
-                    m = int(buf[p + pos + 5])
+                    m = np.int64(buf[p + pos + 5])
                     micro = m - 256 if m >= 128 else m
                 if nxt == 0:
                     break
@@ -183,10 +195,10 @@ def scan_v2(
             nb += 1
             bad_at = -1
         frac = _u16(buf, p + 28, big)
-        act = int(buf[p + 36])
+        act = np.int64(buf[p + 36])
         tcorr = _i32(buf, p + 40, big)
-        t_s = (_days_before_year(year) + doy - 1) * 86400 + int(buf[p + 24]) * 3600
-        t_s += int(buf[p + 25]) * 60 + int(buf[p + 26])
+        t_s = (_days_before_year(year) + doy - 1) * 86400 + np.int64(buf[p + 24]) * 3600
+        t_s += np.int64(buf[p + 25]) * 60 + np.int64(buf[p + 26])
         t_ns = t_s * _NS + frac * 100_000 + micro * 1000
         if not act & 0x02:
             t_ns += tcorr * 100_000
