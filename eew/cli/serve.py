@@ -1,0 +1,121 @@
+"""``eew serve``: play a miniSEED archive as a SeedLink 3.1 server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from eew.clock import WallClock
+from eew.errors import CLIError
+from eew.seedlink.feed import load_feed
+from eew.seedlink.server import SeedLinkServer
+
+HELP = "serve miniSEED files or folders as a SeedLink 3.1 server (real time or N times faster)"
+
+
+def setup(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``eew serve``."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="miniSEED files or folders")
+    parser.add_argument(
+        "--listen",
+        default="127.0.0.1:18000",
+        metavar="HOST:PORT",
+        help="address to listen on (default 127.0.0.1:18000; port 0: any free port)",
+    )
+    parser.add_argument(
+        "--speed",
+        default="1",
+        help="N times real time (default 1), or 'max' to put the whole archive in the ring at once",
+    )
+    parser.add_argument(
+        "--now", action="store_true", help="shift record times so the archive starts now"
+    )
+    parser.add_argument(
+        "--ring",
+        type=int,
+        default=None,
+        metavar="N",
+        help="packets kept for resuming clients (default: the whole archive)",
+    )
+    parser.add_argument(
+        "--organization", default="EEW archive", help="second line of the HELLO answer"
+    )
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """Split ``HOST:PORT``.
+
+    Raises
+    ------
+    CLIError
+        If the port is not a number in 0..65535.
+    """
+    host, sep, port = text.rpartition(":")
+    try:
+        port_n = int(port)
+    except ValueError:
+        port_n = -1
+    if not sep or not 0 <= port_n <= 65535:
+        raise CLIError(f"--listen must be HOST:PORT, not {text!r}")
+    return host or "127.0.0.1", port_n
+
+
+def parse_speed(text: str) -> float | None:
+    """``max`` -> None, else a positive number.
+
+    Raises
+    ------
+    CLIError
+        If the text is neither.
+    """
+    if text == "max":
+        return None
+    try:
+        speed = float(text)
+    except ValueError as exc:
+        raise CLIError(f"--speed must be 'max' or a positive number, not {text!r}") from exc
+    if not speed > 0:
+        raise CLIError(f"--speed must be positive, not {text!r}")
+    return speed
+
+
+async def _serve(server: SeedLinkServer) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        host, port = await server.start()
+        print(f"eew serve: {len(server.feed)} packets, listening on {host}:{port}", flush=True)
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await server.close()
+    stats = server.statistics()
+    print(
+        f"eew serve: stopped; {stats.connections} connections, "
+        f"{stats.packets_sent} packets sent, {stats.slow_disconnects} slow clients dropped",
+        file=sys.stderr,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; return 0."""
+    host, port = parse_listen(args.listen)
+    speed = parse_speed(args.speed)
+    feed = load_feed(args.paths)
+    server = SeedLinkServer(
+        feed,
+        WallClock(),
+        host=host,
+        port=port,
+        speed=speed,
+        shift_to_now=args.now,
+        ring_size=args.ring,
+        organization=args.organization,
+    )
+    asyncio.run(_serve(server))
+    return 0
