@@ -185,8 +185,9 @@ class ChannelInfo:
             problems.append(f"sample rate {self.sampling_rate_hz!r} Hz is not positive")
         if not (math.isfinite(self.sensitivity) and self.sensitivity > 0.0):
             problems.append(f"sensitivity {self.sensitivity!r} is not positive")
-        if not (math.isfinite(self.sensitivity_frequency_hz)
-                and self.sensitivity_frequency_hz >= 0.0):
+        if not (
+            math.isfinite(self.sensitivity_frequency_hz) and self.sensitivity_frequency_hz >= 0.0
+        ):
             problems.append(
                 f"sensitivity frequency {self.sensitivity_frequency_hz!r} Hz is invalid"
             )
@@ -408,8 +409,7 @@ class Inventory:
     def __repr__(self) -> str:
         n_epochs = sum(len(epochs) for epochs in self._epochs.values())
         return (
-            f"<Inventory: {len(self.stations())} stations, {len(self)} channels, "
-            f"{n_epochs} epochs>"
+            f"<Inventory: {len(self.stations())} stations, {len(self)} channels, {n_epochs} epochs>"
         )
 
     def channel_ids(self) -> list[str]:
@@ -438,7 +438,9 @@ class Inventory:
             info = epochs[-1]
             if info.station_id not in positions:
                 positions[info.station_id] = (
-                    info.latitude_deg, info.longitude_deg, info.elevation_m,
+                    info.latitude_deg,
+                    info.longitude_deg,
+                    info.elevation_m,
                 )
         return dict(sorted(positions.items()))
 
@@ -506,9 +508,7 @@ def _channel_info(path: str, network: str, station: str, channel: Channel) -> Ch
         raise InventoryError(f"{where}: the instrument sensitivity has no input unit")
     output_units = sensitivity.output_units
     if output_units and output_units.strip().upper() not in _COUNT_UNITS:
-        raise InventoryError(
-            f"{where}: sensitivity output unit {output_units!r} is not counts"
-        )
+        raise InventoryError(f"{where}: sensitivity output unit {output_units!r} is not counts")
     if not channel.sample_rate:
         raise InventoryError(f"{where}: no sample rate")
     if channel.azimuth is None or channel.dip is None:

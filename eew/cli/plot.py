@@ -11,10 +11,15 @@ HELP = "plot a simulated scenario: record section with true/picked arrivals, and
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the ``plot`` arguments."""
     parser.add_argument("scenario_dir", type=Path, help="folder with truth.json and *.mseed")
-    parser.add_argument("--picks", type=Path, default=None,
-                        help="picks (JSON Lines, lines with type 'pick', channel_id, time)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: the scenario folder)")
+    parser.add_argument(
+        "--picks",
+        type=Path,
+        default=None,
+        help="picks (JSON Lines, lines with type 'pick', channel_id, time)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: the scenario folder)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

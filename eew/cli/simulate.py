@@ -12,8 +12,12 @@ def setup(parser: argparse.ArgumentParser) -> None:
     """Add the ``simulate`` arguments."""
     parser.add_argument("scenario", type=Path, help="scenario file (TOML)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="travel-time cache (default $EEW_CACHE_DIR or ~/.cache/eew)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="travel-time cache (default $EEW_CACHE_DIR or ~/.cache/eew)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from eew.simulate.run import run_scenario_file
 
     truth = run_scenario_file(args.scenario, args.out, args.cache_dir)
-    print(f"{truth['scenario']}: {len(truth['channels'])} channels, "
-          f"{len(truth['events'])} event(s) -> {args.out}")
+    print(
+        f"{truth['scenario']}: {len(truth['channels'])} channels, "
+        f"{len(truth['events'])} event(s) -> {args.out}"
+    )
     return 0

@@ -62,7 +62,8 @@ class ChannelData:
 
 def _matches(spec: DisturbanceSpec, ch: SimChannel) -> bool:
     return fnmatch.fnmatchcase(ch.channel_id, spec.target) or fnmatch.fnmatchcase(
-        ch.station_id, spec.target)
+        ch.station_id, spec.target
+    )
 
 
 def _add(data: ChannelData, spec: DisturbanceSpec) -> None:
@@ -95,12 +96,14 @@ def apply(scn: Scenario, channels: list[ChannelData], clip_counts: int) -> None:
         If a disturbance target matches no channel.
     """
     where = scn.path or "<scenario>"
-    hits = {i: [c for c in channels if _matches(d, c.channel)]
-            for i, d in enumerate(scn.disturbances)}
+    hits = {
+        i: [c for c in channels if _matches(d, c.channel)] for i, d in enumerate(scn.disturbances)
+    }
     for i, d in enumerate(scn.disturbances):
         if not hits[i]:
-            raise ConfigError(f"{where}: disturbance #{i + 1} target {d.target!r} "
-                              "matches no simulated channel")
+            raise ConfigError(
+                f"{where}: disturbance #{i + 1} target {d.target!r} matches no simulated channel"
+            )
     for data in channels:
         data.segments = [(0, data.counts.size)]
     for i, d in enumerate(scn.disturbances):

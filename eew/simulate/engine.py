@@ -58,16 +58,21 @@ def make_site(scn: Scenario, st: SimStation) -> tuple[Site, float]:
     rng = synth.rng_for(scn.seed, "station", st.station_id)
     sigma = scn.stations.delay_sigma_s
     delay_p = float(np.clip(rng.normal(0.0, sigma), -2.5 * sigma, 2.5 * sigma)) if sigma else 0.0
-    dist_m, _, _ = gps2dist_azimuth(ALMATY_LAT_DEG, ALMATY_LON_DEG, st.latitude_deg,
-                                    st.longitude_deg)
+    dist_m, _, _ = gps2dist_azimuth(
+        ALMATY_LAT_DEG, ALMATY_LON_DEG, st.latitude_deg, st.longitude_deg
+    )
     city = dist_m / 1000.0 <= scn.stations.city_radius_km
     base = scn.noise.city_level if city else scn.noise.rural_level
     level = float(np.clip(base + scn.noise.level_spread * rng.standard_normal(), 0.0, 1.0))
     site = Site(
-        station_id=st.station_id, latitude_deg=st.latitude_deg, longitude_deg=st.longitude_deg,
-        city=city, kappa_s=source.KAPPA_CITY_S if city else source.KAPPA_ROCK_S,
+        station_id=st.station_id,
+        latitude_deg=st.latitude_deg,
+        longitude_deg=st.longitude_deg,
+        city=city,
+        kappa_s=source.KAPPA_CITY_S if city else source.KAPPA_ROCK_S,
         vs30_m_s=VS30_CITY_M_S if city else VS30_ROCK_M_S,
-        delay_p_s=delay_p, delay_s_s=VP_VS_RATIO * delay_p,
+        delay_p_s=delay_p,
+        delay_s_s=VP_VS_RATIO * delay_p,
     )
     return site, level
 
@@ -82,8 +87,10 @@ def _station_rate(st: SimStation) -> float:
 def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simulation:
     """Synthesise a scenario on the given stations (no file output)."""
     if not stations:
-        raise ConfigError(f"{scn.path}: no station matches [stations] include/channels "
-                          "with a channel epoch covering start_time")
+        raise ConfigError(
+            f"{scn.path}: no station matches [stations] include/channels "
+            "with a channel epoch covering start_time"
+        )
     tt = TravelTimes(cache_dir)
     lats = np.array([s.latitude_deg for s in stations])
     lons = np.array([s.longitude_deg for s in stations])
@@ -95,16 +102,21 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
         if src.kind == "teleseism":
             pw = plane_wave(src, lats, lons)
             prepared.append((src, None, None, pw, inter_eps))
-            src_info.append({"source": src, "subevents": [], "plane_wave": pw,
-                             "inter_event_epsilon": inter_eps})
+            src_info.append(
+                {"source": src, "subevents": [], "plane_wave": pw, "inter_event_epsilon": inter_eps}
+            )
             continue
         subs = source.subevents(src)
-        dists = [gps2dist_azimuth(sub.latitude_deg, sub.longitude_deg, la, lo)[0] / 1000.0
-                 for sub in subs for la, lo in zip(lats, lons, strict=True)]
+        dists = [
+            gps2dist_azimuth(sub.latitude_deg, sub.longitude_deg, la, lo)[0] / 1000.0
+            for sub in subs
+            for la, lo in zip(lats, lons, strict=True)
+        ]
         table = tt.arrivals(src.depth_km, np.array(dists))
         prepared.append((src, subs, table, None, inter_eps))
-        src_info.append({"source": src, "subevents": subs, "plane_wave": None,
-                         "inter_event_epsilon": inter_eps})
+        src_info.append(
+            {"source": src, "subevents": subs, "plane_wave": None, "inter_event_epsilon": inter_eps}
+        )
     results = []
     for st in stations:
         fs = _station_rate(st)
@@ -114,26 +126,44 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
         if scn.noise.enabled:
             for k in range(3):
                 acc[k] += noise.noise_acceleration(
-                    synth.rng_for(scn.seed, "noise", st.station_id, k), n, fs, level)
+                    synth.rng_for(scn.seed, "noise", st.station_id, k), n, fs, level
+                )
         res = StationResult(st, site, level, fs, acc)
         for src, subs, table, pw, inter_eps in prepared:
             offset = float(src.origin_time - scn.start_time)
             if pw is not None:
                 a, t_p, t_s = synthesize_teleseism(
-                    scn.seed, src, pw, st.station_id, st.latitude_deg, st.longitude_deg,
-                    site.delay_p_s, offset, fs, n)
-                dist_m, _, baz = gps2dist_azimuth(src.latitude_deg, src.longitude_deg,
-                                                  st.latitude_deg, st.longitude_deg)
-                arr = {"p_offset_s": t_p, "s_offset_s": t_s, "p_phase": "P",
-                       "s_phase": "S" if t_s is not None else None,
-                       "epicentral_distance_km": dist_m / 1000.0,
-                       "hypocentral_distance_km": math.hypot(dist_m / 1000.0, src.depth_km),
-                       "joyner_boore_distance_km": dist_m / 1000.0, "back_azimuth_deg": baz,
-                       "pd_target_cm": None, "pga_target_cm_s2": None,
-                       "calibration": "teleseism_mb"}
+                    scn.seed,
+                    src,
+                    pw,
+                    st.station_id,
+                    st.latitude_deg,
+                    st.longitude_deg,
+                    site.delay_p_s,
+                    offset,
+                    fs,
+                    n,
+                )
+                dist_m, _, baz = gps2dist_azimuth(
+                    src.latitude_deg, src.longitude_deg, st.latitude_deg, st.longitude_deg
+                )
+                arr = {
+                    "p_offset_s": t_p,
+                    "s_offset_s": t_s,
+                    "p_phase": "P",
+                    "s_phase": "S" if t_s is not None else None,
+                    "epicentral_distance_km": dist_m / 1000.0,
+                    "hypocentral_distance_km": math.hypot(dist_m / 1000.0, src.depth_km),
+                    "joyner_boore_distance_km": dist_m / 1000.0,
+                    "back_azimuth_deg": baz,
+                    "pd_target_cm": None,
+                    "pga_target_cm_s2": None,
+                    "calibration": "teleseism_mb",
+                }
             else:
-                a, arrival = synthesize_local(scn.seed, src, subs, table, site, offset, fs, n,
-                                              inter_eps)
+                a, arrival = synthesize_local(
+                    scn.seed, src, subs, table, site, offset, fs, n, inter_eps
+                )
                 arr = dict(arrival.__dict__)
             i_p = math.ceil(arr["p_offset_s"] * fs)
             pk = synth.peak_motion(a, fs)
@@ -141,8 +171,9 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
             window = synth.PD_WINDOW_S
             if arr["s_offset_s"] is not None:
                 window = max(min(window, arr["s_offset_s"] - arr["p_offset_s"]), 0.1)
-            pk["pd_cm"] = (synth.pd_from_velocity(vel_z, fs, i_p, window) * 100.0
-                           if 0 <= i_p < n else None)
+            pk["pd_cm"] = (
+                synth.pd_from_velocity(vel_z, fs, i_p, window) * 100.0 if 0 <= i_p < n else None
+            )
             arr.update({"source_id": src.id, **pk})
             res.arrivals.append(arr)
             res.acceleration += a
@@ -169,7 +200,9 @@ def to_counts(scn: Scenario, results: list[StationResult]) -> list[disturb.Chann
             if scn.noise.enabled and scn.noise.digitizer_counts > 0:
                 rng = synth.rng_for(scn.seed, "digitizer", ch.channel_id)
                 counts = counts + rng.normal(0.0, scn.noise.digitizer_counts, counts.size)
-            out.append(disturb.ChannelData(channel=ch, counts=counts,
-                                           sampling_rate_hz=res.sampling_rate_hz))
+            out.append(
+                disturb.ChannelData(
+                    channel=ch, counts=counts, sampling_rate_hz=res.sampling_rate_hz
+                )
+            )
     return out
-

@@ -110,8 +110,9 @@ def synthesize_local(
     rjb = math.inf
     hypo = None
     for k, sub in enumerate(subs):
-        dist_m, az, baz = gps2dist_azimuth(sub.latitude_deg, sub.longitude_deg,
-                                           site.latitude_deg, site.longitude_deg)
+        dist_m, az, baz = gps2dist_azimuth(
+            sub.latitude_deg, sub.longitude_deg, site.latitude_deg, site.longitude_deg
+        )
         epi = dist_m / 1000.0
         rjb = min(rjb, epi)
         r_hyp = math.hypot(epi, sub.depth_km)
@@ -128,31 +129,49 @@ def synthesize_local(
         fc_p = 1.5 * sub.fc_hz
         dur_p = source.duration_s(fc_p, r_hyp)
         i0, n, on = synth.segment_layout(t_p, dur_p, fs)
-        fas = source.shape_spectrum(_fas_freq(n, fs), fc_p, r_hyp, vp_q, site.kappa_s,
-                                    sub.depth_km)
+        fas = source.shape_spectrum(_fas_freq(n, fs), fc_p, r_hyp, vp_q, site.kappa_s, sub.depth_km)
         if far:
             m0_sub = source.moment_dyne_cm(sub.magnitude)
-            fas *= (source.boore_constant("P") * m0_sub * source.geometric_spreading(r_hyp)
-                    * 0.01 * 10.0 ** (0.3 * eps_far))
+            fas *= (
+                source.boore_constant("P")
+                * m0_sub
+                * source.geometric_spreading(r_hyp)
+                * 0.01
+                * 10.0 ** (0.3 * eps_far)
+            )
         zne = synth.rotate_zrt_to_zne(
-            synth.p_components(wrng, n, on, dur_p, fs, fas, incidence), az)
+            synth.p_components(wrng, n, on, dur_p, fs, fas, incidence), az
+        )
         if not far:
             pd_m = synth.pd_from_velocity(synth.integrate(zne[0], fs), fs, math.ceil(on))
-            target_m = 10.0 ** (relations.wu_zhao_2006_log10_pd_cm(sub.magnitude, r_hyp)
-                                + relations.WU_ZHAO_SIGMA_LOG10 * eps_pd) / 100.0
+            target_m = (
+                10.0
+                ** (
+                    relations.wu_zhao_2006_log10_pd_cm(sub.magnitude, r_hyp)
+                    + relations.WU_ZHAO_SIGMA_LOG10 * eps_pd
+                )
+                / 100.0
+            )
             zne *= target_m / max(pd_m, 1e-30)
         synth.add_segment(total, zne, i0)
         # S wave
         dur_s = source.duration_s(sub.fc_hz, r_hyp)
         i0, n, on = synth.segment_layout(t_s, dur_s, fs)
-        fas = source.shape_spectrum(_fas_freq(n, fs), sub.fc_hz, r_hyp, vs_q, site.kappa_s,
-                                    sub.depth_km)
+        fas = source.shape_spectrum(
+            _fas_freq(n, fs), sub.fc_hz, r_hyp, vs_q, site.kappa_s, sub.depth_km
+        )
         if far:
             m0_sub = source.moment_dyne_cm(sub.magnitude)
-            fas *= (source.boore_constant("S") * m0_sub * source.geometric_spreading(r_hyp)
-                    * 0.01 * 10.0 ** (0.3 * eps_far))
+            fas *= (
+                source.boore_constant("S")
+                * m0_sub
+                * source.geometric_spreading(r_hyp)
+                * 0.01
+                * 10.0 ** (0.3 * eps_far)
+            )
         zne = synth.rotate_zrt_to_zne(
-            synth.s_components(wrng, n, on, dur_s, fs, fas, polarisation), az)
+            synth.s_components(wrng, n, on, dur_s, fs, fas, polarisation), az
+        )
         if not far:
             pga = math.exp(relations.bssa14_ln_pga_g(sub.magnitude, epi, site.vs30_m_s))
             zne *= pga * G_M_S2 / max(_geomean_peak(zne), 1e-30)
@@ -167,15 +186,24 @@ def synthesize_local(
         ln_pga = relations.bssa14_ln_pga_g(src.magnitude, rjb, site.vs30_m_s)
         pga_target = math.exp(ln_pga + tau * inter_event_eps + phi * eps_phi) * G_M_S2
         s_sum *= pga_target / max(_geomean_peak(s_sum), 1e-30)
-        pd_target = 10.0 ** (relations.wu_zhao_2006_log10_pd_cm(m_hypo, r_hyp)
-                             + relations.WU_ZHAO_SIGMA_LOG10 * eps_pd)
+        pd_target = 10.0 ** (
+            relations.wu_zhao_2006_log10_pd_cm(m_hypo, r_hyp)
+            + relations.WU_ZHAO_SIGMA_LOG10 * eps_pd
+        )
         pga_target *= 100.0
     total += s_sum
     return total, Arrival(
-        p_offset_s=t_p, s_offset_s=t_s, p_phase=p_name, s_phase=s_name,
-        epicentral_distance_km=epi, hypocentral_distance_km=r_hyp,
-        joyner_boore_distance_km=rjb, back_azimuth_deg=baz,
-        pd_target_cm=pd_target, pga_target_cm_s2=pga_target, calibration=calibration,
+        p_offset_s=t_p,
+        s_offset_s=t_s,
+        p_phase=p_name,
+        s_phase=s_name,
+        epicentral_distance_km=epi,
+        hypocentral_distance_km=r_hyp,
+        joyner_boore_distance_km=rjb,
+        back_azimuth_deg=baz,
+        pd_target_cm=pd_target,
+        pga_target_cm_s2=pga_target,
+        calibration=calibration,
     )
 
 

@@ -45,8 +45,9 @@ def _pick_trace_ids(truth: dict, folder: Path) -> dict[str, str]:
     return out
 
 
-def plot_record_section(folder: Path, truth: dict, out_path: Path,
-                        picks: list[tuple[str, UTCDateTime]] | None = None) -> Path:
+def plot_record_section(
+    folder: Path, truth: dict, out_path: Path, picks: list[tuple[str, UTCDateTime]] | None = None
+) -> Path:
     """Vertical traces against epicentral distance with true P/S and picked arrivals."""
     import matplotlib
 
@@ -58,8 +59,9 @@ def plot_record_section(folder: Path, truth: dict, out_path: Path,
     events = truth["events"]
     arrivals = {a["station_id"]: a for a in events[0]["arrivals"]} if events else {}
     traces = _pick_trace_ids(truth, folder)
-    order = sorted(traces, key=lambda s: (arrivals.get(s, {}).get("epicentral_distance_km")
-                                          or 0.0, s))
+    order = sorted(
+        traces, key=lambda s: (arrivals.get(s, {}).get("epicentral_distance_km") or 0.0, s)
+    )
     fig_h = min(max(4.0, 0.28 * len(order) + 1.5), 16.0)
     fig, ax = plt.subplots(figsize=(11, fig_h), dpi=100)
     for row, sid in enumerate(order):
@@ -74,22 +76,41 @@ def plot_record_section(folder: Path, truth: dict, out_path: Path,
             arr = next((a for a in ev["arrivals"] if a["station_id"] == sid), None)
             if arr is None:
                 continue
-            for key, col, lab in (("p_time", "tab:blue", "true P"),
-                                  ("s_time", "tab:red", "true S")):
+            for key, col, lab in (
+                ("p_time", "tab:blue", "true P"),
+                ("s_time", "tab:red", "true S"),
+            ):
                 if arr.get(key):
                     x = UTCDateTime(arr[key]) - t0
-                    ax.plot([x, x], [row - 0.42, row + 0.42], color=col, lw=1.4,
-                            label=lab if row == 0 and k == 0 else None)
+                    ax.plot(
+                        [x, x],
+                        [row - 0.42, row + 0.42],
+                        color=col,
+                        lw=1.4,
+                        label=lab if row == 0 and k == 0 else None,
+                    )
         for cid, tp in picks or []:
             if ".".join(cid.split(".")[:2]) == sid:
                 x = tp - t0
-                ax.plot([x, x], [row - 0.42, row + 0.42], color="tab:green", lw=1.4, ls="--",
-                        label="picked" if "picked" not in [h.get_label() for h in ax.lines]
-                        else None)
+                ax.plot(
+                    [x, x],
+                    [row - 0.42, row + 0.42],
+                    color="tab:green",
+                    lw=1.4,
+                    ls="--",
+                    label="picked" if "picked" not in [h.get_label() for h in ax.lines] else None,
+                )
         dist = arrivals.get(sid, {}).get("epicentral_distance_km")
         label = f"{sid}  {dist:.0f} km" if dist is not None else sid
-        ax.text(-0.01, row, label, transform=ax.get_yaxis_transform(), ha="right",
-                va="center", fontsize=7)
+        ax.text(
+            -0.01,
+            row,
+            label,
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="center",
+            fontsize=7,
+        )
     ax.set_yticks([])
     ax.set_ylim(-0.8, len(order) - 0.2)
     ax.invert_yaxis()
@@ -98,7 +119,8 @@ def plot_record_section(folder: Path, truth: dict, out_path: Path,
     title = truth["scenario"]
     if events:
         title += "  |  " + ", ".join(
-            f"M{e['magnitude']:.1f} {e['depth_km']:.0f} km" for e in events)
+            f"M{e['magnitude']:.1f} {e['depth_km']:.0f} km" for e in events
+        )
     ax.set_title(f"{title}  (vertical traces, each normalised; ordered by distance)", fontsize=10)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right", fontsize=8)
@@ -120,33 +142,68 @@ def plot_map(truth: dict, out_path: Path) -> Path:
     for city, col, lab in ((False, "tab:blue", "station"), (True, "tab:orange", "city site")):
         sel = [s for s in st if s["city_site"] == city]
         if sel:
-            ax.scatter([s["longitude_deg"] for s in sel], [s["latitude_deg"] for s in sel],
-                       marker="^", s=45, color=col, edgecolor="k", lw=0.5, label=lab, zorder=3)
+            ax.scatter(
+                [s["longitude_deg"] for s in sel],
+                [s["latitude_deg"] for s in sel],
+                marker="^",
+                s=45,
+                color=col,
+                edgecolor="k",
+                lw=0.5,
+                label=lab,
+                zorder=3,
+            )
     for s in st:
-        ax.annotate(s["station_id"].split(".")[1], (s["longitude_deg"], s["latitude_deg"]),
-                    xytext=(3, 3), textcoords="offset points", fontsize=6)
-    ax.scatter([ALMATY_LON_DEG], [ALMATY_LAT_DEG], marker="s", s=40, color="k",
-               label="Almaty", zorder=3)
+        ax.annotate(
+            s["station_id"].split(".")[1],
+            (s["longitude_deg"], s["latitude_deg"]),
+            xytext=(3, 3),
+            textcoords="offset points",
+            fontsize=6,
+        )
+    ax.scatter(
+        [ALMATY_LON_DEG], [ALMATY_LAT_DEG], marker="s", s=40, color="k", label="Almaty", zorder=3
+    )
     lats = [s["latitude_deg"] for s in st] + [ALMATY_LAT_DEG]
     lons = [s["longitude_deg"] for s in st] + [ALMATY_LON_DEG]
     for ev in truth["events"]:
         if ev["kind"] == "teleseism":
             pw = ev.get("plane_wave", {})
-            ax.set_title(f"teleseism {ev['magnitude']} at {pw.get('distance_deg')} deg, "
-                         f"back-azimuth {pw.get('back_azimuth_deg')} deg")
+            ax.set_title(
+                f"teleseism {ev['magnitude']} at {pw.get('distance_deg')} deg, "
+                f"back-azimuth {pw.get('back_azimuth_deg')} deg"
+            )
             continue
         line = ev.get("line_source")
         if line:
             pts = np.array(line["subevents"])
-            ax.plot(pts[:, 1], pts[:, 0], color="tab:red", lw=2.5, alpha=0.6,
-                    label="rupture" if ev is truth["events"][0] else None)
+            ax.plot(
+                pts[:, 1],
+                pts[:, 0],
+                color="tab:red",
+                lw=2.5,
+                alpha=0.6,
+                label="rupture" if ev is truth["events"][0] else None,
+            )
             lats += list(pts[:, 0])
             lons += list(pts[:, 1])
-        ax.scatter([ev["longitude_deg"]], [ev["latitude_deg"]], marker="*", s=260,
-                   color="tab:red", edgecolor="k", zorder=4)
-        ax.annotate(f"{ev['id']} M{ev['magnitude']:.1f}, {ev['depth_km']:.0f} km",
-                    (ev["longitude_deg"], ev["latitude_deg"]), xytext=(6, -12),
-                    textcoords="offset points", fontsize=8, color="tab:red")
+        ax.scatter(
+            [ev["longitude_deg"]],
+            [ev["latitude_deg"]],
+            marker="*",
+            s=260,
+            color="tab:red",
+            edgecolor="k",
+            zorder=4,
+        )
+        ax.annotate(
+            f"{ev['id']} M{ev['magnitude']:.1f}, {ev['depth_km']:.0f} km",
+            (ev["longitude_deg"], ev["latitude_deg"]),
+            xytext=(6, -12),
+            textcoords="offset points",
+            fontsize=8,
+            color="tab:red",
+        )
         lats.append(ev["latitude_deg"])
         lons.append(ev["longitude_deg"])
     pad_lat = max(0.1, 0.08 * (max(lats) - min(lats)))
@@ -166,8 +223,9 @@ def plot_map(truth: dict, out_path: Path) -> Path:
     return out_path
 
 
-def plot_scenario(folder: str | Path, picks_path: str | Path | None = None,
-                  out_dir: str | Path | None = None) -> tuple[Path, Path]:
+def plot_scenario(
+    folder: str | Path, picks_path: str | Path | None = None, out_dir: str | Path | None = None
+) -> tuple[Path, Path]:
     """Write ``record_section.png`` and ``map.png`` for a simulated scenario folder."""
     folder = Path(folder)
     truth_path = folder / "truth.json"
@@ -177,5 +235,7 @@ def plot_scenario(folder: str | Path, picks_path: str | Path | None = None,
     out = Path(out_dir) if out_dir else folder
     out.mkdir(parents=True, exist_ok=True)
     picks = read_picks(Path(picks_path)) if picks_path else None
-    return (plot_record_section(folder, truth, out / "record_section.png", picks),
-            plot_map(truth, out / "map.png"))
+    return (
+        plot_record_section(folder, truth, out / "record_section.png", picks),
+        plot_map(truth, out / "map.png"),
+    )

@@ -77,12 +77,15 @@ def simulate_scenario(
         target = Path(out_dir) / SCENARIO_FILE
         if target.resolve() != Path(scn.path).resolve():
             shutil.copyfile(scn.path, target)
-    log.info("scenario %s: %d channels in %.1f s", scn.name, len(sim.channels),
-             time.perf_counter() - t_start)
+    log.info(
+        "scenario %s: %d channels in %.1f s",
+        scn.name,
+        len(sim.channels),
+        time.perf_counter() - t_start,
+    )
     return truth
 
 
-def run_scenario_file(path: str | Path, out_dir: str | Path,
-                      cache_dir: Path | None = None) -> dict:
+def run_scenario_file(path: str | Path, out_dir: str | Path, cache_dir: Path | None = None) -> dict:
     """Load the scenario TOML at ``path`` and simulate it into ``out_dir``."""
     return simulate_scenario(load_scenario(path), Path(out_dir), cache_dir)

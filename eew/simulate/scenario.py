@@ -201,9 +201,17 @@ def parse_scenario(data: dict[str, Any], path: Path | None = None) -> Scenario:
         for req in ("origin_time", "latitude_deg", "longitude_deg", "depth_km", "magnitude"):
             if req not in tab:
                 raise ConfigError(f"{where}: missing key {req!r}")
-        conv = _floaty("latitude_deg", "longitude_deg", "depth_km", "magnitude",
-                       "stress_drop_bar", "strike_deg", "length_km", "nucleation_fraction",
-                       "rupture_velocity_km_s")
+        conv = _floaty(
+            "latitude_deg",
+            "longitude_deg",
+            "depth_km",
+            "magnitude",
+            "stress_drop_bar",
+            "strike_deg",
+            "length_km",
+            "nucleation_fraction",
+            "rupture_velocity_km_s",
+        )
         conv["origin_time"] = lambda v, w=where: _time(v, "origin_time", w)
         src = _build(SourceSpec, tab, where, conv)
         if src.kind not in SOURCE_KINDS:
@@ -223,8 +231,12 @@ def parse_scenario(data: dict[str, Any], path: Path | None = None) -> Scenario:
         **_floaty("city_radius_km", "delay_sigma_s"),
     }
     stations = _build(StationSpec, st_tab, f"{fname} [stations]", st_conv)
-    noise = _build(NoiseSpec, dict(data.get("noise", {})), f"{fname} [noise]",
-                   _floaty("rural_level", "city_level", "level_spread", "digitizer_counts"))
+    noise = _build(
+        NoiseSpec,
+        dict(data.get("noise", {})),
+        f"{fname} [noise]",
+        _floaty("rural_level", "city_level", "level_spread", "digitizer_counts"),
+    )
     dists = []
     for i, tab in enumerate(data.get("disturbance", [])):
         where = f"{fname} [[disturbance]] #{i + 1}"

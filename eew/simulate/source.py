@@ -167,8 +167,7 @@ def subevents(src: SourceSpec) -> list[SubEvent]:
     """
     if src.strike_deg is None or src.length_km is None:
         fc = corner_frequency_hz(src.magnitude, src.stress_drop_bar)
-        return [SubEvent(src.latitude_deg, src.longitude_deg, src.depth_km, 0.0,
-                         src.magnitude, fc)]
+        return [SubEvent(src.latitude_deg, src.longitude_deg, src.depth_km, 0.0, src.magnitude, fc)]
     back = src.nucleation_fraction * src.length_km
     ahead = src.length_km - back
     n_back = math.floor(back / SUBEVENT_SPACING_KM + 0.5)
@@ -183,6 +182,14 @@ def subevents(src: SourceSpec) -> list[SubEvent]:
     for x in xs:
         dlat = x * math.cos(strike) / 111.19492664455873
         dlon = x * math.sin(strike) / (111.19492664455873 * cos_lat)
-        out.append(SubEvent(src.latitude_deg + dlat, src.longitude_deg + dlon, src.depth_km,
-                            abs(x) / src.rupture_velocity_km_s, m_sub, fc))
+        out.append(
+            SubEvent(
+                src.latitude_deg + dlat,
+                src.longitude_deg + dlon,
+                src.depth_km,
+                abs(x) / src.rupture_velocity_km_s,
+                m_sub,
+                fc,
+            )
+        )
     return out

@@ -42,8 +42,9 @@ def _highpass_sos(corner_hz: float, sampling_rate_hz: float) -> np.ndarray:
     return butter(2, corner_hz, btype="high", fs=sampling_rate_hz, output="sos")
 
 
-def integrate(x: np.ndarray, sampling_rate_hz: float, hp_hz: float = INTEGRATION_HP_HZ
-              ) -> np.ndarray:
+def integrate(
+    x: np.ndarray, sampling_rate_hz: float, hp_hz: float = INTEGRATION_HP_HZ
+) -> np.ndarray:
     """Causal trapezoid integration followed by a causal 2-pole Butterworth high-pass.
 
     Works along the last axis; the state starts at zero, so a signal that is zero before
@@ -57,7 +58,9 @@ def integrate(x: np.ndarray, sampling_rate_hz: float, hp_hz: float = INTEGRATION
 
 
 def pd_from_velocity(
-    velocity: np.ndarray, sampling_rate_hz: float, onset_index: int,
+    velocity: np.ndarray,
+    sampling_rate_hz: float,
+    onset_index: int,
     window_s: float = PD_WINDOW_S,
 ) -> float:
     """Pd: peak |displacement| in ``window_s`` after the P onset (units of velocity x s).
@@ -69,12 +72,13 @@ def pd_from_velocity(
     v = sosfilt(sos, velocity)
     d = integrate(v, sampling_rate_hz, PD_HP_HZ)
     i1 = onset_index + round(window_s * sampling_rate_hz)
-    seg = d[max(onset_index, 0):max(i1, 1)]
+    seg = d[max(onset_index, 0) : max(i1, 1)]
     return float(np.max(np.abs(seg))) if seg.size else 0.0
 
 
-def segment_layout(onset_s: float, duration_s: float, sampling_rate_hz: float
-                   ) -> tuple[int, int, float]:
+def segment_layout(
+    onset_s: float, duration_s: float, sampling_rate_hz: float
+) -> tuple[int, int, float]:
     """Return (first sample of the segment, segment length, onset in segment samples).
 
     ``onset_s`` is measured from the record start; the segment starts 1 s before it.
@@ -85,8 +89,7 @@ def segment_layout(onset_s: float, duration_s: float, sampling_rate_hz: float
     return i0, n, onset_s * sampling_rate_hz - i0
 
 
-def envelope(n: int, onset_idx: float, duration_s: float, sampling_rate_hz: float
-             ) -> np.ndarray:
+def envelope(n: int, onset_idx: float, duration_s: float, sampling_rate_hz: float) -> np.ndarray:
     """Boxcar of ``duration_s`` from the onset, then an exponential coda (time constant T/2)."""
     tau = (np.arange(n) - onset_idx) / sampling_rate_hz
     coda = np.exp(-np.maximum(tau - duration_s, 0.0) / (0.5 * duration_s + 0.5))
@@ -137,12 +140,16 @@ def minimum_phase(amplitude: np.ndarray, n: int) -> np.ndarray:
 
 
 def p_components(
-    rng: np.random.Generator, n: int, onset_idx: float, duration_s: float,
-    sampling_rate_hz: float, fas: np.ndarray, incidence_rad: float,
+    rng: np.random.Generator,
+    n: int,
+    onset_idx: float,
+    duration_s: float,
+    sampling_rate_hz: float,
+    fas: np.ndarray,
+    incidence_rad: float,
 ) -> np.ndarray:
     """P wave as (Z, R, T) rows: ray part at the incidence angle plus scattered energy."""
-    a, b, c = (shaped_noise(rng, n, onset_idx, duration_s, sampling_rate_hz, fas)
-               for _ in range(3))
+    a, b, c = (shaped_noise(rng, n, onset_idx, duration_s, sampling_rate_hz, fas) for _ in range(3))
     z = np.cos(incidence_rad) * a + 0.15 * b
     r = np.sin(incidence_rad) * a + 0.2 * c
     t = 0.15 * (b - c) / np.sqrt(2.0)
@@ -150,12 +157,16 @@ def p_components(
 
 
 def s_components(
-    rng: np.random.Generator, n: int, onset_idx: float, duration_s: float,
-    sampling_rate_hz: float, fas: np.ndarray, polarisation_rad: float,
+    rng: np.random.Generator,
+    n: int,
+    onset_idx: float,
+    duration_s: float,
+    sampling_rate_hz: float,
+    fas: np.ndarray,
+    polarisation_rad: float,
 ) -> np.ndarray:
     """S wave as (Z, R, T) rows: polarised horizontal part plus scattered energy."""
-    a, b, c = (shaped_noise(rng, n, onset_idx, duration_s, sampling_rate_hz, fas)
-               for _ in range(3))
+    a, b, c = (shaped_noise(rng, n, onset_idx, duration_s, sampling_rate_hz, fas) for _ in range(3))
     r = np.cos(polarisation_rad) * a + 0.35 * b
     t = np.sin(polarisation_rad) * a + 0.35 * c
     z = 0.3 * (b + c) / np.sqrt(2.0)
@@ -177,7 +188,7 @@ def add_segment(total: np.ndarray, seg: np.ndarray, i0: int) -> None:
     a = max(i0, 0)
     b = min(i0 + seg.shape[-1], n_total)
     if b > a:
-        total[..., a:b] += seg[..., a - i0:b - i0]
+        total[..., a:b] += seg[..., a - i0 : b - i0]
 
 
 def peak_motion(acc_zne: np.ndarray, sampling_rate_hz: float) -> dict[str, float]:

@@ -70,17 +70,23 @@ def plane_wave(src: SourceSpec, lats_deg: np.ndarray, lons_deg: np.ndarray) -> P
 
         raise ConfigError(f"source {src.id!r}: no direct P at {delta:.1f} deg (use 30-95 deg)")
     return PlaneWave(
-        clat, clon, delta, baz, float(p.time), float(s.time) if s else None,
-        float(p.ray_param) / 6371.0, float(s.ray_param) / 6371.0 if s else 0.0,
+        clat,
+        clon,
+        delta,
+        baz,
+        float(p.time),
+        float(s.time) if s else None,
+        float(p.ray_param) / 6371.0,
+        float(s.ray_param) / 6371.0 if s else 0.0,
     )
 
 
-def station_delay_s(pw: PlaneWave, lat_deg: float, lon_deg: float, slowness_s_km: float
-                    ) -> float:
+def station_delay_s(pw: PlaneWave, lat_deg: float, lon_deg: float, slowness_s_km: float) -> float:
     """Plane-wave time shift (s) of a station relative to the centroid."""
     north_km = (lat_deg - pw.centroid_lat_deg) * KM_PER_DEG
-    east_km = (lon_deg - pw.centroid_lon_deg) * KM_PER_DEG * math.cos(
-        math.radians(pw.centroid_lat_deg))
+    east_km = (
+        (lon_deg - pw.centroid_lon_deg) * KM_PER_DEG * math.cos(math.radians(pw.centroid_lat_deg))
+    )
     baz = math.radians(pw.back_azimuth_deg)
     toward_source_km = north_km * math.cos(baz) + east_km * math.sin(baz)
     return -slowness_s_km * toward_source_km
@@ -99,8 +105,16 @@ def _band_displacement_peak(z_acc: np.ndarray, fs: float) -> float:
 
 
 def synthesize_teleseism(
-    seed: int, src: SourceSpec, pw: PlaneWave, station_id: str, lat_deg: float,
-    lon_deg: float, delay_p_s: float, start_offset_s: float, fs: float, n_samples: int,
+    seed: int,
+    src: SourceSpec,
+    pw: PlaneWave,
+    station_id: str,
+    lat_deg: float,
+    lon_deg: float,
+    delay_p_s: float,
+    start_offset_s: float,
+    fs: float,
+    n_samples: int,
 ) -> tuple[np.ndarray, float, float | None]:
     """Ground acceleration (Z, N, E, m/s^2) of a teleseism at one station.
 
@@ -114,12 +128,20 @@ def synthesize_teleseism(
     total = np.zeros((3, n_samples))
     az_from_source = (pw.back_azimuth_deg + 180.0) % 360.0
     a_target_m = 1.0e-6 * 10.0 ** (min(src.magnitude, MB_SATURATION) - Q_GR)
-    t_p = start_offset_s + pw.p_time_s + station_delay_s(pw, lat_deg, lon_deg,
-                                                         pw.p_slowness_s_km) + delay_p_s
+    t_p = (
+        start_offset_s
+        + pw.p_time_s
+        + station_delay_s(pw, lat_deg, lon_deg, pw.p_slowness_s_km)
+        + delay_p_s
+    )
     t_s = None
     if pw.s_time_s is not None:
-        t_s = start_offset_s + pw.s_time_s + station_delay_s(
-            pw, lat_deg, lon_deg, pw.s_slowness_s_km) + 1.73 * delay_p_s
+        t_s = (
+            start_offset_s
+            + pw.s_time_s
+            + station_delay_s(pw, lat_deg, lon_deg, pw.s_slowness_s_km)
+            + 1.73 * delay_p_s
+        )
     scale_p = None
     for phase, onset, t_star, slow, v_top in (
         ("P", t_p, T_STAR_P_S, pw.p_slowness_s_km, vp_top),
@@ -129,13 +151,17 @@ def synthesize_teleseism(
             continue
         i0, n, on = synth.segment_layout(onset, dur, fs)
         fas = _fas(n, fs, fc if phase == "S" else 1.5 * fc, t_star)
-        common = synth.shaped_noise(synth.rng_for(seed, "tele", src.id, phase), n, on, dur,
-                                    fs, fas)
+        common = synth.shaped_noise(synth.rng_for(seed, "tele", src.id, phase), n, on, dur, fs, fas)
         b, c = (synth.shaped_noise(srng, n, on, dur, fs, fas) for _ in range(2))
         inc = math.asin(min(slow * v_top, 0.9))
         if phase == "P":
-            zrt = np.stack([math.cos(inc) * common + 0.2 * b, math.sin(inc) * common + 0.2 * c,
-                            0.2 * (b - c) / math.sqrt(2.0)])
+            zrt = np.stack(
+                [
+                    math.cos(inc) * common + 0.2 * b,
+                    math.sin(inc) * common + 0.2 * c,
+                    0.2 * (b - c) / math.sqrt(2.0),
+                ]
+            )
             scale_p = a_target_m / max(_band_displacement_peak(zrt[0], fs), 1e-30)
             zrt *= scale_p * site_factor
         else:

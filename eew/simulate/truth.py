@@ -37,9 +37,13 @@ def _r(x: float | None, nd: int = 4) -> float | None:
 def _source_dict(info: dict) -> dict[str, Any]:
     src = info["source"]
     out: dict[str, Any] = {
-        "id": src.id, "kind": src.kind, "origin_time": iso_ms(src.origin_time),
-        "latitude_deg": src.latitude_deg, "longitude_deg": src.longitude_deg,
-        "depth_km": src.depth_km, "magnitude": src.magnitude,
+        "id": src.id,
+        "kind": src.kind,
+        "origin_time": iso_ms(src.origin_time),
+        "latitude_deg": src.latitude_deg,
+        "longitude_deg": src.longitude_deg,
+        "depth_km": src.depth_km,
+        "magnitude": src.magnitude,
         "moment_n_m": source.moment_dyne_cm(src.magnitude) * 1e-7,
         "stress_drop_bar": src.stress_drop_bar,
         "corner_frequency_hz": _r(source.corner_frequency_hz(src.magnitude, src.stress_drop_bar)),
@@ -48,20 +52,25 @@ def _source_dict(info: dict) -> dict[str, Any]:
     subs = info["subevents"]
     if src.strike_deg is not None and subs:
         out["line_source"] = {
-            "strike_deg": src.strike_deg, "length_km": src.length_km,
+            "strike_deg": src.strike_deg,
+            "length_km": src.length_km,
             "nucleation_fraction": src.nucleation_fraction,
             "rupture_velocity_km_s": src.rupture_velocity_km_s,
             "rupture_duration_s": _r(max(s.delay_s for s in subs)),
             "subevent_magnitude": _r(subs[0].magnitude),
             "subevent_corner_frequency_hz": _r(subs[0].fc_hz),
-            "subevents": [[round(s.latitude_deg, 4), round(s.longitude_deg, 4),
-                           round(s.delay_s, 3)] for s in subs],
+            "subevents": [
+                [round(s.latitude_deg, 4), round(s.longitude_deg, 4), round(s.delay_s, 3)]
+                for s in subs
+            ],
         }
     pw = info["plane_wave"]
     if pw is not None:
         out["plane_wave"] = {
-            "distance_deg": _r(pw.distance_deg), "back_azimuth_deg": _r(pw.back_azimuth_deg),
-            "p_slowness_s_km": _r(pw.p_slowness_s_km), "s_slowness_s_km": _r(pw.s_slowness_s_km),
+            "distance_deg": _r(pw.distance_deg),
+            "back_azimuth_deg": _r(pw.back_azimuth_deg),
+            "p_slowness_s_km": _r(pw.p_slowness_s_km),
+            "s_slowness_s_km": _r(pw.s_slowness_s_km),
             "velocity_model": "iasp91",
         }
     return out
@@ -82,14 +91,24 @@ def build_truth(sim: Simulation) -> dict[str, Any]:
             row: dict[str, Any] = {
                 "station_id": res.station.station_id,
                 "p_time": iso_ms(t0 + arr["p_offset_s"]),
-                "s_time": iso_ms(t0 + arr["s_offset_s"]) if arr["s_offset_s"] is not None
-                else None,
-                "p_phase": arr["p_phase"], "s_phase": arr["s_phase"],
+                "s_time": iso_ms(t0 + arr["s_offset_s"]) if arr["s_offset_s"] is not None else None,
+                "p_phase": arr["p_phase"],
+                "s_phase": arr["s_phase"],
             }
-            for key in ("epicentral_distance_km", "hypocentral_distance_km",
-                        "joyner_boore_distance_km", "back_azimuth_deg", "pd_target_cm",
-                        "pga_target_cm_s2", "pd_cm", "pga_cm_s2", "pga_geomean_cm_s2",
-                        "pga_z_cm_s2", "pgv_cm_s", "pgd_cm"):
+            for key in (
+                "epicentral_distance_km",
+                "hypocentral_distance_km",
+                "joyner_boore_distance_km",
+                "back_azimuth_deg",
+                "pd_target_cm",
+                "pga_target_cm_s2",
+                "pd_cm",
+                "pga_cm_s2",
+                "pga_geomean_cm_s2",
+                "pga_z_cm_s2",
+                "pgv_cm_s",
+                "pgd_cm",
+            ):
                 row[key] = _r(arr[key])
             row["calibration"] = arr["calibration"]
             arrivals.append(row)
@@ -97,28 +116,41 @@ def build_truth(sim: Simulation) -> dict[str, Any]:
     stations = []
     for res in sim.stations:
         st, site = res.station, res.site
-        stations.append({
-            "station_id": st.station_id, "latitude_deg": st.latitude_deg,
-            "longitude_deg": st.longitude_deg, "elevation_m": st.elevation_m,
-            "city_site": site.city, "vs30_m_s": site.vs30_m_s, "kappa_s": site.kappa_s,
-            "noise_level": _r(res.noise_level), "station_delay_p_s": _r(site.delay_p_s),
-            "station_delay_s_s": _r(site.delay_s_s),
-            "clock_offset_s": offsets.get(st.station_id, 0.0),
-            "peak_ground_motion": {k: _r(v) for k, v in res.peaks.items()},
-        })
+        stations.append(
+            {
+                "station_id": st.station_id,
+                "latitude_deg": st.latitude_deg,
+                "longitude_deg": st.longitude_deg,
+                "elevation_m": st.elevation_m,
+                "city_site": site.city,
+                "vs30_m_s": site.vs30_m_s,
+                "kappa_s": site.kappa_s,
+                "noise_level": _r(res.noise_level),
+                "station_delay_p_s": _r(site.delay_p_s),
+                "station_delay_s_s": _r(site.delay_s_s),
+                "clock_offset_s": offsets.get(st.station_id, 0.0),
+                "peak_ground_motion": {k: _r(v) for k, v in res.peaks.items()},
+            }
+        )
     channels = []
     for ch in sim.channels:
         fs = ch.sampling_rate_hz
-        channels.append({
-            "channel_id": ch.channel.channel_id, "file": f"{ch.channel.channel_id}.mseed",
-            "kind": ch.channel.kind, "sampling_rate_hz": fs,
-            "sensitivity": ch.channel.sensitivity, "clipped_samples": ch.clipped_samples,
-            "time_offset_s": ch.time_offset_s,
-            "segments": [[iso_ms(t0 + a / fs), iso_ms(t0 + b / fs)] for a, b in ch.segments],
-            "calibration": [[iso_ms(t0 + a / fs), iso_ms(t0 + b / fs)]
-                            for a, b in ch.calibration],
-            "disturbances": ch.disturbances,
-        })
+        channels.append(
+            {
+                "channel_id": ch.channel.channel_id,
+                "file": f"{ch.channel.channel_id}.mseed",
+                "kind": ch.channel.kind,
+                "sampling_rate_hz": fs,
+                "sensitivity": ch.channel.sensitivity,
+                "clipped_samples": ch.clipped_samples,
+                "time_offset_s": ch.time_offset_s,
+                "segments": [[iso_ms(t0 + a / fs), iso_ms(t0 + b / fs)] for a, b in ch.segments],
+                "calibration": [
+                    [iso_ms(t0 + a / fs), iso_ms(t0 + b / fs)] for a, b in ch.calibration
+                ],
+                "disturbances": ch.disturbances,
+            }
+        )
     return {
         "schema": SCHEMA,
         "generator": f"eew {__version__}",

@@ -225,14 +225,19 @@ class TravelTimes:
             key = (depth, float(dist))
             if key not in self._exact:
                 arrs = self._taup().get_travel_times(
-                    max(depth, 0.0), dist / KM_PER_DEG, phase_list=list(_P_PHASES + _S_PHASES))
+                    max(depth, 0.0), dist / KM_PER_DEG, phase_list=list(_P_PHASES + _S_PHASES)
+                )
                 self._exact[key] = (_first(arrs, _P_PHASES), _first(arrs, _S_PHASES))
             rows.append(self._exact[key])
         return TravelTimeTable(
-            depth, d,
-            np.array([r[0][0] for r in rows]), np.array([r[1][0] for r in rows]),
-            np.array([r[0][1] for r in rows]), np.array([r[1][1] for r in rows]),
-            tuple(r[0][2] for r in rows), tuple(r[1][2] for r in rows),
+            depth,
+            d,
+            np.array([r[0][0] for r in rows]),
+            np.array([r[1][0] for r in rows]),
+            np.array([r[0][1] for r in rows]),
+            np.array([r[1][1] for r in rows]),
+            tuple(r[0][2] for r in rows),
+            tuple(r[1][2] for r in rows),
         )
 
     def table(self, depth_km: float, max_distance_km: float) -> TravelTimeTable:

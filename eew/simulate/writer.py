@@ -49,7 +49,7 @@ def mseed_bytes(data: ChannelData, start_time: UTCDateTime) -> bytes:
             rec = bytearray(rec)
             seq += 1
             rec[0:6] = f"{seq % 1000000:06d}".encode()
-            nsamp = struct.unpack(">H", rec[_NUM_SAMPLES_OFFSET:_NUM_SAMPLES_OFFSET + 2])[0]
+            nsamp = struct.unpack(">H", rec[_NUM_SAMPLES_OFFSET : _NUM_SAMPLES_OFFSET + 2])[0]
             last = first + nsamp
             if any(c0 < last and c1 > first for c0, c1 in data.calibration):
                 rec[_ACTIVITY_FLAGS_OFFSET] |= 0x01
