@@ -85,6 +85,7 @@ class Pipeline:
         self._unknown: Counter[str] = Counter()
         self._first_ns: int | None = None
         self._last_ns: int | None = None
+        self._station_end: dict[str, int] = {}
 
     def feed(self, packet: Packet) -> None:
         """Process one packet: advance the data clock, route it to its channel."""
@@ -100,6 +101,13 @@ class Pipeline:
             if proc is None:
                 return
         proc.feed(packet)
+        sid = proc.info.station_id
+        if packet.endtime_ns > self._station_end.get(sid, 0):
+            self._station_end[sid] = packet.endtime_ns
+
+    def data_end_ns(self, station_id: str) -> int | None:
+        """End time of the newest data seen from a station (``NET.STA``) [ns], or None."""
+        return self._station_end.get(station_id)
 
     def _make_channel(self, packet: Packet) -> ChannelProcessor | None:
         info = self.inventory.get(packet.channel_id, packet.starttime_ns)

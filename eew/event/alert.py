@@ -10,6 +10,7 @@ the wire.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -17,6 +18,22 @@ from eew.errors import DataError
 from eew.timeutil import iso_to_ns, ns_to_iso
 
 SCHEMA = "eew.alert/1"
+
+
+def _out(value: float, digits: int) -> float | None:
+    """Round for the wire; NaN (unknown) becomes JSON null."""
+    return None if math.isnan(value) else round(value, digits)
+
+
+def _in(value: object) -> float:
+    """Read a number from the wire; null means unknown (NaN)."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"not a number: {value!r}")
+    return float(value)
+
+
 MESSAGE_TYPES = ("new", "update", "delete", "final")
 ALERT_KINDS = ("source", "onsite", "plum")
 
@@ -65,16 +82,16 @@ class TargetForecast:
         """JSON-ready dict (times as ISO strings)."""
         return {
             "name": self.name,
-            "latitude_deg": round(self.latitude_deg, 5),
-            "longitude_deg": round(self.longitude_deg, 5),
-            "pga_cm_s2": round(self.pga_cm_s2, 4),
-            "pga_sigma_log10": round(self.pga_sigma_log10, 4),
-            "intensity_msk": round(self.intensity_msk, 2),
-            "intensity_mmi": round(self.intensity_mmi, 2),
-            "intensity_sigma": round(self.intensity_sigma, 3),
-            "distance_km": round(self.distance_km, 3),
+            "latitude_deg": _out(self.latitude_deg, 5),
+            "longitude_deg": _out(self.longitude_deg, 5),
+            "pga_cm_s2": _out(self.pga_cm_s2, 4),
+            "pga_sigma_log10": _out(self.pga_sigma_log10, 4),
+            "intensity_msk": _out(self.intensity_msk, 2),
+            "intensity_mmi": _out(self.intensity_mmi, 2),
+            "intensity_sigma": _out(self.intensity_sigma, 3),
+            "distance_km": _out(self.distance_km, 3),
             "s_arrival_time": ns_to_iso(self.s_arrival_time_ns),
-            "warning_time_s": round(self.warning_time_s, 3),
+            "warning_time_s": _out(self.warning_time_s, 3),
         }
 
     @classmethod
@@ -83,16 +100,16 @@ class TargetForecast:
         try:
             return cls(
                 name=str(d["name"]),
-                latitude_deg=float(d["latitude_deg"]),
-                longitude_deg=float(d["longitude_deg"]),
-                pga_cm_s2=float(d["pga_cm_s2"]),
-                pga_sigma_log10=float(d["pga_sigma_log10"]),
-                intensity_msk=float(d["intensity_msk"]),
-                intensity_mmi=float(d["intensity_mmi"]),
-                intensity_sigma=float(d["intensity_sigma"]),
-                distance_km=float(d["distance_km"]),
+                latitude_deg=_in(d["latitude_deg"]),
+                longitude_deg=_in(d["longitude_deg"]),
+                pga_cm_s2=_in(d["pga_cm_s2"]),
+                pga_sigma_log10=_in(d["pga_sigma_log10"]),
+                intensity_msk=_in(d["intensity_msk"]),
+                intensity_mmi=_in(d["intensity_mmi"]),
+                intensity_sigma=_in(d["intensity_sigma"]),
+                distance_km=_in(d["distance_km"]),
                 s_arrival_time_ns=iso_to_ns(d["s_arrival_time"]),
-                warning_time_s=float(d["warning_time_s"]),
+                warning_time_s=_in(d["warning_time_s"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"invalid target forecast: {exc!r}") from exc
@@ -190,17 +207,17 @@ class Alert:
             "agency": self.agency,
             "sent_time": ns_to_iso(self.sent_time_ns),
             "origin_time": ns_to_iso(self.origin_time_ns),
-            "origin_time_sigma_s": round(self.origin_time_sigma_s, 3),
-            "latitude_deg": round(self.latitude_deg, 5),
-            "longitude_deg": round(self.longitude_deg, 5),
-            "horizontal_sigma_km": round(self.horizontal_sigma_km, 3),
-            "depth_km": round(self.depth_km, 3),
-            "depth_sigma_km": round(self.depth_sigma_km, 3),
-            "magnitude": round(self.magnitude, 2),
-            "magnitude_sigma": round(self.magnitude_sigma, 3),
+            "origin_time_sigma_s": _out(self.origin_time_sigma_s, 3),
+            "latitude_deg": _out(self.latitude_deg, 5),
+            "longitude_deg": _out(self.longitude_deg, 5),
+            "horizontal_sigma_km": _out(self.horizontal_sigma_km, 3),
+            "depth_km": _out(self.depth_km, 3),
+            "depth_sigma_km": _out(self.depth_sigma_km, 3),
+            "magnitude": _out(self.magnitude, 2),
+            "magnitude_sigma": _out(self.magnitude_sigma, 3),
             "magnitude_type": self.magnitude_type,
             "magnitude_is_lower_bound": self.magnitude_is_lower_bound,
-            "likelihood": round(self.likelihood, 4),
+            "likelihood": _out(self.likelihood, 4),
             "kind": self.kind,
             "stations": list(self.stations),
             "targets": [t.to_dict() for t in self.targets],
@@ -224,17 +241,17 @@ class Alert:
                 agency=str(d["agency"]),
                 sent_time_ns=iso_to_ns(d["sent_time"]),
                 origin_time_ns=iso_to_ns(d["origin_time"]),
-                origin_time_sigma_s=float(d["origin_time_sigma_s"]),
-                latitude_deg=float(d["latitude_deg"]),
-                longitude_deg=float(d["longitude_deg"]),
-                horizontal_sigma_km=float(d["horizontal_sigma_km"]),
-                depth_km=float(d["depth_km"]),
-                depth_sigma_km=float(d["depth_sigma_km"]),
-                magnitude=float(d["magnitude"]),
-                magnitude_sigma=float(d["magnitude_sigma"]),
+                origin_time_sigma_s=_in(d["origin_time_sigma_s"]),
+                latitude_deg=_in(d["latitude_deg"]),
+                longitude_deg=_in(d["longitude_deg"]),
+                horizontal_sigma_km=_in(d["horizontal_sigma_km"]),
+                depth_km=_in(d["depth_km"]),
+                depth_sigma_km=_in(d["depth_sigma_km"]),
+                magnitude=_in(d["magnitude"]),
+                magnitude_sigma=_in(d["magnitude_sigma"]),
                 magnitude_type=str(d["magnitude_type"]),
                 magnitude_is_lower_bound=bool(d["magnitude_is_lower_bound"]),
-                likelihood=float(d["likelihood"]),
+                likelihood=_in(d["likelihood"]),
                 kind=str(d["kind"]),
                 stations=tuple(str(s) for s in d["stations"]),
                 targets=tuple(TargetForecast.from_dict(t) for t in d.get("targets", [])),

@@ -1,0 +1,491 @@
+"""The event core: picks in, events and alerts out.
+
+:class:`EventCore` sits behind the per-channel pipeline as its sink. It forwards every
+value it receives, and turns picks into events:
+
+1. the channel picks of one onset at one station are merged (:mod:`eew.event.stations`);
+2. a new station pick joins an event when its time is within ``association_tolerance_s``
+   of the event's predicted P time (a pick near the predicted S time is recognised as S
+   and ignored); otherwise it waits in a pool;
+3. ``min_picks_event`` pooled picks that could belong to one source (time differences
+   not larger than distance / ``min_apparent_velocity_km_s`` + slack) are located with
+   the EDT locator (:mod:`eew.event.locate`) and, if the residuals are small and the
+   location is inside the grid, become an event; picks of a second event 20 s later do
+   not fit the first one's predicted times and start their own;
+4. each change re-evaluates the event: relocation (with the stations that are still
+   silent), magnitude from the station Pd/tau_c/tau_p windows cut at the predicted S
+   arrival (:mod:`eew.event.magnitude`), teleseism and distant-event checks, shaking
+   forecast and warning time at the targets (:mod:`eew.event.forecast`), then the alert
+   decision and lifecycle (:mod:`eew.event.alerting`).
+
+Near-field onsite alerts from the city's own stations are handled by
+:mod:`eew.event.onsite`. Nothing here reads the wall clock or touches a socket: time
+comes from the injected clock, results go to the ``sink`` callable.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from eew.clock import Clock
+from eew.config import Config
+from eew.detect.picks import Pick
+from eew.event import magnitude as mag
+from eew.event.alerting import AlertLifecycle, EventRecord
+from eew.event.forecast import epicentral_km, forecast_targets, observed_mmi
+from eew.event.locate import Grid, Location, Locator, TravelTimeStack
+from eew.event.onsite import OnsiteDetector
+from eew.event.stations import StationPick
+from eew.event.targets import Target
+from eew.inventory import Inventory
+
+log = logging.getLogger("eew.event")
+
+NS = 1_000_000_000
+
+
+class _Event:
+    def __init__(self, number: int, picks: list[StationPick]) -> None:
+        self.number = number
+        self.picks: dict[str, StationPick] = {sp.station_id: sp for sp in picks}
+        self.secondary: list[StationPick] = []
+        self.location: Location | None = None
+        self.t_ref_ns = min(sp.time_ns for sp in picks)
+        self.origin_ns = self.t_ref_ns
+        self.last_change_ns = 0
+        self.located_n = 0
+        self.located_at_ns = 0
+        self.teleseism = False
+        self.distant = False
+        self.closed = False
+        self.lifecycle: AlertLifecycle | None = None
+
+
+class EventCore:
+    """Association, location, magnitude, forecasts and alerts (see the module docstring).
+
+    Parameters
+    ----------
+    config : Config
+        Configuration (sections ``event``, ``alert``, ``onsite``).
+    inventory : Inventory
+        Station coordinates.
+    sink : callable
+        Receives every value: the forwarded picks and rejections, events, alerts.
+    clock : Clock
+        Time source (the data clock under replay).
+    data_end_ns : callable
+        ``data_end_ns(station_id)`` -> end time of the station's newest data [ns] or None.
+    stack : TravelTimeStack
+        P and S travel times per depth slice.
+    targets : tuple of Target
+        Target sites.
+    software_version : str
+        Stamped on every alert.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        inventory: Inventory,
+        sink: Callable[[object], None],
+        clock: Clock,
+        data_end_ns: Callable[[str], int | None],
+        stack: TravelTimeStack,
+        targets: tuple[Target, ...],
+        software_version: str,
+    ) -> None:
+        self.cfg = config.event
+        self.acfg = config.alert
+        self._sink = sink
+        self._clock = clock
+        self._data_end_ns = data_end_ns
+        self.targets = targets
+        stations = inventory.stations()
+        self.station_ids = sorted(stations)
+        self._index = {s: i for i, s in enumerate(self.station_ids)}
+        self.st_lat = np.array([stations[s][0] for s in self.station_ids])
+        self.st_lon = np.array([stations[s][1] for s in self.station_ids])
+        c = self.cfg
+        grid = Grid(
+            c.grid_center_lat_deg,
+            c.grid_center_lon_deg,
+            np.arange(-c.grid_half_width_km, c.grid_half_width_km + 1e-6, c.grid_step_km),
+            np.arange(-c.grid_half_height_km, c.grid_half_height_km + 1e-6, c.grid_step_km),
+            stack.depth_km,
+        )
+        self.locator = Locator(
+            grid, self.st_lat, self.st_lon, stack, c.edt_sigma_s, c.silent_tolerance_s
+        )
+        self.grid = grid
+        self._tx, self._ty = grid.to_xy(
+            np.array([t.latitude_deg for t in targets]),
+            np.array([t.longitude_deg for t in targets]),
+        )
+        self.pool: list[StationPick] = []
+        self.absorbed: list[StationPick] = []
+        self.events: list[_Event] = []
+        self._n_events = 0
+        self._record_args = (config.alert, config.hash(), software_version)
+        self.onsite = OnsiteDetector(config, targets, sink, clock, software_version)
+        self.counters: dict[str, int] = {"events": 0, "teleseisms": 0, "alerts": 0}
+
+    # ---- input ------------------------------------------------------------------------
+    def __call__(self, value: object) -> None:
+        """Sink for the pipeline: forward the value, then process picks."""
+        self._sink(value)
+        if isinstance(value, Pick) and value.channel_id.rsplit(".", 2)[0] in self._index:
+            self.on_pick(value)
+
+    def on_pick(self, pick: Pick) -> None:
+        """Process one pick message."""
+        now = self._clock.now_ns()
+        sid = pick.channel_id.rsplit(".", 2)[0]
+        self.onsite.on_pick(sid, pick)
+        sp, ev = self._find(sid, pick)
+        if sp is not None:
+            sp.add(pick)
+            if ev is not None:
+                self._evaluate(ev, now, changed=False)
+        else:
+            sp = StationPick(
+                sid, pick.time_ns, pick.latitude_deg, pick.longitude_deg, first_sent_ns=now
+            )
+            sp.add(pick)
+            ev, phase = self._associate(sp)
+            if ev is not None and phase == "P":
+                self._evaluate(ev, now, changed=True)
+            elif phase is None:
+                self.pool.append(sp)
+                self._try_new_event(sp, now)
+        self._expire(now)
+
+    def flush(self) -> None:
+        """End of data: close every event (final alerts)."""
+        now = self._clock.now_ns()
+        for ev in self.events:
+            if not ev.closed:
+                self._close(ev, now)
+
+    # ---- association ------------------------------------------------------------------
+    def _find(self, sid: str, pick: Pick) -> tuple[StationPick | None, _Event | None]:
+        for ev in self.events:
+            sp = ev.picks.get(sid)
+            if sp is not None and sp.matches(pick):
+                return sp, ev
+            for sec in ev.secondary:
+                if sec.station_id == sid and sec.matches(pick):
+                    return sec, None
+        for sp in self.pool + self.absorbed:
+            if sp.station_id == sid and sp.matches(pick):
+                return sp, None
+        return None, None
+
+    def _teleseism_hold(self, now: int) -> bool:
+        """True while a teleseismic or distant event is recent: its late picks are absorbed."""
+        hold = self.cfg.teleseism_hold_s * NS
+        return any(
+            (e.teleseism or e.distant) and now - e.last_change_ns <= hold for e in self.events
+        )
+
+    def _predicted(self, ev: _Event, sid: str) -> tuple[float, float]:
+        """Predicted P and S arrival at a station [ns] for the event's current location."""
+        loc = ev.location
+        assert loc is not None
+        x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
+        i = self._index[sid]
+        d = math.hypot(float(self.locator.sx[i] - x), float(self.locator.sy[i] - y))
+        tp = self.locator._interp_depth(loc.depth_km, self.locator.stack.p_s, np.array([d]))[0]
+        ts = self.locator._interp_depth(loc.depth_km, self.locator.stack.s_s, np.array([d]))[0]
+        return ev.origin_ns + tp * NS, ev.origin_ns + ts * NS
+
+    def _associate(self, sp: StationPick) -> tuple[_Event | None, str | None]:
+        """Attach ``sp`` to an event as its P ("P") or recognise it as S ("S")."""
+        best: tuple[float, _Event] | None = None
+        for ev in self.events:
+            if ev.closed or ev.location is None:
+                continue
+            tp, ts = self._predicted(ev, sp.station_id)
+            tol = (self.cfg.association_tolerance_s + 2.0 * ev.location.origin_time_sigma_s) * NS
+            if abs(sp.time_ns - ts) <= max(tol, 0.15 * (ts - tp)) and abs(sp.time_ns - ts) < abs(
+                sp.time_ns - tp
+            ):
+                sp.secondary = True
+                ev.secondary.append(sp)  # the S wave (or a later phase) of this event
+                return ev, "S"
+            if sp.station_id in ev.picks:
+                continue
+            dt = abs(sp.time_ns - tp)
+            if dt <= tol and (best is None or dt < best[0]):
+                best = (dt, ev)
+        if best is None:
+            return None, None
+        ev = best[1]
+        ev.picks[sp.station_id] = sp
+        return ev, "P"
+
+    def _compatible(self, a: StationPick, b: StationPick) -> bool:
+        d = float(
+            epicentral_km(
+                a.latitude_deg,
+                a.longitude_deg,
+                np.array([b.latitude_deg]),
+                np.array([b.longitude_deg]),
+            )[0]
+        )
+        limit = d / self.cfg.min_apparent_velocity_km_s + self.cfg.pick_slack_s
+        return abs(a.time_ns - b.time_ns) / NS <= limit
+
+    def _try_new_event(self, new: StationPick, now: int) -> None:
+        cands = sorted(
+            (
+                sp
+                for sp in self.pool
+                if sp is not new and not sp.retracted and sp.station_id != new.station_id
+            ),
+            key=lambda s: s.time_ns,
+        )
+        cluster = [new]
+        for sp in cands:
+            if sp.station_id in {c.station_id for c in cluster}:
+                continue
+            if all(self._compatible(sp, c) for c in cluster):
+                cluster.append(sp)
+        if len(cluster) < self.cfg.min_picks_event:
+            return
+        loc = self._locate(cluster, now)
+        if loc is None or not self._acceptable(loc):
+            return
+        self._n_events += 1
+        ev = _Event(self._n_events, cluster)
+        for sp in cluster:
+            self.pool.remove(sp)
+        self.events.append(ev)
+        self.counters["events"] += 1
+        self._set_location(ev, loc, now)
+        # other pooled picks that fit the new event
+        for sp in list(self.pool):
+            tp, _ts = self._predicted(ev, sp.station_id)
+            if abs(sp.time_ns - tp) <= self.cfg.association_tolerance_s * NS:
+                ev.picks[sp.station_id] = sp
+                self.pool.remove(sp)
+        log.info("event %d declared with %d stations", ev.number, len(ev.picks))
+        self._evaluate(ev, now, changed=True)
+
+    # ---- location -----------------------------------------------------------------------
+    def _locate(
+        self, picks: list[StationPick], now: int, exclude: set[str] | None = None
+    ) -> Location | None:
+        t_ref = min(sp.time_ns for sp in picks)
+        idx = np.array([self._index[sp.station_id] for sp in picks], dtype=np.int64)
+        tp = np.array([(sp.time_ns - t_ref) / NS for sp in picks])
+        busy = {sp.station_id for sp in self.pool}
+        for ev in self.events:
+            if not ev.closed:
+                busy.update(ev.picks)
+        busy.update(sp.station_id for sp in picks)
+        if exclude:
+            busy.update(exclude)
+        silent, ends = [], []
+        for sid in self.station_ids:
+            if sid in busy:
+                continue
+            end = self._data_end_ns(sid)
+            if end is None or end < now - self.cfg.station_latency_max_s * NS:
+                continue
+            silent.append(self._index[sid])
+            ends.append((end - t_ref) / NS)
+        loc = self.locator.locate(idx, tp, np.array(silent, dtype=np.int64), np.array(ends))
+        return Location(
+            latitude_deg=loc.latitude_deg,
+            longitude_deg=loc.longitude_deg,
+            depth_km=loc.depth_km,
+            origin_time_s=loc.origin_time_s + t_ref / NS,
+            horizontal_sigma_km=loc.horizontal_sigma_km,
+            depth_sigma_km=loc.depth_sigma_km,
+            origin_time_sigma_s=loc.origin_time_sigma_s,
+            likelihood=loc.likelihood,
+            max_likelihood=loc.max_likelihood,
+            residuals_s=loc.residuals_s,
+        )
+
+    def _acceptable(self, loc: Location) -> bool:
+        rms = float(np.sqrt(np.mean(loc.residuals_s**2)))
+        if rms > self.cfg.max_residual_s:
+            return False
+        return not self._on_edge(loc)
+
+    def _on_edge(self, loc: Location) -> bool:
+        x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
+        c = self.cfg
+        return bool(
+            abs(x) >= c.grid_half_width_km - 1.5 * c.grid_step_km
+            or abs(y) >= c.grid_half_height_km - 1.5 * c.grid_step_km
+        )
+
+    def _set_location(self, ev: _Event, loc: Location, now: int) -> None:
+        ev.location = loc
+        ev.origin_ns = round(loc.origin_time_s * NS)
+        ev.located_n = len(ev.picks)
+        ev.located_at_ns = now
+
+    # ---- evaluation ---------------------------------------------------------------------
+    def _evaluate(self, ev: _Event, now: int, changed: bool) -> None:
+        if ev.closed:
+            return
+        ev.last_change_ns = now
+        picks = [sp for sp in ev.picks.values() if not sp.retracted]
+        if len(picks) < self.cfg.min_picks_event:
+            self._delete(ev, now, "picks retracted")
+            return
+        if changed or (len(picks) < 8 and now - ev.located_at_ns >= NS):
+            loc = self._locate(picks, now)
+            if loc is not None:
+                self._set_location(ev, loc, now)
+        loc = ev.location
+        assert loc is not None
+        ev.distant = self._on_edge(loc)
+        ev.teleseism = self._teleseismic(picks)
+        if ev.teleseism or ev.distant:
+            if not getattr(ev, "_flagged", False):
+                ev._flagged = True  # type: ignore[attr-defined]
+                self.counters["teleseisms"] += 1
+                log.info("event %d is teleseismic or distant; no alert", ev.number)
+            if ev.lifecycle is not None and ev.lifecycle.active:
+                self._delete(ev, now, "teleseismic or distant")
+            return
+        if not self._near_network(ev, picks, loc):
+            return
+        emag = self._magnitude(ev, picks)
+        if emag is None:
+            return
+        x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
+        s_time = self.locator.s_time_to(float(x), float(y), loc.depth_km, self._tx, self._ty)
+        plum = [
+            (sp.latitude_deg, sp.longitude_deg, observed_mmi(sp.peak_acceleration_cm_s2()))
+            for sp in picks
+        ]
+        forecasts = forecast_targets(
+            self.targets,
+            loc.latitude_deg,
+            loc.longitude_deg,
+            loc.depth_km,
+            emag.magnitude,
+            emag.sigma,
+            ev.origin_ns,
+            now,
+            s_time,
+            plum,
+            self.onsite.cfg.plum_radius_km,
+        )
+        fit = loc.likelihood / loc.max_likelihood if loc.max_likelihood > 0 else 0.0
+        likelihood = max(0.0, min(1.0, fit)) * min(1.0, len(picks) / self.acfg.min_stations)
+        record = EventRecord(
+            number=ev.number,
+            location=loc,
+            origin_ns=ev.origin_ns,
+            magnitude=emag,
+            likelihood=likelihood,
+            stations=tuple(sorted(sp.station_id for sp in picks)),
+            forecasts=forecasts,
+        )
+        if ev.lifecycle is None:
+            ev.lifecycle = AlertLifecycle(*self._record_args)
+        for out in ev.lifecycle.update(record, now):
+            if getattr(out, "message_type", None) == "new":
+                self.counters["alerts"] += 1
+            self._sink(out)
+
+    def _near_network(self, ev: _Event, picks: list[StationPick], loc: Location) -> bool:
+        """The source must be close to the stations that picked it (EPIC's network check)."""
+        d = epicentral_km(
+            loc.latitude_deg,
+            loc.longitude_deg,
+            np.array([sp.latitude_deg for sp in picks]),
+            np.array([sp.longitude_deg for sp in picks]),
+        )
+        return bool(d.min() <= self.cfg.max_nearest_station_km)
+
+    def _magnitude(self, ev: _Event, picks: list[StationPick]) -> mag.EventMagnitude | None:
+        loc = ev.location
+        assert loc is not None
+        stations = []
+        for sp in picks:
+            _tp, ts = self._predicted(ev, sp.station_id)
+            msg = sp.latest(max_end_ns=round(ts))
+            if msg is None:
+                continue
+            repi = float(
+                epicentral_km(
+                    loc.latitude_deg,
+                    loc.longitude_deg,
+                    np.array([sp.latitude_deg]),
+                    np.array([sp.longitude_deg]),
+                )[0]
+            )
+            msgs = sp.best_messages()
+            prev = msgs[-2].pd_cm if len(msgs) > 1 else 0.0
+            growing = (
+                (not msg.final) and msg.pd_cm > 1.05 * prev and msg.time_ns + msg.window_s * NS < ts
+            )
+            sm = mag.station_magnitude(
+                sp.station_id, msg.pd_cm, msg.tau_c_s, msg.tau_p_max_s, repi, msg.window_s, growing
+            )
+            if sm is not None:
+                stations.append(sm)
+        return mag.combine(stations)
+
+    def _teleseismic(self, picks: list[StationPick]) -> bool:
+        """Plane-wave fit across the network, and the tau_p/Pd teleseism line (EPIC)."""
+        if len(picks) >= 5:
+            x, y = self.grid.to_xy(
+                np.array([p.latitude_deg for p in picks]),
+                np.array([p.longitude_deg for p in picks]),
+            )
+            aperture = float(np.hypot(x.max() - x.min(), y.max() - y.min()))
+            t = np.array([(p.time_ns - picks[0].time_ns) / NS for p in picks])
+            a = np.column_stack([np.ones_like(x), x, y])
+            coef, *_ = np.linalg.lstsq(a, t, rcond=None)
+            rms = float(np.sqrt(np.mean((a @ coef - t) ** 2)))
+            slowness = float(math.hypot(coef[1], coef[2]))
+            if aperture >= 60.0 and rms < 0.35 and slowness < self.cfg.teleseism_max_slowness_s_km:
+                return True
+        pds, tps = [], []
+        for sp in picks:
+            m = sp.latest()
+            if m is not None and m.window_s >= 2.0 and m.pd_cm > 0 and m.tau_p_max_s > 0:
+                pds.append(m.pd_cm)
+                tps.append(m.tau_p_max_s)
+        if len(pds) >= 3:
+            lpd = math.log10(float(np.mean(pds)))
+            return lpd < -3.728 + 2.817 * math.log10(float(np.mean(tps)))
+        return False
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    def _expire(self, now: int) -> None:
+        window = self.cfg.association_window_s * NS
+        self.pool = [sp for sp in self.pool if now - sp.time_ns <= window]
+        self.absorbed = [sp for sp in self.absorbed if now - sp.time_ns <= window]
+        for ev in self.events:
+            if not ev.closed and now - ev.last_change_ns > self.cfg.event_timeout_s * NS:
+                self._close(ev, now)
+
+    def _close(self, ev: _Event, now: int) -> None:
+        ev.closed = True
+        if ev.lifecycle is not None:
+            for out in ev.lifecycle.close(now):
+                self._sink(out)
+
+    def _delete(self, ev: _Event, now: int, why: str) -> None:
+        ev.closed = True
+        if ev.lifecycle is not None:
+            for out in ev.lifecycle.delete(now, why):
+                self._sink(out)
+
+    def statistics(self) -> dict[str, int]:
+        """Counters: events declared, teleseisms recognised, alerts issued."""
+        return dict(self.counters)
