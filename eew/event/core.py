@@ -145,10 +145,11 @@ class EventCore:
         """Process one pick message."""
         now = self._clock.now_ns()
         sid = pick.channel_id.rsplit(".", 2)[0]
-        self.onsite.on_pick(sid, pick)
         sp, ev = self._find(sid, pick)
+        phase: str | None = "P"
         if sp is not None:
             sp.add(pick)
+            phase = "S" if sp.secondary else "P"
             if ev is not None:
                 self._evaluate(ev, now, changed=False)
         else:
@@ -160,8 +161,21 @@ class EventCore:
             if ev is not None and phase == "P":
                 self._evaluate(ev, now, changed=True)
             elif phase is None:
-                self.pool.append(sp)
-                self._try_new_event(sp, now)
+                if self._teleseism_hold(now):
+                    sp.secondary = True  # a late pick of a teleseismic or distant event
+                    self.absorbed.append(sp)
+                    phase = "S"
+                else:
+                    self.pool.append(sp)
+                    self._try_new_event(sp, now)
+                    phase = "P"
+        if (
+            phase != "S"
+            and not self._located_away_from_city(ev)
+            and not self._later_phase(sid, pick.time_ns)
+            and not self._teleseism_hold(now)
+        ):
+            self.onsite.on_pick(sid, pick)
         self._expire(now)
 
     def flush(self) -> None:
@@ -184,6 +198,33 @@ class EventCore:
             if sp.station_id == sid and sp.matches(pick):
                 return sp, None
         return None, None
+
+    def _later_phase(self, sid: str, t_ns: int) -> bool:
+        """True if a located event's P should already have passed this station at ``t_ns``."""
+        for ev in self.events:
+            if ev.closed or ev.location is None or ev.teleseism or ev.distant:
+                continue
+            tp, _ts = self._predicted(ev, sid)
+            if t_ns > tp + self.cfg.association_tolerance_s * NS:
+                return True
+        return False
+
+    def _located_away_from_city(self, ev: _Event | None) -> bool:
+        """True if the pick belongs to an event located outside the onsite zone.
+
+        Onsite alerts are for sources under the city (the blind zone); the shaking of a
+        located event elsewhere is already forecast by its source alert.
+        """
+        if ev is None or ev.location is None or len(ev.picks) < self.acfg.min_stations:
+            return False
+        oc = self.onsite.cfg
+        d = epicentral_km(
+            oc.city_lat_deg,
+            oc.city_lon_deg,
+            np.array([ev.location.latitude_deg]),
+            np.array([ev.location.longitude_deg]),
+        )[0]
+        return bool(d > oc.city_radius_km + 2.0 * ev.location.horizontal_sigma_km)
 
     def _teleseism_hold(self, now: int) -> bool:
         """True while a teleseismic or distant event is recent: its late picks are absorbed."""
@@ -454,15 +495,19 @@ class EventCore:
             slowness = float(math.hypot(coef[1], coef[2]))
             if aperture >= 60.0 and rms < 0.35 and slowness < self.cfg.teleseism_max_slowness_s_km:
                 return True
-        pds, tps = [], []
+        pds, taus = [], []
         for sp in picks:
             m = sp.latest()
-            if m is not None and m.window_s >= 2.0 and m.pd_cm > 0 and m.tau_p_max_s > 0:
+            if m is None or not m.pd_cm > 0:
+                continue
+            tau = m.tau_p_max_s if m.tau_p_max_s > 0 else m.tau_c_s
+            if tau > 0:
                 pds.append(m.pd_cm)
-                tps.append(m.tau_p_max_s)
+                taus.append(tau)
         if len(pds) >= 3:
-            lpd = math.log10(float(np.mean(pds)))
-            return lpd < -3.728 + 2.817 * math.log10(float(np.mean(tps)))
+            # long-period, small-amplitude P: the teleseism line of ElarmS/EPIC
+            lpd = math.log10(float(np.median(pds)))
+            return lpd < -3.728 + 2.817 * math.log10(float(np.median(taus)))
         return False
 
     # ---- lifecycle ----------------------------------------------------------------------
