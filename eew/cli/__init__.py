@@ -25,6 +25,10 @@ SUBCOMMANDS: dict[str, str] = {
     "plot": "eew.cli.plot",
     "serve": "eew.cli.serve",
     "convert": "eew.cli.convert",
+    "keys": "eew.cli.keys",
+    "subscribe": "eew.cli.subscribe",
+    "run": "eew.cli.run",
+    "evaluate": "eew.cli.evaluate",
 }
 
 
