@@ -138,7 +138,15 @@ class PickerConfig:
     aic_before_s: float = _f(2.0, "AIC search window before the trigger [s]")
     noise_window_s: float = _f(5.0, "pre-onset window for noise level and SNR [s]")
     window_max_s: float = _f(4.0, "longest early-P window after the onset [s]")
-    update_interval_s: float = _f(1.0, "re-issue the pick with a longer window this often [s]")
+    extend_window_s: float = _f(
+        12.0,
+        "beyond window_max_s the window keeps growing up to this while Pd still grows, so the "
+        "event core can follow large ruptures up to the S arrival [s]",
+    )
+    extend_growth: float = _f(
+        0.1, "relative Pd growth per update needed to keep extending the window (fraction)"
+    )
+    update_interval_s: float = _f(0.5, "re-issue the pick with a longer window this often [s]")
     taup_delay_s: float = _f(0.5, "tau_p_max is taken from this long after the onset on [s]")
     min_snr: float = _f(3.0, "minimum peak signal-to-noise ratio of a pick")
 
@@ -155,6 +163,10 @@ class PickerConfig:
         )
         if self.window_max_s < self.decision_delay_s:
             raise ValueError("window_max_s: must be at least decision_delay_s")
+        if self.extend_window_s < self.window_max_s:
+            raise ValueError("extend_window_s: must be at least window_max_s")
+        if self.extend_growth < 0:
+            raise ValueError("extend_growth: must be >= 0")
         if self.taup_delay_s < 0 or self.taup_delay_s >= self.window_max_s:
             raise ValueError("taup_delay_s: must be in [0, window_max_s)")
 
@@ -201,7 +213,7 @@ class EventConfig:
         2.0, "a pick joins an event if within this of its predicted P time [s]"
     )
     max_residual_s: float = _f(1.0, "RMS travel-time residual above which an event is rejected [s]")
-    edt_sigma_s: float = _f(0.4, "differential-time uncertainty of the EDT likelihood [s]")
+    edt_sigma_s: float = _f(0.2, "differential-time uncertainty of the EDT likelihood [s]")
     silent_tolerance_s: float = _f(
         1.0, "detection delay allowed before a silent station contradicts a location [s]"
     )
@@ -227,6 +239,9 @@ class EventConfig:
     )
     depth_prior_km: float = _f(12.0, "most likely depth of crustal events (location prior) [km]")
     depth_prior_sigma_km: float = _f(10.0, "width of that prior [km]")
+    distance_prior_km: float = _f(
+        100.0, "width of the location prior on the distance from the first-picked station [km]"
+    )
 
     def check(self) -> None:
         """Raise :class:`ValueError` naming the key if an invariant is violated."""
@@ -248,6 +263,7 @@ class EventConfig:
             "teleseism_hold_s",
             "max_nearest_station_km",
             "depth_prior_sigma_km",
+            "distance_prior_km",
         )
         if self.min_picks_event < 2:
             raise ValueError("min_picks_event: must be >= 2")
@@ -262,7 +278,7 @@ class AlertConfig:
     min_magnitude: float = _f(4.0, "smallest magnitude that is alerted")
     min_intensity_msk: float = _f(4.0, "smallest predicted MSK-64 intensity at any target")
     min_likelihood: float = _f(0.5, "smallest event likelihood (0-1)")
-    magnitude_step: float = _f(0.2, "re-issue when the magnitude changes by this much")
+    magnitude_step: float = _f(0.1, "re-issue when the magnitude changes by this much")
     location_step_km: float = _f(5.0, "re-issue when the epicentre moves by this much [km]")
     intensity_step: float = _f(0.5, "re-issue when the largest target intensity changes by this")
     targets_file: str = _f("targets.csv", "target sites (CSV, relative to this file)")

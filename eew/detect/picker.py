@@ -53,6 +53,7 @@ class _Track:
     cut: int | None = None
     noise_peak: float = 0.0
     pick_id: str = ""
+    last_pd: float = 0.0
 
 
 class Picker:
@@ -76,6 +77,7 @@ class Picker:
         self.n_noise = round(self.cfg.noise_window_s * fs)
         self.n_update = max(1, round(self.cfg.update_interval_s * fs))
         self.n_window = round(self.cfg.window_max_s * fs)
+        self.n_extend = max(self.n_window, round(self.cfg.extend_window_s * fs))
         self.n_taup = round(self.cfg.taup_delay_s * fs)
         self.n_guard = round(0.1 * fs)
         self.n_clip_hold = round(self.rej.clip_hold_s * fs)
@@ -120,7 +122,7 @@ class Picker:
         if not t.accepted:
             self._decide(t)
             return
-        final = t.due >= t.k0 + self.n_window or (t.cut is not None and t.due >= t.cut)
+        final = t.due >= t.k0 + self.n_extend or (t.cut is not None and t.due >= t.cut)
         if not final and t.due - t.k0 >= round(2.0 / self.dt):
             raw = self.ch.history.read(H_RAW, t.k0, t.due)
             sine, frac = quality.is_sine_like(raw, self.rej.monochromatic_fraction)
@@ -193,7 +195,7 @@ class Picker:
     def _schedule(self, t: _Track) -> None:
         m = (t.due - t.k0) // self.n_update + 1
         due = t.k0 + m * self.n_update
-        due = min(due, t.k0 + self.n_window)
+        due = min(due, t.k0 + self.n_extend)
         if t.cut is not None:
             due = min(due, t.cut)
         t.due = max(due, t.due + 1)
@@ -216,6 +218,10 @@ class Picker:
         clipped = self.ch.clipped_between(t.k0, end)
         if clipped:
             final = True  # the window stops growing once the channel clips
+        pd = float(p[earlyp.I_PD])
+        if end - t.k0 >= self.n_window and not pd > (1.0 + self.cfg.extend_growth) * t.last_pd:
+            final = True  # beyond the early-P window only while Pd is still growing
+        t.last_pd = pd
         info = self.ch.info
         pick = Pick(
             pick_id=t.pick_id,

@@ -251,7 +251,7 @@ class EventCore:
             if ev.closed or ev.location is None:
                 continue
             tp, ts = self._predicted(ev, sp.station_id)
-            tol = (self.cfg.association_tolerance_s + 2.0 * ev.location.origin_time_sigma_s) * NS
+            tol = self._tolerance_ns(ev)
             if abs(sp.time_ns - ts) <= max(tol, 0.15 * (ts - tp)) and abs(sp.time_ns - ts) < abs(
                 sp.time_ns - tp
             ):
@@ -268,6 +268,13 @@ class EventCore:
         ev = best[1]
         ev.picks[sp.station_id] = sp
         return ev, "P"
+
+    def _tolerance_ns(self, ev: _Event) -> float:
+        """Association window around a predicted time: wider while the location is uncertain."""
+        loc = ev.location
+        assert loc is not None
+        spread_s = 2.0 * loc.origin_time_sigma_s + loc.horizontal_sigma_km / 6.0
+        return (self.cfg.association_tolerance_s + spread_s) * NS
 
     def _compatible(self, a: StationPick, b: StationPick) -> bool:
         d = float(
@@ -473,8 +480,10 @@ class EventCore:
             growing = (
                 (not msg.final) and msg.pd_cm > 1.05 * prev and msg.time_ns + msg.window_s * NS < ts
             )
+            # hypocentral distance: stations above a 15 km deep source are not at 0 km
+            rhyp = math.hypot(repi, loc.depth_km)
             sm = mag.station_magnitude(
-                sp.station_id, msg.pd_cm, msg.tau_c_s, msg.tau_p_max_s, repi, msg.window_s, growing
+                sp.station_id, msg.pd_cm, msg.tau_c_s, msg.tau_p_max_s, rhyp, msg.window_s, growing
             )
             if sm is not None:
                 stations.append(sm)

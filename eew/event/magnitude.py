@@ -2,7 +2,10 @@
 
 Relations (eew_science.md §1; Pd in cm, distances in km, periods in s):
 
-* Pd, Kuyuk & Allen (2013): ``M = 5.39 + 1.23 log10 Pd + 1.38 log10 R_epi`` (sigma 0.31);
+* Pd, Kuyuk & Allen (2013): ``M = 5.39 + 1.23 log10 Pd + 1.38 log10 R`` (sigma 0.31). ElarmS
+  applies it with the epicentral distance; the core passes the hypocentral distance, which
+  is what Pd decays with (Wu & Zhao 2006) and which keeps stations right above a 15-20 km
+  deep source from under-estimating large near-field events (Verny-type) by ~0.7 units;
 * tau_c, Wu et al. (2007) southern California: ``M = 4.218 log10 tau_c + 6.166``;
 * tau_p_max, ElarmS (Allen & Kanamori 2003; Tsang et al. 2007):
   ``M = 5.2215 + 6.6589 log10 tau_p_max``.
@@ -41,7 +44,7 @@ TAUP_SIGMA = 0.5
 
 
 def magnitude_from_pd(pd_cm: float, epicentral_km: float) -> float:
-    """Kuyuk & Allen (2013) magnitude from Pd [cm] at epicentral distance [km].
+    """Kuyuk & Allen (2013) magnitude from Pd [cm] at a source distance [km].
 
     The distance is floored at 1 km (a station on the epicentre).
 
@@ -142,14 +145,17 @@ class EventMagnitude:
 def combine(
     stations: Sequence[StationMagnitude], sigma_floor: float = 0.15
 ) -> EventMagnitude | None:
-    """Weighted mean of station magnitudes (weights ``window_s / sigma²``).
+    """Weighted mean of station magnitudes (weights ``window_s² / sigma²``).
+
+    Long windows see more of a growing rupture, so they weigh quadratically more than
+    short ones (near stations whose P window is cut early by S).
 
     The uncertainty is the weighted standard error combined with the scatter between
     stations, floored at ``sigma_floor``.
     """
     if not stations:
         return None
-    w = [max(s.window_s, 0.1) / s.sigma**2 for s in stations]
+    w = [max(s.window_s, 0.1) ** 2 / s.sigma**2 for s in stations]
     wsum = sum(w)
     mag = sum(wi * s.magnitude for wi, s in zip(w, stations, strict=True)) / wsum
     n = len(stations)
