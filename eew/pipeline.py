@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from eew.clock import Clock, DataClock
 from eew.config import Config
 from eew.detect.channel import ChannelProcessor
@@ -86,6 +88,7 @@ class Pipeline:
         self._first_ns: int | None = None
         self._last_ns: int | None = None
         self._station_end: dict[str, int] = {}
+        self._filter_cache: dict[tuple[object, ...], np.ndarray] = {}
 
     def feed(self, packet: Packet) -> None:
         """Process one packet: advance the data clock, route it to its channel."""
@@ -118,7 +121,9 @@ class Pipeline:
                 )
             self._unknown[packet.channel_id] += 1
             return None
-        proc = ChannelProcessor(info, self.config, self._sink, self.clock.now_ns)
+        proc = ChannelProcessor(
+            info, self.config, self._sink, self.clock.now_ns, self._filter_cache
+        )
         self._channels[packet.channel_id] = proc
         return proc
 

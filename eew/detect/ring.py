@@ -53,6 +53,19 @@ class History:
         """Forget everything (after a gap); indices restart at 0."""
         self._end = 0
 
+    def reserve(self, n: int) -> tuple[np.ndarray, int]:
+        """Make room for ``n`` new samples; return the buffer and the write position.
+
+        The caller writes with :func:`_ring_write` (wrapping) and then calls :meth:`advance`.
+        """
+        if n + self._min > self._buf.shape[1]:
+            self._grow(n + self._min)
+        return self._buf, self._end % self._buf.shape[1]
+
+    def advance(self, n: int) -> None:
+        """Commit ``n`` samples written after :meth:`reserve`."""
+        self._end += n
+
     def append(self, block: np.ndarray, extra: np.ndarray) -> None:
         """Append ``block`` (shape ``(n_rows - 1, n)``) and ``extra`` (length n) as the last row."""
         n = block.shape[1]
