@@ -91,6 +91,7 @@ class AlertLifecycle:
         self.software_version = software_version
         self.last: Alert | None = None
         self.last_record: EventRecord | None = None
+        self.latest: EventRecord | None = None
         self.event_id = ""
         self.active = False
 
@@ -153,6 +154,7 @@ class AlertLifecycle:
 
     def update(self, r: EventRecord, now: int) -> Iterator[object]:
         """Feed an estimate; yield the event state and any alert to send."""
+        self.latest = r
         if not self.event_id:
             self.event_id = f"{self.cfg.agency}-{ns_to_iso(r.origin_ns, 1)}-{r.number}"
         alert: Alert | None = None
@@ -172,12 +174,12 @@ class AlertLifecycle:
             yield alert
 
     def close(self, now: int) -> Iterator[object]:
-        """The event is over: a ``final`` message if it was alerted."""
-        if self.last_record is not None:
-            yield EventState(self.event_id, now, self.last_record, self.active, "final")
-        if self.active and self.last is not None and self.last_record is not None:
+        """The event is over: a ``final`` message (with the latest estimate) if it was alerted."""
+        if self.latest is not None:
+            yield EventState(self.event_id, now, self.latest, self.active, "final")
+        if self.active and self.last is not None and self.latest is not None:
             self.active = False
-            yield self._alert(self.last_record, now, "final", self.last.version + 1)
+            yield self._alert(self.latest, now, "final", self.last.version + 1)
 
     def delete(self, now: int, why: str) -> Iterator[object]:
         """The event fell apart: a ``delete`` message if it was alerted."""

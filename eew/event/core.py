@@ -252,9 +252,11 @@ class EventCore:
                 continue
             tp, ts = self._predicted(ev, sp.station_id)
             tol = self._tolerance_ns(ev)
-            if abs(sp.time_ns - ts) <= max(tol, 0.15 * (ts - tp)) and abs(sp.time_ns - ts) < abs(
-                sp.time_ns - tp
-            ):
+            near_s = abs(sp.time_ns - ts) <= max(tol, 0.15 * (ts - tp))
+            # a pick near the predicted S is this event's S only where its P was seen (or
+            # is overdue); otherwise it may be the P of an overlapping second event
+            seen_p = sp.station_id in ev.picks or sp.time_ns - tp > 2 * tol
+            if near_s and seen_p and abs(sp.time_ns - ts) < abs(sp.time_ns - tp):
                 sp.secondary = True
                 ev.secondary.append(sp)  # the S wave (or a later phase) of this event
                 return ev, "S"
@@ -361,6 +363,34 @@ class EventCore:
             residuals_s=loc.residuals_s,
         )
 
+    def _drop_outliers(
+        self, ev: _Event, loc: Location, picks: list[StationPick], now: int
+    ) -> tuple[Location, list[StationPick]]:
+        """Leave-one-out: a pick that spoils the fit (another event's phase) goes back to the pool.
+
+        Only when the EDT fit is poor (below 60 % of its maximum) and enough picks remain;
+        at most two picks per evaluation.
+        """
+        for _ in range(2):
+            fit = loc.likelihood / loc.max_likelihood if loc.max_likelihood > 0 else 1.0
+            if fit >= 0.6 or len(picks) <= self.acfg.min_stations:
+                break
+            best: tuple[float, StationPick, Location] | None = None
+            for sp in picks:
+                rest = [p for p in picks if p is not sp]
+                trial = self._locate(rest, now)
+                f = trial.likelihood / trial.max_likelihood if trial.max_likelihood > 0 else 0.0
+                if best is None or f > best[0]:
+                    best = (f, sp, trial)
+            if best is None or best[0] < fit + 0.15:
+                break
+            _f, bad, loc = best
+            picks = [p for p in picks if p is not bad]
+            del ev.picks[bad.station_id]
+            self.pool.append(bad)
+            log.info("event %d: pick at %s removed as an outlier", ev.number, bad.station_id)
+        return loc, picks
+
     def _acceptable(self, loc: Location) -> bool:
         rms = float(np.sqrt(np.mean(loc.residuals_s**2)))
         if rms > self.cfg.max_residual_s:
@@ -392,8 +422,9 @@ class EventCore:
             return
         if changed or (len(picks) < 8 and now - ev.located_at_ns >= NS):
             loc = self._locate(picks, now)
-            if loc is not None:
-                self._set_location(ev, loc, now)
+            if changed:
+                loc, picks = self._drop_outliers(ev, loc, picks, now)
+            self._set_location(ev, loc, now)
         loc = ev.location
         assert loc is not None
         ev.distant = self._on_edge(loc)
