@@ -304,8 +304,11 @@ class Locator:
         silent = np.asarray(silent, dtype=np.int64)
         t_pick_s = np.asarray(t_pick_s, dtype=np.float64)
         t_data_end_s = np.asarray(t_data_end_s, dtype=np.float64)
+        # the coarse grid cannot resolve a peak narrower than its spacing: widen the
+        # differential-time uncertainty by half a cell's travel time (P at ~6 km/s) there
+        sigma_c = math.hypot(self.sigma_s, 0.5 * self._coarse_step / 6.0)
         like_c = edt_likelihood(
-            self.coarse_tt, picked, t_pick_s, silent, t_data_end_s, self.sigma_s, self.tolerance_s
+            self.coarse_tt, picked, t_pick_s, silent, t_data_end_s, sigma_c, self.tolerance_s
         )
         first = picked[int(np.argmin(t_pick_s))]
         sx0, sy0 = self.sx[first], self.sy[first]
