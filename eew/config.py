@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eew.alert.config import BusConfig, SecurityConfig
 from eew.errors import ConfigError
 
 
@@ -350,6 +351,8 @@ class Config:
     event: EventConfig = field(default_factory=EventConfig)
     alert: AlertConfig = field(default_factory=AlertConfig)
     onsite: OnsiteConfig = field(default_factory=OnsiteConfig)
+    bus: BusConfig = field(default_factory=BusConfig)
+    bus_security: SecurityConfig = field(default_factory=SecurityConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     #: directory against which relative paths are resolved (not a TOML key)
     base_dir: Path = field(default=Path("."), compare=False, repr=False)
@@ -358,18 +361,18 @@ class Config:
     #: "section.key" names set in that file (not a TOML key)
     set_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
-    def _resolve(self, key: str, value: str) -> Path:
+    def resolve_path(self, key: str, value: str) -> Path:
         """A path given in the file is relative to the file; a default to ``config/``."""
         base = self.base_dir if key in self.set_keys else default_config_dir()
         return (base / value).resolve()
 
     def stationxml_paths(self) -> list[Path]:
-        """Inventory files (see :meth:`_resolve` for relative paths)."""
-        return [self._resolve("inventory.stationxml", p) for p in self.inventory.stationxml]
+        """Inventory files (see :meth:`resolve_path` for relative paths)."""
+        return [self.resolve_path("inventory.stationxml", p) for p in self.inventory.stationxml]
 
     def targets_path(self) -> Path:
-        """The target-site file (see :meth:`_resolve` for relative paths)."""
-        return self._resolve("alert.targets_file", self.alert.targets_file)
+        """The target-site file (see :meth:`resolve_path` for relative paths)."""
+        return self.resolve_path("alert.targets_file", self.alert.targets_file)
 
     def hash(self) -> str:
         """Short SHA-256 of the effective configuration (stamped on every output)."""

@@ -1,0 +1,165 @@
+"""Settings of the alert bus: publisher, security and subscriber.
+
+Frozen dataclasses in the style of :mod:`eew.config`: one default per field,
+a unit in every name or docstring, and a ``check()`` that raises
+:class:`ValueError` naming the key. :class:`BusConfig` and
+:class:`SecurityConfig` are meant for the daemon's TOML file (sections
+``[bus]`` and ``[bus_security]``); :class:`SubscriberConfig` is what a
+subscriber (``eew subscribe`` or a siren controller) sets for itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _f(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+def _positive(obj: Any, *keys: str) -> None:
+    for key in keys:
+        if not getattr(obj, key) > 0:
+            raise ValueError(f"{key}: must be > 0")
+
+
+@dataclass(frozen=True)
+class BusConfig:
+    """The publishing side of the alert bus.
+
+    Attributes
+    ----------
+    endpoint : str
+        Where the XPUB socket binds. ``tcp://HOST:*`` binds a random free port
+        (tests); :attr:`Publisher.endpoint` then tells which.
+    heartbeat_interval_s : float
+        A heartbeat is sent this often [s] (publisher clock).
+    sndhwm_messages : int
+        ZMQ send high-water mark per subscriber [messages]. A subscriber that
+        falls this far behind loses messages (ZMQ drops them for that
+        subscriber only; it sees them as sequence gaps).
+    alert_queue_size : int
+        Handover queue capacity for alerts [messages]; alerts are never
+        dropped (superseded versions go first, then :class:`BusOverflowError`).
+    pick_queue_size : int
+        Handover queue capacity for picks [messages]; when full the oldest
+        pick is dropped and counted.
+    status_queue_size : int
+        Handover queue capacity for status messages; drop oldest.
+    alert_cache_ttl_s : float
+        An alert with no new version for this long leaves the last-value
+        cache even if no ``final``/``delete`` was sent [s].
+    publish_picks : bool
+        Publish picks on ``pick.<agency>``.
+    """
+
+    endpoint: str = _f("tcp://*:5571", "XPUB bind endpoint (tcp://HOST:* for a random port)")
+    heartbeat_interval_s: float = _f(2.0, "heartbeat period [s]")
+    sndhwm_messages: int = _f(1000, "ZMQ send high-water mark per subscriber [messages]")
+    alert_queue_size: int = _f(256, "alert handover queue (never dropped) [messages]")
+    pick_queue_size: int = _f(2000, "pick handover queue, drop oldest [messages]")
+    status_queue_size: int = _f(64, "status handover queue, drop oldest [messages]")
+    alert_cache_ttl_s: float = _f(900.0, "expire unfinished alerts from the last-value cache [s]")
+    publish_picks: bool = _f(True, "publish picks on pick.<agency>")
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(
+            self,
+            "heartbeat_interval_s",
+            "sndhwm_messages",
+            "alert_queue_size",
+            "pick_queue_size",
+            "status_queue_size",
+            "alert_cache_ttl_s",
+        )
+        if not self.endpoint.startswith(("tcp://", "ipc://", "inproc://")):
+            raise ValueError("endpoint: must be a tcp://, ipc:// or inproc:// ZMQ endpoint")
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """Keys of the publishing side (paths relative to the configuration file).
+
+    Attributes
+    ----------
+    curve_enabled : bool
+        Encrypt and authenticate connections with CURVE. Off only for tests
+        and benchmarks: without it anyone who can reach the port can listen.
+    curve_secret_key_file : str
+        The publisher's CURVE certificate with its secret key
+        (``NAME.key_secret`` from ``eew keys``).
+    curve_allowed_keys_dir : str
+        Directory of the public CURVE certificates (``*.key``) of the
+        subscribers that may connect; every other client is refused.
+    signing_key_file : str
+        The agency's Ed25519 signing key (``NAME.ed25519_secret``).
+    trusted_keys_dir : str
+        Directory of the Ed25519 public keys (``*.ed25519``) of the agencies
+        whose messages we accept (partner feeds).
+    """
+
+    curve_enabled: bool = _f(True, "require CURVE encryption + client authentication")
+    curve_secret_key_file: str = _f("keys/publisher.key_secret", "publisher CURVE certificate")
+    curve_allowed_keys_dir: str = _f("keys/allowed", "public certificates of allowed subscribers")
+    signing_key_file: str = _f("keys/KZ-AEWS.ed25519_secret", "Ed25519 signing key of the agency")
+    trusted_keys_dir: str = _f("keys/trusted", "Ed25519 public keys of trusted agencies")
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        for key in ("curve_secret_key_file", "curve_allowed_keys_dir", "signing_key_file"):
+            if self.curve_enabled or key == "signing_key_file":
+                if not getattr(self, key):
+                    raise ValueError(f"{key}: must not be empty")
+
+
+@dataclass(frozen=True)
+class SubscriberConfig:
+    """The receiving side.
+
+    Attributes
+    ----------
+    max_clock_skew_s : float
+        A message whose bus sent time differs from the subscriber's clock by
+        more than this is dropped as stale or replayed [s]. ``inf`` disables
+        the check (replays of archived data on a live clock).
+    heartbeat_interval_s : float
+        Expected heartbeat period until the publisher announces its own [s].
+    heartbeat_missed_intervals : float
+        Warn when no heartbeat came for this many intervals.
+    rcvhwm_messages : int
+        ZMQ receive high-water mark [messages].
+    replay_memory_events : int
+        Event ids (and pick ids) whose newest version is remembered for the
+        replay check; the oldest are forgotten first (the sent-time check
+        still rejects old captures).
+    reconnect_interval_s, reconnect_interval_max_s : float
+        ZMQ reconnection back-off, initial and maximum [s].
+    """
+
+    max_clock_skew_s: float = _f(30.0, "drop messages sent further than this from our clock [s]")
+    heartbeat_interval_s: float = _f(2.0, "expected heartbeat period before one is received [s]")
+    heartbeat_missed_intervals: float = _f(3.0, "warn after this many missing heartbeats")
+    rcvhwm_messages: int = _f(10000, "ZMQ receive high-water mark [messages]")
+    replay_memory_events: int = _f(100_000, "event/pick ids remembered for replay checks")
+    reconnect_interval_s: float = _f(0.2, "first reconnection delay [s]")
+    reconnect_interval_max_s: float = _f(5.0, "largest reconnection delay [s]")
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(
+            self,
+            "max_clock_skew_s",
+            "heartbeat_interval_s",
+            "heartbeat_missed_intervals",
+            "rcvhwm_messages",
+            "replay_memory_events",
+            "reconnect_interval_s",
+            "reconnect_interval_max_s",
+        )
+        if math.isnan(self.max_clock_skew_s):
+            raise ValueError("max_clock_skew_s: must be a number (inf disables the check)")
+        if self.reconnect_interval_max_s < self.reconnect_interval_s:
+            raise ValueError("reconnect_interval_max_s: must be >= reconnect_interval_s")

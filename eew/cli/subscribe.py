@@ -1,0 +1,174 @@
+"""``eew subscribe``: receive, verify and show alerts from an alert bus publisher."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from eew.errors import CLIError
+
+if TYPE_CHECKING:
+    from eew.alert.gate import WatchdogEvent
+    from eew.alert.subscriber import CurveClient
+
+HELP = "subscribe to an alert bus: print verified alerts, optionally run a hook per alert"
+
+
+def setup(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``eew subscribe``."""
+    parser.add_argument("endpoint", metavar="ENDPOINT", help="publisher, e.g. tcp://host:5571")
+    parser.add_argument("--json", action="store_true", help="print JSON Lines (eew.alert/1)")
+    parser.add_argument(
+        "--min-intensity",
+        type=float,
+        metavar="X",
+        help="only events with predicted MSK-64 intensity >= X at a (selected) target",
+    )
+    parser.add_argument(
+        "--target", action="append", metavar="NAME", help="only these targets (repeatable)"
+    )
+    parser.add_argument(
+        "--exec", dest="exec_cmd", metavar="CMD", help="run CMD per alert, message on stdin"
+    )
+    parser.add_argument(
+        "--exec-timeout-s", type=float, default=10.0, help="kill a hook after this [s]"
+    )
+    parser.add_argument(
+        "--curve-server-key", metavar="FILE", help="publisher's public CURVE certificate (.key)"
+    )
+    parser.add_argument(
+        "--curve-key", metavar="FILE", help="our CURVE certificate with secret key (.key_secret)"
+    )
+    parser.add_argument(
+        "--trusted-keys", metavar="DIR", help="directory of trusted agencies' .ed25519 keys"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="accept unsigned messages without verification (testing only)",
+    )
+    parser.add_argument("--picks", action="store_true", help="also show picks")
+    parser.add_argument(
+        "--max-clock-skew-s",
+        type=float,
+        default=30.0,
+        help="drop messages sent further than this from our clock [s] (inf: no check)",
+    )
+    parser.add_argument(
+        "--heartbeat-missed",
+        type=float,
+        default=3.0,
+        metavar="N",
+        help="warn when no heartbeat came for N intervals (default: %(default)s)",
+    )
+    parser.add_argument("--max-alerts", type=int, metavar="N", help="exit after N alerts")
+    parser.add_argument("--duration-s", type=float, metavar="S", help="exit after S seconds")
+
+
+def _curve(args: argparse.Namespace) -> CurveClient | None:
+    from eew.alert.subscriber import CurveClient
+
+    if bool(args.curve_server_key) != bool(args.curve_key):
+        raise CLIError("--curve-server-key and --curve-key go together")
+    if not args.curve_key:
+        return None
+    return CurveClient.from_files(args.curve_key, args.curve_server_key)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Receive until interrupted (or ``--max-alerts`` / ``--duration-s``)."""
+    from eew.alert.config import SubscriberConfig
+    from eew.alert.hooks import HookRunner
+    from eew.alert.render import AlertFilter, format_alert, json_line, max_intensity
+    from eew.alert.signing import Verifier
+    from eew.alert.subscriber import Subscriber
+    from eew.clock import WallClock
+    from eew.detect.picks import Pick
+    from eew.event.alert import Alert
+    from eew.formats import native
+
+    if args.trusted_keys is None and not args.insecure:
+        raise CLIError("--trusted-keys DIR is required (or --insecure for unsigned test feeds)")
+    verifier = Verifier.from_dir(args.trusted_keys) if args.trusted_keys else None
+    config = SubscriberConfig(
+        max_clock_skew_s=args.max_clock_skew_s, heartbeat_missed_intervals=args.heartbeat_missed
+    )
+    try:
+        config.check()
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    clock = WallClock()
+    flt = AlertFilter(args.min_intensity, args.target)
+    hook = None
+    if args.exec_cmd:
+        hook = HookRunner(shlex.split(args.exec_cmd), timeout_s=args.exec_timeout_s)
+
+    def on_watchdog(event: WatchdogEvent) -> None:
+        banner = "*** EEW FEED DOWN ***" if event.state == "lost" else "*** EEW feed back ***"
+        print(f"eew subscribe: {banner} {event.message}", file=sys.stderr, flush=True)
+
+    kinds = ("alert", "status", "pick") if args.picks else ("alert", "status")
+    end = math.inf if args.duration_s is None else time.monotonic() + args.duration_s
+    n_alerts = 0
+    try:
+        with Subscriber(
+            args.endpoint,
+            verifier=verifier,
+            clock=clock,
+            config=config,
+            curve=_curve(args),
+            kinds=kinds,
+            on_watchdog=on_watchdog,
+        ) as sub:
+            while args.max_alerts is None or n_alerts < args.max_alerts:
+                left_s = end - time.monotonic()
+                if left_s <= 0:
+                    break
+                msg = sub.receive(min(left_s, 1.0))
+                if hook is not None:
+                    hook.check()
+                if msg is None:
+                    continue
+                body = msg.body
+                if isinstance(body, Pick):
+                    line = (
+                        native.dumps(body) if args.json else f"[PICK] {msg.agency} {body.pick_id}"
+                    )
+                    print(line, flush=True)
+                elif isinstance(body, Alert) and flt.passes(body):
+                    n_alerts += 1
+                    text = json_line(body)
+                    if args.json:
+                        print(text, flush=True)
+                    else:
+                        print(format_alert(body, clock.now_ns(), flt.targets), flush=True)
+                    if hook is not None:
+                        hook.submit(
+                            (text + "\n").encode("utf-8"),
+                            {
+                                "EEW_AGENCY": body.agency,
+                                "EEW_EVENT_ID": body.event_id,
+                                "EEW_VERSION": str(body.version),
+                                "EEW_MESSAGE_TYPE": body.message_type,
+                                "EEW_MAGNITUDE": f"{body.magnitude:.2f}",
+                                "EEW_MAX_INTENSITY": f"{max_intensity(body, flt.targets):.2f}",
+                            },
+                        )
+            stats = sub.statistics().messages
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if hook is not None:
+            hook.close(timeout_s=args.exec_timeout_s + 5)
+    if stats.dropped:
+        print(
+            f"eew subscribe: dropped {stats.dropped} message(s): {stats.dropped_forged} forged, "
+            f"{stats.dropped_unsigned} unsigned, {stats.dropped_replayed} replayed, "
+            f"{stats.dropped_stale} stale, {stats.dropped_malformed} malformed",
+            file=sys.stderr,
+        )
+    return 0
