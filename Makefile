@@ -20,22 +20,29 @@ demo: $(STAMP)
 	@echo "=== Replaying the simulated M4.5 under Almaty ($(DEMO)) through the live code path ==="
 	$(BIN)/eew replay $(DEMO) --out demo_picks.jsonl --table
 	$(BIN)/eew plot $(DEMO) --picks demo_picks.jsonl --out demo_plots
-	@echo "=== Picks as JSON Lines: demo_picks.jsonl; record section and map: demo_plots/*.png ==="
+	@echo "=== Picks and alerts as JSON Lines: demo_picks.jsonl; record section and map: demo_plots/*.png ==="
+	@echo "=== Live chain: SeedLink server at 10x -> daemon -> signed alert bus -> subscriber ==="
+	$(BIN)/python tools/live_demo.py
 
 test: $(STAMP)
-	$(BIN)/ruff check eew tests benchmarks
+	$(BIN)/ruff check eew tests benchmarks tools
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check eew tests benchmarks
+	$(BIN)/ruff check eew tests benchmarks tools
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_stalta.py
 	$(BIN)/python benchmarks/bench_replay.py
+	$(BIN)/python benchmarks/bench_decode.py
+	$(BIN)/python benchmarks/bench_locate.py
+	$(BIN)/python benchmarks/bench_bus.py
+	$(BIN)/python benchmarks/bench_seedlink.py
+	$(BIN)/python benchmarks/bench_latency.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info demo_picks.jsonl demo_plots
+	rm -rf $(VENV) build *.egg-info demo_picks.jsonl demo_plots demo_live
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from eew.alert.config import BusConfig, SecurityConfig
+from eew.daemon.schema import DaemonConfig, SeedLinkConfig, UpstreamConfig
 from eew.errors import ConfigError
 
 
@@ -227,9 +228,13 @@ class EventConfig:
     grid_half_height_km: float = _f(220.0, "half height of the location grid north-south [km]")
     grid_step_km: float = _f(10.0, "coarse grid spacing [km]; a 1 km grid refines it")
     teleseism_max_slowness_s_km: float = _f(
-        0.09,
-        "picks fitting a plane wave slower than this (apparent velocity > 11 km/s) "
-        "across the network are teleseismic or distant [s/km]",
+        0.125,
+        "picks fitting a plane wave faster than 8 km/s (Pn or steeper) across the network "
+        "come from a distant or teleseismic source [s/km]",
+    )
+    plane_wave_max_rms_s: float = _f(0.2, "RMS misfit below which the picks form a plane wave [s]")
+    plane_wave_min_aperture_km: float = _f(
+        60.0, "the plane-wave test needs picks spread over at least this distance [km]"
     )
     event_timeout_s: float = _f(40.0, "an event without new pick data for this long is final [s]")
     teleseism_hold_s: float = _f(
@@ -260,6 +265,8 @@ class EventConfig:
             "grid_half_height_km",
             "grid_step_km",
             "teleseism_max_slowness_s_km",
+            "plane_wave_max_rms_s",
+            "plane_wave_min_aperture_km",
             "event_timeout_s",
             "teleseism_hold_s",
             "max_nearest_station_km",
@@ -305,6 +312,9 @@ class OnsiteConfig:
     coincidence_s: float = _f(2.0, "their onsets must lie within this [s]")
     tau_c_min_s: float = _f(1.0, "onsite rule: tau_c at least this [s] and ...")
     pd_min_cm: float = _f(0.2, "... Pd at least this (Wu & Kanamori 2005 use 0.5) [cm]")
+    pd_fast_cm: float = _f(
+        0.08, "or Pd at least this within the first second of P (fast rule) [cm]"
+    )
     pa_min_cm_s2: float = _f(
         80.0, "or observed P-wave acceleration at least this (about MSK VI ahead of S) [cm/s²]"
     )
@@ -318,6 +328,7 @@ class OnsiteConfig:
             "coincidence_s",
             "tau_c_min_s",
             "pd_min_cm",
+            "pd_fast_cm",
             "pa_min_cm_s2",
             "plum_radius_km",
         )
@@ -353,6 +364,9 @@ class Config:
     onsite: OnsiteConfig = field(default_factory=OnsiteConfig)
     bus: BusConfig = field(default_factory=BusConfig)
     bus_security: SecurityConfig = field(default_factory=SecurityConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    seedlink: SeedLinkConfig = field(default_factory=SeedLinkConfig)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     #: directory against which relative paths are resolved (not a TOML key)
     base_dir: Path = field(default=Path("."), compare=False, repr=False)

@@ -69,6 +69,8 @@ class Pipeline:
         :class:`~eew.detect.picks.RejectedTrigger`).
     clock : Clock, optional
         Time source; default a :class:`~eew.clock.DataClock` that follows the data.
+    after_packet : callable, optional
+        Called with the clock's time after every packet (the event core's ``tick``).
     """
 
     def __init__(
@@ -77,8 +79,10 @@ class Pipeline:
         inventory: Inventory,
         sink: Callable[[object], None],
         clock: Clock | None = None,
+        after_packet: Callable[[int], None] | None = None,
     ) -> None:
         self.config = config
+        self._after_packet = after_packet
         self.inventory = inventory
         self._sink = sink
         self.clock: Clock = clock if clock is not None else DataClock()
@@ -107,6 +111,8 @@ class Pipeline:
         sid = proc.info.station_id
         if packet.endtime_ns > self._station_end.get(sid, 0):
             self._station_end[sid] = packet.endtime_ns
+        if self._after_packet is not None:
+            self._after_packet(self.clock.now_ns())
 
     def data_end_ns(self, station_id: str) -> int | None:
         """End time of the newest data seen from a station (``NET.STA``) [ns], or None."""

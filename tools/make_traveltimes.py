@@ -26,6 +26,7 @@ OUT = Path(__file__).resolve().parents[1] / "eew" / "data" / "traveltimes_alm1d_
 
 
 def main() -> None:
+    """Write the table file and print a one-line summary."""
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tts = TravelTimes(Path(tmp))

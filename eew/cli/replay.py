@@ -108,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
                 load_stack(),
                 load_targets(cfg.targets_path()),
                 __version__,
+                deferred=True,
             )
-            pipeline = Pipeline(cfg, inventory, core, clock)
+            pipeline = Pipeline(cfg, inventory, core, clock, after_packet=core.tick)
         progress = _Progress(len(idx)) if (sys.stderr.isatty() and not args.no_progress) else None
         pace = _pacer(speed)
         for i, pkt in enumerate(iter_packets(idx, cfg.replay.max_packet_samples)):

@@ -86,6 +86,11 @@ class EventCore:
         Target sites.
     software_version : str
         Stamped on every alert.
+    deferred : bool
+        Evaluate changed events in :meth:`tick` instead of on every pick message. The
+        pipeline calls ``tick`` after each packet (``Pipeline(after_packet=core.tick)``), so
+        a burst of pick updates from one packet costs one evaluation per event, and the
+        results carry the same data time.
     """
 
     def __init__(
@@ -98,8 +103,11 @@ class EventCore:
         stack: TravelTimeStack,
         targets: tuple[Target, ...],
         software_version: str,
+        deferred: bool = False,
     ) -> None:
         self.cfg = config.event
+        self.deferred = deferred
+        self._dirty: dict[int, tuple[_Event, bool]] = {}
         self.acfg = config.alert
         self._sink = sink
         self._clock = clock
@@ -151,7 +159,7 @@ class EventCore:
             sp.add(pick)
             phase = "S" if sp.secondary else "P"
             if ev is not None:
-                self._evaluate(ev, now, changed=False)
+                self._request(ev, now, changed=False)
         else:
             sp = StationPick(
                 sid, pick.time_ns, pick.latitude_deg, pick.longitude_deg, first_sent_ns=now
@@ -159,7 +167,7 @@ class EventCore:
             sp.add(pick)
             ev, phase = self._associate(sp)
             if ev is not None and phase == "P":
-                self._evaluate(ev, now, changed=True)
+                self._request(ev, now, changed=True)
             elif phase is None:
                 if self._teleseism_hold(now):
                     sp.secondary = True  # a late pick of a teleseismic or distant event
@@ -178,8 +186,26 @@ class EventCore:
             self.onsite.on_pick(sid, pick)
         self._expire(now)
 
+    def tick(self, now_ns: int | None = None) -> None:
+        """Evaluate the events changed since the last tick, and close expired ones."""
+        now = self._clock.now_ns() if now_ns is None else now_ns
+        dirty, self._dirty = self._dirty, {}
+        for ev, changed in dirty.values():
+            self._evaluate(ev, now, changed)
+        self._expire(now)
+
+    def _request(self, ev: _Event, now: int, changed: bool) -> None:
+        """Evaluate now, or (deferred) at the next :meth:`tick`."""
+        if not self.deferred:
+            self._evaluate(ev, now, changed)
+            return
+        prev = self._dirty.get(ev.number)
+        self._dirty[ev.number] = (ev, changed or (prev is not None and prev[1]))
+        ev.last_change_ns = now
+
     def flush(self) -> None:
         """End of data: close every event (final alerts)."""
+        self.tick()
         now = self._clock.now_ns()
         for ev in self.events:
             if not ev.closed:
@@ -307,8 +333,8 @@ class EventCore:
                 cluster.append(sp)
         if len(cluster) < self.cfg.min_picks_event:
             return
-        loc = self._locate(cluster, now)
-        if loc is None or not self._acceptable(loc):
+        loc = self._locate(cluster, now, edt_only=True)
+        if not self._acceptable(loc):
             return
         self._n_events += 1
         ev = _Event(self._n_events, cluster)
@@ -324,12 +350,16 @@ class EventCore:
                 ev.picks[sp.station_id] = sp
                 self.pool.remove(sp)
         log.info("event %d declared with %d stations", ev.number, len(ev.picks))
-        self._evaluate(ev, now, changed=True)
+        self._request(ev, now, changed=True)
 
     # ---- location -----------------------------------------------------------------------
     def _locate(
-        self, picks: list[StationPick], now: int, exclude: set[str] | None = None
-    ) -> Location | None:
+        self,
+        picks: list[StationPick],
+        now: int,
+        exclude: set[str] | None = None,
+        edt_only: bool = False,
+    ) -> Location:
         t_ref = min(sp.time_ns for sp in picks)
         idx = np.array([self._index[sp.station_id] for sp in picks], dtype=np.int64)
         tp = np.array([(sp.time_ns - t_ref) / NS for sp in picks])
@@ -349,7 +379,9 @@ class EventCore:
                 continue
             silent.append(self._index[sid])
             ends.append((end - t_ref) / NS)
-        loc = self.locator.locate(idx, tp, np.array(silent, dtype=np.int64), np.array(ends))
+        loc = self.locator.locate(
+            idx, tp, np.array(silent, dtype=np.int64), np.array(ends), edt_only=edt_only
+        )
         return Location(
             latitude_deg=loc.latitude_deg,
             longitude_deg=loc.longitude_deg,
@@ -521,8 +553,17 @@ class EventCore:
         return mag.combine(stations)
 
     def _teleseismic(self, picks: list[StationPick]) -> bool:
-        """Plane-wave fit across the network, and the tau_p/Pd teleseism line (EPIC)."""
-        if len(picks) >= 5:
+        """Plane-wave fit across the network, and the tau_p/Pd teleseism line (EPIC).
+
+        A distant source (a teleseism, or a deep Hindu Kush event 900 km away) sends a
+        nearly plane wavefront across the network at the speed of Pn or faster; a local
+        source's wavefront is curved, or slower. With picks spanning at least
+        ``plane_wave_min_aperture_km``, a plane-wave fit with RMS below
+        ``plane_wave_max_rms_s`` and slowness below ``teleseism_max_slowness_s_km`` marks
+        the event as distant.
+        """
+        c = self.cfg
+        if len(picks) >= 4:
             x, y = self.grid.to_xy(
                 np.array([p.latitude_deg for p in picks]),
                 np.array([p.longitude_deg for p in picks]),
@@ -533,7 +574,12 @@ class EventCore:
             coef, *_ = np.linalg.lstsq(a, t, rcond=None)
             rms = float(np.sqrt(np.mean((a @ coef - t) ** 2)))
             slowness = float(math.hypot(coef[1], coef[2]))
-            if aperture >= 60.0 and rms < 0.35 and slowness < self.cfg.teleseism_max_slowness_s_km:
+            max_rms = c.plane_wave_max_rms_s if len(picks) >= 5 else 0.5 * c.plane_wave_max_rms_s
+            if (
+                aperture >= c.plane_wave_min_aperture_km
+                and rms < max_rms
+                and slowness < c.teleseism_max_slowness_s_km
+            ):
                 return True
         pds, taus = [], []
         for sp in picks:

@@ -172,6 +172,34 @@ def edt_likelihood(
     return like
 
 
+@njit(cache=True)
+def origin_likelihood(
+    tt: np.ndarray, picked: np.ndarray, t_pick: np.ndarray, sigma_s: float
+) -> np.ndarray:
+    """Origin-time likelihood of every node: ``sum_k exp(-(r_k - median r)² / 2 sigma²)``.
+
+    ``r_k = t_k - T_k`` are the origin times implied by each pick; their median is the
+    node's origin time, so one wrong pick cannot drag it. O(n log n) per node instead of
+    EDT's O(n²): used once many stations have picked, when the silent stations no longer
+    constrain the solution.
+    """
+    n = tt.shape[0]
+    m = picked.shape[0]
+    like = np.zeros(n)
+    r = np.empty(m)
+    inv2s2 = 1.0 / (2.0 * sigma_s * sigma_s)
+    for k in range(n):
+        for i in range(m):
+            r[i] = t_pick[i] - tt[k, picked[i]]
+        ot = np.median(r)
+        acc = 0.0
+        for i in range(m):
+            d = r[i] - ot
+            acc += math.exp(-d * d * inv2s2)
+        like[k] = acc
+    return like
+
+
 @dataclass(frozen=True)
 class Location:
     """A location estimate.
@@ -209,6 +237,11 @@ class Locator:
     depth_prior_km, depth_prior_sigma_km : float
         Gaussian prior on depth (crustal seismicity of the northern Tien Shan is mostly
         5-25 km deep); it matters only while few stations constrain the depth.
+    search_radius_km : float
+        Only coarse nodes this close to the first-picked station are searched [km].
+    many_picks : int
+        From this many picks on, the origin-time likelihood (:func:`origin_likelihood`)
+        replaces EDT: cheaper, and the silent stations no longer matter.
     distance_prior_km : float
         Width of a Gaussian prior on the distance from the first-picked station. With few
         picks on one side of a source, the EDT likelihood is a long flat valley along the
@@ -229,6 +262,8 @@ class Locator:
         depth_prior_km: float = 12.0,
         depth_prior_sigma_km: float = 10.0,
         distance_prior_km: float = 100.0,
+        search_radius_km: float = 250.0,
+        many_picks: int = 8,
     ) -> None:
         self.grid = grid
         self.stack = stack
@@ -238,6 +273,8 @@ class Locator:
         zd = (grid.depth_km - depth_prior_km) / depth_prior_sigma_km
         self._depth_prior = -0.5 * zd * zd
         self.distance_prior_km = distance_prior_km
+        self.search_radius_km = search_radius_km
+        self.many_picks = many_picks
         self.sx, self.sy = grid.to_xy(station_lat_deg, station_lon_deg)
         xx, yy, zz = np.meshgrid(grid.x_km, grid.y_km, np.arange(grid.depth_km.size), indexing="ij")
         self._cx = xx.ravel().astype(np.float64)
@@ -286,6 +323,7 @@ class Locator:
         t_pick_s: np.ndarray,
         silent: np.ndarray,
         t_data_end_s: np.ndarray,
+        edt_only: bool = False,
     ) -> Location:
         """Locate from picks and the silent stations.
 
@@ -299,32 +337,44 @@ class Locator:
             Station indices without a pick whose data are current.
         t_data_end_s : numpy.ndarray
             Their data end times [s, same reference].
+        edt_only : bool
+            Use EDT with the silent stations whatever the number of picks (to declare an
+            event: the silent stations are what tells a local source from a distant one).
         """
         picked = np.asarray(picked, dtype=np.int64)
         silent = np.asarray(silent, dtype=np.int64)
         t_pick_s = np.asarray(t_pick_s, dtype=np.float64)
         t_data_end_s = np.asarray(t_data_end_s, dtype=np.float64)
+        first = picked[int(np.argmin(t_pick_s))]
+        sx0, sy0 = self.sx[first], self.sy[first]
+        d2 = (self._cx - sx0) ** 2 + (self._cy - sy0) ** 2
+        sel = np.flatnonzero(d2 <= self.search_radius_km**2)
+        many = picked.size >= self.many_picks and not edt_only
         # the coarse grid cannot resolve a peak narrower than its spacing: widen the
         # differential-time uncertainty by half a cell's travel time (P at ~6 km/s) there
         sigma_c = math.hypot(self.sigma_s, 0.5 * self._coarse_step / 6.0)
-        like_c = edt_likelihood(
-            self.coarse_tt, picked, t_pick_s, silent, t_data_end_s, sigma_c, self.tolerance_s
-        )
-        first = picked[int(np.argmin(t_pick_s))]
-        sx0, sy0 = self.sx[first], self.sy[first]
+        tt_c = self.coarse_tt[sel]
+        if many:
+            like_c = origin_likelihood(tt_c, picked, t_pick_s, sigma_c)
+        else:
+            like_c = edt_likelihood(
+                tt_c, picked, t_pick_s, silent, t_data_end_s, sigma_c, self.tolerance_s
+            )
         inv2 = 0.5 / self.distance_prior_km**2
-        like_c = like_c + self._depth_prior[self._cz]
-        like_c = like_c - inv2 * ((self._cx - sx0) ** 2 + (self._cy - sy0) ** 2)
-        best = int(np.argmax(like_c))
+        like_c = like_c + self._depth_prior[self._cz[sel]] - inv2 * d2[sel]
+        best = int(sel[int(np.argmax(like_c))])
         bx, by = self._cx[best], self._cy[best]
         fx = self._fx + bx
         fy = self._fy + by
         tt_f = tt_grid(
             fx, fy, self._fz, self.sx, self.sy, self.stack.p_s, self.stack.distance_step_km
         )
-        like_f = edt_likelihood(
-            tt_f, picked, t_pick_s, silent, t_data_end_s, self.sigma_s, self.tolerance_s
-        )
+        if many:
+            like_f = origin_likelihood(tt_f, picked, t_pick_s, self.sigma_s)
+        else:
+            like_f = edt_likelihood(
+                tt_f, picked, t_pick_s, silent, t_data_end_s, self.sigma_s, self.tolerance_s
+            )
         fit_max = float(like_f.max())
         like_f = like_f + self._depth_prior[self._fz] - inv2 * ((fx - sx0) ** 2 + (fy - sy0) ** 2)
         lmax = float(like_f.max())
@@ -340,7 +390,7 @@ class Locator:
         # region touching the fine grid's edge: it extends further; widen the uncertainty
         half = float(self._fx.max())
         if np.any(np.abs(rx - bx) >= half - 1e-6) or np.any(np.abs(ry - by) >= half - 1e-6):
-            cregion = like_c >= float(like_c.max()) - 0.5
+            cregion = sel[like_c >= float(like_c.max()) - 0.5]
             h_sigma = max(
                 h_sigma,
                 float(
@@ -362,7 +412,7 @@ class Locator:
             depth_sigma_km=max(z_sigma, 1.0),
             origin_time_sigma_s=max(ot_sigma, 0.05),
             likelihood=fit_max,
-            max_likelihood=float(_max_possible(picked.size, silent.size)),
+            max_likelihood=float(picked.size if many else _max_possible(picked.size, silent.size)),
             residuals_s=ots - ot,
         )
 

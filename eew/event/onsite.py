@@ -4,7 +4,8 @@ A Verny-type earthquake under Almaty leaves no time for a network solution: S fo
 by less than 4 s in the city. City stations (within ``city_radius_km`` of the city
 centre) therefore raise an alert on their own as soon as their first P data show a
 damaging event: ``tau_c >= tau_c_min_s`` and ``Pd >= pd_min_cm`` (the onsite rule of
-Wu & Kanamori 2005), or an observed P-wave acceleration ``>= pa_min_cm_s2``. To avoid
+Wu & Kanamori 2005), or ``Pd >= pd_fast_cm`` within the first second of P, or an observed
+P-wave acceleration ``>= pa_min_cm_s2``. To avoid
 alerting on one station's local disturbance, ``min_stations`` city stations must pass
 within ``coincidence_s`` of each other. The alert forwards the observed intensity to the
 targets within ``plum_radius_km`` of the passing stations (PLUM, Kodera et al. 2018);
@@ -77,12 +78,15 @@ class OnsiteDetector:
             return False
         c = self.cfg
         tau_rule = (
-            pick.window_s >= 1.0
+            pick.window_s >= 0.5
             and pick.tau_c_s == pick.tau_c_s
             and pick.tau_c_s >= c.tau_c_min_s
             and pick.pd_cm >= c.pd_min_cm
         )
-        return tau_rule or pick.pa_cm_s2 >= c.pa_min_cm_s2
+        # within the first second, a P displacement this large only comes from a large
+        # event close by (Wu & Kanamori 2005 use Pd over 3 s; this is the fast variant)
+        fast_rule = pick.window_s < 1.0 and pick.pd_cm >= c.pd_fast_cm
+        return tau_rule or fast_rule or pick.pa_cm_s2 >= c.pa_min_cm_s2
 
     def on_pick(self, station_id: str, pick: Pick) -> None:
         """Consider one pick message of a station."""

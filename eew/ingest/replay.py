@@ -15,6 +15,7 @@ miniSEED 3 records by :func:`eew.ingest.mseed.parse_header` (libmseed).
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 from collections import Counter
@@ -251,20 +252,50 @@ def index_archive(paths: Iterable[str | os.PathLike[str]]) -> ArchiveIndex:
 
 
 def iter_packets(idx: ArchiveIndex, max_packet_samples: int = 0) -> Iterator[Packet]:
-    """Decode the indexed records in arrival order.
+    """Decode the indexed records in arrival order, optionally cut into shorter packets.
 
     Parameters
     ----------
     idx : ArchiveIndex
         From :func:`index_archive`.
     max_packet_samples : int
-        If > 0, split records into packets of at most this many samples (to test
-        that results do not depend on the packet size). 0 keeps one record per packet.
+        If > 0, records are cut into packets of at most this many samples and the packets
+        are merged by end time across channels, as a live feed of short packets would
+        deliver them (a record may start seconds before an earlier-ending one). 0 keeps
+        one record per packet.
     """
+    if max_packet_samples <= 0:
+        for _k, rec in _iter_records(idx):
+            yield rec
+        return
+    if not len(idx):
+        return
+    t = idx.table
+    max_dur = int((idx.end_ns - t[:, scan.C_START_NS]).max())
+    ends = idx.end_ns[idx.order]
+    heap: list[tuple[int, str, int, int, Packet]] = []
+    seq = 0
+    for j, rec in _iter_records(idx):
+        parts = (
+            split_packet(rec, max_packet_samples) if rec.n_samples > max_packet_samples else (rec,)
+        )
+        for p in parts:
+            heapq.heappush(heap, (p.endtime_ns, p.channel_id, p.starttime_ns, seq, p))
+            seq += 1
+        # no record still to come can hold a packet ending before this watermark
+        nxt = int(ends[j + 1]) if j + 1 < ends.shape[0] else None
+        while heap and (nxt is None or heap[0][0] <= nxt - max_dur):
+            yield heapq.heappop(heap)[-1]
+    while heap:
+        yield heapq.heappop(heap)[-1]
+
+
+def _iter_records(idx: ArchiveIndex) -> Iterator[tuple[int, Packet]]:
+    """Decode the indexed records in arrival order; yield (position in the order, packet)."""
     t = idx.table
     ids = idx.channel_ids
     rates = idx.rate_hz
-    for i in idx.order.tolist():
+    for k, i in enumerate(idx.order.tolist()):
         (off, reclen, start, nsamp, enc, bod, big, calib, _f, _m, fi, ch) = t[i].tolist()
         rate = float(rates[i])
         pkt: Packet | None = None
@@ -293,10 +324,7 @@ def iter_packets(idx: ArchiveIndex, max_packet_samples: int = 0) -> Iterator[Pac
                 continue
             if calib == 1 and not pkt.calibration:
                 pkt = Packet(pkt.channel_id, pkt.starttime_ns, pkt.sampling_rate_hz, pkt.data, True)
-        if max_packet_samples and pkt.n_samples > max_packet_samples:
-            yield from split_packet(pkt, max_packet_samples)
-        else:
-            yield pkt
+        yield k, pkt
 
 
 def split_packet(pkt: Packet, n_max: int) -> Iterator[Packet]:

@@ -1,0 +1,29 @@
+"""The live daemon behind ``eew run``: SeedLink in, picks and alerts out over the bus.
+
+Implementation overview (see ``docs/operations.md``):
+
+:mod:`eew.daemon.config`
+    ``DaemonConfig``, ``SeedLinkConfig``, ``UpstreamConfig`` (the ``[daemon]``,
+    ``[seedlink]`` and ``[upstream]`` sections) and :func:`load_settings`, which reads
+    them, the bus sections and the processing configuration from one TOML file.
+:mod:`eew.daemon.publish`
+    The ``AlertPublisher`` protocol the daemon publishes through, the real
+    :class:`eew.alert.Publisher` built from the settings, and ``MemoryPublisher``,
+    a test double.
+:mod:`eew.daemon.outputs`
+    The sink behind the pipeline/event core: routes picks and alerts to the publisher,
+    counts everything, logs one line per event, remembers which packet completed an alert.
+:mod:`eew.daemon.upstream`
+    The central role's intake: pick feeds of station daemons (bus subscribers in threads)
+    into one bounded, drop-oldest queue.
+:mod:`eew.daemon.health`
+    ``DaemonHealth`` snapshots (latency per station, live stations, queues, drops) and the
+    optional Prometheus endpoint.
+:mod:`eew.daemon.runner`
+    :class:`Daemon`: wires the role's stages as asyncio tasks, supervises them and stops
+    cleanly (stop intake, drain, close the publisher, persist the SeedLink state).
+:mod:`eew.daemon.logfmt`
+    One-line ``key=value`` log formatting, installed by the CLI only.
+
+Nothing here configures logging or starts anything at import.
+"""

@@ -1,0 +1,191 @@
+"""Health of a running daemon: snapshots, heartbeat content, Prometheus metrics.
+
+The daemon builds a :class:`DaemonHealth` every ``heartbeat_interval_s``: it is logged
+as one structured line, its summary rides on the bus heartbeats
+(:class:`eew.alert.wire.Health`), and the optional Prometheus endpoint serves it. The
+snapshot is immutable and replaced whole, so the publisher thread and the HTTP thread
+read it without locks.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from eew.alert.wire import Health
+from eew.seedlink.tracking import ChannelStatistics
+
+
+@dataclass(frozen=True)
+class DaemonHealth:
+    """One health snapshot.
+
+    Attributes
+    ----------
+    time_ns : int
+        When it was taken (processing clock) [ns].
+    role : str
+        The daemon's role.
+    live_stations : int
+        Stations whose newest data are at most ``station_live_s`` old.
+    stations : int
+        Stations seen since the start.
+    last_packet_time_ns : int or None
+        End time of the newest packet (or newest upstream data) [ns].
+    data_latency_s : float
+        Median over live stations of their latest data latency [s]; NaN if unknown.
+    station_latency_s : dict
+        ``NET.STA`` -> latest latency, the largest over its channels [s].
+    packets : int
+        Packets (station, all) or picks (central) processed.
+    queues : dict
+        Depth of every bounded queue [items].
+    drops : dict
+        Items dropped, per cause, since the start.
+    counts : dict
+        Picks, alerts, events, rejected triggers and other output counters.
+    """
+
+    time_ns: int
+    role: str
+    live_stations: int = 0
+    stations: int = 0
+    last_packet_time_ns: int | None = None
+    data_latency_s: float = math.nan
+    station_latency_s: Mapping[str, float] = field(default_factory=dict)
+    packets: int = 0
+    queues: Mapping[str, int] = field(default_factory=dict)
+    drops: Mapping[str, int] = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    def bus_health(self) -> Health:
+        """The summary carried by bus heartbeats."""
+        return Health(self.data_latency_s, self.live_stations, self.last_packet_time_ns)
+
+    def log_fields(self) -> dict[str, Any]:
+        """Flat ``key=value`` fields for the heartbeat log line."""
+        out: dict[str, Any] = {
+            "role": self.role,
+            "live_stations": self.live_stations,
+            "stations": self.stations,
+            "data_latency_s": self.data_latency_s,
+            "packets": self.packets,
+        }
+        out.update({f"queue_{k}": v for k, v in self.queues.items()})
+        out.update({f"dropped_{k}": v for k, v in self.drops.items()})
+        out.update(self.counts)
+        if self.station_latency_s:
+            worst = max(self.station_latency_s.items(), key=lambda kv: kv[1])
+            out["worst_station"] = worst[0]
+            out["worst_latency_s"] = worst[1]
+        return out
+
+
+def station_latencies(
+    channels: Iterable[ChannelStatistics], now_ns: int, live_s: float
+) -> tuple[dict[str, float], int, int, int | None]:
+    """Per-station latency, live and total station counts and the newest data end.
+
+    Returns
+    -------
+    latency : dict
+        ``NET.STA`` -> the largest latest latency of its live channels [s].
+    live, total : int
+        Live stations, stations seen.
+    newest_ns : int or None
+        End of the newest packet of any channel [ns].
+    """
+    latency: dict[str, float] = {}
+    seen: set[str] = set()
+    newest: int | None = None
+    live_ns = live_s * 1e9
+    for ch in channels:
+        if ch.packets == 0:
+            continue
+        sid = ch.channel_id.rsplit(".", 2)[0]
+        seen.add(sid)
+        if newest is None or ch.last_end_ns > newest:
+            newest = ch.last_end_ns
+        if now_ns - ch.last_end_ns <= live_ns:
+            latency[sid] = max(latency.get(sid, -math.inf), ch.latency_last_s)
+    return latency, len(latency), len(seen), newest
+
+
+def median_or_nan(values: Iterable[float]) -> float:
+    """Median, NaN for no values."""
+    vals = list(values)
+    return statistics.median(vals) if vals else math.nan
+
+
+class HealthCollector:
+    """A Prometheus collector over the newest :class:`DaemonHealth` (set :attr:`latest`)."""
+
+    def __init__(self) -> None:
+        self.latest: DaemonHealth | None = None
+
+    def collect(self) -> Iterator[Any]:
+        """Yield the metric families of the newest snapshot (called per scrape)."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        h = self.latest
+        if h is None:
+            return
+        yield GaugeMetricFamily("eew_live_stations", "stations with recent data", h.live_stations)
+        yield GaugeMetricFamily(
+            "eew_data_latency_seconds", "median latest data latency", h.data_latency_s
+        )
+        if h.last_packet_time_ns is not None:
+            yield GaugeMetricFamily(
+                "eew_last_packet_time_seconds",
+                "end time of the newest packet",
+                h.last_packet_time_ns / 1e9,
+            )
+        lat = GaugeMetricFamily(
+            "eew_station_latency_seconds", "latest data latency per station", labels=["station"]
+        )
+        for sid, v in sorted(h.station_latency_s.items()):
+            lat.add_metric([sid], v)
+        yield lat
+        yield CounterMetricFamily("eew_packets", "packets processed", h.packets)
+        q = GaugeMetricFamily("eew_queue_depth", "items in a bounded queue", labels=["queue"])
+        for k, v in sorted(h.queues.items()):
+            q.add_metric([k], v)
+        yield q
+        d = CounterMetricFamily("eew_dropped", "items dropped", labels=["cause"])
+        for k, v in sorted(h.drops.items()):
+            d.add_metric([k], v)
+        yield d
+        c = CounterMetricFamily("eew_outputs", "values emitted", labels=["kind"])
+        for k, v in sorted(h.counts.items()):
+            c.add_metric([k], v)
+        yield c
+
+
+class MetricsServer:
+    """The optional Prometheus endpoint (own registry, no global state).
+
+    Parameters
+    ----------
+    collector : HealthCollector
+        What is served.
+    host, port : str, int
+        Where to listen (port 0: any free port, see :attr:`port`).
+    """
+
+    def __init__(self, collector: HealthCollector, host: str, port: int) -> None:
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(collector)
+        self._server, self._thread = start_http_server(port, host, registry=self.registry)
+        self.host = host
+        self.port = int(self._server.server_address[1])
+
+    def close(self) -> None:
+        """Stop serving and release the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(2.0)

@@ -1,0 +1,406 @@
+"""The daemon: the role's stages as supervised asyncio tasks, and a clean stop.
+
+Stages and their bounded queues (drop policies in ``docs/operations.md``):
+
+``station``
+    SeedLink client (inbox of ``seedlink.queue_size`` packets; full: the sockets are no
+    longer read, TCP pushes back to the server) -> :class:`~eew.pipeline.Pipeline` ->
+    picks to the bus publisher (handover queue: picks drop-oldest).
+``central``
+    Upstream pick feeds (``upstream.queue_size`` picks, drop-oldest) ->
+    :class:`~eew.event.core.EventCore` -> alerts to the publisher (never dropped).
+``all``
+    SeedLink -> Pipeline -> EventCore -> publisher, in one process.
+
+Processing runs in the event loop thread (no lock anywhere in the core); the intake
+task yields to the loop every few packets so the links, heartbeats and signals stay
+served. Every task is supervised: the first one that fails stops the daemon, and
+:meth:`Daemon.run` re-raises its exception after the clean-up.
+
+Stop (:meth:`Daemon.request_stop`, wired to SIGTERM/SIGINT by the CLI): the links are
+closed (no new data), the packets already received are processed for at most
+``drain_s``, the SeedLink state is written (the last packet *processed* per station, so
+a restart neither loses nor duplicates), the publisher sends what it has queued plus a
+``down`` status, and everything is released within ``shutdown_timeout_s``. Picks in
+progress are not finalised: a stop is not the end of the data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+
+from eew import __version__
+from eew.alert.wire import Health
+from eew.clock import Clock, DataClock, WallClock
+from eew.daemon.config import Settings
+from eew.daemon.health import (
+    DaemonHealth,
+    HealthCollector,
+    MetricsServer,
+    median_or_nan,
+    station_latencies,
+)
+from eew.daemon.outputs import Outputs
+from eew.daemon.publish import AlertPublisher, build_publisher
+from eew.daemon.upstream import Upstream
+from eew.detect.picks import Pick
+from eew.event.core import EventCore
+from eew.event.targets import Target, load_targets
+from eew.event.traveltime import load_stack
+from eew.inventory import Inventory, load_inventory
+from eew.pipeline import Pipeline
+from eew.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
+
+log = logging.getLogger("eew.daemon")
+
+_YIELD_EVERY = 32  # packets processed between two yields to the event loop
+
+
+class Daemon:
+    """One ``eew run`` process.
+
+    Parameters
+    ----------
+    settings : Settings
+        Role, intake, bus and processing configuration.
+    clock : Clock, optional
+        Wall clock of arrival times, the SeedLink client, the bus and the upstream
+        feeds (default :class:`~eew.clock.WallClock`). The processing core runs on it
+        too unless ``daemon.processing_clock = "data"``.
+    publisher : AlertPublisher, optional
+        Injected publisher (tests); by default built from ``[bus]`` unless
+        ``daemon.publish`` is false.
+    inventory : Inventory, optional
+        Station metadata (default: the configured StationXML files).
+    targets : tuple of Target, optional
+        Target sites (default: the configured CSV file).
+    observers : sequence of callable
+        Called with every result value (picks, events, alerts, rejections).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        publisher: AlertPublisher | None = None,
+        inventory: Inventory | None = None,
+        targets: tuple[Target, ...] | None = None,
+        observers: Sequence[Callable[[object], None]] = (),
+    ) -> None:
+        self.settings = settings
+        d = settings.daemon
+        self.role = d.role
+        self.clock: Clock = clock or WallClock()
+        self.proc_clock: Clock = DataClock() if d.processing_clock == "data" else self.clock
+        self.publisher = publisher
+        self._own_publisher = publisher is None and d.publish
+        self._health = DaemonHealth(self.clock.now_ns(), self.role)
+        self.collector = HealthCollector()
+        self.metrics: MetricsServer | None = None
+        self._stop = asyncio.Event()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.client: SeedLinkClient | None = None
+        self.upstream: Upstream | None = None
+        self.pipeline: Pipeline | None = None
+        self.core: EventCore | None = None
+        self._processed = 0
+        cfg = settings.config
+        self.outputs = Outputs(
+            None, self.clock, publish_picks=self.role != "central", observers=observers
+        )
+        if self.role in ("station", "all"):
+            self.client = SeedLinkClient(
+                [ServerSpec.parse(s, settings.seedlink.streams) for s in settings.seedlink.servers],
+                self.clock,
+                self._client_options(),
+            )
+        if self.role in ("central", "all"):
+            inventory = inventory or load_inventory(cfg.stationxml_paths())
+            if self.role == "central":
+                self.upstream = Upstream(settings, self.clock)
+            self.core = EventCore(
+                cfg,
+                inventory,
+                self.outputs,
+                self.proc_clock,
+                self._data_end_ns,
+                load_stack(),
+                targets if targets is not None else load_targets(cfg.targets_path()),
+                __version__,
+                # with local data, evaluate once per packet; picks from the bus one by one
+                deferred=self.client is not None,
+            )
+        if self.client is not None:
+            inventory = inventory or load_inventory(cfg.stationxml_paths())
+            sink = self.core if self.core is not None else self.outputs
+            tick = self.core.tick if self.core is not None else None
+            self.pipeline = Pipeline(cfg, inventory, sink, self.proc_clock, after_packet=tick)
+
+    def _client_options(self) -> ClientOptions:
+        s = self.settings.seedlink
+        return ClientOptions(
+            keepalive_s=s.keepalive_s,
+            timeout_s=s.timeout_s,
+            connect_timeout_s=s.connect_timeout_s,
+            backoff_initial_s=s.backoff_initial_s,
+            backoff_max_s=s.backoff_max_s,
+            state_file=self.settings.path(s.state_file),
+            state_interval_s=s.state_interval_s,
+            queue_size=s.queue_size,
+            late_s=s.late_s,
+            future_s=None if math.isinf(s.future_s) else s.future_s,
+            gap_tolerance_samples=s.gap_tolerance_samples,
+        )
+
+    def _data_end_ns(self, station_id: str) -> int | None:
+        if self.pipeline is not None:
+            return self.pipeline.data_end_ns(station_id)
+        assert self.upstream is not None
+        return self.upstream.data_end_ns(station_id)
+
+    # ---- control --------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask the daemon to stop (signal handlers call this)."""
+        self._stop.set()
+
+    @property
+    def health(self) -> DaemonHealth:
+        """The newest health snapshot."""
+        return self._health
+
+    def bus_health(self) -> Health:
+        """Heartbeat content for the publisher thread (reads one immutable snapshot)."""
+        return self._health.bus_health()
+
+    async def run(self) -> int:
+        """Run until stopped, until the intake ends, or until a task fails.
+
+        Returns
+        -------
+        int
+            0 after a clean stop.
+
+        Raises
+        ------
+        Exception
+            The error of the first failed task, after everything was shut down.
+        """
+        d = self.settings.daemon
+        try:
+            await self._start()
+            log.info(
+                "daemon started",
+                extra={
+                    "kv": {
+                        "role": self.role,
+                        "version": __version__,
+                        "config": self.settings.config.hash(),
+                        "source": self.settings.source,
+                        "clock": d.processing_clock,
+                        "bus": getattr(self.publisher, "endpoint", "off"),
+                        "metrics": f"{self.metrics.host}:{self.metrics.port}"
+                        if self.metrics
+                        else "off",
+                    }
+                },
+            )
+            stopper = asyncio.create_task(self._stop.wait(), name="stop")
+            done, _ = await asyncio.wait(
+                [stopper, *self._tasks.values()], return_when=asyncio.FIRST_COMPLETED
+            )
+            stopper.cancel()
+            failed = [t for t in done if t is not stopper and not t.cancelled() and t.exception()]
+            for t in failed:
+                log.error(
+                    "task failed; stopping",
+                    extra={"kv": {"task": t.get_name()}},
+                    exc_info=t.exception(),
+                )
+        finally:
+            await asyncio.wait_for(self._shutdown(), d.shutdown_timeout_s)
+        if failed:
+            exc = failed[0].exception()
+            assert exc is not None
+            raise exc
+        return 0
+
+    async def _start(self) -> None:
+        d = self.settings.daemon
+        if self._own_publisher:
+            self.publisher = build_publisher(self.settings, self.clock, self.bus_health)
+        if self.publisher is not None:
+            await asyncio.to_thread(self.publisher.start)
+            self.outputs.publisher = self.publisher
+        if d.metrics_listen:
+            host, _, port = d.metrics_listen.rpartition(":")
+            self.metrics = MetricsServer(self.collector, host, int(port))
+        self._refresh_health()
+        if self.client is not None:
+            await self.client.start()
+            self._spawn("intake", self._intake())
+        if self.upstream is not None:
+            self.upstream.start()
+            self._spawn("upstream", self._central())
+        if self.core is not None:
+            self._spawn("event-tick", self._event_tick())
+        self._spawn("heartbeat", self._heartbeat())
+
+    def _spawn(self, name: str, coro: object) -> None:
+        self._tasks[name] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+
+    # ---- stages ---------------------------------------------------------------------------
+    async def _intake(self) -> None:
+        client, pipeline = self.client, self.pipeline
+        assert client is not None and pipeline is not None
+        n = 0
+        while (item := await client.get()) is not None:
+            self.outputs.arrival_ns = item.arrival_ns
+            pipeline.feed(item.packet)
+            self._processed += 1
+            n += 1
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        log.info("SeedLink intake ended (every server said END)")
+
+    async def _central(self) -> None:
+        upstream, core = self.upstream, self.core
+        assert upstream is not None and core is not None
+        while True:
+            self._central_one(*await upstream.get())
+
+    def _central_one(self, pick: Pick, arrival_ns: int) -> None:
+        observe = getattr(self.proc_clock, "observe_ns", None)
+        if observe is not None:
+            observe(pick.sent_time_ns)
+        self.outputs.arrival_ns = arrival_ns
+        assert self.core is not None
+        self.core(pick)
+        self._processed += 1
+
+    async def _event_tick(self) -> None:
+        core = self.core
+        assert core is not None
+        while True:
+            await asyncio.sleep(self.settings.daemon.event_tick_s)
+            core.tick(self.proc_clock.now_ns())
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.daemon.heartbeat_interval_s)
+            if self.publisher is not None:
+                self.publisher.check()
+            self._refresh_health()
+            log.info("heartbeat", extra={"kv": self._health.log_fields()})
+
+    # ---- health ---------------------------------------------------------------------------
+    def _refresh_health(self) -> DaemonHealth:
+        now = self.proc_clock.now_ns()
+        queues: dict[str, int] = {}
+        drops: dict[str, int] = {}
+        latency: dict[str, float] = {}
+        live = total = 0
+        newest: int | None = None
+        if self.client is not None:
+            cs = self.client.statistics()
+            latency, live, total, newest = station_latencies(
+                cs.channels, now, self.settings.daemon.station_live_s
+            )
+            queues["seedlink"] = cs.queued
+            for key in ("duplicates", "future", "malformed", "truncated", "unexpected"):
+                drops[f"seedlink_{key}"] = sum(getattr(s, key) for s in cs.servers)
+        if self.upstream is not None:
+            us = self.upstream.statistics()
+            queues["upstream_picks"] = us.queued
+            drops["upstream_picks"] = us.dropped
+            newest = self.upstream.data_end_ns("")
+            live = total = us.feeds
+        if self.publisher is not None:
+            ps = self.publisher.statistics()
+            queues["bus_alerts"] = ps.alerts_queued
+            queues["bus_picks"] = ps.picks_queued
+            drops["bus_picks"] = ps.picks_dropped
+            drops["bus_send"] = ps.send_dropped
+        h = DaemonHealth(
+            time_ns=now,
+            role=self.role,
+            live_stations=live,
+            stations=total,
+            last_packet_time_ns=newest,
+            data_latency_s=median_or_nan(latency.values()),
+            station_latency_s=latency,
+            packets=self._processed,
+            queues=queues,
+            drops=drops,
+            counts=dict(self.outputs.counts),
+        )
+        self._health = h
+        self.collector.latest = h
+        return h
+
+    # ---- stop -----------------------------------------------------------------------------
+    async def _shutdown(self) -> None:
+        t0 = time.monotonic()
+        for t in self._tasks.values():
+            t.cancel()
+        for t in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t  # failures were reported by run()
+        drained = 0
+        if self.client is not None:
+            await self.client.close()  # links closed: no new data
+            drained = await self._drain(self.settings.daemon.drain_s)
+            self.client.save_state()
+        if self.upstream is not None:
+            await self.upstream.close()  # feeds closed: no new picks
+            drained += self._drain_picks(self.settings.daemon.drain_s)
+        self._refresh_health()
+        if self.publisher is not None and self.outputs.publisher is not None:
+            await asyncio.to_thread(self.publisher.close)
+        if self.metrics is not None:
+            self.metrics.close()
+        log.info(
+            "daemon stopped",
+            extra={
+                "kv": {
+                    "drained": drained,
+                    "stop_s": round(time.monotonic() - t0, 3),
+                    **self._health.log_fields(),
+                }
+            },
+        )
+
+    def _drain_picks(self, budget_s: float) -> int:
+        """Process the picks already received, for at most ``budget_s``."""
+        upstream, core = self.upstream, self.core
+        assert upstream is not None and core is not None
+        deadline = time.monotonic() + budget_s
+        n = 0
+        while time.monotonic() < deadline and (item := upstream.get_nowait()) is not None:
+            self._central_one(*item)
+            n += 1
+        return n
+
+    async def _drain(self, budget_s: float) -> int:
+        """Process the packets already received, for at most ``budget_s``."""
+        client, pipeline = self.client, self.pipeline
+        assert client is not None and pipeline is not None
+        deadline = time.monotonic() + budget_s
+        n = 0
+        while time.monotonic() < deadline:
+            try:
+                async with asyncio.timeout(0.02):
+                    item = await client.get()
+            except TimeoutError:
+                break
+            if item is None:
+                break
+            self.outputs.arrival_ns = item.arrival_ns
+            pipeline.feed(item.packet)
+            n += 1
+        return n

@@ -1,0 +1,145 @@
+"""Readable scorecard tables and the totals over scenarios."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from eew.evaluate.score import LARGE_MAGNITUDE, EventScore, ScenarioScore
+
+#: targets whose warning times are printed in the table (all go to the JSON)
+TABLE_TARGETS = ("Almaty-Almaly", "Talgar", "Konaev", "Bishkek")
+
+
+def _f(v: float, fmt: str = "{:.1f}") -> str:
+    return "-" if v is None or not math.isfinite(v) else fmt.format(v)
+
+
+def _median(values: list[float]) -> float:
+    vals = [v for v in values if math.isfinite(v)]
+    return float(np.median(vals)) if vals else math.nan
+
+
+def totals(scores: Sequence[ScenarioScore]) -> dict[str, Any]:
+    """Summary over scenarios (counts and medians of the per-event numbers).
+
+    Parameters
+    ----------
+    scores : sequence of ScenarioScore
+        One per scenario.
+    """
+    events = [e for s in scores for e in s.events]
+    alertable = [e for e in events if e.alertable]
+    detected = [e for e in alertable if e.detected]
+    inside = [e for e in detected if e.inside_network]
+    return {
+        "scenarios": len(scores),
+        "true_events": len(events),
+        "alertable_events": len(alertable),
+        "alertable_detected": len(detected),
+        "missed": sorted(
+            f"{s.scenario}/{e.id}"
+            for s in scores
+            for e in s.events
+            if e.alertable and not e.detected
+        ),
+        "false_alerts": sum(len(s.false_alerts) for s in scores),
+        "duplicate_alerts": sum(s.duplicate_alerts for s in scores),
+        "onsite_alerts": sum(s.onsite_alerts for s in scores),
+        "false_onsite_alerts": sum(s.false_onsite_alerts for s in scores),
+        "median_first_alert_after_origin_s": _median(
+            [e.first_alert_after_origin_s for e in detected]
+        ),
+        "median_first_alert_after_p4_s": _median([e.first_alert_after_p4_s for e in detected]),
+        "max_first_alert_after_p4_s": max(
+            (e.first_alert_after_p4_s for e in detected if math.isfinite(e.first_alert_after_p4_s)),
+            default=math.nan,
+        ),
+        "median_first_epicentral_error_inside_km": _median(
+            [e.first_alert_epicentral_error_km for e in inside]
+        ),
+        "median_epicentral_error_inside_km": _median(
+            [e.median_epicentral_error_km for e in inside]
+        ),
+        "median_abs_magnitude_error_at_p4_3s": _median(
+            [abs(e.magnitude_at_p4_3s - e.magnitude) for e in detected]
+        ),
+    }
+
+
+def format_scenario(s: ScenarioScore) -> str:
+    """A few readable lines per scenario: one per true event plus the false-alert counts."""
+    lines = [f"{s.scenario} ({s.description})" if s.description else s.scenario]
+    hdr = (
+        f"  {'event':<6} {'M':>4} {'in':>3} {'det':>3} {'t1-T0':>6} {'t1-P4':>6} {'dEpi1':>6} "
+        f"{'dZ1':>5} {'M1':>5} {'M@P4+3':>6} {'|dM|max':>7} {'medEpi':>6} {'M>6.5':>6} "
+        f"{'onsite':>6}"
+    )
+    lines.append(hdr)
+    for e in s.events:
+        lines.append(_event_row(e))
+    for e in s.events:
+        if e.detected and e.targets:
+            warn = {t.name: t for t in e.targets}
+            parts = [
+                f"{n} {_f(warn[n].true_warning_s)} s (pred {_f(warn[n].predicted_warning_s)})"
+                for n in TABLE_TARGETS
+                if n in warn
+            ]
+            lines.append(f"  {e.id}: warning " + "; ".join(parts))
+    lines.append(
+        f"  source alerts {s.source_alerts}, false {len(s.false_alerts)}, duplicates "
+        f"{s.duplicate_alerts}, events found {s.events_found}/{len(s.events)} (declared "
+        f"{s.events_declared}), onsite alerts {s.onsite_alerts} (false "
+        f"{s.false_onsite_alerts}), picks {s.picks}"
+    )
+    return "\n".join(lines)
+
+
+def _event_row(e: EventScore) -> str:
+    big = e.magnitude >= LARGE_MAGNITUDE
+    onsite = e.onsite_after_first_p_data_s
+    return (
+        f"  {e.id[:6]:<6} {e.magnitude:>4.1f} {'y' if e.inside_network else 'n':>3} "
+        f"{('yes' if e.detected else 'NO') if e.alertable else ('y' if e.detected else '-'):>3} "
+        f"{_f(e.first_alert_after_origin_s):>6} {_f(e.first_alert_after_p4_s):>6} "
+        f"{_f(e.first_alert_epicentral_error_km):>6} {_f(e.first_alert_depth_error_km):>5} "
+        f"{_f(e.first_alert_magnitude, '{:.2f}'):>5} {_f(e.magnitude_at_p4_3s, '{:.2f}'):>6} "
+        f"{_f(e.max_magnitude_error_after_p4_3s, '{:.2f}'):>7} "
+        f"{_f(e.median_epicentral_error_km):>6} "
+        f"{_f(e.magnitude_over_6_5_after_origin_s) if big else '':>6} {_f(onsite, '{:.2f}'):>6}"
+    )
+
+
+def format_totals(t: dict[str, Any]) -> str:
+    """The total line block."""
+    return "\n".join(
+        [
+            f"TOTAL over {t['scenarios']} scenarios: {t['alertable_detected']}/"
+            f"{t['alertable_events']} alertable events alerted"
+            + (f" (missed: {', '.join(t['missed'])})" if t["missed"] else ""),
+            f"  false source alerts {t['false_alerts']}, duplicates {t['duplicate_alerts']}, "
+            f"onsite alerts {t['onsite_alerts']} (false {t['false_onsite_alerts']})",
+            f"  first alert: median {_f(t['median_first_alert_after_origin_s'])} s after origin, "
+            f"median {_f(t['median_first_alert_after_p4_s'])} s / max "
+            f"{_f(t['max_first_alert_after_p4_s'])} s after P at the 4th station",
+            f"  epicentral error inside the network: first alert median "
+            f"{_f(t['median_first_epicentral_error_inside_km'])} km, per-event median "
+            f"{_f(t['median_epicentral_error_inside_km'])} km; |dM| at P4+3 s median "
+            f"{_f(t['median_abs_magnitude_error_at_p4_3s'], '{:.2f}')}",
+        ]
+    )
+
+
+LEGEND = (
+    "columns: in = inside the network; det = alerted (NO: missed alertable event); "
+    "t1-T0, t1-P4 = first alert after origin / after true P at the 4th station [s]; "
+    "dEpi1, dZ1, M1 = epicentral [km] and depth [km] error and magnitude of the first "
+    "alert; M@P4+3 = published magnitude 3 s after P4; |dM|max = largest magnitude error "
+    "from then on; medEpi = median epicentral error of the alert messages [km]; "
+    "M>6.5 = first magnitude above 6.5 after origin [s] (M>=7); onsite = onsite alert "
+    "after the end of the packet with the first P at a city station [s]"
+)

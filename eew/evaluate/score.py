@@ -1,0 +1,338 @@
+"""The scorecard: a replay's alerts and events against the scenario truth.
+
+Matching
+--------
+A source alert (all messages of one ``event_id``) *matches* a true event when one of
+its messages puts the epicentre within :data:`MATCH_KM` and the origin time within
+:data:`MATCH_S` of it; each alert is assigned to the true event most of its messages
+match. An alert that matches no true event is a *false alert*. Onsite alerts are scored
+apart: one is expected when it follows the first true P arrival at a city station by at
+most :data:`ONSITE_MATCH_S`, otherwise it is a false onsite alert.
+
+Times
+-----
+``sent_time`` under replay is the end of the packet that completed a message (the data
+clock), so every latency here is what a live system with zero telemetry delay would
+achieve with the same packets. "P4" is the true P arrival at the fourth station (of
+those that delivered data); the magnitude "once 3 s of P are in" is scored from P4 + 3 s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from eew.config import Config
+from eew.evaluate.run import ReplayRun
+from eew.evaluate.truth import TrueEvent, Truth, travel_time_s
+from eew.event.alert import Alert
+from eew.event.forecast import epicentral_km
+from eew.event.locate import TravelTimeStack
+
+NS = 1_000_000_000
+MATCH_KM = 50.0
+MATCH_S = 20.0
+ONSITE_MATCH_S = 10.0
+ALERT_MIN_MAGNITUDE = 4.5
+LARGE_MAGNITUDE = 7.0
+LARGE_THRESHOLD = 6.5
+
+
+@dataclass
+class TargetScore:
+    """Warning time at one target for the first alert of an event."""
+
+    name: str
+    distance_km: float
+    true_s_after_origin_s: float
+    true_warning_s: float
+    predicted_warning_s: float
+    s_arrival_error_s: float
+    predicted_msk: float
+    predicted_pga_cm_s2: float
+
+
+@dataclass
+class EventScore:
+    """How one true event was handled."""
+
+    id: str
+    magnitude: float
+    depth_km: float
+    latitude_deg: float
+    longitude_deg: float
+    inside_network: bool
+    near_network: bool
+    alertable: bool
+    detected: bool = False
+    alert_ids: list[str] = field(default_factory=list)
+    p4_after_origin_s: float = math.nan
+    first_alert_after_origin_s: float = math.nan
+    first_alert_after_p4_s: float = math.nan
+    first_alert_epicentral_error_km: float = math.nan
+    first_alert_depth_error_km: float = math.nan
+    first_alert_origin_error_s: float = math.nan
+    first_alert_magnitude: float = math.nan
+    first_alert_stations: int = 0
+    median_epicentral_error_km: float = math.nan
+    max_epicentral_error_km: float = math.nan
+    final_epicentral_error_km: float = math.nan
+    final_depth_error_km: float = math.nan
+    final_magnitude: float = math.nan
+    magnitude_at_p4_3s: float = math.nan
+    max_magnitude_error_after_p4_3s: float = math.nan
+    magnitude_over_6_5_after_origin_s: float = math.nan
+    city_first_p_after_origin_s: float = math.nan
+    city_first_p_packet_end_after_origin_s: float = math.nan
+    onsite_after_first_p_s: float = math.nan
+    onsite_after_first_p_data_s: float = math.nan
+    targets: list[TargetScore] = field(default_factory=list)
+    #: (seconds after origin, epicentral error km, depth error km, magnitude, lower bound,
+    #: stations, alerted) of every event estimate
+    series: list[tuple[float, float, float, float, bool, int, bool]] = field(default_factory=list)
+
+
+@dataclass
+class ScenarioScore:
+    """The scorecard of one scenario."""
+
+    scenario: str
+    description: str
+    packet_s: float
+    events: list[EventScore]
+    source_alerts: int
+    false_alerts: list[str]
+    duplicate_alerts: int
+    events_found: int
+    events_declared: int
+    onsite_alerts: int
+    false_onsite_alerts: int
+    picks: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN -> None)."""
+        return _clean(asdict(self))
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float):
+        return None if not math.isfinite(v) else round(v, 4)
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _km(lat: float, lon: float, ev: TrueEvent) -> float:
+    return float(
+        epicentral_km(lat, lon, np.array([ev.latitude_deg]), np.array([ev.longitude_deg]))[0]
+    )
+
+
+def _matches(a: Alert, ev: TrueEvent) -> bool:
+    return (
+        _km(a.latitude_deg, a.longitude_deg, ev) <= MATCH_KM
+        and abs(a.origin_time_ns - ev.origin_ns) <= MATCH_S * NS
+    )
+
+
+def assign_alerts(alerts: list[Alert], events: tuple[TrueEvent, ...]) -> dict[str, int | None]:
+    """Source alert id -> index of the true event it belongs to (``None``: false alert)."""
+    by_id: dict[str, list[Alert]] = {}
+    for a in alerts:
+        if a.kind == "source":
+            by_id.setdefault(a.event_id, []).append(a)
+    out: dict[str, int | None] = {}
+    for eid, msgs in by_id.items():
+        best: tuple[int, float, int] | None = None
+        for i, ev in enumerate(events):
+            hits = [m for m in msgs if _matches(m, ev)]
+            if not hits:
+                continue
+            mean_km = float(np.mean([_km(m.latitude_deg, m.longitude_deg, ev) for m in hits]))
+            key = (-len(hits), mean_km, i)
+            if best is None or key < best:
+                best = key
+        out[eid] = None if best is None else best[2]
+    return out
+
+
+def score_scenario(
+    truth: Truth, run: ReplayRun, cfg: Config, stack: TravelTimeStack, packet_s: float
+) -> ScenarioScore:
+    """Compute the scorecard of one replayed scenario.
+
+    Parameters
+    ----------
+    truth : Truth
+        The scenario's truth.
+    run : ReplayRun
+        The replay's picks, events and alerts.
+    cfg : Config
+        The configuration of the replay (city definition for onsite scoring).
+    stack : TravelTimeStack
+        Travel-time tables for the true S arrival at the targets.
+    packet_s : float
+        Packet length of the replay [s] (recorded on the scorecard).
+    """
+    assignment = assign_alerts(run.alerts, truth.events)
+    source = [a for a in run.alerts if a.kind == "source"]
+    onsite = sorted((a for a in run.alerts if a.kind == "onsite"), key=lambda a: a.sent_time_ns)
+    with_data = set(run.packet_ends_ns)
+    city = _city_stations(truth, cfg)
+    scores = []
+    onsite_expected: set[int] = set()
+    for i, ev in enumerate(truth.events):
+        ids = sorted(eid for eid, k in assignment.items() if k == i)
+        msgs = sorted((a for a in source if a.event_id in ids), key=lambda a: a.sent_time_ns)
+        es = _event_score(truth, ev, ids, msgs, run, with_data, stack)
+        onsite_expected |= _score_onsite(es, ev, city, run, onsite)
+        scores.append(es)
+    found = sum(1 for s in scores if s.detected)
+    return ScenarioScore(
+        scenario=truth.scenario,
+        description=truth.description,
+        packet_s=packet_s,
+        events=scores,
+        source_alerts=len(assignment),
+        false_alerts=sorted(eid for eid, k in assignment.items() if k is None),
+        duplicate_alerts=sum(max(len(s.alert_ids) - 1, 0) for s in scores),
+        events_found=found,
+        events_declared=len({e.event_id for e in run.events}),
+        onsite_alerts=len(onsite),
+        false_onsite_alerts=len(onsite) - len(onsite_expected),
+        picks=len({p.pick_id for p in run.picks}),
+    )
+
+
+def _event_score(
+    truth: Truth,
+    ev: TrueEvent,
+    ids: list[str],
+    msgs: list[Alert],
+    run: ReplayRun,
+    with_data: set[str],
+    stack: TravelTimeStack,
+) -> EventScore:
+    near = truth.near_network(ev)
+    s = EventScore(
+        id=ev.id,
+        magnitude=ev.magnitude,
+        depth_km=ev.depth_km,
+        latitude_deg=ev.latitude_deg,
+        longitude_deg=ev.longitude_deg,
+        inside_network=truth.inside_network(ev.latitude_deg, ev.longitude_deg),
+        near_network=near,
+        alertable=near and ev.magnitude >= ALERT_MIN_MAGNITUDE,
+        alert_ids=ids,
+    )
+    p4 = ev.p_nth_ns(4, with_data)
+    if p4 is not None:
+        s.p4_after_origin_s = (p4 - ev.origin_ns) / NS
+    s.series = [
+        (
+            (st.sent_time_ns - ev.origin_ns) / NS,
+            _km(st.record.location.latitude_deg, st.record.location.longitude_deg, ev),
+            st.record.location.depth_km - ev.depth_km,
+            st.record.magnitude.magnitude,
+            st.record.magnitude.is_lower_bound,
+            len(st.record.stations),
+            st.alerted,
+        )
+        for st in run.events
+        if st.event_id in ids and st.status == "active"
+    ]
+    published = [a for a in msgs if a.message_type in ("new", "update")]
+    if not published:
+        return s
+    s.detected = True
+    first = published[0]
+    s.first_alert_after_origin_s = (first.sent_time_ns - ev.origin_ns) / NS
+    if p4 is not None:
+        s.first_alert_after_p4_s = (first.sent_time_ns - p4) / NS
+    s.first_alert_epicentral_error_km = _km(first.latitude_deg, first.longitude_deg, ev)
+    s.first_alert_depth_error_km = first.depth_km - ev.depth_km
+    s.first_alert_origin_error_s = (first.origin_time_ns - ev.origin_ns) / NS
+    s.first_alert_magnitude = first.magnitude
+    s.first_alert_stations = len(first.stations)
+    errs = [_km(a.latitude_deg, a.longitude_deg, ev) for a in published]
+    s.median_epicentral_error_km = float(np.median(errs))
+    s.max_epicentral_error_km = float(np.max(errs))
+    last = published[-1]
+    s.final_epicentral_error_km = errs[-1]
+    s.final_depth_error_km = last.depth_km - ev.depth_km
+    s.final_magnitude = last.magnitude
+    if p4 is not None:
+        t3 = p4 + 3 * NS
+        before = [a for a in published if a.sent_time_ns <= t3]
+        after = [a for a in published if a.sent_time_ns > t3]
+        scored = before[-1:] + after
+        s.magnitude_at_p4_3s = scored[0].magnitude
+        s.max_magnitude_error_after_p4_3s = max(abs(a.magnitude - ev.magnitude) for a in scored)
+    over = [a for a in published if a.magnitude > LARGE_THRESHOLD]
+    if over:
+        s.magnitude_over_6_5_after_origin_s = (over[0].sent_time_ns - ev.origin_ns) / NS
+    s.targets = _target_scores(ev, first, run, stack)
+    return s
+
+
+def _target_scores(
+    ev: TrueEvent, first: Alert, run: ReplayRun, stack: TravelTimeStack
+) -> list[TargetScore]:
+    fc = {f.name: f for f in first.targets}
+    out = []
+    for t in run.targets:
+        d = _km(t.latitude_deg, t.longitude_deg, ev)
+        ts = float(travel_time_s(stack, "S", ev.depth_km, np.array([d]))[0])
+        s_true = ev.origin_ns + round(ts * NS)
+        f = fc.get(t.name)
+        out.append(
+            TargetScore(
+                name=t.name,
+                distance_km=d,
+                true_s_after_origin_s=ts,
+                true_warning_s=(s_true - first.sent_time_ns) / NS,
+                predicted_warning_s=f.warning_time_s if f else math.nan,
+                s_arrival_error_s=(f.s_arrival_time_ns - s_true) / NS if f else math.nan,
+                predicted_msk=f.intensity_msk if f else math.nan,
+                predicted_pga_cm_s2=f.pga_cm_s2 if f else math.nan,
+            )
+        )
+    return out
+
+
+def _city_stations(truth: Truth, cfg: Config) -> set[str]:
+    c = cfg.onsite
+    ids = list(truth.stations)
+    if not ids:
+        return set()
+    lat = np.array([truth.stations[s][0] for s in ids])
+    lon = np.array([truth.stations[s][1] for s in ids])
+    d = epicentral_km(c.city_lat_deg, c.city_lon_deg, lat, lon)
+    return {s for s, di in zip(ids, d, strict=True) if di <= c.city_radius_km}
+
+
+def _score_onsite(
+    s: EventScore, ev: TrueEvent, city: set[str], run: ReplayRun, onsite: list[Alert]
+) -> set[int]:
+    """Fill the onsite fields; return the indices of the onsite alerts this event explains."""
+    arr = [a for a in ev.arrivals if a.station_id in city and a.station_id in run.packet_ends_ns]
+    if ev.kind != "local" or not arr:
+        return set()
+    first_p = min(a.p_ns for a in arr)
+    ends = [run.packet_end_after(a.station_id, a.p_ns) for a in arr]
+    first_data = min((e for e in ends if e is not None), default=None)
+    s.city_first_p_after_origin_s = (first_p - ev.origin_ns) / NS
+    if first_data is not None:
+        s.city_first_p_packet_end_after_origin_s = (first_data - ev.origin_ns) / NS
+    hit = {i for i, a in enumerate(onsite) if 0 <= a.sent_time_ns - first_p <= ONSITE_MATCH_S * NS}
+    if hit:
+        a = onsite[min(hit)]
+        s.onsite_after_first_p_s = (a.sent_time_ns - first_p) / NS
+        if first_data is not None:
+            s.onsite_after_first_p_data_s = (a.sent_time_ns - first_data) / NS
+    return hit

@@ -1,0 +1,201 @@
+"""The known answer of a simulated scenario (``truth.json``, schema ``eew-simulate-truth/1``).
+
+Only what the scorecard needs is read: each event's source and per-station P and S
+times, and the station coordinates. Geometry helpers say whether an event lies inside
+or near the network, and give true S arrival times at arbitrary sites from the
+real-time travel-time tables (:func:`eew.event.traveltime.load_stack`), the same
+ALM-1D-v0 model the simulator used.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eew.errors import DataError
+from eew.event.forecast import epicentral_km
+from eew.event.locate import TravelTimeStack
+from eew.timeutil import iso_to_ns
+
+TRUTH_FILE = "truth.json"
+#: an event farther than this from every station is not "near the network" [km]
+NEAR_NETWORK_KM = 50.0
+
+
+@dataclass(frozen=True)
+class TrueArrival:
+    """True P and S arrival at one station [ns since the epoch]."""
+
+    station_id: str
+    p_ns: int
+    s_ns: int
+    epicentral_km: float
+
+
+@dataclass(frozen=True)
+class TrueEvent:
+    """One simulated earthquake."""
+
+    id: str
+    kind: str
+    origin_ns: int
+    latitude_deg: float
+    longitude_deg: float
+    depth_km: float
+    magnitude: float
+    arrivals: tuple[TrueArrival, ...]
+
+    def p_nth_ns(self, n: int, stations: set[str] | None = None) -> int | None:
+        """The ``n``-th earliest P arrival (1-based), among ``stations`` if given [ns]."""
+        times = sorted(
+            a.p_ns for a in self.arrivals if stations is None or a.station_id in stations
+        )
+        return times[n - 1] if len(times) >= n else None
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A scenario's truth: its events and the coordinates of its stations."""
+
+    scenario: str
+    description: str
+    start_ns: int
+    end_ns: int
+    events: tuple[TrueEvent, ...]
+    stations: dict[str, tuple[float, float]]
+
+    def nearest_station_km(self, lat_deg: float, lon_deg: float) -> float:
+        """Distance from a point to the closest scenario station [km]."""
+        if not self.stations:
+            return math.inf
+        lat = np.array([v[0] for v in self.stations.values()])
+        lon = np.array([v[1] for v in self.stations.values()])
+        return float(epicentral_km(lat_deg, lon_deg, lat, lon).min())
+
+    def inside_network(self, lat_deg: float, lon_deg: float) -> bool:
+        """True if a point lies inside the convex hull of the scenario's stations."""
+        pts = list(self.stations.values())
+        if len(pts) < 3:
+            return False
+        c = math.cos(math.radians(lat_deg))
+        xy = [((lo - lon_deg) * c, la - lat_deg) for la, lo in pts]
+        hull = _convex_hull(xy)
+        if len(hull) < 3:
+            return False
+        # the origin (the point) is inside a counter-clockwise hull if left of every edge
+        for (x1, y1), (x2, y2) in zip(hull, hull[1:] + hull[:1], strict=True):
+            if x1 * y2 - x2 * y1 < 0:
+                return False
+        return True
+
+    def near_network(self, ev: TrueEvent) -> bool:
+        """Inside the network, or within :data:`NEAR_NETWORK_KM` of a station (crustal)."""
+        if ev.kind != "local" or ev.depth_km > 70.0:
+            return False
+        return (
+            self.inside_network(ev.latitude_deg, ev.longitude_deg)
+            or self.nearest_station_km(ev.latitude_deg, ev.longitude_deg) <= NEAR_NETWORK_KM
+        )
+
+
+def _convex_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Counter-clockwise convex hull (Andrew's monotone chain)."""
+    pts = sorted(set(points))
+    if len(pts) < 3:
+        return pts
+
+    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[float, float]] = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    upper: list[tuple[float, float]] = []
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]
+
+
+def load_truth(scenario_dir: str | Path) -> Truth:
+    """Read ``truth.json`` from a scenario folder.
+
+    Raises
+    ------
+    DataError
+        Missing or malformed file.
+    """
+    path = Path(scenario_dir) / TRUTH_FILE
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        events = tuple(
+            TrueEvent(
+                id=str(e["id"]),
+                kind=str(e.get("kind", "local")),
+                origin_ns=iso_to_ns(e["origin_time"]),
+                latitude_deg=float(e["latitude_deg"]),
+                longitude_deg=float(e["longitude_deg"]),
+                depth_km=float(e["depth_km"]),
+                magnitude=float(e["magnitude"]),
+                arrivals=tuple(
+                    TrueArrival(
+                        str(a["station_id"]),
+                        iso_to_ns(a["p_time"]),
+                        iso_to_ns(a["s_time"]),
+                        float(a.get("epicentral_distance_km", math.nan)),
+                    )
+                    for a in e.get("arrivals", [])
+                ),
+            )
+            for e in d.get("events", [])
+        )
+        stations = {
+            str(s["station_id"]): (float(s["latitude_deg"]), float(s["longitude_deg"]))
+            for s in d.get("stations", [])
+        }
+        return Truth(
+            scenario=str(d.get("scenario", path.parent.name)),
+            description=str(d.get("description", "")),
+            start_ns=iso_to_ns(d["start_time"]),
+            end_ns=iso_to_ns(d["end_time"]),
+            events=events,
+            stations=stations,
+        )
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the scenario truth: {exc.strerror}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{path}: malformed truth: {exc!r}") from exc
+
+
+def travel_time_s(
+    stack: TravelTimeStack, phase: str, depth_km: float, distance_km: np.ndarray
+) -> np.ndarray:
+    """P or S travel time [s] from the real-time tables (linear in depth and distance).
+
+    Parameters
+    ----------
+    stack : TravelTimeStack
+        Tables from :func:`eew.event.traveltime.load_stack`.
+    phase : str
+        ``"P"`` or ``"S"``.
+    depth_km : float
+        Source depth [km].
+    distance_km : numpy.ndarray
+        Epicentral distances [km].
+    """
+    table = stack.p_s if phase.upper() == "P" else stack.s_s
+    axis = np.arange(table.shape[1]) * stack.distance_step_km
+    z = stack.depth_km
+    d = np.asarray(distance_km, dtype=float)
+    if z.size == 1:
+        return np.interp(d, axis, table[0])
+    i = int(np.clip(np.searchsorted(z, depth_km) - 1, 0, z.size - 2))
+    w = float(np.clip((depth_km - z[i]) / (z[i + 1] - z[i]), 0.0, 1.0))
+    return (1.0 - w) * np.interp(d, axis, table[i]) + w * np.interp(d, axis, table[i + 1])

@@ -1,0 +1,257 @@
+"""Issue 4 "Done when": the event core on the bundled scenarios, scored by ``eew evaluate``.
+
+Every scenario is replayed once (1-s live packets, see :mod:`eew.evaluate.run`) in a
+module-scoped fixture; each test reads the scorecard. Criteria the core does not meet
+yet are ``xfail(strict=True)`` with the measured value in the reason: they turn into
+failures (XPASS) as soon as the core meets them, so the mark must then be removed.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eew.evaluate.run import live_packets, run_packets
+from eew.evaluate.scenario import Evaluator, ScenarioResult
+from eew.evaluate.score import EventScore
+from eew.ingest.replay import index_archive
+
+SAMPLES = Path(__file__).resolve().parents[1] / "waveforms_samples"
+SCENARIOS = (
+    "local_m4.5",
+    "m6_chilik",
+    "kemin_m7.7",
+    "verny_m7.0",
+    "kyrgyz_m5.5",
+    "small_m3",
+    "double_m5",
+    "noise_30min",
+    "teleseism_m7.5",
+    "hindu_kush_m7.0",
+)
+QUIET = ("noise_30min", "teleseism_m7.5", "hindu_kush_m7.0")
+
+
+@pytest.fixture(scope="module")
+def evaluator() -> Evaluator:
+    """The default evaluator (repository configuration, 1-s packets)."""
+    return Evaluator.default(1.0)
+
+
+@pytest.fixture(scope="module")
+def results(evaluator: Evaluator) -> dict[str, ScenarioResult]:
+    """Every bundled scenario, replayed and scored once."""
+    return {name: evaluator.evaluate(SAMPLES / name) for name in SCENARIOS}
+
+
+def _event(results: dict[str, ScenarioResult], key: str) -> EventScore:
+    scenario, ev_id = key.split("/")
+    return next(e for e in results[scenario].score.events if e.id == ev_id)
+
+
+def _xfail(key: str, reason: str) -> pytest.ParameterSet:
+    return pytest.param(key, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+_WEST = (
+    "double_m5/west: no source alert; the core declares event 2 at 43.54N 76.24E (~25 km "
+    "NW of the truth, horizontal sigma 20-39 km), M6.5, likelihood 0.18-0.23 < 0.5"
+)
+
+ALERTABLE = (
+    "local_m4.5/ev1",
+    "m6_chilik/ev1",
+    "kemin_m7.7/ev1",
+    "verny_m7.0/ev1",
+    "kyrgyz_m5.5/ev1",
+    "double_m5/east",
+    "double_m5/west",
+)
+
+
+def test_alertable_set_is_what_the_issue_means(results):
+    found = sorted(
+        f"{name}/{e.id}" for name, r in results.items() for e in r.score.events if e.alertable
+    )
+    assert found == sorted(ALERTABLE)
+
+
+@pytest.mark.parametrize(
+    "key", [_xfail(k, _WEST) if k == "double_m5/west" else k for k in ALERTABLE]
+)
+def test_every_m45_event_in_or_near_the_network_is_alerted(results, key):
+    ev = _event(results, key)
+    assert ev.detected, f"{key}: no source alert within 50 km / 20 s"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "local_m4.5/ev1",
+        "m6_chilik/ev1",
+        "kemin_m7.7/ev1",
+        "verny_m7.0/ev1",
+        "kyrgyz_m5.5/ev1",
+        "double_m5/east",
+        _xfail("double_m5/west", _WEST),
+    ],
+)
+def test_first_alert_within_2_s_of_p_at_the_fourth_station(results, key):
+    ev = _event(results, key)
+    assert ev.first_alert_after_p4_s <= 2.0, f"{key}: {ev.first_alert_after_p4_s:.2f} s"
+
+
+INSIDE = ("local_m4.5/ev1", "m6_chilik/ev1", "verny_m7.0/ev1", "kyrgyz_m5.5/ev1")
+
+
+def test_median_epicentral_error_inside_the_network_under_5_km(results):
+    inside = [
+        e
+        for r in results.values()
+        for e in r.score.events
+        if e.alertable and e.inside_network and e.detected
+    ]
+    assert len(inside) >= len(INSIDE)
+    first = float(np.median([e.first_alert_epicentral_error_km for e in inside]))
+    all_msgs = float(np.median([e.median_epicentral_error_km for e in inside]))
+    assert first < 5.0
+    assert all_msgs < 5.0
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        *INSIDE,
+        "double_m5/east",
+        _xfail("double_m5/west", _WEST),
+    ],
+)
+def test_each_inside_event_median_epicentral_error_under_5_km(results, key):
+    ev = _event(results, key)
+    assert ev.inside_network
+    assert ev.median_epicentral_error_km < 5.0
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "local_m4.5/ev1",
+        "m6_chilik/ev1",
+        "kyrgyz_m5.5/ev1",
+        "double_m5/east",
+        _xfail("double_m5/west", _WEST),
+    ],
+)
+def test_magnitude_within_half_a_unit_once_3_s_of_p_are_in(results, key):
+    ev = _event(results, key)
+    assert 4.5 <= ev.magnitude <= 6.5
+    assert ev.max_magnitude_error_after_p4_3s <= 0.5, (
+        f"{key}: |dM| up to {ev.max_magnitude_error_after_p4_3s:.2f} after P4 + 3 s"
+    )
+
+
+@pytest.mark.parametrize("key", ["kemin_m7.7/ev1", "verny_m7.0/ev1"])
+def test_m7_events_exceed_6_5_within_10_s_of_origin(results, key):
+    ev = _event(results, key)
+    assert ev.magnitude >= 7.0
+    assert ev.magnitude_over_6_5_after_origin_s <= 10.0, (
+        f"{key}: {ev.magnitude_over_6_5_after_origin_s} s"
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="1 of 2 events alerted. " + _WEST)
+def test_two_event_scenario_gives_two_events(results):
+    s = results["double_m5"].score
+    assert s.events_found == 2
+    assert s.source_alerts == 2
+    assert not s.false_alerts
+    assert all(len(e.alert_ids) == 1 for e in s.events)
+
+
+@pytest.mark.parametrize("name", QUIET)
+def test_noise_teleseism_and_distant_deep_events_give_no_alert(results, name):
+    assert results[name].run.alerts == []
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_no_false_source_alerts(results, name):
+    assert results[name].score.false_alerts == []
+
+
+def test_small_event_below_threshold_is_not_alerted(results):
+    assert results["small_m3"].run.alerts == []
+
+
+def test_blind_zone_onsite_alert_within_1_s_of_the_first_p_data(results):
+    ev = _event(results, "verny_m7.0/ev1")
+    assert math.isfinite(ev.onsite_after_first_p_data_s), "no onsite alert"
+    assert ev.onsite_after_first_p_data_s <= 1.0
+
+
+def test_blind_zone_onsite_alert_is_issued(results):
+    ev = _event(results, "verny_m7.0/ev1")
+    assert math.isfinite(ev.onsite_after_first_p_s)
+    assert results["verny_m7.0"].score.false_onsite_alerts == 0
+
+
+def _comparable(run) -> dict[str, list[dict]]:
+    """Values without ``sent_time`` and what is computed from it.
+
+    That is the warning time of every forecast, and the S arrival of onsite forecasts
+    (the source is unknown: the S wave is taken as arriving when the alert is sent).
+    """
+
+    def strip(v: object) -> dict:
+        d = v.to_dict()  # type: ignore[attr-defined]
+        d.pop("sent_time", None)
+        for t in d.get("targets", []):
+            t.pop("warning_time_s", None)
+            if d.get("kind") == "onsite":
+                t.pop("s_arrival_time", None)
+        return d
+
+    return {
+        "picks": [strip(p) for p in run.picks],
+        "events": [strip(e) for e in run.events],
+        "alerts": [strip(a) for a in run.alerts],
+    }
+
+
+@pytest.fixture(scope="module")
+def other_packets(evaluator: Evaluator) -> dict[tuple[str, float], object]:
+    """double_m5 and verny_m7.0 replayed with 0.25-s packets and with whole records."""
+    out = {}
+    for name in ("double_m5", "verny_m7.0"):
+        idx = index_archive([SAMPLES / name])
+        for packet_s in (0.25, 0.0):
+            out[name, packet_s] = run_packets(
+                live_packets(idx, packet_s), evaluator.config, evaluator.inventory
+            )
+    return out
+
+
+@pytest.mark.parametrize("name", ["double_m5", "verny_m7.0"])
+@pytest.mark.parametrize("packet_s", [0.25, 0.0])
+def test_picks_do_not_depend_on_the_packet_size(results, other_packets, name, packet_s):
+    """Every pick message is the same; only the interleaving across channels may differ."""
+    got = _comparable(other_packets[name, packet_s])["picks"]
+    want = _comparable(results[name].run)["picks"]
+    key = repr
+    assert sorted(got, key=key) == sorted(want, key=key)
+
+
+def test_replay_output_does_not_depend_on_the_speed(tmp_path):
+    """``eew replay --speed 400`` writes what ``--speed max`` writes (the data clock)."""
+    from eew.cli import main
+
+    outs = []
+    for speed in ("max", "400"):
+        out = tmp_path / f"{speed}.jsonl"
+        args = ["replay", str(SAMPLES / "local_m4.5"), "--out", str(out), "--speed", speed]
+        assert main([*args, "--no-progress"]) == 0
+        outs.append(out.read_text())
+    assert outs[0] == outs[1]
+    assert '"type":"alert"' in outs[0]
