@@ -27,13 +27,8 @@ from typing import Any
 from eew.alert.config import BusConfig, SecurityConfig
 from eew.daemon.schema import DaemonConfig, SeedLinkConfig, UpstreamConfig
 from eew.errors import ConfigError
-
-
-def _f(default: Any, doc: str) -> Any:
-    """Declare a field with its one default and its documentation (unit included)."""
-    if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: tuple(default), metadata={"doc": doc})
-    return field(default=default, metadata={"doc": doc})
+from eew.schemafields import doc_field as _f
+from eew.schemafields import require_positive as _positive
 
 
 @dataclass(frozen=True)
@@ -396,12 +391,6 @@ class Config:
 _SECTIONS = [
     f.name for f in dataclasses.fields(Config) if f.name not in ("base_dir", "source", "set_keys")
 ]
-
-
-def _positive(obj: Any, *keys: str) -> None:
-    for key in keys:
-        if not getattr(obj, key) > 0:
-            raise ValueError(f"{key}: must be > 0")
 
 
 def default_config_dir() -> Path:

@@ -11,18 +11,10 @@ subscriber (``eew subscribe`` or a siren controller) sets for itself.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-
-def _f(default: Any, doc: str) -> Any:
-    return field(default=default, metadata={"doc": doc})
-
-
-def _positive(obj: Any, *keys: str) -> None:
-    for key in keys:
-        if not getattr(obj, key) > 0:
-            raise ValueError(f"{key}: must be > 0")
+from eew.schemafields import doc_field as _f
+from eew.schemafields import require_positive as _positive
 
 
 @dataclass(frozen=True)

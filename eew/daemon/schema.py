@@ -7,23 +7,13 @@ and invariants and imports nothing from the rest of the package.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from eew.schemafields import doc_field as _f
+from eew.schemafields import require_positive as _positive
 
 ROLES = ("station", "central", "all")
 CLOCKS = ("wall", "data")
-
-
-def _f(default: Any, doc: str) -> Any:
-    if isinstance(default, tuple):
-        return field(default_factory=lambda: default, metadata={"doc": doc})
-    return field(default=default, metadata={"doc": doc})
-
-
-def _positive(obj: Any, *keys: str) -> None:
-    for key in keys:
-        if not getattr(obj, key) > 0:
-            raise ValueError(f"{key}: must be > 0")
 
 
 def _check_address(key: str, text: str) -> None:

@@ -7,6 +7,20 @@ from typing import Any
 
 from eew.timeutil import ns_to_iso
 
+#: the float fields of a pick message (their units are in the names)
+PICK_FLOAT_FIELDS = (
+    "window_s",
+    "pd_cm",
+    "pv_cm_s",
+    "pa_cm_s2",
+    "tau_c_s",
+    "tau_p_max_s",
+    "snr",
+    "latitude_deg",
+    "longitude_deg",
+    "elevation_m",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Pick:
@@ -57,23 +71,7 @@ class Pick:
             "trigger_time": ns_to_iso(self.trigger_time_ns),
             "sent_time": ns_to_iso(self.sent_time_ns),
         }
-        for key in (
-            "update",
-            "final",
-            "window_s",
-            "pd_cm",
-            "pv_cm_s",
-            "pa_cm_s2",
-            "tau_c_s",
-            "tau_p_max_s",
-            "snr",
-            "sensor",
-            "latitude_deg",
-            "longitude_deg",
-            "elevation_m",
-            "clipped",
-            "retracted",
-        ):
+        for key in ("update", "final", *PICK_FLOAT_FIELDS, "sensor", "clipped", "retracted"):
             out[key] = _json_number(d[key])
         return out
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from eew.detect.picks import Pick
+from eew.detect.picks import PICK_FLOAT_FIELDS, Pick
 from eew.errors import DataError
 from eew.event.alert import SCHEMA as ALERT_SCHEMA
 from eew.event.alert import Alert
@@ -36,18 +36,7 @@ TARGET_NULLABLE = (
     "intensity_mmi",
     "intensity_sigma",
 )
-_PICK_FLOATS = (
-    "window_s",
-    "pd_cm",
-    "pv_cm_s",
-    "pa_cm_s2",
-    "tau_c_s",
-    "tau_p_max_s",
-    "snr",
-    "latitude_deg",
-    "longitude_deg",
-    "elevation_m",
-)
+_PICK_FLOATS = PICK_FLOAT_FIELDS
 
 Message = Alert | Pick
 

@@ -37,7 +37,7 @@ from obspy.core.event import (
 )
 from obspy.core.event import Pick as QmlPick
 
-from eew.detect.picks import Pick
+from eew.detect.picks import PICK_FLOAT_FIELDS, Pick
 from eew.errors import DataError
 from eew.event.alert import Alert, TargetForecast
 from eew.formats._common import (
@@ -70,18 +70,7 @@ _TARGET_ATTRS = (
     "distance_km",
     "warning_time_s",
 )
-_PICK_FLOATS = (
-    "window_s",
-    "pd_cm",
-    "pv_cm_s",
-    "pa_cm_s2",
-    "tau_c_s",
-    "tau_p_max_s",
-    "snr",
-    "latitude_deg",
-    "longitude_deg",
-    "elevation_m",
-)
+_PICK_FLOATS = PICK_FLOAT_FIELDS
 
 
 def _rid(agency: str, *parts: str) -> ResourceIdentifier:
