@@ -10,7 +10,9 @@ sockets so it can be tested alone. A message reaches the caller only if it
    ``stale``);
 4. advances its topic's sequence number or sent time (else ``replayed``);
 5. has a payload that decodes to the topic's schema and names the topic's
-   agency (else ``malformed`` / ``forged``);
+   agency (else ``malformed`` / ``forged``) -- or, for an alert, an agency whose
+   alerts the topic's agency may relay (:meth:`Verifier.relayed_by`, e.g. KZ-AEWS
+   re-publishing KG-MES alerts; never without a verifier);
 6. for alerts and picks, is a newer version of its event or pick than any seen
    (an older one is ``replayed``; the same version with the same content is a
    harmless ``duplicate``, e.g. a last-value-cache resend; the same version
@@ -23,6 +25,7 @@ at DEBUG).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 from collections import OrderedDict
@@ -156,12 +159,23 @@ class MessageGate:
                 f"{topic!r} sent {skew_ns / 1e9:+.1f} s from our clock (seq {envelope.seq})",
             )
         self._check_stream(topic, envelope.seq, envelope.sent_time_ns)
-        body = decode_payload(kind, agency, payload)
+        body = decode_payload(kind, self._payload_agency(kind, agency, payload), payload)
         if isinstance(body, Alert):
             self._check_version("alert", agency, body.event_id, body.version, payload)
         elif isinstance(body, Pick):
             self._check_version("pick", agency, body.pick_id, body.update, payload)
         return BusMessage(kind, agency, envelope, body, payload)
+
+    def _payload_agency(self, kind: str, agency: str, payload: bytes) -> str:
+        """The agency the payload must name: the topic's, or one it may relay alerts of."""
+        relayed = self._verifier.relayed_by(agency) if self._verifier is not None else ()
+        if kind != "alert" or not relayed:
+            return agency
+        try:
+            claimed = json.loads(payload.decode("utf-8")).get("agency")
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, RecursionError):
+            return agency  # decode_payload reports it as malformed
+        return claimed if claimed in relayed else agency
 
     def _check_stream(self, topic: bytes, seq: int, sent_ns: int) -> None:
         last = self._streams.get(topic)

@@ -21,19 +21,23 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Mapping, Sequence
+import tomllib
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import nacl.exceptions
 import nacl.signing
 
-from eew.alert.errors import RejectedMessage
+from eew.alert.errors import KeyFileError, RejectedMessage
 from eew.alert.keys import check_agency, load_signing_key, load_trusted_keys
 
 DOMAIN = b"eew-bus/1\x00"
 BLOCK_VERSION = 1
 SIGNATURE_SIZE = 64
 _HEAD = struct.Struct(">BqQB")
+#: optional file in a trusted-keys directory: which agency may relay whose alerts
+RELAYS_FILE = "relays.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,22 +147,51 @@ class Verifier:
     ----------
     trusted : mapping
         Agency code -> its verify keys (several during a key rotation).
+    relays : mapping, optional
+        Trusted agency code -> the agencies whose *alerts* it may relay (publish on its
+        own ``alert.<agency>`` topic, signed with its own key, with the partner's code in
+        the payload's ``agency``). Empty by default: an agency speaks only for itself.
     """
 
-    def __init__(self, trusted: Mapping[str, Sequence[nacl.signing.VerifyKey]]) -> None:
+    def __init__(
+        self,
+        trusted: Mapping[str, Sequence[nacl.signing.VerifyKey]],
+        relays: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
         self._trusted = {check_agency(a): tuple(keys) for a, keys in trusted.items()}
         if not self._trusted:
             raise ValueError("a Verifier needs at least one trusted key")
+        self._relays: dict[str, frozenset[str]] = {}
+        for relayer, agencies in (relays or {}).items():
+            if check_agency(relayer) not in self._trusted:
+                raise ValueError(f"relays: {relayer} is not a trusted agency")
+            codes = frozenset(check_agency(a) for a in agencies)
+            if relayer in codes:
+                raise ValueError(f"relays: {relayer} cannot relay for itself")
+            self._relays[relayer] = codes
 
     @classmethod
     def from_dir(cls, directory: str | os.PathLike[str]) -> Verifier:
-        """Trust every ``*.ed25519`` public key in ``directory``."""
-        return cls(load_trusted_keys(directory))
+        """Trust every ``*.ed25519`` public key in ``directory``.
+
+        An optional ``relays.toml`` there grants relay permissions, one key per relaying
+        agency: ``KZ-AEWS = ["KG-MES"]`` (KZ-AEWS may relay KG-MES alerts).
+
+        Raises
+        ------
+        KeyFileError
+            No key, a malformed key file or a malformed ``relays.toml``.
+        """
+        return cls(load_trusted_keys(directory), load_relays(Path(directory) / RELAYS_FILE))
 
     @property
     def agencies(self) -> tuple[str, ...]:
         """The trusted agency codes."""
         return tuple(sorted(self._trusted))
+
+    def relayed_by(self, agency: str) -> frozenset[str]:
+        """The agencies whose alerts ``agency`` may relay (empty if none)."""
+        return self._relays.get(agency, frozenset())
 
     def verify(self, topic: bytes, payload: bytes, frame: bytes, agency: str) -> Envelope:
         """Verify a message published under ``agency``'s topic; return its envelope.
@@ -186,3 +219,28 @@ class Verifier:
                 continue
             return envelope
         raise RejectedMessage("forged", f"{topic!r}: bad signature for {agency}")
+
+
+def load_relays(path: str | os.PathLike[str]) -> dict[str, tuple[str, ...]]:
+    """Read a ``relays.toml`` file (relaying agency -> list of agency codes).
+
+    A missing file means no relay permission (empty mapping).
+
+    Raises
+    ------
+    KeyFileError
+        Unreadable TOML, or a value that is not a list of agency codes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+        relays: dict[str, tuple[str, ...]] = {}
+        for relayer, agencies in raw.items():
+            if not isinstance(agencies, list) or not all(isinstance(a, str) for a in agencies):
+                raise ValueError(f"{relayer}: expected a list of agency codes")
+            relays[check_agency(relayer)] = tuple(check_agency(a) for a in agencies)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise KeyFileError(f"{path}: {exc}") from exc
+    return relays

@@ -11,6 +11,10 @@ Stages and their bounded queues (drop policies in ``docs/operations.md``):
     :class:`~eew.event.core.EventCore` -> alerts to the publisher (never dropped).
 ``all``
     SeedLink -> Pipeline -> EventCore -> publisher, in one process.
+``[partner]`` (central and all, optional)
+    The partner's feeds (``partner.queue_size`` picks, drop-oldest) -> partner picks to the
+    EventCore, partner alerts through the merge policy to our publisher; our own picks and
+    alerts to the partner on an export publisher (:mod:`eew.partner`).
 
 Processing runs in the event loop thread (no lock anywhere in the core); the intake
 task yields to the loop every few packets so the links, heartbeats and signals stay
@@ -49,10 +53,13 @@ from eew.daemon.outputs import Outputs
 from eew.daemon.publish import AlertPublisher, build_publisher
 from eew.daemon.upstream import Upstream
 from eew.detect.picks import Pick
+from eew.event.alert import Alert
 from eew.event.core import EventCore
 from eew.event.targets import Target, load_targets
 from eew.event.traveltime import load_stack
 from eew.inventory import Inventory, load_inventory
+from eew.partner.config import PartnerConfig
+from eew.partner.exchange import PartnerExchange, build_relay_publisher
 from eew.pipeline import Pipeline
 from eew.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
 
@@ -81,6 +88,9 @@ class Daemon:
         Target sites (default: the configured CSV file).
     observers : sequence of callable
         Called with every result value (picks, events, alerts, rejections).
+    partner : PartnerConfig, optional
+        Exchange with a partner network (central and all roles); by default the
+        ``partner`` section of the settings, if the schema has one.
     """
 
     def __init__(
@@ -92,6 +102,7 @@ class Daemon:
         inventory: Inventory | None = None,
         targets: tuple[Target, ...] | None = None,
         observers: Sequence[Callable[[object], None]] = (),
+        partner: PartnerConfig | None = None,
     ) -> None:
         self.settings = settings
         d = settings.daemon
@@ -111,6 +122,14 @@ class Daemon:
         self.core: EventCore | None = None
         self._processed = 0
         cfg = settings.config
+        partner = partner or getattr(settings, "partner", None)
+        self.partner: PartnerExchange | None = None
+        if partner is not None and partner.enabled and self.role in ("central", "all"):
+            self.partner = PartnerExchange.from_settings(settings, partner, self.clock)
+            observers = (*observers, self.partner.observe)
+            inventory = inventory or load_inventory(cfg.stationxml_paths())
+            extra = self.partner.inventory(settings)
+            inventory = inventory.merged(extra) if extra is not None else inventory
         self.outputs = Outputs(
             None, self.clock, publish_picks=self.role != "central", observers=observers
         )
@@ -127,7 +146,7 @@ class Daemon:
             self.core = EventCore(
                 cfg,
                 inventory,
-                self.outputs,
+                self.partner.filter_sink(self.outputs) if self.partner else self.outputs,
                 self.proc_clock,
                 self._data_end_ns,
                 load_stack(),
@@ -232,7 +251,11 @@ class Daemon:
 
     async def _start(self) -> None:
         d = self.settings.daemon
-        if self._own_publisher:
+        if self._own_publisher and self.partner is not None and self.partner.cfg.import_alerts:
+            self.publisher = build_relay_publisher(
+                self.settings, (self.partner.cfg.agency,), self.clock, self.bus_health
+            )
+        elif self._own_publisher:
             self.publisher = build_publisher(self.settings, self.clock, self.bus_health)
         if self.publisher is not None:
             await asyncio.to_thread(self.publisher.start)
@@ -247,6 +270,10 @@ class Daemon:
         if self.upstream is not None:
             self.upstream.start()
             self._spawn("upstream", self._central())
+        if self.partner is not None:
+            await self.partner.start(self.publisher)
+            if self.partner.link is not None:
+                self._spawn("partner", self._partner())
         if self.core is not None:
             self._spawn("event-tick", self._event_tick())
         self._spawn("heartbeat", self._heartbeat())
@@ -274,6 +301,23 @@ class Daemon:
         while True:
             self._central_one(*await upstream.get())
 
+    async def _partner(self) -> None:
+        partner, core = self.partner, self.core
+        assert partner is not None and partner.link is not None and core is not None
+        while True:
+            self._partner_one(*await partner.link.get())
+
+    def _partner_one(self, value: Pick | Alert, arrival_ns: int) -> None:
+        assert self.partner is not None and self.core is not None
+        if isinstance(value, Alert):
+            self.partner.import_alert(value)
+            return
+        pick = self.partner.import_pick(value)
+        if pick is not None:
+            self._central_one(pick, arrival_ns)
+            if self.core.deferred:  # all role: evaluate now, not at the next packet
+                self.core.tick(self.proc_clock.now_ns())
+
     def _central_one(self, pick: Pick, arrival_ns: int) -> None:
         observe = getattr(self.proc_clock, "observe_ns", None)
         if observe is not None:
@@ -295,6 +339,8 @@ class Daemon:
             await asyncio.sleep(self.settings.daemon.heartbeat_interval_s)
             if self.publisher is not None:
                 self.publisher.check()
+            if self.partner is not None:
+                self.partner.check()
             self._refresh_health()
             log.info("heartbeat", extra={"kv": self._health.log_fields()})
 
@@ -326,6 +372,12 @@ class Daemon:
             queues["bus_picks"] = ps.picks_queued
             drops["bus_picks"] = ps.picks_dropped
             drops["bus_send"] = ps.send_dropped
+        if self.partner is not None:
+            for key, n in self.partner.statistics().items():
+                if key == "partner_queued":
+                    queues["partner"] = n
+                elif key.startswith("partner_dropped_"):
+                    drops[key.removeprefix("dropped_")] = n
         h = DaemonHealth(
             time_ns=now,
             role=self.role,
@@ -359,6 +411,13 @@ class Daemon:
         if self.upstream is not None:
             await self.upstream.close()  # feeds closed: no new picks
             drained += self._drain_picks(self.settings.daemon.drain_s)
+        try:
+            if self.partner is not None:
+                await self.partner.close()  # partner feeds and export publisher closed
+        finally:
+            await self._close_outputs(t0, drained)
+
+    async def _close_outputs(self, t0: float, drained: int) -> None:
         self._refresh_health()
         if self.publisher is not None and self.outputs.publisher is not None:
             await asyncio.to_thread(self.publisher.close)

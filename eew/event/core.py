@@ -34,9 +34,10 @@ import numpy as np
 from eew.clock import Clock
 from eew.config import Config
 from eew.detect.picks import Pick
+from eew.event import groundmotion as gm
 from eew.event import magnitude as mag
 from eew.event.alerting import AlertLifecycle, EventRecord
-from eew.event.forecast import epicentral_km, forecast_targets, observed_mmi
+from eew.event.forecast import epicentral_km, forecast_targets
 from eew.event.locate import Grid, Location, Locator, TravelTimeStack
 from eew.event.onsite import OnsiteDetector
 from eew.event.stations import StationPick
@@ -63,6 +64,8 @@ class _Event:
         self.distant = False
         self.closed = False
         self.lifecycle: AlertLifecycle | None = None
+        #: (location, P times, S times, epicentral distances) for the current location
+        self.predicted: tuple[Location, np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 class EventCore:
@@ -261,14 +264,27 @@ class EventCore:
 
     def _predicted(self, ev: _Event, sid: str) -> tuple[float, float]:
         """Predicted P and S arrival at a station [ns] for the event's current location."""
+        tp, ts, _repi = self._predicted_all(ev)
+        i = self._index[sid]
+        return float(tp[i]), float(ts[i])
+
+    def _predicted_all(self, ev: _Event) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P and S arrival times [ns] and epicentral distances [km] at every station.
+
+        Computed once per location (vectorised) and kept with the event.
+        """
         loc = ev.location
         assert loc is not None
+        cached = ev.predicted
+        if cached is not None and cached[0] is loc:
+            return cached[1], cached[2], cached[3]
         x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
-        i = self._index[sid]
-        d = math.hypot(float(self.locator.sx[i] - x), float(self.locator.sy[i] - y))
-        tp = self.locator._interp_depth(loc.depth_km, self.locator.stack.p_s, np.array([d]))[0]
-        ts = self.locator._interp_depth(loc.depth_km, self.locator.stack.s_s, np.array([d]))[0]
-        return ev.origin_ns + tp * NS, ev.origin_ns + ts * NS
+        d = np.hypot(self.locator.sx - float(x), self.locator.sy - float(y))
+        tp = ev.origin_ns + self.locator._interp_depth(loc.depth_km, self.locator.stack.p_s, d) * NS
+        ts = ev.origin_ns + self.locator._interp_depth(loc.depth_km, self.locator.stack.s_s, d) * NS
+        repi = epicentral_km(loc.latitude_deg, loc.longitude_deg, self.st_lat, self.st_lon)
+        ev.predicted = (loc, tp, ts, repi)
+        return tp, ts, repi
 
     def _associate(self, sp: StationPick) -> tuple[_Event | None, str | None]:
         """Attach ``sp`` to an event as its P ("P") or recognise it as S ("S")."""
@@ -476,9 +492,11 @@ class EventCore:
             return
         x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
         s_time = self.locator.s_time_to(float(x), float(y), loc.depth_km, self._tx, self._ty)
+        pa = np.array([sp.peak_acceleration_cm_s2() for sp in picks])
+        mmi_obs = gm.mmi_from_pga_worden2012(np.maximum(pa, 1e-6))
         plum = [
-            (sp.latitude_deg, sp.longitude_deg, observed_mmi(sp.peak_acceleration_cm_s2()))
-            for sp in picks
+            (sp.latitude_deg, sp.longitude_deg, float(m))
+            for sp, m in zip(picks, mmi_obs, strict=True)
         ]
         forecasts = forecast_targets(
             self.targets,
@@ -525,19 +543,14 @@ class EventCore:
         loc = ev.location
         assert loc is not None
         stations = []
+        _tp_all, ts_all, repi_all = self._predicted_all(ev)
         for sp in picks:
-            _tp, ts = self._predicted(ev, sp.station_id)
+            i = self._index[sp.station_id]
+            ts = float(ts_all[i])
             msg = sp.latest(max_end_ns=round(ts))
             if msg is None:
                 continue
-            repi = float(
-                epicentral_km(
-                    loc.latitude_deg,
-                    loc.longitude_deg,
-                    np.array([sp.latitude_deg]),
-                    np.array([sp.longitude_deg]),
-                )[0]
-            )
+            repi = float(repi_all[i])
             msgs = sp.best_messages()
             prev = msgs[-2].pd_cm if len(msgs) > 1 else 0.0
             growing = (

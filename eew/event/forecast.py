@@ -89,10 +89,16 @@ def forecast_targets(
     msk_sigma = math.hypot(gm.intensity_sigma_bindi2011(True), a1 * magnitude_sigma)
     pga = gm.pga_akkar_bommer2010(magnitude, gm.joyner_boore_km(magnitude, repi), vs30)
     mmi = gm.mmi_from_pga_worden2012(pga)
-    for slat, slon, obs in plum:
-        near = epicentral_km(slat, slon, lat, lon) <= plum_radius_km
-        msk = np.where(near, np.maximum(msk, obs), msk)
-        mmi = np.where(near, np.maximum(mmi, obs), mmi)
+    if len(plum):
+        p = np.asarray(plum, dtype=float)
+        # stations x targets distances, in one go (equirectangular: the radius is small)
+        c = math.cos(math.radians(float(np.mean(lat))))
+        dx = (p[:, 1:2] - lon[None, :]) * KM_PER_DEG * c
+        dy = (p[:, 0:1] - lat[None, :]) * KM_PER_DEG
+        near = np.hypot(dx, dy) <= plum_radius_km
+        observed = np.where(near, p[:, 2:3], -np.inf).max(axis=0)
+        msk = np.maximum(msk, observed)
+        mmi = np.maximum(mmi, observed)
     out = []
     for i, t in enumerate(targets):
         s_arr = origin_time_ns + round(float(s_time_s[i]) * 1e9)

@@ -1,0 +1,269 @@
+"""The exchange with one partner network, as the daemon wires it.
+
+:class:`PartnerExchange` holds the pieces and the rules between them:
+
+* **import of picks** (:meth:`PartnerExchange.import_pick`): a verified partner pick is
+  used only if its station is in the partner's inventory (a trusted partner cannot speak
+  for our stations, and our own picks coming back are refused: ``echo``); its position is
+  taken from that inventory; its id is remembered so it is never exported back;
+* **import of alerts** (:meth:`PartnerExchange.import_alert`): the merge policy of
+  :mod:`eew.partner.merge` decides; relayed versions go to our bus publisher;
+* **our outputs** (:meth:`PartnerExchange.observe`, an observer of the daemon's outputs):
+  our alerts update the merge state (and may close a relayed partner event); our own
+  picks and alerts are exported (:class:`~eew.partner.relay.Exporter`);
+* **our sink** (:meth:`PartnerExchange.filter_sink`): imported picks that the event core
+  forwards are not re-published as ours.
+
+Everything except the feed threads runs in the daemon's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+from eew.alert import CurveClient, CurveServer, Signer
+from eew.alert.wire import Health
+from eew.clock import Clock
+from eew.daemon.config import Settings
+from eew.daemon.publish import AlertPublisher
+from eew.detect.picks import Pick
+from eew.event.alert import Alert
+from eew.inventory import Inventory, load_inventory
+from eew.partner.config import PartnerConfig
+from eew.partner.link import PartnerLink, partner_verifier
+from eew.partner.merge import AlertMerger, IdMemory
+from eew.partner.relay import Exporter, RelayPublisher
+
+log = logging.getLogger("eew.partner")
+
+
+class PartnerExchange:
+    """Import and export rules for one partner (see the module docstring).
+
+    Parameters
+    ----------
+    cfg : PartnerConfig
+        The ``[partner]`` section.
+    own_agency : str
+        Our agency code.
+    partner_stations : mapping
+        ``NET.STA`` -> (latitude [deg], longitude [deg], elevation [m]) of the partner.
+    clock : Clock
+        Our clock (sent time of closing versions).
+    link : PartnerLink or None
+        The partner feeds (None: nothing imported over the bus).
+    export_publisher : AlertPublisher or None
+        Our publisher for the partner (None: nothing exported).
+    """
+
+    def __init__(
+        self,
+        cfg: PartnerConfig,
+        own_agency: str,
+        partner_stations: Mapping[str, tuple[float, float, float]],
+        clock: Clock,
+        link: PartnerLink | None = None,
+        export_publisher: AlertPublisher | None = None,
+    ) -> None:
+        if cfg.agency == own_agency:
+            raise ValueError(f"agency: the partner cannot be ourselves ({own_agency})")
+        self.cfg = cfg
+        self.own_agency = own_agency
+        self.stations = dict(partner_stations)
+        self.clock = clock
+        self.link = link
+        self.imported = IdMemory(cfg.memory_messages)
+        self.merger = AlertMerger(
+            own_agency, cfg.agency, cfg.merge_origin_s, cfg.merge_distance_km, cfg.memory_messages
+        )
+        self.export_publisher = export_publisher
+        self.exporter = (
+            Exporter(
+                export_publisher,
+                own_agency,
+                self.stations,
+                self.imported,
+                picks=cfg.export_picks,
+                alerts=cfg.export_alerts,
+            )
+            if export_publisher is not None
+            else None
+        )
+        #: where relayed partner alerts go (our bus publisher), set by :meth:`start`
+        self.relay_to: AlertPublisher | None = None
+        self._counts: Counter[str] = Counter()
+
+    # ---- construction from the daemon's settings --------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Settings, cfg: PartnerConfig, clock: Clock) -> PartnerExchange:
+        """Build the link and the export publisher from ``[partner]`` and ``[bus_security]``.
+
+        With ``daemon.insecure_bus`` the export is unsigned and without CURVE, and partner
+        messages are accepted unsigned (tests and demos only).
+
+        Raises
+        ------
+        eew.alert.KeyFileError, eew.errors.InventoryError
+            Unusable keys or partner inventory.
+        """
+        cfg.check()
+        insecure = settings.daemon.insecure_bus
+        path = settings.path
+        stations: dict[str, tuple[float, float, float]] = {}
+        if cfg.inventory_file:
+            inv_path = path(cfg.inventory_file)
+            assert inv_path is not None
+            stations = load_inventory([inv_path]).stations()
+        link = None
+        if cfg.importing:
+            verifier = None
+            if not insecure:
+                key_file = path(cfg.trusted_key_file)
+                assert key_file is not None
+                verifier = partner_verifier(cfg, key_file)
+            curve = None
+            own_key, server_key = path(cfg.curve_key_file), path(cfg.curve_server_key_file)
+            if own_key is not None and server_key is not None and not insecure:
+                curve = CurveClient.from_files(own_key, server_key)
+            link = PartnerLink(cfg, verifier, clock, curve)
+        export = None
+        if cfg.exporting:
+            export = build_export_publisher(settings, cfg, clock)
+        return cls(cfg, settings.config.alert.agency, stations, clock, link, export)
+
+    def inventory(self, settings: Settings) -> Inventory | None:
+        """The partner's inventory (to merge into ours), or None if not configured."""
+        p = settings.path(self.cfg.inventory_file)
+        return load_inventory([p]) if p is not None else None
+
+    # ---- life cycle (event loop) ------------------------------------------------------------
+    async def start(self, relay_to: AlertPublisher | None) -> None:
+        """Start the export publisher and the feeds; relayed alerts go to ``relay_to``.
+
+        Call from the event loop that will drain :attr:`link`.
+        """
+        self.relay_to = relay_to
+        if self.export_publisher is not None:
+            endpoint = await asyncio.to_thread(self.export_publisher.start)
+            log.info("partner export", extra={"kv": {"to": self.cfg.agency, "endpoint": endpoint}})
+        if self.link is not None:
+            self.link.start()
+
+    async def close(self) -> None:
+        """Stop the feeds, then the export publisher (sends what it has queued)."""
+        try:
+            if self.link is not None:
+                await self.link.close()
+        finally:
+            if self.export_publisher is not None:
+                await asyncio.to_thread(self.export_publisher.close)
+
+    def check(self) -> None:
+        """Raise what the export publisher or a feed thread died of."""
+        if self.export_publisher is not None:
+            self.export_publisher.check()
+        if self.link is not None and self.link.error is not None:
+            raise self.link.error
+
+    # ---- rules ------------------------------------------------------------------------------
+    def import_pick(self, pick: Pick) -> Pick | None:
+        """The pick to give our event core, or None if it is refused (counted)."""
+        station = pick.channel_id.rsplit(".", 2)[0]
+        pos = self.stations.get(station)
+        if pos is None:
+            self._counts["picks_foreign_station"] += 1
+            log.warning(
+                "partner pick of a station not in its inventory dropped",
+                extra={"kv": {"agency": self.cfg.agency, "channel": pick.channel_id}},
+            )
+            return None
+        self.imported.add(pick.pick_id)
+        self._counts["picks_imported"] += 1
+        lat, lon, elev = pos
+        return dataclasses.replace(pick, latitude_deg=lat, longitude_deg=lon, elevation_m=elev)
+
+    def import_alert(self, alert: Alert) -> tuple[Alert, ...]:
+        """Apply the merge policy to a partner alert; publish and return what is relayed."""
+        decision = self.merger.partner_alert(alert, self.clock.now_ns())
+        self._relay(decision.relay)
+        return decision.relay
+
+    def observe(self, value: object) -> None:
+        """Observer of our outputs: merge state from our alerts, then export."""
+        if isinstance(value, Alert) and value.agency == self.own_agency:
+            self._relay(self.merger.own_alert(value, self.clock.now_ns()).relay)
+        if self.exporter is not None:
+            self.exporter(value)
+
+    def filter_sink(self, sink: Callable[[object], None]) -> Callable[[object], None]:
+        """Wrap the event core's sink so imported picks are not re-published as ours."""
+
+        def filtered(value: object) -> None:
+            if isinstance(value, Pick) and value.pick_id in self.imported:
+                return
+            sink(value)
+
+        return filtered
+
+    def statistics(self) -> dict[str, int]:
+        """Import, merge and export counters (flat, for the health snapshot)."""
+        out = {f"partner_{k}": v for k, v in self._counts.items()}
+        out.update({f"partner_alerts_{k}": v for k, v in self.merger.statistics().items()})
+        if self.exporter is not None:
+            out.update({f"partner_export_{k}": v for k, v in self.exporter.statistics().items()})
+        if self.link is not None:
+            s = self.link.statistics()
+            out["partner_queued"] = s.queued
+            out["partner_dropped_picks"] = s.dropped
+            for reason in ("forged", "stale", "replayed", "unsigned", "malformed"):
+                out[f"partner_dropped_{reason}"] = getattr(s.gate, f"dropped_{reason}")
+        return out
+
+    def _relay(self, alerts: tuple[Alert, ...]) -> None:
+        for a in alerts:
+            self._counts["alerts_relayed"] += 1
+            if self.relay_to is not None:
+                self.relay_to.publish_alert(a)
+
+
+def build_export_publisher(settings: Settings, cfg: PartnerConfig, clock: Clock) -> RelayPublisher:
+    """Our publisher for the partner: own endpoint, our keys, the partner's CURVE key only."""
+    bus = dataclasses.replace(
+        settings.bus, endpoint=cfg.export_endpoint, publish_picks=cfg.export_picks
+    )
+    agency = settings.config.alert.agency
+    if settings.daemon.insecure_bus:
+        return RelayPublisher(bus, agency=agency, clock=clock, signer=None, curve=None)
+    sec = settings.bus_security
+    signer = Signer.from_file(settings.base_dir / sec.signing_key_file)
+    curve = None
+    allowed = settings.path(cfg.export_curve_allowed_keys_dir)
+    if sec.curve_enabled and allowed is not None:
+        curve = CurveServer.from_files(settings.base_dir / sec.curve_secret_key_file, allowed)
+    return RelayPublisher(bus, agency=agency, clock=clock, signer=signer, curve=curve)
+
+
+def build_relay_publisher(
+    settings: Settings, relay_agencies: tuple[str, ...], clock: Clock, health: Callable[[], Health]
+) -> RelayPublisher:
+    """Our bus publisher (as :func:`eew.daemon.publish.build_publisher`) that may relay."""
+    agency = settings.config.alert.agency
+    if settings.daemon.insecure_bus:
+        pub = RelayPublisher(
+            settings.bus, agency=agency, clock=clock, signer=None, curve=None, health=health
+        )
+    else:
+        pub = RelayPublisher.from_config(
+            settings.bus,
+            settings.bus_security,
+            agency=agency,
+            clock=clock,
+            base_dir=settings.base_dir,
+            health=health,
+        )
+    pub.allow_relay(relay_agencies)
+    return pub

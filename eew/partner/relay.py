@@ -1,0 +1,124 @@
+"""Outgoing side of the exchange: relaying partner alerts to our subscribers, exporting ours.
+
+:class:`RelayPublisher` is our ordinary bus publisher that may also carry the alerts of
+the listed partner agencies. They go out on our ``alert.<ours>`` topic, signed with our
+key, with the partner's code in the payload's ``agency`` field; subscribers accept them
+only if their trusted-keys directory grants us that relay (``relays.toml``, see
+:meth:`eew.alert.Verifier.from_dir`).
+
+:class:`Exporter` feeds a second publisher of ours, the one the partner subscribes to,
+with **our own** picks and alerts only: a value whose agency is not ours, a pick of a
+partner station or a pick id we imported is never sent back (loop prevention), counted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Collection
+from typing import Any
+
+from eew.alert import Publisher
+from eew.alert.keys import check_agency
+from eew.daemon.publish import AlertPublisher
+from eew.detect.picks import Pick
+from eew.event.alert import Alert
+from eew.partner.merge import IdMemory
+
+
+class RelayPublisher(Publisher):
+    """A :class:`eew.alert.Publisher` that also publishes the alerts of partner agencies.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`eew.alert.Publisher`.
+    relay_agencies : collection of str
+        Agencies whose alerts may be published (besides our own).
+    """
+
+    def __init__(self, *args: Any, relay_agencies: Collection[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._relay_agencies = frozenset(check_agency(a) for a in relay_agencies)
+
+    def allow_relay(self, agencies: Collection[str]) -> None:
+        """Set the agencies whose alerts may be relayed (before :meth:`start`)."""
+        self._relay_agencies = frozenset(check_agency(a) for a in agencies)
+
+    def publish_alert(self, alert: Alert) -> None:
+        """Queue our alert, or a partner alert of a relayed agency (never dropped).
+
+        Raises
+        ------
+        eew.alert.BusError
+            Not running, or the alert's agency is neither ours nor relayed.
+        eew.alert.PublisherCrashedError
+            The publisher thread died.
+        """
+        if alert.agency in self._relay_agencies:
+            self._accepting()
+            self._handover.put_alert(alert)
+            return
+        super().publish_alert(alert)
+
+
+class Exporter:
+    """Send our own picks and alerts to the partner (an observer of the daemon's outputs).
+
+    Parameters
+    ----------
+    publisher : AlertPublisher
+        The export publisher (its own endpoint; only the partner's CURVE key allowed).
+    own_agency : str
+        Our agency code.
+    partner_stations : collection of str
+        ``NET.STA`` codes of the partner's stations (never exported).
+    imported : IdMemory
+        Pick ids received from the partner (never exported).
+    picks, alerts : bool
+        What to export.
+    """
+
+    def __init__(
+        self,
+        publisher: AlertPublisher,
+        own_agency: str,
+        partner_stations: Collection[str],
+        imported: IdMemory,
+        *,
+        picks: bool,
+        alerts: bool,
+    ) -> None:
+        self.publisher = publisher
+        self.own_agency = own_agency
+        self._partner_stations = frozenset(partner_stations)
+        self._imported = imported
+        self._picks = picks
+        self._alerts = alerts
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: object) -> None:
+        """Export ``value`` if it is ours and of an exported kind; otherwise count it."""
+        if isinstance(value, Pick) and self._picks:
+            station = value.channel_id.rsplit(".", 2)[0]
+            if station in self._partner_stations or value.pick_id in self._imported:
+                self._count("loop_blocked")
+                return
+            self.publisher.publish_pick(value)
+            self._count("picks")
+        elif isinstance(value, Alert) and self._alerts:
+            if value.agency != self.own_agency:
+                self._count("loop_blocked")
+                return
+            self.publisher.publish_alert(value)
+            self._count("alerts")
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self._counts[key] += 1
+
+    def statistics(self) -> dict[str, int]:
+        """Counts: ``picks``, ``alerts`` exported, ``loop_blocked`` (not sent back)."""
+        with self._lock:
+            return {k: self._counts[k] for k in ("picks", "alerts", "loop_blocked")}
