@@ -276,7 +276,9 @@ class Locator:
         self.search_radius_km = search_radius_km
         self.many_picks = many_picks
         self.sx, self.sy = grid.to_xy(station_lat_deg, station_lon_deg)
-        xx, yy, zz = np.meshgrid(grid.x_km, grid.y_km, np.arange(grid.depth_km.size), indexing="ij")
+        # the coarse pass uses every other depth slice (the fine pass uses all of them)
+        coarse_z = np.arange(0, grid.depth_km.size, 2)
+        xx, yy, zz = np.meshgrid(grid.x_km, grid.y_km, coarse_z, indexing="ij")
         self._cx = xx.ravel().astype(np.float64)
         self._cy = yy.ravel().astype(np.float64)
         self._cz = zz.ravel().astype(np.int64)
