@@ -53,7 +53,6 @@ from eew.daemon.outputs import Outputs
 from eew.daemon.publish import AlertPublisher, build_publisher
 from eew.daemon.upstream import Upstream
 from eew.detect.picks import Pick
-from eew.event.alert import Alert
 from eew.event.core import EventCore
 from eew.event.targets import Target, load_targets
 from eew.event.traveltime import load_stack
@@ -158,8 +157,9 @@ class Daemon:
         if self.client is not None:
             inventory = inventory or load_inventory(cfg.stationxml_paths())
             sink = self.core if self.core is not None else self.outputs
-            tick = self.core.tick if self.core is not None else None
-            self.pipeline = Pipeline(cfg, inventory, sink, self.proc_clock, after_packet=tick)
+            # live: the event core is evaluated when the intake queue is drained (see _intake),
+            # once per burst of packets rather than once per packet
+            self.pipeline = Pipeline(cfg, inventory, sink, self.proc_clock)
 
     def _client_options(self) -> ClientOptions:
         s = self.settings.seedlink
@@ -286,10 +286,13 @@ class Daemon:
         client, pipeline = self.client, self.pipeline
         assert client is not None and pipeline is not None
         n = 0
+        core = self.core
         while (item := await client.get()) is not None:
             self.outputs.arrival_ns = item.arrival_ns
             pipeline.feed(item.packet)
             self._processed += 1
+            if core is not None and client.pending == 0:
+                core.tick(self.proc_clock.now_ns())
             n += 1
             if n % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
@@ -305,18 +308,12 @@ class Daemon:
         partner, core = self.partner, self.core
         assert partner is not None and partner.link is not None and core is not None
         while True:
-            self._partner_one(*await partner.link.get())
-
-    def _partner_one(self, value: Pick | Alert, arrival_ns: int) -> None:
-        assert self.partner is not None and self.core is not None
-        if isinstance(value, Alert):
-            self.partner.import_alert(value)
-            return
-        pick = self.partner.import_pick(value)
-        if pick is not None:
-            self._central_one(pick, arrival_ns)
-            if self.core.deferred:  # all role: evaluate now, not at the next packet
-                self.core.tick(self.proc_clock.now_ns())
+            value, arrival_ns = await partner.link.get()
+            pick = partner.accept(value)  # alerts: merge policy and relay; picks: checked
+            if pick is not None:
+                self._central_one(pick, arrival_ns)
+                if core.deferred:  # all role: evaluate now, not at the next packet
+                    core.tick(self.proc_clock.now_ns())
 
     def _central_one(self, pick: Pick, arrival_ns: int) -> None:
         observe = getattr(self.proc_clock, "observe_ns", None)
@@ -377,7 +374,7 @@ class Daemon:
                 if key == "partner_queued":
                     queues["partner"] = n
                 elif key.startswith("partner_dropped_"):
-                    drops[key.removeprefix("dropped_")] = n
+                    drops[key.replace("_dropped_", "_")] = n
         h = DaemonHealth(
             time_ns=now,
             role=self.role,
@@ -462,4 +459,6 @@ class Daemon:
             self.outputs.arrival_ns = item.arrival_ns
             pipeline.feed(item.packet)
             n += 1
+        if self.core is not None and n:
+            self.core.tick(self.proc_clock.now_ns())
         return n

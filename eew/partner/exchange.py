@@ -170,6 +170,19 @@ class PartnerExchange:
             raise self.link.error
 
     # ---- rules ------------------------------------------------------------------------------
+    def accept(self, value: Pick | Alert) -> Pick | None:
+        """Handle one partner value: an alert is merged/relayed, a pick checked.
+
+        Returns
+        -------
+        Pick or None
+            The pick for our event core (None for alerts and refused picks).
+        """
+        if isinstance(value, Alert):
+            self.import_alert(value)
+            return None
+        return self.import_pick(value)
+
     def import_pick(self, pick: Pick) -> Pick | None:
         """The pick to give our event core, or None if it is refused (counted)."""
         station = pick.channel_id.rsplit(".", 2)[0]

@@ -172,6 +172,11 @@ class SeedLinkClient:
         await self.close()
 
     # ---- consumer side --------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Packets received and waiting to be taken with :meth:`get`."""
+        return 0 if self._inbox is None else len(self._inbox.items)
+
     async def get(self) -> Received | None:
         """The next packet; None once every connection has ended (END) and all are delivered."""
         inbox = self._inbox
