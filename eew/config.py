@@ -27,6 +27,7 @@ from typing import Any
 from eew.alert.config import BusConfig, SecurityConfig
 from eew.daemon.schema import DaemonConfig, SeedLinkConfig, UpstreamConfig
 from eew.errors import ConfigError
+from eew.partner.config import PartnerConfig
 from eew.schemafields import doc_field as _f
 from eew.schemafields import require_positive as _positive
 
@@ -362,6 +363,7 @@ class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     seedlink: SeedLinkConfig = field(default_factory=SeedLinkConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    partner: PartnerConfig = field(default_factory=PartnerConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     #: directory against which relative paths are resolved (not a TOML key)
     base_dir: Path = field(default=Path("."), compare=False, repr=False)

@@ -24,6 +24,7 @@ from typing import Any
 from eew.alert.config import BusConfig, SecurityConfig
 from eew.config import Config, config_from_dict, default_config_path, dump_config, load_config
 from eew.daemon.schema import CLOCKS, ROLES, DaemonConfig, SeedLinkConfig, UpstreamConfig
+from eew.partner.config import PartnerConfig
 
 __all__ = [
     "CLOCKS",
@@ -44,6 +45,7 @@ class Settings:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     seedlink: SeedLinkConfig = field(default_factory=SeedLinkConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    partner: PartnerConfig = field(default_factory=PartnerConfig)
     bus: BusConfig = field(default_factory=BusConfig)
     bus_security: SecurityConfig = field(default_factory=SecurityConfig)
     base_dir: Path = field(default=Path("."), compare=False)
@@ -84,6 +86,7 @@ def _settings(config: Config) -> Settings:
         daemon=config.daemon,
         seedlink=config.seedlink,
         upstream=config.upstream,
+        partner=config.partner,
         bus=config.bus,
         bus_security=config.bus_security,
         base_dir=config.base_dir,

@@ -111,6 +111,7 @@ class EventCore:
         self.cfg = config.event
         self.deferred = deferred
         self._dirty: dict[int, tuple[_Event, bool]] = {}
+        self._expired_at = 0
         self.acfg = config.alert
         self._sink = sink
         self._clock = clock
@@ -192,10 +193,12 @@ class EventCore:
     def tick(self, now_ns: int | None = None) -> None:
         """Evaluate the events changed since the last tick, and close expired ones."""
         now = self._clock.now_ns() if now_ns is None else now_ns
-        dirty, self._dirty = self._dirty, {}
-        for ev, changed in dirty.values():
-            self._evaluate(ev, now, changed)
-        self._expire(now)
+        if self._dirty:
+            dirty, self._dirty = self._dirty, {}
+            for ev, changed in dirty.values():
+                self._evaluate(ev, now, changed)
+        if now - self._expired_at >= NS // 2:  # expiry needs no finer time than 0.5 s
+            self._expire(now)
 
     def _request(self, ev: _Event, now: int, changed: bool) -> None:
         """Evaluate now, or (deferred) at the next :meth:`tick`."""
@@ -611,6 +614,7 @@ class EventCore:
 
     # ---- lifecycle ----------------------------------------------------------------------
     def _expire(self, now: int) -> None:
+        self._expired_at = now
         window = self.cfg.association_window_s * NS
         self.pool = [sp for sp in self.pool if now - sp.time_ns <= window]
         self.absorbed = [sp for sp in self.absorbed if now - sp.time_ns <= window]
