@@ -93,6 +93,20 @@ class TriggerConfig:
     on_ratio: float = _f(4.0, "STA/LTA ratio that declares a trigger")
     off_ratio: float = _f(1.5, "STA/LTA ratio that ends a trigger")
     dead_time_s: float = _f(5.0, "no new trigger on a channel this long after the last one [s]")
+    retrigger_ratio: float = _f(
+        10.0,
+        "coda re-trigger: a busy channel triggers again when the STA/LTA ratio exceeds this "
+        "factor times its minimum over the reference window (an STA jump; 0 disables) [ratio]",
+    )
+    retrigger_window_s: float = _f(2.0, "length of the reference window of the coda re-trigger [s]")
+    retrigger_gap_s: float = _f(
+        0.5, "the reference window ends this long before the tested sample [s]"
+    )
+    retrigger_busy_s: float = _f(
+        15.0,
+        "a channel is busy (coda re-trigger armed) this long after its last trigger; longer "
+        "windows re-trigger on late phases of the first event (see eew.detect.trigger) [s]",
+    )
 
     def check(self) -> None:
         """Raise :class:`ValueError` naming the key if an invariant is violated."""
@@ -122,6 +136,14 @@ class TriggerConfig:
             raise ValueError("band_order: must be >= 1")
         if self.dead_time_s < 0:
             raise ValueError("dead_time_s: must be >= 0")
+        if self.retrigger_ratio != 0 and self.retrigger_ratio <= 1:
+            raise ValueError("retrigger_ratio: must be above 1 (or 0 to disable)")
+        if self.retrigger_window_s <= 0:
+            raise ValueError("retrigger_window_s: must be > 0")
+        if self.retrigger_gap_s < 0:
+            raise ValueError("retrigger_gap_s: must be >= 0")
+        if self.retrigger_busy_s < 0:
+            raise ValueError("retrigger_busy_s: must be >= 0")
         if not self.components or not self.components.isalnum():
             raise ValueError("components: must be component letters such as 'Z' or 'ZNE'")
 

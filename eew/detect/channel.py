@@ -177,7 +177,13 @@ class ChannelProcessor:
         self._gap_tol_ns = proc.gap_tolerance_samples * self.period_ns
         self._flat_n = round(proc.flat_window_s * self.fs)
         self.trigger = TriggerState(
-            trig.on_ratio, trig.off_ratio, round(trig.dead_time_s * self.fs)
+            trig.on_ratio,
+            trig.off_ratio,
+            round(trig.dead_time_s * self.fs),
+            jump_ratio=trig.retrigger_ratio,
+            n_window=round(trig.retrigger_window_s * self.fs),
+            n_gap=round(trig.retrigger_gap_s * self.fs),
+            n_busy=round(trig.retrigger_busy_s * self.fs),
         )
         self.picker = Picker(self, config, emit, now_ns)
         hist_s = (
@@ -297,10 +303,11 @@ class ChannelProcessor:
         if packet.calibration:
             self.calibration_spans = [*self.calibration_spans[-7:], (k0, k0 + n)]
         ons: list[int] = []
+        trig = self.trigger
         if (
             self.can_trigger
             and not self.dead
-            and (self.trigger.triggered or rmax > self.trigger.on_ratio)
+            and (trig.triggered or rmax > trig.on_ratio or trig.busy(k0))
         ):
             ons = self.trigger.scan(out[chain.ROW_RATIO], k0)
         if ons or self.picker.tracks:
