@@ -38,9 +38,9 @@ from dataclasses import dataclass
 PD_COEFFS = (5.39, 1.23, 1.38)
 PD_SIGMA = 0.31
 TAUC_COEFFS = (6.166, 4.218)
-TAUC_SIGMA = 0.45
+TAUC_SIGMA = 0.6
 TAUP_COEFFS = (5.2215, 6.6589)
-TAUP_SIGMA = 0.5
+TAUP_SIGMA = 0.7
 
 
 def magnitude_from_pd(pd_cm: float, epicentral_km: float) -> float:
