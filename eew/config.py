@@ -103,7 +103,7 @@ class TriggerConfig:
         0.5, "the reference window ends this long before the tested sample [s]"
     )
     retrigger_busy_s: float = _f(
-        15.0,
+        30.0,
         "a channel is busy (coda re-trigger armed) this long after its last trigger; longer "
         "windows re-trigger on late phases of the first event (see eew.detect.trigger) [s]",
     )

@@ -56,10 +56,6 @@ def _xfail(key: str, reason: str) -> pytest.ParameterSet:
     return pytest.param(key, marks=pytest.mark.xfail(strict=True, reason=reason))
 
 
-_WEST_LATE = (
-    "double_m5/west: the second event's P arrives in the first event's coda; its first "
-    "alert comes 2.5 s after P at the 4th station (re-triggered picks on busy channels)"
-)
 _WEST = (
     "double_m5/west: no source alert; the core declares event 2 at 43.54N 76.24E (~25 km "
     "NW of the truth, horizontal sigma 20-39 km), M6.5, likelihood 0.18-0.23 < 0.5"
@@ -98,7 +94,7 @@ def test_every_m45_event_in_or_near_the_network_is_alerted(results, key):
         "verny_m7.0/ev1",
         "kyrgyz_m5.5/ev1",
         "double_m5/east",
-        _xfail("double_m5/west", _WEST_LATE),
+        "double_m5/west",
     ],
 )
 def test_first_alert_within_2_s_of_p_at_the_fourth_station(results, key):

@@ -28,15 +28,12 @@ Coda re-trigger (STA/MTA)
     window is the pre-onset coda, and the event core's S-wave recognition
     deal with them.
 
-    The busy window is kept short (``retrigger_busy_s``, 15 s by default; every
-    trigger, re-triggers included, restarts it): the longer a channel stays
-    armed, the more late phases of the first event (PmP/SmS reflections, Lg,
-    surface waves) find a decayed coda to stand out from. On the bundled
-    scenarios a 20-s or longer window already re-triggers on the echo that
-    the simulator puts about 16-20 s after every phase (a minimum-phase
-    synthesis artefact at -30 dB) and the event core builds phantom events
-    from those picks; 15 s keeps the coda P of ``double_m5`` (2-15 s after
-    the channel's previous trigger).
+    The busy window (``retrigger_busy_s``, 30 s by default; every trigger,
+    re-triggers included, restarts it) bounds how long a channel stays armed:
+    the longer, the more late phases of the first event (PmP/SmS reflections,
+    Lg, surface waves) find a decayed coda to stand out from. 30 s covers a
+    second event 20 s after the first (``double_m5``) with no extra alert on
+    the bundled scenarios.
 
 Causality and packet size: the reference window must lie wholly after the
 last trigger start (``i >= last_on + n_gap + n_window``), and the channel
