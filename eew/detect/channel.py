@@ -83,6 +83,16 @@ def _process_and_store(
 
 
 @njit(cache=True)
+def _scan_counts(x: np.ndarray) -> tuple[float, float, int, int]:
+    """(min, max, leading run equal to x[0], trailing run equal to x[-1]) in one call."""
+    lo, hi = _minmax(x)
+    if lo == hi:
+        return lo, hi, x.shape[0], x.shape[0]
+    lead, trail = _flat_edges(x)
+    return lo, hi, lead, trail
+
+
+@njit(cache=True)
 def _minmax(x: np.ndarray) -> tuple[float, float]:
     """Return (min, max) of ``x`` in one pass."""
     lo = x[0]
@@ -195,7 +205,6 @@ class ChannelProcessor:
         )
         self.history = History(chain.N_ROWS + 1, round(hist_s * self.fs))
         self._state = self.design.new_state()
-        self._scratch = np.empty((chain.N_ROWS, 0))
         self._next_ns: int | None = None
         self._anchor_ns = 0
         self._anchor_k = 0
@@ -263,8 +272,8 @@ class ChannelProcessor:
                 )
                 self.reset()
         counts = packet.data
-        lo, hi = _minmax(counts)
-        drop = self._check_flat(counts, lo, hi, n)
+        lo, hi, lead, trail = _scan_counts(counts)
+        drop = self._check_flat(counts, lo, hi, n, lead, trail)
         start_ns = packet.starttime_ns
         if drop:
             counts = counts[drop:]
@@ -273,9 +282,7 @@ class ChannelProcessor:
             lo, hi = _minmax(counts)
         k0 = self.history.end
         self._anchor_ns, self._anchor_k = start_ns, k0
-        if self._scratch.shape[1] < n:
-            self._scratch = np.empty((chain.N_ROWS, n))
-        out = self._scratch[:, :n]
+        out = np.empty((chain.N_ROWS, n))  # contiguous: faster in the kernel than a view
         d = self.design
         ring, pos = self.history.reserve(n)
         rmax = _process_and_store(
@@ -313,7 +320,9 @@ class ChannelProcessor:
         if ons or self.picker.tracks:
             self.picker.advance(ons, self.history.end)
 
-    def _check_flat(self, counts: np.ndarray, lo: float, hi: float, n: int) -> int:
+    def _check_flat(
+        self, counts: np.ndarray, lo: float, hi: float, n: int, lead: int, trail: int
+    ) -> int:
         """Track the run of constant samples across packets; declare dead/revived channels.
 
         Returns the number of leading samples to drop: when a dead channel comes back,
@@ -325,7 +334,6 @@ class ChannelProcessor:
             else:
                 self._flat_value, self._flat_run = lo, n
         else:
-            lead, trail = _flat_edges(counts)
             run = self._flat_run + lead if (self._flat_run and counts[0] == self._flat_value) else 0
             if run >= self._flat_n:
                 self._flat_run = run  # a dead stretch that ends inside this packet
