@@ -292,16 +292,19 @@ def iter_packets(idx: ArchiveIndex, max_packet_samples: int = 0) -> Iterator[Pac
 
 def _iter_records(idx: ArchiveIndex) -> Iterator[tuple[int, Packet]]:
     """Decode the indexed records in arrival order; yield (position in the order, packet)."""
-    t = idx.table
     ids = idx.channel_ids
-    rates = idx.rate_hz
-    for k, i in enumerate(idx.order.tolist()):
-        (off, reclen, start, nsamp, enc, bod, big, calib, _f, _m, fi, ch) = t[i].tolist()
-        rate = float(rates[i])
+    order = idx.order
+    # Python lists in arrival order: one conversion up front instead of one per record
+    rows = idx.table[order].tolist()
+    rates = idx.rate_hz[order].tolist()
+    arrays = idx.arrays
+    for k, (row, rate) in enumerate(zip(rows, rates, strict=True)):
+        (off, reclen, start, nsamp, enc, bod, big, calib, _f, _m, fi, ch) = row
+        i = int(order[k])
         pkt: Packet | None = None
         if enc in (10, 11) and bod >= 48 and big == 1:  # SEED's standard word order
             data, status = decode_steim(
-                idx.arrays[fi], off + bod, off + reclen, nsamp, 1 if enc == 10 else 2, big == 1
+                arrays[fi], off + bod, off + reclen, nsamp, 1 if enc == 10 else 2, True
             )
             if status == STATUS_OK:
                 pkt = Packet(ids[ch], start, rate, data, calib == 1)
