@@ -42,10 +42,26 @@ def run(args: argparse.Namespace) -> int:
 
     if not math.isfinite(args.packet_s) or args.packet_s < 0:
         raise CLIError(f"--packet-s must be >= 0, not {args.packet_s}")
+    from pathlib import Path
+
+    from eew.evaluate.scenario import TRUTH_FILE
+
+    # folders without a truth (e.g. a real record among the samples) are skipped up front,
+    # with one line each, so that `eew evaluate waveforms_samples/*/` just works
+    paths = []
+    for path in args.scenarios:
+        if (Path(path) / TRUTH_FILE).is_file():
+            paths.append(path)
+        else:
+            print(
+                f"eew evaluate: {path}: no {TRUTH_FILE}, not a scenario; skipped", file=sys.stderr
+            )
+    if not paths:
+        raise CLIError("no scenario folder (with truth.json) among the arguments")
     cfg = load_config(args.config)
     ev = Evaluator.default(args.packet_s, cfg)
     results = []
-    for path in args.scenarios:
+    for path in paths:
         res = ev.evaluate(path)
         results.append(res)
         if not args.json:
