@@ -4,8 +4,14 @@ The folders follow the data flow; this docstring is the map of who owns what.
 
 Data flow::
 
-    miniSEED archive / SeedLink ──> ingest ──> pipeline ──> dsp kernels ──> detect ──> picks
-                                                  (per channel state)           (callback)
+    SeedLink (eew.seedlink) / miniSEED archive (eew.ingest)
+        -> packets -> eew.pipeline -> per-channel eew.detect (numba kernels in eew.dsp)
+        -> picks with early-P parameters -> eew.event (association, location, magnitude,
+           forecasts, alert lifecycle, onsite/PLUM) -> alerts
+        -> eew.alert (signed ZeroMQ bus; formats in eew.formats) -> subscribers, partner
+
+Every stage hands its results to the next through a callable or a bounded queue;
+processing never publishes, and only ``eew.alert`` imports zmq.
 
 Modules
 -------
@@ -13,37 +19,53 @@ Modules
     The one exception base (:class:`~eew.errors.EEWError`) and its few subclasses.
 ``eew.clock``
     Injected clocks: wall clock for the daemon, data clock for replay, manual clock for tests.
-``eew.config``
-    The typed, frozen configuration schema (single source of every default), TOML loading
-    with unknown-key and invariant checks, and the ``--dump`` rendering.
+``eew.config``, ``eew.schemafields``
+    The typed, frozen configuration schema (single source of every default; it includes the
+    sections declared in ``eew.alert.config``, ``eew.daemon.schema``, ``eew.partner.config``),
+    TOML loading with unknown-key and invariant checks, ``--dump`` rendering.
 ``eew.inventory``
-    StationXML loading into per-channel :class:`~eew.inventory.ChannelInfo` records
-    (coordinates, sample rate, sensitivity, input unit).
+    StationXML -> per-channel :class:`~eew.inventory.ChannelInfo` records.
 ``eew.ingest``
     ``packet``: the :class:`~eew.ingest.packet.Packet` value (one decoded record);
-    ``mseed``: splitting and decoding miniSEED records (pymseed/libmseed), with bad-record
-    accounting; ``replay``: archive files -> packets merged in arrival order.
+    ``scan``: numba miniSEED 2 header scanner; ``steim``: numba Steim1/2 decoder;
+    ``mseed``: header parsing (miniSEED 3 via pymseed) and record decoding;
+    ``replay``: archive files -> packets merged in arrival order.
 ``eew.dsp``
     Pure numerical kernels (numba ``@njit(cache=True)``, each with a plain-NumPy twin):
-    ``filters`` (Butterworth design, stateful biquads), ``stalta`` (recursive STA/LTA),
-    ``chain`` (the fused per-packet chain: gain, baseline, band-pass, STA/LTA, integration
-    to velocity/displacement with the 0.075 Hz high-pass, tau_p), ``onset`` (AIC picker),
-    ``earlyp`` (Pd, Pv, Pa, tau_c, tau_p_max on a window), ``quality`` (spike/step/boxcar/
-    calibration/clip/flat tests).
+    ``filters``, ``stalta`` (recursive STA/LTA equal to obspy's), ``chain`` (the fused
+    per-packet chain), ``onset`` (AIC), ``earlyp`` (Pd, Pv, Pa, tau_c, tau_p_max),
+    ``quality`` (spike/step/boxcar/calibration/clip/flat tests).
 ``eew.detect``
-    Per-channel streaming processors: ``channel`` (state, continuity checks, resets on gaps),
-    ``trigger`` (on/off state machine, dead time), ``picker`` (onset refinement, rejection,
-    growing-window early-P measurements, emission of :class:`~eew.detect.picks.Pick`).
+    Per-channel streaming processors: ``channel`` (state, continuity, resets on gaps),
+    ``ring`` (recent samples), ``trigger`` (on/off, dead time, coda re-trigger), ``picker``
+    (onset refinement, rejection, growing-window early-P updates), ``picks`` (the values).
 ``eew.pipeline``
-    The router the daemon and replay share: packets in, picks out through a callback;
-    statistics per stage; never publishes anything itself.
-``eew.io``
-    Serialisation of results (JSON Lines).
+    The router the daemon and replay share: packets in, results out through a callback.
+``eew.event``
+    ``core`` (association and event evaluation), ``locate`` (EDT/origin-time grid search
+    with silent stations), ``traveltime`` (committed tables, ``eew/data``), ``stations``
+    (merged channel picks), ``magnitude``, ``groundmotion`` (published GMPE/IPE/GMICE),
+    ``forecast`` (targets' intensity and warning time), ``targets``, ``onsite`` (blind-zone
+    alerts), ``alerting`` (lifecycle), ``alert`` (the canonical ``eew.alert/1`` model).
+``eew.formats``
+    Native JSON, ShakeAlert v10, QuakeML 1.2, CAP 1.2, ANSS, and format detection.
+``eew.alert``
+    The alert bus: publisher (XPUB, last-value cache), CURVE keys, Ed25519 signing,
+    verifying subscriber, message gate, handover queue.
+``eew.partner``
+    Cross-border exchange with the partner network (import, relay, merge, export).
+``eew.seedlink``
+    SeedLink 3.1 protocol, asyncio client (resume, keepalive, latency) and archive server.
+``eew.daemon``
+    ``eew run``: roles station/central/all, supervision, shutdown, health and metrics.
+``eew.evaluate``
+    Scenario replay against ``truth.json`` and scorecards (``eew evaluate``).
 ``eew.simulate``
     Scenario simulator (travel times, stochastic P and S waves, noise, disturbances).
+``eew.io``
+    JSON Lines output.
 ``eew.cli``
-    The ``eew`` command: one module per subcommand (``replay``, ``config``, ``simulate``,
-    ``plot``).
+    The ``eew`` command: one module per subcommand.
 
 Nothing happens at import time and there is no global mutable state.
 """
