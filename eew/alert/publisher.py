@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +117,7 @@ class Publisher:
         context: zmq.Context | None = None,
     ) -> None:
         config.check()
+        self._relay_agencies: frozenset[str] = frozenset()
         if signer is not None and signer.agency != agency:
             raise BusError(f"signing key belongs to {signer.agency}, not to agency {agency}")
         if signer is None:
@@ -261,10 +262,21 @@ class Publisher:
         if self._closed or self._thread is None:
             raise BusError("publisher is not running")
 
+    def allow_relay(self, agencies: Collection[str]) -> None:
+        """Let this bus also carry the alerts of these (partner) agencies, signed by us.
+
+        Subscribers accept them only where their trusted-keys folder says that our agency
+        may relay those agencies (``relays.toml``, see :mod:`eew.alert.signing`).
+        """
+        self._relay_agencies = frozenset(agencies)
+
     def publish_alert(self, alert: Alert) -> None:
-        """Queue an alert for sending (never dropped; may raise BusOverflowError)."""
+        """Queue an alert for sending (never dropped; may raise BusOverflowError).
+
+        The alert must be ours, or of an agency allowed with :meth:`allow_relay`.
+        """
         self._accepting()
-        if alert.agency != self._agency:
+        if alert.agency != self._agency and alert.agency not in self._relay_agencies:
             raise BusError(f"alert {alert.event_id} of {alert.agency} on the {self._agency} bus")
         self._handover.put_alert(alert)
 

@@ -27,39 +27,20 @@ from eew.partner.merge import IdMemory
 
 
 class RelayPublisher(Publisher):
-    """A :class:`eew.alert.Publisher` that also publishes the alerts of partner agencies.
+    """A :class:`eew.alert.Publisher` that may also carry the alerts of partner agencies.
 
     Parameters
     ----------
     *args, **kwargs
         As for :class:`eew.alert.Publisher`.
     relay_agencies : collection of str
-        Agencies whose alerts may be published (besides our own).
+        Agencies whose alerts may be published (besides our own); see
+        :meth:`eew.alert.Publisher.allow_relay`.
     """
 
     def __init__(self, *args: Any, relay_agencies: Collection[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._relay_agencies = frozenset(check_agency(a) for a in relay_agencies)
-
-    def allow_relay(self, agencies: Collection[str]) -> None:
-        """Set the agencies whose alerts may be relayed (before :meth:`start`)."""
-        self._relay_agencies = frozenset(check_agency(a) for a in agencies)
-
-    def publish_alert(self, alert: Alert) -> None:
-        """Queue our alert, or a partner alert of a relayed agency (never dropped).
-
-        Raises
-        ------
-        eew.alert.BusError
-            Not running, or the alert's agency is neither ours nor relayed.
-        eew.alert.PublisherCrashedError
-            The publisher thread died.
-        """
-        if alert.agency in self._relay_agencies:
-            self._accepting()
-            self._handover.put_alert(alert)
-            return
-        super().publish_alert(alert)
+        self.allow_relay([check_agency(a) for a in relay_agencies])
 
 
 class Exporter:
