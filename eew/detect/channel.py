@@ -136,6 +136,8 @@ class ChannelProcessor:
         self.fs = float(info.sampling_rate_hz)
         self.period_ns = NS_PER_S / self.fs
         self.counters: Counter[str] = Counter()
+        self._n_packets = 0  # the two per-packet counters are plain ints (hot path)
+        self._n_samples = 0
         self._emit = emit
         proc, trig = config.processing, config.trigger
         is_acc = info.kind == "acceleration"
@@ -224,7 +226,7 @@ class ChannelProcessor:
     def feed(self, packet: Packet) -> None:
         """Process one packet (see the module docstring for the continuity rules)."""
         c = self.counters
-        c["packets"] += 1
+        self._n_packets += 1
         n = packet.n_samples
         if n == 0:
             c["empty_packets"] += 1
@@ -290,7 +292,7 @@ class ChannelProcessor:
         )
         self.history.advance(n)
         self._next_ns = packet.endtime_ns
-        c["samples"] += n
+        self._n_samples += n
         clip = self.picker.clip_counts
         if hi >= clip or -lo >= clip:
             idx = np.flatnonzero(np.abs(counts) >= clip)
@@ -376,7 +378,10 @@ class ChannelProcessor:
 
     def statistics(self) -> dict[str, int]:
         """Counters of this channel (packets, samples, gaps, picks, rejections by reason...)."""
-        return dict(self.counters)
+        out = dict(self.counters)
+        out["packets"] = self._n_packets
+        out["samples"] = self._n_samples
+        return out
 
 
 def _iso(t_ns: int) -> str:
