@@ -318,7 +318,7 @@ def test_calibration_flag_only_around_the_onset(
     pkts = packets(CID, t0_ns, x, 100)
     onset_ns = t0_ns + onset * NS // 100
     pkts = [
-        dataclasses.replace(p, calibration=p.starttime_ns <= onset_ns < p.endtime_ns) for p in pkts
+        p.replace(calibration=p.starttime_ns <= onset_ns < p.endtime_ns) for p in pkts
     ]
     run = run_pipeline(pkts, syn_inventory)
     assert run.picks == []
