@@ -96,21 +96,23 @@ class Pipeline:
 
     def feed(self, packet: Packet) -> None:
         """Process one packet: advance the data clock, route it to its channel."""
+        end = packet.endtime_ns
         if self._observe is not None:
-            self._observe(packet.endtime_ns)
-        if self._first_ns is None or packet.starttime_ns < self._first_ns:
-            self._first_ns = packet.starttime_ns
-        if self._last_ns is None or packet.endtime_ns > self._last_ns:
-            self._last_ns = packet.endtime_ns
+            self._observe(end)
+        start = packet.starttime_ns
+        if self._first_ns is None or start < self._first_ns:
+            self._first_ns = start
+        if self._last_ns is None or end > self._last_ns:
+            self._last_ns = end
         proc = self._channels.get(packet.channel_id)
         if proc is None:
             proc = self._make_channel(packet)
             if proc is None:
                 return
         proc.feed(packet)
-        sid = proc.info.station_id
-        if packet.endtime_ns > self._station_end.get(sid, 0):
-            self._station_end[sid] = packet.endtime_ns
+        sid = proc.station_id
+        if end > self._station_end.get(sid, 0):
+            self._station_end[sid] = end
         if self._after_packet is not None:
             self._after_packet(self.clock.now_ns())
 

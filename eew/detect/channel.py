@@ -133,6 +133,7 @@ class ChannelProcessor:
         filter_cache: dict[tuple[object, ...], np.ndarray] | None = None,
     ) -> None:
         self.info = info
+        self.station_id = info.station_id  # ``NET.STA``, cached (read for every packet)
         self.fs = float(info.sampling_rate_hz)
         self.period_ns = NS_PER_S / self.fs
         self.counters: Counter[str] = Counter()
