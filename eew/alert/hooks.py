@@ -31,6 +31,7 @@ class HookStatistics:
     failed: int
     timed_out: int
     dropped: int
+    crashes: int = 0
 
 
 class HookRunner:
@@ -55,7 +56,7 @@ class HookRunner:
         self._timeout_s = timeout_s
         self._queue: deque[tuple[bytes, dict[str, str]]] = deque(maxlen=queue_size)
         self._cond = threading.Condition()
-        self._counts = dict.fromkeys(("succeeded", "failed", "timed_out", "dropped"), 0)
+        self._counts = dict.fromkeys(("succeeded", "failed", "timed_out", "dropped", "crashes"), 0)
         self._stop = False
         self._error: BaseException | None = None
         self._busy = False
@@ -111,8 +112,10 @@ class HookRunner:
                 outcome = self._execute(data, env)
                 with self._cond:
                     self._counts[outcome] += 1
-        except Exception as exc:
+        except Exception as exc:  # thread boundary: kept and re-raised to the subscriber loop
             logger.exception("hook worker crashed")
+            with self._cond:
+                self._counts["crashes"] += 1
             self._error = exc
 
     def _execute(self, data: bytes, env: dict[str, str]) -> str:

@@ -79,6 +79,7 @@ class PublisherStatistics:
     picks_dropped: int
     status_dropped: int
     alerts_superseded: int
+    crashes: int = 0
 
 
 class Publisher:
@@ -148,6 +149,7 @@ class Publisher:
                 "cache_resends",
                 "subscriptions",
                 "send_dropped",
+                "crashes",
             ),
             0,
         )
@@ -313,14 +315,17 @@ class Publisher:
             picks_dropped=q.picks_dropped,
             status_dropped=q.status_dropped,
             alerts_superseded=q.alerts_superseded,
+            crashes=c["crashes"],
         )
 
     # ---- publisher thread -----------------------------------------------------------------
     def _run(self) -> None:
         try:
             self._serve()
-        except Exception as exc:
+        except Exception as exc:  # thread boundary: kept, re-raised by check()/close()/publish
             logger.exception("alert publisher thread crashed")
+            with self._lock:
+                self._counts["crashes"] += 1
             self._error = exc
         finally:
             self._bound.set()

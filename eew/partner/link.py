@@ -19,10 +19,11 @@ import threading
 from collections import deque
 from dataclasses import dataclass, fields
 
-from eew.alert import CurveClient, GateStatistics, Subscriber, SubscriberConfig, Verifier
+from eew.alert import CurveClient, GateStatistics, Subscriber, Verifier
 from eew.alert.errors import KeyFileError
+from eew.alert.feed import run_feed
 from eew.alert.keys import load_verify_key
-from eew.alert.wire import Heartbeat
+from eew.alert.wire import BusMessage, Heartbeat
 from eew.clock import Clock
 from eew.detect.picks import Pick
 from eew.event.alert import Alert
@@ -203,34 +204,32 @@ class PartnerLink:
     def _run(self, endpoint: str) -> None:
         loop = self._loop
         assert loop is not None
-        try:
-            config = SubscriberConfig(max_clock_skew_s=self.cfg.max_clock_skew_s)
-            with Subscriber(
-                endpoint,
-                verifier=self._verifier,
-                clock=self.clock,
-                config=config,
-                curve=self._curve,
-                kinds=self._kinds,
-            ) as sub:
-                while not self._stop.is_set():
-                    msg = sub.receive(0.1)
-                    with self._lock:
-                        self._gates[endpoint] = sub.statistics().messages
-                    if msg is None:
-                        continue
-                    body = msg.body
-                    if isinstance(body, (Pick, Alert)):
-                        key = "picks" if isinstance(body, Pick) else "alerts"
-                        with self._lock:
-                            self._counts[key] += 1
-                        loop.call_soon_threadsafe(self._put, (body, self.clock.now_ns()))
-                    elif isinstance(body, Heartbeat):
-                        with self._lock:
-                            self._counts["heartbeats"] += 1
-                            if body.health.last_packet_time_ns is not None:
-                                self._data_end[endpoint] = body.health.last_packet_time_ns
-        except Exception as exc:
-            log.exception("partner feed %s failed", endpoint)
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(self._fail, exc)
+
+        def on_message(msg: BusMessage | None, sub: Subscriber) -> None:
+            with self._lock:
+                self._gates[endpoint] = sub.statistics().messages
+            body = msg.body if msg is not None else None
+            if isinstance(body, (Pick, Alert)):
+                key = "picks" if isinstance(body, Pick) else "alerts"
+                with self._lock:
+                    self._counts[key] += 1
+                loop.call_soon_threadsafe(self._put, (body, self.clock.now_ns()))
+            elif isinstance(body, Heartbeat):
+                with self._lock:
+                    self._counts["heartbeats"] += 1
+                    if body.health.last_packet_time_ns is not None:
+                        self._data_end[endpoint] = body.health.last_packet_time_ns
+
+        run_feed(
+            endpoint,
+            verifier=self._verifier,
+            clock=self.clock,
+            curve=self._curve,
+            kinds=self._kinds,
+            max_clock_skew_s=self.cfg.max_clock_skew_s,
+            stop=self._stop,
+            on_message=on_message,
+            loop=loop,
+            on_crash=self._fail,
+            what="partner feed",
+        )
