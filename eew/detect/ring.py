@@ -66,16 +66,6 @@ class History:
         """Commit ``n`` samples written after :meth:`reserve`."""
         self._end += n
 
-    def append(self, block: np.ndarray, extra: np.ndarray) -> None:
-        """Append ``block`` (shape ``(n_rows - 1, n)``) and ``extra`` (length n) as the last row."""
-        n = block.shape[1]
-        cap = self._buf.shape[1]
-        if n + self._min > cap:
-            self._grow(n + self._min)
-            cap = self._buf.shape[1]
-        _ring_write(self._buf, self._end % cap, block, extra)
-        self._end += n
-
     def read(self, row: int, k0: int, k1: int) -> np.ndarray:
         """Samples ``[k0, k1)`` of ``row`` (clamped to what is still held)."""
         k0 = max(k0, self.start)

@@ -17,23 +17,15 @@ FDSN (2023). miniSEED 3 data format, version 3.0.
 
 from __future__ import annotations
 
-import logging
-import struct
 from dataclasses import dataclass
 
 import numpy as np
 import pymseed
 
 from eew.errors import DataError
+from eew.ingest import scan
 from eew.ingest.packet import NS_PER_S, Packet
-from eew.ingest.steim import STATUS_BAD_CODE, STATUS_CHECK, STATUS_OK, STATUS_SHORT, decode_steim
-
-log = logging.getLogger("eew.ingest")
-
-_V2_QUALITY = b"DRQM"
-_MIN_RECLEN = 128
-_RESYNC_STEP = 64
-_DAYS_BEFORE_YEAR: dict[int, int] = {}
+from eew.ingest.steim import STATUS_OK, decode_steim
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,37 +45,12 @@ class RecordHeader:
     calibration: bool = False
 
 
-def _days_before_year(year: int) -> int:
-    days = _DAYS_BEFORE_YEAR.get(year)
-    if days is None:
-        y = year - 1
-        days = (
-            365 * (year - 1970)
-            + (y // 4 - 1969 // 4)
-            - (y // 100 - 1969 // 100)
-            + (y // 400 - 1969 // 400)
-        )
-        if len(_DAYS_BEFORE_YEAR) < 1000:
-            _DAYS_BEFORE_YEAR[year] = days
-    return days
-
-
-def _v2_rate(factor: int, mult: int) -> float:
-    if factor > 0:
-        rate = float(factor)
-    elif factor < 0:
-        rate = -1.0 / factor
-    else:
-        return 0.0
-    if mult > 0:
-        rate *= mult
-    elif mult < 0:
-        rate /= -mult
-    return rate
-
-
 def parse_header(buf: bytes | memoryview, offset: int) -> RecordHeader:
     """Read the header of the record at ``offset``.
+
+    miniSEED 2 goes through the numba scanner that indexes archives
+    (:func:`eew.ingest.scan.scan_v2`, one parser for both uses), miniSEED 3 through
+    libmseed.
 
     Raises
     ------
@@ -93,68 +60,33 @@ def parse_header(buf: bytes | memoryview, offset: int) -> RecordHeader:
     avail = len(buf) - offset
     if avail >= 3 and bytes(buf[offset : offset + 3]) == b"MS3":
         return _parse_v3(buf, offset)
-    if avail < 48:
-        raise DataError(f"truncated record ({avail} bytes)")
-    head = bytes(buf[offset : offset + 48])
-    if head[6:7] not in (b"D", b"R", b"Q", b"M") or not (
-        head[:6].strip(b" 0123456789") == b"" and head[7:8] in (b" ", b"\x00")
-    ):
-        raise DataError("no miniSEED record header")
-    for order in (">", "<"):
-        year, doy, hh, mm, ss, _u, frac = struct.unpack_from(order + "HHBBBBH", head, 20)
-        if 1900 <= year <= 2100 and 1 <= doy <= 366:
-            break
-    else:
-        raise DataError("implausible record start time")
-    (nsamp, factor, mult, act, _io, _dq, nblk, tcorr, _bod, fblk) = struct.unpack_from(
-        order + "HhhBBBBiHH", head, 30
-    )
-    rate = _v2_rate(factor, mult)
-    reclen = 0
-    micro = 0
-    encoding = -1
-    word_order = 1
-    pos = fblk
-    for _ in range(nblk):
-        if pos < 48 or pos + 4 > avail:
-            break
-        btype, nxt = struct.unpack_from(order + "HH", buf, offset + pos)
-        if btype == 1000 and pos + 8 <= avail:
-            encoding = buf[offset + pos + 4]
-            word_order = buf[offset + pos + 5]
-            reclen = 1 << buf[offset + pos + 6]
-        elif btype == 1001 and pos + 8 <= avail:
-            micro = struct.unpack_from("b", buf, offset + pos + 5)[0]
-        if nxt == 0:
-            break
-        pos = nxt
-    if reclen < _MIN_RECLEN:
-        raise DataError("record without a usable blockette 1000")
-    if reclen > avail:
-        raise DataError(f"truncated record ({avail} of {reclen} bytes)")
-    if hh > 23 or mm > 59 or ss > 60:
-        raise DataError("implausible record start time")
-    t_s = (_days_before_year(year) + doy - 1) * 86400 + hh * 3600 + mm * 60 + ss
-    t_ns = t_s * NS_PER_S + frac * 100_000 + micro * 1000
-    if not act & 0x02:  # time correction not yet applied
-        t_ns += tcorr * 100_000
-    sta = head[8:13].decode("ascii", "replace").strip()
-    loc = head[13:15].decode("ascii", "replace").strip()
-    cha = head[15:18].decode("ascii", "replace").strip()
-    net = head[18:20].decode("ascii", "replace").strip()
-    end = t_ns + (round(nsamp * NS_PER_S / rate) if rate > 0 else 0)
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    row = np.zeros((1, scan.N_COLS), np.int64)
+    bad = np.zeros((2, 2), np.int64)
+    k, _nb, stop, reason = scan.scan_v2(arr, offset, row, bad)
+    if k == 0 or row[0, scan.C_OFFSET] != offset:
+        if reason == scan.STOP_TRUNCATED and stop == offset:
+            raise DataError(f"truncated record at byte {offset} ({avail} bytes left)")
+        raise DataError(f"no miniSEED record header at byte {offset}")
+    r = row[0]
+    rate = float(scan.sample_rates(r[scan.C_RATE_FACTOR], r[scan.C_RATE_MULT]))
+    nsamp = int(r[scan.C_NSAMP])
+    start = int(r[scan.C_START_NS])
+    head = bytes(buf[offset + 8 : offset + 20]).decode("ascii", "replace")
+    sta, loc, cha, net = head[0:5], head[5:7], head[7:10], head[10:12]
+    end = start + (round(nsamp * NS_PER_S / rate) if rate > 0 else 0)
     return RecordHeader(
-        f"{net}.{sta}.{loc}.{cha}",
-        t_ns,
+        f"{net.strip()}.{sta.strip()}.{loc.strip()}.{cha.strip()}",
+        start,
         end,
         rate,
         nsamp,
         offset,
-        reclen,
-        encoding,
-        _bod,
-        word_order == 1,
-        bool(act & 0x01),
+        int(r[scan.C_RECLEN]),
+        int(r[scan.C_ENCODING]),
+        int(r[scan.C_DATA_OFFSET]),
+        bool(r[scan.C_BIG]),
+        bool(r[scan.C_CALIB]),
     )
 
 
@@ -172,43 +104,65 @@ def _parse_v3(buf: bytes | memoryview, offset: int) -> RecordHeader:
     )
 
 
+def decode_steim_fast(
+    buf_u8: np.ndarray,
+    offset: int,
+    reclen: int,
+    data_offset: int,
+    n_samples: int,
+    encoding: int,
+    big_endian: bool,
+) -> np.ndarray | None:
+    """Samples of a Steim1/2 record by the numba kernel, or ``None`` to ask libmseed.
+
+    Only big-endian (SEED's standard word order) Steim1 (10) and Steim2 (11) records with
+    a data offset are handled; ``None`` for anything else and for any record the kernel
+    cannot vouch for (:func:`eew.ingest.steim.decode_steim`), so that libmseed, which also
+    knows byte-swapped and unusual Steim data, decides.
+    """
+    if encoding not in (10, 11) or data_offset < 48 or not big_endian:
+        return None
+    data, status = decode_steim(
+        buf_u8,
+        offset + data_offset,
+        offset + reclen,
+        n_samples,
+        1 if encoding == 10 else 2,
+        True,
+    )
+    return data if status == STATUS_OK else None
+
+
 def decode_record(
     buf: bytes | memoryview, hdr: RecordHeader, buf_u8: np.ndarray | None = None
 ) -> Packet | None:
     """Decode the samples of one record into a :class:`Packet`.
 
-    Steim1/Steim2 records of miniSEED 2 are decoded by the numba kernel
-    :func:`eew.ingest.steim.decode_steim` (pass ``buf_u8``, the same bytes as a
-    uint8 array, to use it); everything else by libmseed through pymseed.
-    Returns ``None`` for records without numeric samples (text/log records).
+    Pass ``buf_u8`` (the same bytes as a uint8 array) to let :func:`decode_steim_fast`
+    decode standard Steim records; everything else, and whatever it declines, goes to
+    libmseed through pymseed. Returns ``None`` for records without numeric samples
+    (text/log records).
 
     Raises
     ------
     DataError
-        If the record cannot be decoded (corrupt compressed data, sample count
-        or integrity check wrong).
+        If libmseed cannot decode the record (corrupt compressed data) or the sample
+        count is wrong.
     """
-    if buf_u8 is not None and hdr.encoding in (10, 11) and hdr.data_offset >= 48:
-        data, status = decode_steim(
+    if buf_u8 is not None:
+        data = decode_steim_fast(
             buf_u8,
-            hdr.offset + hdr.data_offset,
-            hdr.offset + hdr.reclen,
+            hdr.offset,
+            hdr.reclen,
+            hdr.data_offset,
             hdr.n_samples,
-            1 if hdr.encoding == 10 else 2,
+            hdr.encoding,
             hdr.big_endian,
         )
-        if status != STATUS_OK:
-            raise DataError(
-                f"{hdr.channel_id} at byte {hdr.offset}: Steim data corrupt "
-                f"({_STEIM_ERRORS[status]})"
+        if data is not None:
+            return Packet(
+                hdr.channel_id, hdr.starttime_ns, hdr.sampling_rate_hz, data, hdr.calibration
             )
-        return Packet(
-            hdr.channel_id,
-            hdr.starttime_ns,
-            hdr.sampling_rate_hz,
-            data,
-            calibration=hdr.calibration,
-        )
     view = memoryview(buf)[hdr.offset : hdr.offset + hdr.reclen]
     try:
         rec = pymseed.MS3Record.parse(view, unpack_data=True)
@@ -229,10 +183,3 @@ def decode_record(
         np.asarray(data),
         calibration=bool(flags & 0x01),
     )
-
-
-_STEIM_ERRORS = {
-    STATUS_BAD_CODE: "invalid difference code",
-    STATUS_SHORT: "fewer samples than declared",
-    STATUS_CHECK: "last sample differs from the reverse integration constant",
-}

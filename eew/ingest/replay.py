@@ -27,9 +27,8 @@ import numpy as np
 
 from eew.errors import DataError
 from eew.ingest import scan
-from eew.ingest.mseed import RecordHeader, decode_record, parse_header
+from eew.ingest.mseed import RecordHeader, decode_record, decode_steim_fast, parse_header
 from eew.ingest.packet import Packet
-from eew.ingest.steim import STATUS_OK, decode_steim
 
 log = logging.getLogger("eew.ingest")
 
@@ -97,16 +96,6 @@ def find_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return out
 
 
-def _rates(factor: np.ndarray, mult: np.ndarray) -> np.ndarray:
-    """Sample rates [Hz] from miniSEED 2 rate factors and multipliers."""
-    f = factor.astype(np.float64)
-    m = mult.astype(np.float64)
-    with np.errstate(divide="ignore"):
-        rate = np.where(f > 0, f, np.where(f < 0, -1.0 / f, 0.0))
-        rate = np.where(m > 0, rate * m, np.where(m < 0, rate / -m, rate))
-    return rate
-
-
 class _Indexer:
     def __init__(self, idx: ArchiveIndex) -> None:
         self.idx = idx
@@ -159,7 +148,7 @@ class _Indexer:
     def _take(self, fi: int, buf: bytes, rows: np.ndarray, path: Path) -> int:
         if rows.shape[0] == 0:
             return 0
-        rates = _rates(rows[:, scan.C_RATE_FACTOR], rows[:, scan.C_RATE_MULT])
+        rates = scan.sample_rates(rows[:, scan.C_RATE_FACTOR], rows[:, scan.C_RATE_MULT])
         keep = (rows[:, scan.C_NSAMP] > 0) & (rates > 0)
         n_skip = int(np.count_nonzero(~keep))
         if n_skip:
@@ -302,13 +291,9 @@ def _iter_records(idx: ArchiveIndex) -> Iterator[tuple[int, Packet]]:
         (off, reclen, start, nsamp, enc, bod, big, calib, _f, _m, fi, ch) = row
         i = int(order[k])
         pkt: Packet | None = None
-        if enc in (10, 11) and bod >= 48 and big == 1:  # SEED's standard word order
-            data, status = decode_steim(
-                arrays[fi], off + bod, off + reclen, nsamp, 1 if enc == 10 else 2, True
-            )
-            if status == STATUS_OK:
-                pkt = Packet(ids[ch], start, rate, data, calib == 1)
-            # otherwise libmseed decides (it also knows byte-swapped and unusual Steim data)
+        data = decode_steim_fast(arrays[fi], off, reclen, bod, nsamp, enc, big == 1)
+        if data is not None:
+            pkt = Packet(ids[ch], start, rate, data, calib == 1)
         if pkt is None:
             hdr = RecordHeader(ids[ch], start, int(idx.end_ns[i]), rate, nsamp, off, reclen)
             try:

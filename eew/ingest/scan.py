@@ -219,3 +219,13 @@ def scan_v2(
         bad[nb, 1] = n
         nb += 1
     return k, nb, n, STOP_END
+
+
+def sample_rates(factor: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    """Sample rates [Hz] from miniSEED 2 rate factors and multipliers (0 where undefined)."""
+    f = np.asarray(factor).astype(np.float64)
+    m = np.asarray(mult).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        rate = np.where(f > 0, f, np.where(f < 0, -1.0 / np.where(f < 0, f, -1.0), 0.0))
+        rate = np.where(m > 0, rate * m, np.where(m < 0, rate / np.where(m < 0, -m, 1.0), rate))
+    return rate
