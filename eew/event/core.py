@@ -26,7 +26,6 @@ comes from the injected clock, results go to the ``sink`` callable.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -37,6 +36,7 @@ from eew.detect.picks import Pick
 from eew.event import groundmotion as gm
 from eew.event import magnitude as mag
 from eew.event.alerting import AlertLifecycle, EventRecord
+from eew.event.distant import below_teleseism_line, is_distant_wavefront
 from eew.event.forecast import epicentral_km, forecast_targets
 from eew.event.locate import Grid, Location, Locator, TravelTimeStack
 from eew.event.onsite import OnsiteDetector
@@ -545,58 +545,26 @@ class EventCore:
     def _magnitude(self, ev: _Event, picks: list[StationPick]) -> mag.EventMagnitude | None:
         loc = ev.location
         assert loc is not None
-        stations = []
         _tp_all, ts_all, repi_all = self._predicted_all(ev)
-        for sp in picks:
-            i = self._index[sp.station_id]
-            ts = float(ts_all[i])
-            msg = sp.latest(max_end_ns=round(ts))
-            if msg is None:
-                continue
-            repi = float(repi_all[i])
-            msgs = sp.best_messages()
-            prev = msgs[-2].pd_cm if len(msgs) > 1 else 0.0
-            growing = (
-                (not msg.final) and msg.pd_cm > 1.05 * prev and msg.time_ns + msg.window_s * NS < ts
-            )
-            # hypocentral distance: stations above a 15 km deep source are not at 0 km
-            rhyp = math.hypot(repi, loc.depth_km)
-            sm = mag.station_magnitude(
-                sp.station_id, msg.pd_cm, msg.tau_c_s, msg.tau_p_max_s, rhyp, msg.window_s, growing
-            )
-            if sm is not None:
-                stations.append(sm)
-        return mag.combine(stations)
+        idx = [self._index[sp.station_id] for sp in picks]
+        return mag.event_magnitude(picks, ts_all[idx], repi_all[idx], loc.depth_km)
 
     def _teleseismic(self, picks: list[StationPick]) -> bool:
-        """Plane-wave fit across the network, and the tau_p/Pd teleseism line (EPIC).
-
-        A distant source (a teleseism, or a deep Hindu Kush event 900 km away) sends a
-        nearly plane wavefront across the network at the speed of Pn or faster; a local
-        source's wavefront is curved, or slower. With picks spanning at least
-        ``plane_wave_min_aperture_km``, a plane-wave fit with RMS below
-        ``plane_wave_max_rms_s`` and slowness below ``teleseism_max_slowness_s_km`` marks
-        the event as distant.
-        """
+        """A plane wavefront across the network, or the tau/Pd teleseism line (:mod:`.distant`)."""
         c = self.cfg
-        if len(picks) >= 4:
-            x, y = self.grid.to_xy(
-                np.array([p.latitude_deg for p in picks]),
-                np.array([p.longitude_deg for p in picks]),
-            )
-            aperture = float(np.hypot(x.max() - x.min(), y.max() - y.min()))
-            t = np.array([(p.time_ns - picks[0].time_ns) / NS for p in picks])
-            a = np.column_stack([np.ones_like(x), x, y])
-            coef, *_ = np.linalg.lstsq(a, t, rcond=None)
-            rms = float(np.sqrt(np.mean((a @ coef - t) ** 2)))
-            slowness = float(math.hypot(coef[1], coef[2]))
-            max_rms = c.plane_wave_max_rms_s if len(picks) >= 5 else 0.5 * c.plane_wave_max_rms_s
-            if (
-                aperture >= c.plane_wave_min_aperture_km
-                and rms < max_rms
-                and slowness < c.teleseism_max_slowness_s_km
-            ):
-                return True
+        x, y = self.grid.to_xy(
+            np.array([p.latitude_deg for p in picks]), np.array([p.longitude_deg for p in picks])
+        )
+        t = np.array([(p.time_ns - picks[0].time_ns) / NS for p in picks])
+        if is_distant_wavefront(
+            x,
+            y,
+            t,
+            c.plane_wave_min_aperture_km,
+            c.plane_wave_max_rms_s,
+            c.teleseism_max_slowness_s_km,
+        ):
+            return True
         pds, taus = [], []
         for sp in picks:
             m = sp.latest()
@@ -606,11 +574,7 @@ class EventCore:
             if tau > 0:
                 pds.append(m.pd_cm)
                 taus.append(tau)
-        if len(pds) >= 3:
-            # long-period, small-amplitude P: the teleseism line of ElarmS/EPIC
-            lpd = math.log10(float(np.median(pds)))
-            return lpd < -3.728 + 2.817 * math.log10(float(np.median(taus)))
-        return False
+        return below_teleseism_line(pds, taus)
 
     # ---- lifecycle ----------------------------------------------------------------------
     def _expire(self, now: int) -> None:

@@ -34,6 +34,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from eew.event.stations import StationPick
 
 PD_COEFFS = (5.39, 1.23, 1.38)
 PD_SIGMA = 0.31
@@ -168,3 +174,47 @@ def combine(
     sigma = max(math.hypot(formal, scatter), sigma_floor)
     lower = any(s.growing for s in stations)
     return EventMagnitude(mag, sigma, n, lower)
+
+
+def event_magnitude(
+    picks: Sequence[StationPick],
+    s_arrival_ns: np.ndarray,
+    epicentral_km: np.ndarray,
+    depth_km: float,
+) -> EventMagnitude | None:
+    """The event magnitude from the stations' P windows, each cut at its S arrival.
+
+    Parameters
+    ----------
+    picks : sequence of StationPick
+        The event's station picks.
+    s_arrival_ns : numpy.ndarray
+        Predicted S arrival at each of them [ns]: a station's latest message whose window
+        ends before it is used.
+    epicentral_km : numpy.ndarray
+        Their epicentral distances [km]; the hypocentral distance with ``depth_km`` enters
+        the Pd relation.
+    depth_km : float
+        Source depth [km].
+
+    A station's estimate is still growing while its window is open, before the S wave,
+    and its Pd rose by more than 5 % at the last update.
+    """
+    stations = []
+    for sp, ts_f, repi in zip(picks, s_arrival_ns, epicentral_km, strict=True):
+        ts = float(ts_f)
+        msg = sp.latest(max_end_ns=round(ts))
+        if msg is None:
+            continue
+        msgs = sp.best_messages()
+        prev = msgs[-2].pd_cm if len(msgs) > 1 else 0.0
+        growing = (
+            (not msg.final) and msg.pd_cm > 1.05 * prev and msg.time_ns + msg.window_s * 1e9 < ts
+        )
+        rhyp = math.hypot(float(repi), depth_km)
+        sm = station_magnitude(
+            sp.station_id, msg.pd_cm, msg.tau_c_s, msg.tau_p_max_s, rhyp, msg.window_s, growing
+        )
+        if sm is not None:
+            stations.append(sm)
+    return combine(stations)
