@@ -23,8 +23,10 @@ Modules
     The typed, frozen configuration schema (single source of every default; it includes the
     sections declared in ``eew.alert.config``, ``eew.daemon.schema``, ``eew.partner.config``),
     TOML loading with unknown-key and invariant checks, ``--dump`` rendering.
-``eew.inventory``
-    StationXML -> per-channel :class:`~eew.inventory.ChannelInfo` records.
+``eew.inventory``, ``eew.stationxml``
+    Per-channel :class:`~eew.inventory.ChannelInfo` records and the
+    :class:`~eew.inventory.Inventory` collecting them; ``stationxml`` reads them from
+    StationXML (obspy).
 ``eew.ingest``
     ``packet``: the :class:`~eew.ingest.packet.Packet` value (one decoded record);
     ``scan``: numba miniSEED 2 header scanner; ``steim``: numba Steim1/2 decoder;
@@ -45,13 +47,14 @@ Modules
     ``core`` (association and event evaluation), ``locate`` (EDT/origin-time grid search
     with silent stations), ``traveltime`` (committed tables, ``eew/data``), ``stations``
     (merged channel picks), ``magnitude``, ``groundmotion`` (published GMPE/IPE/GMICE),
-    ``forecast`` (targets' intensity and warning time), ``targets``, ``onsite`` (blind-zone
-    alerts), ``alerting`` (lifecycle), ``alert`` (the canonical ``eew.alert/1`` model).
+    ``forecast`` (targets' intensity and warning time), ``targets``, ``distant`` (teleseism
+    and distant-source tests), ``onsite`` (blind-zone alerts), ``alerting`` (lifecycle),
+    ``alert`` (the canonical ``eew.alert/1`` model).
 ``eew.formats``
     Native JSON, ShakeAlert v10, QuakeML 1.2, CAP 1.2, ANSS, and format detection.
 ``eew.alert``
     The alert bus: publisher (XPUB, last-value cache), CURVE keys, Ed25519 signing,
-    verifying subscriber, message gate, handover queue.
+    verifying subscriber, message gate, handover queue, ``feed`` (one subscriber thread).
 ``eew.partner``
     Cross-border exchange with the partner network (import, relay, merge, export).
 ``eew.seedlink``

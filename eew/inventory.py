@@ -30,13 +30,10 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 
-import obspy
-from obspy.core.inventory import Channel
-
 from eew.errors import InventoryError
+from eew.timeutil import ns_to_iso
 
 __all__ = ["ChannelInfo", "Inventory", "load_inventory", "normalise_input_units"]
 
@@ -46,7 +43,7 @@ _KIND_BY_UNITS: Mapping[str, str] = MappingProxyType(
 )
 
 #: Output units accepted for an overall sensitivity in counts per input unit.
-_COUNT_UNITS = frozenset({"COUNTS", "COUNT", "DIGITAL COUNTS", "DU"})
+COUNT_UNITS = frozenset({"COUNTS", "COUNT", "DIGITAL COUNTS", "DU"})
 
 
 def normalise_input_units(units: str) -> str:
@@ -96,10 +93,10 @@ def _format_ns(time_ns: int | None) -> str:
     str
         ISO 8601 time, or ``"open"``.
     """
-    return "open" if time_ns is None else str(obspy.UTCDateTime(ns=time_ns))
+    return "open" if time_ns is None else ns_to_iso(time_ns, 6)
 
 
-def _format_epoch(start_ns: int | None, end_ns: int | None) -> str:
+def format_epoch(start_ns: int | None, end_ns: int | None) -> str:
     """Format a channel epoch ``[start, end)`` for messages.
 
     Parameters
@@ -196,7 +193,7 @@ class ChannelInfo:
         if not -180.0 <= self.longitude_deg <= 360.0:
             problems.append(f"longitude {self.longitude_deg!r} deg out of range")
         if self.start_ns is not None and self.end_ns is not None and self.end_ns <= self.start_ns:
-            problems.append(f"{_format_epoch(self.start_ns, self.end_ns)} ends before it starts")
+            problems.append(f"{format_epoch(self.start_ns, self.end_ns)} ends before it starts")
         if problems:
             raise InventoryError(f"channel {self.channel_id}: " + "; ".join(problems))
 
@@ -279,7 +276,7 @@ def _index(
             epochs[key] = (info, source)
         elif previous[0] != info:
             raise InventoryError(
-                f"channel {info.channel_id} {_format_epoch(*key)} is defined twice with "
+                f"channel {info.channel_id} {format_epoch(*key)} is defined twice with "
                 f"different metadata: {_where(previous[1])} and {_where(source)}"
             )
     index: dict[str, tuple[ChannelInfo, ...]] = {}
@@ -289,8 +286,8 @@ def _index(
             if first.end_ns is None or second.start_ns is None or first.end_ns > second.start_ns:
                 raise InventoryError(
                     f"channel {channel_id}: overlapping epochs, "
-                    f"{_format_epoch(first.start_ns, first.end_ns)} {_where(first_source)} and "
-                    f"{_format_epoch(second.start_ns, second.end_ns)} {_where(second_source)}"
+                    f"{format_epoch(first.start_ns, first.end_ns)} {_where(first_source)} and "
+                    f"{format_epoch(second.start_ns, second.end_ns)} {_where(second_source)}"
                 )
         index[channel_id] = tuple(entry[0] for entry in entries)
     return index
@@ -470,112 +467,6 @@ class Inventory:
         )
 
 
-def _channel_info(path: str, network: str, station: str, channel: Channel) -> ChannelInfo:
-    """Convert one ObsPy channel epoch to a :class:`ChannelInfo`.
-
-    Parameters
-    ----------
-    path : str
-        File the channel was read from (for messages).
-    network, station : str
-        Network and station codes.
-    channel : obspy.core.inventory.Channel
-        The channel epoch.
-
-    Returns
-    -------
-    ChannelInfo
-        The record.
-
-    Raises
-    ------
-    InventoryError
-        If the sample rate, sensitivity, its frequency or units, or the orientation are
-        missing or invalid. The message names the file, the channel and its epoch.
-    """
-    location = (channel.location_code or "").strip()
-    channel_id = f"{network}.{station}.{location}.{channel.code}"
-    start_ns = None if channel.start_date is None else int(channel.start_date.ns)
-    end_ns = None if channel.end_date is None else int(channel.end_date.ns)
-    where = f"{path}: channel {channel_id} ({_format_epoch(start_ns, end_ns)})"
-
-    sensitivity = None if channel.response is None else channel.response.instrument_sensitivity
-    if sensitivity is None or sensitivity.value is None:
-        raise InventoryError(f"{where}: no instrument sensitivity")
-    if sensitivity.frequency is None:
-        raise InventoryError(f"{where}: the instrument sensitivity has no frequency")
-    if not sensitivity.input_units:
-        raise InventoryError(f"{where}: the instrument sensitivity has no input unit")
-    output_units = sensitivity.output_units
-    if output_units and output_units.strip().upper() not in _COUNT_UNITS:
-        raise InventoryError(f"{where}: sensitivity output unit {output_units!r} is not counts")
-    if not channel.sample_rate:
-        raise InventoryError(f"{where}: no sample rate")
-    if channel.azimuth is None or channel.dip is None:
-        raise InventoryError(f"{where}: no azimuth or dip")
-    try:
-        input_units = normalise_input_units(sensitivity.input_units)
-        return ChannelInfo(
-            channel_id=channel_id,
-            network=network,
-            station=station,
-            location=location,
-            channel=channel.code,
-            latitude_deg=float(channel.latitude),
-            longitude_deg=float(channel.longitude),
-            elevation_m=float(channel.elevation),
-            depth_m=float(channel.depth),
-            sampling_rate_hz=float(channel.sample_rate),
-            sensitivity=float(sensitivity.value),
-            sensitivity_frequency_hz=float(sensitivity.frequency),
-            input_units=input_units,
-            azimuth_deg=float(channel.azimuth),
-            dip_deg=float(channel.dip),
-            start_ns=start_ns,
-            end_ns=end_ns,
-        )
-    except InventoryError as exc:
-        raise InventoryError(f"{where}: {exc}") from exc
-
-
-def _read_file(path: str) -> list[ChannelInfo]:
-    """Read every channel epoch of one station file.
-
-    Parameters
-    ----------
-    path : str
-        StationXML file (or any format :func:`obspy.read_inventory` detects).
-
-    Returns
-    -------
-    list of ChannelInfo
-        The channel epochs in file order.
-
-    Raises
-    ------
-    InventoryError
-        If the file is missing, cannot be parsed, holds no channel, or a channel is
-        unusable (see :func:`_channel_info`).
-    """
-    if not Path(path).is_file():
-        raise InventoryError(f"{path}: station file not found")
-    try:
-        parsed = obspy.read_inventory(path)
-    except Exception as exc:  # any parser failure: re-raised with the file named
-        raise InventoryError(
-            f"{path}: cannot read station file ({type(exc).__name__}: {exc})"
-        ) from exc
-    infos = [
-        _channel_info(path, network.code, station.code, channel)
-        for network in parsed
-        for station in network
-        for channel in station
-    ]
-    if not infos:
-        raise InventoryError(f"{path}: no channels (a station-level file?)")
-    return infos
-
-
 def load_inventory(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> Inventory:
     """Load station files into one :class:`Inventory`.
 
@@ -602,8 +493,11 @@ def load_inventory(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[s
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
+    # imported here: eew.stationxml builds ChannelInfo records, so it imports this module
+    from eew.stationxml import read_stationxml
+
     records: list[tuple[ChannelInfo, str | None]] = []
     for path in paths:
         name = os.fspath(path)
-        records.extend((info, name) for info in _read_file(name))
+        records.extend((info, name) for info in read_stationxml(name))
     return Inventory._from_index(_index(records))
