@@ -20,7 +20,6 @@ import numpy as np
 from eew.clock import Clock, DataClock
 from eew.config import Config
 from eew.detect.channel import ChannelProcessor
-from eew.detect.picks import Pick, RejectedTrigger
 from eew.ingest.packet import Packet
 from eew.inventory import Inventory
 
@@ -164,8 +163,3 @@ class Pipeline:
             data_span_s=span,
             per_channel=per,
         )
-
-
-def is_result(value: object) -> bool:
-    """True for the values a pipeline emits."""
-    return isinstance(value, (Pick, RejectedTrigger))

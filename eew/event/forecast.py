@@ -48,6 +48,38 @@ def observed_mmi(pa_cm_s2: float) -> float:
     return float(gm.mmi_from_pga_worden2012(max(pa_cm_s2, 1e-6)))
 
 
+def plum_intensity(
+    lat_deg: np.ndarray,
+    lon_deg: np.ndarray,
+    observed: Sequence[tuple[float, float, float]],
+    radius_km: float,
+) -> np.ndarray:
+    """Largest intensity observed within ``radius_km`` of each target (PLUM forwarding).
+
+    Parameters
+    ----------
+    lat_deg, lon_deg : numpy.ndarray
+        Targets [deg].
+    observed : sequence of (lat_deg, lon_deg, intensity)
+        Intensities observed at stations.
+    radius_km : float
+        Forwarding radius [km] (short: an equirectangular distance is enough).
+
+    Returns
+    -------
+    numpy.ndarray
+        Per target, the largest observed intensity nearby, ``-inf`` where there is none.
+    """
+    if not len(observed):
+        return np.full(np.shape(lat_deg), -np.inf)
+    p = np.asarray(observed, dtype=float)
+    c = math.cos(math.radians(float(np.mean(lat_deg))))
+    dx = (p[:, 1:2] - np.asarray(lon_deg)[None, :]) * KM_PER_DEG * c
+    dy = (p[:, 0:1] - np.asarray(lat_deg)[None, :]) * KM_PER_DEG
+    near = np.hypot(dx, dy) <= radius_km
+    return np.where(near, p[:, 2:3], -np.inf).max(axis=0)
+
+
 def forecast_targets(
     targets: Sequence[Target],
     latitude_deg: float,
@@ -89,16 +121,9 @@ def forecast_targets(
     msk_sigma = math.hypot(gm.intensity_sigma_bindi2011(True), a1 * magnitude_sigma)
     pga = gm.pga_akkar_bommer2010(magnitude, gm.joyner_boore_km(magnitude, repi), vs30)
     mmi = gm.mmi_from_pga_worden2012(pga)
-    if len(plum):
-        p = np.asarray(plum, dtype=float)
-        # stations x targets distances, in one go (equirectangular: the radius is small)
-        c = math.cos(math.radians(float(np.mean(lat))))
-        dx = (p[:, 1:2] - lon[None, :]) * KM_PER_DEG * c
-        dy = (p[:, 0:1] - lat[None, :]) * KM_PER_DEG
-        near = np.hypot(dx, dy) <= plum_radius_km
-        observed = np.where(near, p[:, 2:3], -np.inf).max(axis=0)
-        msk = np.maximum(msk, observed)
-        mmi = np.maximum(mmi, observed)
+    observed = plum_intensity(lat, lon, plum, plum_radius_km)
+    msk = np.maximum(msk, observed)
+    mmi = np.maximum(mmi, observed)
     out = []
     for i, t in enumerate(targets):
         s_arr = origin_time_ns + round(float(s_time_s[i]) * 1e9)

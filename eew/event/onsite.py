@@ -32,7 +32,7 @@ from eew.config import Config
 from eew.detect.picks import Pick
 from eew.event import groundmotion as gm
 from eew.event.alert import Alert, TargetForecast
-from eew.event.forecast import epicentral_km, observed_mmi
+from eew.event.forecast import epicentral_km, observed_mmi, plum_intensity
 from eew.event.magnitude import magnitude_from_pd
 from eew.event.targets import Target
 from eew.timeutil import ns_to_iso
@@ -123,15 +123,15 @@ class OnsiteDetector:
         mag = magnitude_from_pd(pd, 10.0) if pd > 0 else float("nan")
         lat_t = np.array([t.latitude_deg for t in self.targets])
         lon_t = np.array([t.longitude_deg for t in self.targets])
+        nearby = plum_intensity(
+            lat_t,
+            lon_t,
+            [(v[1], v[2], observed_mmi(v[4])) for v in recent],
+            self.cfg.plum_radius_km,
+        )
         forecasts = []
         for i, t in enumerate(self.targets):
-            obs = 1.0
-            for v in recent:
-                if (
-                    epicentral_km(v[1], v[2], lat_t[i : i + 1], lon_t[i : i + 1])[0]
-                    <= self.cfg.plum_radius_km
-                ):
-                    obs = max(obs, observed_mmi(v[4]))
+            obs = float(nearby[i])
             if obs <= 1.0:
                 continue
             pga = float(10 ** ((obs - gm.WORDEN2012_PGA[2]) / gm.WORDEN2012_PGA[3]))
