@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eew.alert import (
+from eew.bus import (
     BusConfig,
     CurveClient,
     CurveServer,
@@ -32,10 +32,10 @@ from eew.alert import (
     SubscriberConfig,
     Verifier,
 )
-from eew.alert.keys import generate_keys
-from eew.clock import WallClock
-from eew.event.alert import Alert
+from eew.bus.keys import generate_keys
 from eew.formats import native
+from eew.model.alert import Alert
+from eew.model.clock import WallClock
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "formats" / "alert_new.json"
 

@@ -26,7 +26,7 @@ import numpy as np
 import obspy
 import pymseed
 
-from eew.ingest.steim import STATUS_OK, decode_steim
+from eew.acquisition.steim import STATUS_OK, decode_steim
 
 RECLEN = 512
 

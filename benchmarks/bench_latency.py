@@ -38,19 +38,19 @@ import obspy
 from obspy.clients.seedlink.slclient import SLClient
 from obspy.clients.seedlink.slpacket import SLPacket
 
-from eew.alert import Subscriber
-from eew.clock import ManualClock, WallClock
+from eew.acquisition.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
+from eew.archive_server.feed import load_feed
+from eew.archive_server.records import synthetic_archive
+from eew.archive_server.server import SeedLinkServer
+from eew.bus import Subscriber
 from eew.config import Config
 from eew.daemon.config import settings_from_dict
 from eew.daemon.publish import MemoryPublisher
 from eew.daemon.runner import Daemon
-from eew.ingest.packet import Packet
 from eew.inventory import ChannelInfo, Inventory
+from eew.model.clock import ManualClock, WallClock
+from eew.model.packet import Packet
 from eew.pipeline import Pipeline
-from eew.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
-from eew.seedlink.feed import load_feed
-from eew.seedlink.records import synthetic_archive
-from eew.seedlink.server import SeedLinkServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("local_m4.5", "verny_m7.0", "m6_chilik", "kemin_m7.7", "double_m5", "kyrgyz_m5.5")

@@ -7,8 +7,8 @@ level for the sensor's sensitivity, and a few onsets (a 10-30x burst on the
 verticals of five stations, delayed station by station), written with obspy as
 512-byte big-endian Steim2 miniSEED, one file per channel. Then, on one core:
 
-(a) ingest only: :func:`eew.ingest.replay.index_archive` and decoding with
-    :func:`eew.ingest.replay.iter_packets`;
+(a) ingest only: :func:`eew.acquisition.archive.index_archive` and decoding with
+    :func:`eew.acquisition.archive.iter_packets`;
 (b) pipeline only: :class:`eew.pipeline.Pipeline` (default configuration, results
     to ``list.append``) fed the pre-decoded packets in arrival order, then ``flush()``;
 (c) end to end: what ``eew replay`` does between loading the inventory and writing
@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import obspy
 
+from eew.acquisition.archive import index_archive, iter_packets
 from eew.config import load_config
-from eew.ingest.replay import index_archive, iter_packets
 from eew.inventory import Inventory, load_inventory
 from eew.pipeline import Pipeline
 

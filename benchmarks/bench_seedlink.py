@@ -32,9 +32,9 @@ import obspy
 from obspy.clients.seedlink.slclient import SLClient
 from obspy.clients.seedlink.slpacket import SLPacket
 
-from eew.clock import WallClock
-from eew.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
-from eew.seedlink.records import synthetic_archive
+from eew.acquisition.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
+from eew.archive_server.records import synthetic_archive
+from eew.model.clock import WallClock
 
 T0 = 1_700_000_000_000_000_000
 

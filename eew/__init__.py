@@ -8,27 +8,27 @@ Data flow::
         -> packets -> eew.pipeline -> per-channel eew.detect (numba kernels in eew.dsp)
         -> picks with early-P parameters -> eew.event (association, location, magnitude,
            forecasts, alert lifecycle, onsite/PLUM) -> alerts
-        -> eew.alert (signed ZeroMQ bus; formats in eew.formats) -> subscribers, partner
+        -> eew.bus (signed ZeroMQ bus; formats in eew.formats) -> subscribers, partner
 
 Every stage hands its results to the next through a callable or a bounded queue;
-processing never publishes, and only ``eew.alert`` imports zmq.
+processing never publishes, and only ``eew.bus`` imports zmq.
 
 Modules
 -------
 ``eew.errors``
     The one exception base (:class:`~eew.errors.EEWError`) and its few subclasses.
-``eew.clock``
+``eew.model.clock``
     Injected clocks: wall clock for the daemon, data clock for replay, manual clock for tests.
 ``eew.config``, ``eew.schemafields``
     The typed, frozen configuration schema (single source of every default; it includes the
-    sections declared in ``eew.alert.config``, ``eew.daemon.schema``, ``eew.partner.config``),
+    sections declared in ``eew.bus.config``, ``eew.daemon.schema``, ``eew.partner.config``),
     TOML loading with unknown-key and invariant checks, ``--dump`` rendering.
 ``eew.inventory``, ``eew.stationxml``
     Per-channel :class:`~eew.inventory.ChannelInfo` records and the
     :class:`~eew.inventory.Inventory` collecting them; ``stationxml`` reads them from
     StationXML (obspy).
 ``eew.ingest``
-    ``packet``: the :class:`~eew.ingest.packet.Packet` value (one decoded record);
+    ``packet``: the :class:`~eew.model.packet.Packet` value (one decoded record);
     ``scan``: numba miniSEED 2 header scanner; ``steim``: numba Steim1/2 decoder;
     ``mseed``: header parsing (miniSEED 3 via pymseed) and record decoding;
     ``replay``: archive files -> packets merged in arrival order.
@@ -52,7 +52,7 @@ Modules
     ``alert`` (the canonical ``eew.alert/1`` model).
 ``eew.formats``
     Native JSON, ShakeAlert v10, QuakeML 1.2, CAP 1.2, ANSS, and format detection.
-``eew.alert``
+``eew.bus``
     The alert bus: publisher (XPUB, last-value cache), CURVE keys, Ed25519 signing,
     verifying subscriber, message gate, handover queue, ``feed`` (one subscriber thread).
 ``eew.partner``

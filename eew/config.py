@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eew.alert.config import BusConfig, SecurityConfig
+from eew.bus.config import BusConfig, SecurityConfig
 from eew.daemon.schema import DaemonConfig, SeedLinkConfig, UpstreamConfig
 from eew.errors import ConfigError
 from eew.partner.config import PartnerConfig

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from eew.errors import InventoryError
-from eew.timeutil import ns_to_iso
+from eew.model.timeutil import ns_to_iso
 
 __all__ = ["ChannelInfo", "Inventory", "load_inventory", "normalise_input_units"]
 

@@ -1,6 +1,6 @@
 """The processing core shared by the live daemon and archive replay.
 
-:class:`Pipeline` routes each :class:`~eew.ingest.packet.Packet` to the
+:class:`Pipeline` routes each :class:`~eew.model.packet.Packet` to the
 :class:`~eew.detect.channel.ChannelProcessor` of its channel (built on first
 use from the inventory) and hands every result to one ``sink`` callable. It
 never publishes and never reads the wall clock: the clock is injected (the
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from eew.clock import Clock, DataClock
 from eew.config import Config
 from eew.detect.channel import ChannelProcessor
-from eew.ingest.packet import Packet
 from eew.inventory import Inventory
+from eew.model.clock import Clock, DataClock
+from eew.model.packet import Packet
 
 log = logging.getLogger("eew.pipeline")
 
@@ -64,10 +64,10 @@ class Pipeline:
     inventory : Inventory
         Station metadata; packets of channels not in it are dropped and counted.
     sink : callable
-        Receives every result (:class:`~eew.detect.picks.Pick`,
-        :class:`~eew.detect.picks.RejectedTrigger`).
+        Receives every result (:class:`~eew.model.pick.Pick`,
+        :class:`~eew.model.pick.RejectedTrigger`).
     clock : Clock, optional
-        Time source; default a :class:`~eew.clock.DataClock` that follows the data.
+        Time source; default a :class:`~eew.model.clock.DataClock` that follows the data.
     after_packet : callable, optional
         Called with the clock's time after every packet (the event core's ``tick``).
     """

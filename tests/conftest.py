@@ -20,9 +20,9 @@ import pytest
 from scipy import signal
 
 from eew.config import Config
-from eew.detect.picks import Pick, RejectedTrigger
-from eew.ingest.packet import NS_PER_S, Packet
 from eew.inventory import ChannelInfo, Inventory, load_inventory
+from eew.model.packet import NS_PER_S, Packet
+from eew.model.pick import Pick, RejectedTrigger
 from eew.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Bad input: each case gives one clear log line and a counter; the run goes on.
 
 miniSEED is written with obspy, damaged on purpose and replayed through
-:func:`eew.ingest.replay.index_archive` / :func:`~eew.ingest.replay.iter_packets`
+:func:`eew.acquisition.archive.index_archive` / :func:`~eew.acquisition.archive.iter_packets`
 and a :class:`~eew.pipeline.Pipeline` (the CLI path is covered in test_cli.py).
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import obspy
 import pytest
 
-from eew.ingest.replay import index_archive, iter_packets
+from eew.acquisition.archive import index_archive, iter_packets
 from eew.inventory import Inventory
 
 CID = "BW.RJOB..EHZ"

@@ -13,12 +13,12 @@ import pytest
 import zmq
 from test_bus_support import Bus, Keys, sample_alert, wait_subscribed
 
-from eew.alert import Signer
-from eew.alert.signing import unsigned_block
-from eew.alert.wire import encode_payload, make_topic
+from eew.bus import Signer
+from eew.bus.signing import unsigned_block
+from eew.bus.wire import encode_payload, make_topic
 from eew.cli import main
-from eew.clock import WallClock
 from eew.formats import native
+from eew.model.clock import WallClock
 
 TOPIC = make_topic("alert", "KZ-AEWS")
 replace = dataclasses.replace

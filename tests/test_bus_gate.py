@@ -9,14 +9,14 @@ import math
 import pytest
 from test_bus_support import DATA, T0_NS, Keys, sample_alert
 
-from eew.alert import BusOverflowError, MessageGate, Signer, SubscriberConfig, Verifier
-from eew.alert.errors import RejectedMessage
-from eew.alert.gate import HeartbeatWatchdog
-from eew.alert.handover import Handover
-from eew.alert.signing import unsigned_block
-from eew.alert.wire import Health, Heartbeat, encode_payload, make_topic
-from eew.clock import ManualClock
+from eew.bus import BusOverflowError, MessageGate, Signer, SubscriberConfig, Verifier
+from eew.bus.errors import RejectedMessage
+from eew.bus.gate import HeartbeatWatchdog
+from eew.bus.handover import Handover
+from eew.bus.signing import unsigned_block
+from eew.bus.wire import Health, Heartbeat, encode_payload, make_topic
 from eew.formats import native
+from eew.model.clock import ManualClock
 
 TOPIC = make_topic("alert", "KZ-AEWS")
 

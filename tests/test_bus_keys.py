@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from eew.alert import KeyFileError, Signer, Verifier
-from eew.alert.keys import load_curve_keypair, load_curve_public_key, load_trusted_keys
+from eew.bus import KeyFileError, Signer, Verifier
+from eew.bus.keys import load_curve_keypair, load_curve_public_key, load_trusted_keys
 from eew.cli import main
 
 

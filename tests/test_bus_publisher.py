@@ -9,7 +9,7 @@ import pytest
 import zmq
 from test_bus_support import Bus, alerts, receive_until, sample_alert, wait_for, wait_subscribed
 
-from eew.alert import (
+from eew.bus import (
     BusConfig,
     BusError,
     Health,
@@ -18,8 +18,8 @@ from eew.alert import (
     Status,
     SubscriberConfig,
 )
-from eew.clock import ManualClock
-from eew.event.alert import Alert
+from eew.model.alert import Alert
+from eew.model.clock import ManualClock
 
 pytest_plugins = ["test_bus_support"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import zmq
 
-from eew.alert import (
+from eew.bus import (
     BusConfig,
     BusMessage,
     CurveClient,
@@ -29,10 +29,10 @@ from eew.alert import (
     SubscriberConfig,
     Verifier,
 )
-from eew.alert.keys import generate_keys
-from eew.clock import ManualClock
-from eew.event.alert import Alert
+from eew.bus.keys import generate_keys
 from eew.formats import native
+from eew.model.alert import Alert
+from eew.model.clock import ManualClock
 
 DATA = Path(__file__).resolve().parent / "data" / "formats"
 T0_NS = 1_705_946_940_000_000_000  # 2024-01-22T18:09:00Z

@@ -18,8 +18,8 @@ from eew.config import (
     load_config,
 )
 from eew.errors import ConfigError
-from eew.ingest.packet import Packet
 from eew.inventory import Inventory
+from eew.model.packet import Packet
 from eew.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from eew.alert import Subscriber
-from eew.clock import ManualClock, WallClock
+from eew.archive_server.feed import load_feed
+from eew.archive_server.server import SeedLinkServer
+from eew.bus import Subscriber
 from eew.daemon.config import load_settings, settings_from_dict
 from eew.daemon.health import HealthCollector
 from eew.daemon.logfmt import KeyValueFormatter
 from eew.daemon.publish import MemoryPublisher
 from eew.daemon.runner import Daemon
 from eew.errors import ConfigError
-from eew.event.alert import Alert
-from eew.seedlink.feed import load_feed
-from eew.seedlink.server import SeedLinkServer
+from eew.model.alert import Alert
+from eew.model.clock import ManualClock, WallClock
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "waveforms_samples" / "local_m4.5"

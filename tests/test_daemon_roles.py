@@ -7,9 +7,9 @@ from pathlib import Path
 
 from test_daemon import T0, BusTap, arun, play, settings, start_server, wait_for
 
-from eew.clock import ManualClock
 from eew.daemon.config import settings_from_dict
 from eew.daemon.runner import Daemon
+from eew.model.clock import ManualClock
 
 
 def test_station_picks_become_central_alerts(tmp_path: Path):

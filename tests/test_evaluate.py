@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eew.acquisition.archive import index_archive, iter_packets
 from eew.cli import main
 from eew.evaluate.report import format_scenario, format_totals, totals
 from eew.evaluate.run import live_packets
@@ -17,7 +18,6 @@ from eew.evaluate.scenario import Evaluator, scorecard
 from eew.evaluate.score import assign_alerts
 from eew.evaluate.truth import load_truth, travel_time_s
 from eew.event.traveltime import load_stack
-from eew.ingest.replay import index_archive, iter_packets
 
 SCENARIO = Path(__file__).resolve().parents[1] / "waveforms_samples" / "local_m4.5"
 

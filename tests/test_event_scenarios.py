@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eew.acquisition.archive import index_archive
 from eew.evaluate.run import live_packets, run_packets
 from eew.evaluate.scenario import Evaluator, ScenarioResult
 from eew.evaluate.score import EventScore
-from eew.ingest.replay import index_archive
 
 SAMPLES = Path(__file__).resolve().parents[1] / "waveforms_samples"
 SCENARIOS = (

@@ -10,10 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from eew.detect.picks import Pick
 from eew.errors import DataError
-from eew.event.alert import Alert
 from eew.formats import native
+from eew.model.alert import Alert
+from eew.model.pick import Pick
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "docs" / "schemas"
 ALERTS = ("alert_new.json", "alert_update.json", "alert_final.json", "alert_delete.json")

@@ -20,21 +20,21 @@ import math
 from pathlib import Path
 
 from eew import __version__
-from eew.alert import MessageGate, Signer, SubscriberConfig
-from eew.alert.keys import generate_keys
-from eew.alert.wire import encode_payload, make_topic
-from eew.clock import DataClock
+from eew.acquisition.archive import index_archive
+from eew.bus import MessageGate, Signer, SubscriberConfig
+from eew.bus.keys import generate_keys
+from eew.bus.wire import encode_payload, make_topic
 from eew.config import load_config
-from eew.detect.picks import Pick
 from eew.evaluate.run import live_packets
 from eew.evaluate.truth import load_truth
-from eew.event.alert import Alert
 from eew.event.core import EventCore
 from eew.event.forecast import epicentral_km
 from eew.event.targets import load_targets
 from eew.event.traveltime import load_stack
-from eew.ingest.replay import index_archive
 from eew.inventory import load_inventory
+from eew.model.alert import Alert
+from eew.model.clock import DataClock
+from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.exchange import PartnerExchange
 from eew.partner.link import partner_verifier

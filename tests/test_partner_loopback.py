@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from test_bus_support import sample_alert
 
-from eew.alert import (
+from eew.bus import (
     BusConfig,
     CurveClient,
     CurveServer,
@@ -33,14 +33,14 @@ from eew.alert import (
     Subscriber,
     Verifier,
 )
-from eew.alert.keys import generate_keys
-from eew.clock import WallClock
+from eew.bus.keys import generate_keys
 from eew.daemon.config import settings_from_dict
 from eew.daemon.runner import Daemon
-from eew.detect.picks import Pick
 from eew.evaluate.run import replay_paths
-from eew.event.alert import Alert
-from eew.event.alerting import EventState
+from eew.event.lifecycle import EventState
+from eew.model.alert import Alert
+from eew.model.clock import WallClock
+from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.link import PartnerLink, partner_verifier
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from test_bus_support import sample_alert
 
-from eew.alert import MessageGate, Signer, SubscriberConfig, Verifier
-from eew.alert.errors import KeyFileError
-from eew.alert.keys import generate_keys, load_verify_key
-from eew.alert.wire import encode_payload, make_topic
-from eew.clock import ManualClock
+from eew.bus import MessageGate, Signer, SubscriberConfig, Verifier
+from eew.bus.errors import KeyFileError
+from eew.bus.keys import generate_keys, load_verify_key
+from eew.bus.wire import encode_payload, make_topic
 from eew.daemon.publish import MemoryPublisher
-from eew.detect.picks import Pick
-from eew.event.alert import Alert
+from eew.model.alert import Alert
+from eew.model.clock import ManualClock
+from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.exchange import PartnerExchange
 from eew.partner.link import partner_verifier

@@ -16,11 +16,11 @@ import math
 import numpy as np
 import pytest
 
+from eew.acquisition.archive import index_archive, iter_packets, split_packet
 from eew.config import Config
-from eew.detect.picks import Pick
-from eew.ingest.packet import Packet
-from eew.ingest.replay import index_archive, iter_packets, split_packet
 from eew.inventory import Inventory
+from eew.model.packet import Packet
+from eew.model.pick import Pick
 
 CID = "BW.RJOB..EHZ"
 ACC_CID = "XX.SYN..HNZ"

@@ -9,8 +9,8 @@ import obspy
 import pytest
 from obspy.io.mseed.util import get_record_information
 
-from eew.ingest.packet import Packet
-from eew.ingest.replay import find_files, index_archive, iter_packets, split_packet
+from eew.acquisition.archive import find_files, index_archive, iter_packets, split_packet
+from eew.model.packet import Packet
 
 CID_Z = "BW.RJOB..EHZ"
 CID_N = "BW.RJOB..EHN"

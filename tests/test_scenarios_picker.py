@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from eew.acquisition.archive import index_archive, iter_packets
 from eew.config import load_config
-from eew.detect.picks import Pick, RejectedTrigger
-from eew.ingest.replay import index_archive, iter_packets
 from eew.inventory import load_inventory
+from eew.model.pick import Pick, RejectedTrigger
+from eew.model.timeutil import iso_to_ns
 from eew.pipeline import Pipeline
-from eew.timeutil import iso_to_ns
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "waveforms_samples"

@@ -7,13 +7,13 @@ import random
 
 import numpy as np
 
-from eew.clock import ManualClock, WallClock
-from eew.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
-from eew.seedlink.feed import load_feed
-from eew.seedlink.protocol import format_data_frame, format_info_frames, split_lines
-from eew.seedlink.records import shift_start_time, synthetic_archive, text_records
-from eew.seedlink.server import SeedLinkServer
-from eew.seedlink.tracking import load_state
+from eew.acquisition.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
+from eew.acquisition.seedlink.protocol import format_data_frame, format_info_frames, split_lines
+from eew.acquisition.seedlink.tracking import load_state
+from eew.archive_server.feed import load_feed
+from eew.archive_server.records import shift_start_time, synthetic_archive, text_records
+from eew.archive_server.server import SeedLinkServer
+from eew.model.clock import ManualClock, WallClock
 
 T0 = 1_700_000_000_000_000_000
 FAST = dict(backoff_initial_s=0.05, backoff_max_s=0.2, connect_timeout_s=2.0, future_s=None)

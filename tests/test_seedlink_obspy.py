@@ -16,10 +16,10 @@ from obspy.clients.seedlink.basic_client import Client
 from obspy.clients.seedlink.slclient import SLClient
 from obspy.clients.seedlink.slpacket import SLPacket
 
-from eew.clock import WallClock
-from eew.seedlink.feed import load_feed
-from eew.seedlink.records import synthetic_archive
-from eew.seedlink.server import SeedLinkServer
+from eew.archive_server.feed import load_feed
+from eew.archive_server.records import synthetic_archive
+from eew.archive_server.server import SeedLinkServer
+from eew.model.clock import WallClock
 
 T0 = 1_700_000_000_000_000_000
 

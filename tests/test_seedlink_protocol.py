@@ -8,10 +8,10 @@ import numpy as np
 import obspy
 import pytest
 
-from eew.ingest.mseed import decode_record, parse_header
-from eew.seedlink import protocol as sp
-from eew.seedlink.link import Link
-from eew.seedlink.records import shift_start_time, synthetic_archive, text_records
+from eew.acquisition.mseed import decode_record, parse_header
+from eew.acquisition.seedlink import protocol as sp
+from eew.acquisition.seedlink.link import Link
+from eew.archive_server.records import shift_start_time, synthetic_archive, text_records
 
 T0 = 1_700_000_000_000_000_000
 

@@ -13,13 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eew.clock import ManualClock, WallClock
-from eew.ingest.replay import index_archive, iter_packets
-from eew.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
-from eew.seedlink.feed import load_feed
-from eew.seedlink.protocol import parse_frame_header, parse_info_stations, parse_info_streams
-from eew.seedlink.records import synthetic_archive
-from eew.seedlink.server import SeedLinkServer
+from eew.acquisition.archive import index_archive, iter_packets
+from eew.acquisition.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
+from eew.acquisition.seedlink.protocol import (
+    parse_frame_header,
+    parse_info_stations,
+    parse_info_streams,
+)
+from eew.archive_server.feed import load_feed
+from eew.archive_server.records import synthetic_archive
+from eew.archive_server.server import SeedLinkServer
+from eew.model.clock import ManualClock, WallClock
 
 T0 = 1_700_000_000_000_000_000
 ALL_TIME = ClientOptions(begin_ns=0, end_ns=4_000_000_000 * 10**9, future_s=None)

@@ -8,7 +8,7 @@ import numpy as np
 import obspy
 import pytest
 
-from eew.timeutil import NS_PER_S, iso_to_ns, ns_to_iso
+from eew.model.timeutil import NS_PER_S, iso_to_ns, ns_to_iso
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

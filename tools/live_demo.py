@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from eew.timeutil import ns_to_iso
+from eew.model.timeutil import ns_to_iso
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEED = 10.0
@@ -47,7 +47,7 @@ def make_keys(keys: Path) -> None:
     """Publisher CURVE + agency signing key, one allowed subscriber, the trusted key."""
     import shutil
 
-    from eew.alert.keys import generate_keys
+    from eew.bus.keys import generate_keys
 
     generate_keys(keys, "publisher", agency="KZ-AEWS", signing=False)
     generate_keys(keys, "KZ-AEWS", curve=False)
@@ -112,8 +112,8 @@ class LogWatcher:
 
 def subscribe(endpoint: str, keys: Path, stop: threading.Event, alerts: list) -> None:
     """The subscriber thread: print each verified alert with the per-target warning."""
-    from eew.alert import CurveClient, Subscriber, Verifier
-    from eew.clock import WallClock
+    from eew.bus import CurveClient, Subscriber, Verifier
+    from eew.model.clock import WallClock
 
     curve = CurveClient.from_files(keys / "demo.key_secret", keys / "publisher.key")
     with Subscriber(

@@ -50,9 +50,9 @@ def _read(path: str) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     """Read INPUT, detect its format, write it in the ``--to`` format."""
-    from eew.event.alert import Alert
     from eew.formats import cap
     from eew.formats.registry import detect_format, read_messages, write_messages
+    from eew.model.alert import Alert
 
     data = _read(args.input)
     fmt_in = detect_format(data)

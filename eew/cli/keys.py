@@ -28,7 +28,7 @@ def setup(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the key files and say which file goes where."""
-    from eew.alert.keys import generate_keys
+    from eew.bus.keys import generate_keys
 
     made = generate_keys(
         args.directory,

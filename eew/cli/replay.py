@@ -11,18 +11,18 @@ from contextlib import ExitStack
 from typing import IO
 
 from eew import __version__
-from eew.clock import DataClock
+from eew.acquisition.archive import index_archive, iter_packets
+from eew.cli.jsonl import JsonlWriter
 from eew.config import load_config
-from eew.detect.picks import Pick
 from eew.errors import CLIError
 from eew.event.core import EventCore
 from eew.event.targets import load_targets
 from eew.event.traveltime import load_stack
-from eew.ingest.replay import index_archive, iter_packets
 from eew.inventory import load_inventory
-from eew.io.jsonl import JsonlWriter
+from eew.model.clock import DataClock
+from eew.model.pick import Pick
+from eew.model.timeutil import ns_to_iso
 from eew.pipeline import Pipeline, PipelineStatistics
-from eew.timeutil import ns_to_iso
 
 HELP = "replay miniSEED files or folders through the pipeline; write picks as JSON Lines"
 

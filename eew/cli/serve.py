@@ -7,10 +7,10 @@ import asyncio
 import signal
 import sys
 
-from eew.clock import WallClock
+from eew.archive_server.feed import load_feed
+from eew.archive_server.server import SeedLinkServer
 from eew.errors import CLIError
-from eew.seedlink.feed import load_feed
-from eew.seedlink.server import SeedLinkServer
+from eew.model.clock import WallClock
 
 HELP = "serve miniSEED files or folders as a SeedLink 3.1 server (real time or N times faster)"
 

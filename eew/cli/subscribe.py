@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from eew.errors import CLIError
 
 if TYPE_CHECKING:
-    from eew.alert.gate import WatchdogEvent
-    from eew.alert.subscriber import CurveClient
+    from eew.bus.gate import WatchdogEvent
+    from eew.bus.subscriber import CurveClient
 
 HELP = "subscribe to an alert bus: print verified alerts, optionally run a hook per alert"
 
@@ -70,7 +70,7 @@ def setup(parser: argparse.ArgumentParser) -> None:
 
 
 def _curve(args: argparse.Namespace) -> CurveClient | None:
-    from eew.alert.subscriber import CurveClient
+    from eew.bus.subscriber import CurveClient
 
     if bool(args.curve_server_key) != bool(args.curve_key):
         raise CLIError("--curve-server-key and --curve-key go together")
@@ -81,15 +81,15 @@ def _curve(args: argparse.Namespace) -> CurveClient | None:
 
 def run(args: argparse.Namespace) -> int:
     """Receive until interrupted (or ``--max-alerts`` / ``--duration-s``)."""
-    from eew.alert.config import SubscriberConfig
-    from eew.alert.hooks import HookRunner
-    from eew.alert.render import AlertFilter, format_alert, json_line, max_intensity
-    from eew.alert.signing import Verifier
-    from eew.alert.subscriber import Subscriber
-    from eew.clock import WallClock
-    from eew.detect.picks import Pick
-    from eew.event.alert import Alert
+    from eew.bus.config import SubscriberConfig
+    from eew.bus.hooks import HookRunner
+    from eew.bus.render import AlertFilter, format_alert, json_line, max_intensity
+    from eew.bus.signing import Verifier
+    from eew.bus.subscriber import Subscriber
     from eew.formats import native
+    from eew.model.alert import Alert
+    from eew.model.clock import WallClock
+    from eew.model.pick import Pick
 
     if args.trusted_keys is None and not args.insecure:
         raise CLIError("--trusted-keys DIR is required (or --insecure for unsigned test feeds)")

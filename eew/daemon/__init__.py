@@ -8,7 +8,7 @@ Implementation overview (see ``docs/operations.md``):
     them, the bus sections and the processing configuration from one TOML file.
 :mod:`eew.daemon.publish`
     The ``AlertPublisher`` protocol the daemon publishes through, the real
-    :class:`eew.alert.Publisher` built from the settings, and ``MemoryPublisher``,
+    :class:`eew.bus.Publisher` built from the settings, and ``MemoryPublisher``,
     a test double.
 :mod:`eew.daemon.outputs`
     The sink behind the pipeline/event core: routes picks and alerts to the publisher,

@@ -6,8 +6,8 @@ it. The daemon's own sections are declared in :mod:`eew.daemon.schema`:
 - ``[daemon]`` (:class:`DaemonConfig`): role, clock, heartbeat, shutdown, metrics;
 - ``[seedlink]`` (:class:`SeedLinkConfig`): servers, streams, resume state, timeouts;
 - ``[upstream]`` (:class:`UpstreamConfig`): the central role's pick feeds;
-- ``[bus]`` and ``[bus_security]``: :class:`eew.alert.BusConfig` and
-  :class:`eew.alert.SecurityConfig`, the alert publisher.
+- ``[bus]`` and ``[bus_security]``: :class:`eew.bus.BusConfig` and
+  :class:`eew.bus.SecurityConfig`, the alert publisher.
 
 The same rules as :mod:`eew.config` apply: one default per field, a unit in every name or
 doc, unknown keys and wrong types raise :class:`~eew.errors.ConfigError` naming the key
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eew.alert.config import BusConfig, SecurityConfig
+from eew.bus.config import BusConfig, SecurityConfig
 from eew.config import Config, config_from_dict, default_config_path, dump_config, load_config
 from eew.daemon.schema import CLOCKS, ROLES, DaemonConfig, SeedLinkConfig, UpstreamConfig
 from eew.partner.config import PartnerConfig

@@ -2,7 +2,7 @@
 
 The daemon builds a :class:`DaemonHealth` every ``heartbeat_interval_s``: it is logged
 as one structured line, its summary rides on the bus heartbeats
-(:class:`eew.alert.wire.Health`), and the optional Prometheus endpoint serves it. The
+(:class:`eew.bus.wire.Health`), and the optional Prometheus endpoint serves it. The
 snapshot is immutable and replaced whole, so the publisher thread and the HTTP thread
 read it without locks.
 """
@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from eew.alert.wire import Health
-from eew.seedlink.tracking import ChannelStatistics
+from eew.acquisition.seedlink.tracking import ChannelStatistics
+from eew.bus.wire import Health
 
 
 @dataclass(frozen=True)

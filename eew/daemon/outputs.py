@@ -13,12 +13,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from eew.clock import Clock
 from eew.daemon.publish import AlertPublisher
-from eew.detect.picks import Pick, RejectedTrigger
-from eew.event.alert import Alert
-from eew.event.alerting import EventState
-from eew.timeutil import ns_to_iso
+from eew.event.lifecycle import EventState
+from eew.model.alert import Alert
+from eew.model.clock import Clock
+from eew.model.pick import Pick, RejectedTrigger
+from eew.model.timeutil import ns_to_iso
 
 log = logging.getLogger("eew.daemon.outputs")
 

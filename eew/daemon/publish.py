@@ -1,7 +1,7 @@
 """What the daemon publishes through: a protocol, the real bus publisher and a test double.
 
 The daemon only calls the methods of :class:`AlertPublisher`, which
-:class:`eew.alert.Publisher` implements; ZeroMQ stays inside :mod:`eew.alert`.
+:class:`eew.bus.Publisher` implements; ZeroMQ stays inside :mod:`eew.bus`.
 Calls never block on the network: the real publisher queues into its bounded
 handover (alerts never dropped, picks drop-oldest) and sends from its own thread.
 """
@@ -12,16 +12,16 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from eew.alert import Publisher, PublisherStatistics, SecurityConfig
-from eew.alert.wire import Health
-from eew.clock import Clock
+from eew.bus import Publisher, PublisherStatistics, SecurityConfig
+from eew.bus.wire import Health
 from eew.daemon.config import Settings
-from eew.detect.picks import Pick
-from eew.event.alert import Alert
+from eew.model.alert import Alert
+from eew.model.clock import Clock
+from eew.model.pick import Pick
 
 
 class AlertPublisher(Protocol):
-    """The part of :class:`eew.alert.Publisher` the daemon uses."""
+    """The part of :class:`eew.bus.Publisher` the daemon uses."""
 
     def start(self, timeout_s: float = 10.0) -> str:
         """Start; return the endpoint."""
@@ -59,7 +59,7 @@ def build_publisher(
 
     Raises
     ------
-    eew.alert.BusError, eew.alert.KeyFileError
+    eew.bus.BusError, eew.bus.KeyFileError
         Unusable keys or settings.
     """
     agency = settings.config.alert.agency

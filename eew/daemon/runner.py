@@ -39,8 +39,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from eew import __version__
-from eew.alert.wire import Health
-from eew.clock import Clock, DataClock, WallClock
+from eew.acquisition.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
+from eew.bus.wire import Health
 from eew.daemon.config import Settings
 from eew.daemon.health import (
     DaemonHealth,
@@ -52,15 +52,15 @@ from eew.daemon.health import (
 from eew.daemon.outputs import Outputs
 from eew.daemon.publish import AlertPublisher, build_publisher
 from eew.daemon.upstream import Upstream
-from eew.detect.picks import Pick
 from eew.event.core import EventCore
 from eew.event.targets import Target, load_targets
 from eew.event.traveltime import load_stack
 from eew.inventory import Inventory, load_inventory
+from eew.model.clock import Clock, DataClock, WallClock
+from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.exchange import PartnerExchange, build_relay_publisher
 from eew.pipeline import Pipeline
-from eew.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
 
 log = logging.getLogger("eew.daemon")
 
@@ -76,7 +76,7 @@ class Daemon:
         Role, intake, bus and processing configuration.
     clock : Clock, optional
         Wall clock of arrival times, the SeedLink client, the bus and the upstream
-        feeds (default :class:`~eew.clock.WallClock`). The processing core runs on it
+        feeds (default :class:`~eew.model.clock.WallClock`). The processing core runs on it
         too unless ``daemon.processing_clock = "data"``.
     publisher : AlertPublisher, optional
         Injected publisher (tests); by default built from ``[bus]`` unless

@@ -1,6 +1,6 @@
 """The central role's intake: pick feeds of station daemons over the alert bus.
 
-One :class:`eew.alert.Subscriber` per endpoint, each in its own thread (a ZMQ socket
+One :class:`eew.bus.Subscriber` per endpoint, each in its own thread (a ZMQ socket
 belongs to the thread that made it). Verified picks go into one bounded queue that the
 event core drains in the event loop. **Drop policy: oldest first** (a stale pick is worth
 less than a fresh one), counted. Heartbeats of each feed tell the newest data time of
@@ -17,12 +17,12 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from eew.alert import CurveClient, Subscriber, Verifier
-from eew.alert.feed import run_feed
-from eew.alert.wire import BusMessage, Heartbeat
-from eew.clock import Clock
+from eew.bus import CurveClient, Subscriber, Verifier
+from eew.bus.feed import run_feed
+from eew.bus.wire import BusMessage, Heartbeat
 from eew.daemon.config import Settings
-from eew.detect.picks import Pick
+from eew.model.clock import Clock
+from eew.model.pick import Pick
 
 log = logging.getLogger("eew.daemon.upstream")
 

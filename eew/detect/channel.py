@@ -2,8 +2,8 @@
 
 A :class:`ChannelProcessor` owns all the state of one channel (filter and
 STA/LTA state, recent-sample history, trigger state, picks in progress). It is
-fed :class:`~eew.ingest.packet.Packet` values in time order and emits
-:class:`~eew.detect.picks.Pick` and :class:`~eew.detect.picks.RejectedTrigger`
+fed :class:`~eew.model.packet.Packet` values in time order and emits
+:class:`~eew.model.pick.Pick` and :class:`~eew.model.pick.RejectedTrigger`
 values through the ``emit`` callback; it never publishes anything itself.
 
 Continuity rules (state resets, pyrocko/SeisComP style):
@@ -34,8 +34,8 @@ from eew.detect.trigger import TriggerState
 from eew.dsp import chain
 from eew.dsp.filters import design_bandpass, design_highpass, design_lowpass
 from eew.errors import ConfigError
-from eew.ingest.packet import NS_PER_S, Packet
 from eew.inventory import ChannelInfo
+from eew.model.packet import NS_PER_S, Packet
 
 log = logging.getLogger("eew.detect")
 
@@ -386,6 +386,6 @@ class ChannelProcessor:
 
 
 def _iso(t_ns: int) -> str:
-    from eew.timeutil import ns_to_iso
+    from eew.model.timeutil import ns_to_iso
 
     return ns_to_iso(t_ns)

@@ -3,7 +3,7 @@
 Each trigger becomes a *track*. ``decision_delay_s`` after the trigger the
 onset is refined with the AIC picker and the rejection tests run on the data
 around it (calibration flag, clipping, dead channel, spike/step/boxcar, SNR).
-A track that passes is emitted as update 0 of a :class:`~eew.detect.picks.Pick`
+A track that passes is emitted as update 0 of a :class:`~eew.model.pick.Pick`
 and re-issued every ``update_interval_s`` with the early-P parameters on the
 longer window, up to ``window_max_s`` after the onset. A new trigger on the
 channel cuts the window there; a gap ends it.
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from eew.config import Config
-from eew.detect.picks import Pick, RejectedTrigger
 from eew.dsp import chain, earlyp, quality
 from eew.dsp.onset import aic_onset
-from eew.timeutil import ns_to_iso
+from eew.model.pick import Pick, RejectedTrigger
+from eew.model.timeutil import ns_to_iso
 
 if TYPE_CHECKING:
     from eew.detect.channel import ChannelProcessor

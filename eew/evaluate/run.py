@@ -1,6 +1,6 @@
 """Run an archive through the replay path (pipeline + event core) and keep every value.
 
-This is the wiring of ``eew replay`` (:mod:`eew.cli.replay`): a :class:`~eew.clock.DataClock`,
+This is the wiring of ``eew replay`` (:mod:`eew.cli.replay`): a :class:`~eew.model.clock.DataClock`,
 a :class:`~eew.pipeline.Pipeline` whose sink is an :class:`~eew.event.core.EventCore`,
 which forwards every pick and emits events and alerts. The only difference is the packet
 stream: records are cut into packets of at most ``packet_s`` seconds and delivered in
@@ -22,17 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eew import __version__
-from eew.clock import DataClock
+from eew.acquisition.archive import ArchiveIndex, index_archive, iter_packets, split_packet
 from eew.config import Config, load_config
-from eew.detect.picks import Pick
-from eew.event.alert import Alert
-from eew.event.alerting import EventState
 from eew.event.core import EventCore
+from eew.event.lifecycle import EventState
 from eew.event.targets import Target, load_targets
 from eew.event.traveltime import load_stack
-from eew.ingest.packet import Packet
-from eew.ingest.replay import ArchiveIndex, index_archive, iter_packets, split_packet
 from eew.inventory import Inventory, load_inventory
+from eew.model.alert import Alert
+from eew.model.clock import DataClock
+from eew.model.packet import Packet
+from eew.model.pick import Pick
 from eew.pipeline import Pipeline, PipelineStatistics
 
 DEFAULT_PACKET_S = 1.0
@@ -87,13 +87,13 @@ def live_packets(idx: ArchiveIndex, packet_s: float) -> Iterator[Packet]:
 
     Each record is cut into packets of ``round(packet_s * fs)`` samples (per channel), and
     all packets are merged by their end time (ties: channel id, then start time), as
-    :func:`~eew.ingest.replay.iter_packets` orders whole records. ``packet_s <= 0`` keeps
+    :func:`~eew.acquisition.archive.iter_packets` orders whole records. ``packet_s <= 0`` keeps
     one record per packet (the plain ``eew replay`` stream).
 
     Parameters
     ----------
     idx : ArchiveIndex
-        From :func:`~eew.ingest.replay.index_archive`.
+        From :func:`~eew.acquisition.archive.index_archive`.
     packet_s : float
         Longest packet [s].
     """

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eew.acquisition.archive import index_archive
 from eew.config import Config, load_config
 from eew.errors import DataError
 from eew.evaluate.report import totals
@@ -16,7 +17,6 @@ from eew.evaluate.score import ScenarioScore, _clean, score_scenario
 from eew.evaluate.truth import TRUTH_FILE, Truth, load_truth
 from eew.event.locate import TravelTimeStack
 from eew.event.traveltime import load_stack
-from eew.ingest.replay import index_archive
 from eew.inventory import Inventory, load_inventory
 
 SCORECARD_FILE = "scorecard.json"

@@ -28,9 +28,9 @@ import numpy as np
 from eew.config import Config
 from eew.evaluate.run import ReplayRun
 from eew.evaluate.truth import TrueEvent, Truth, travel_time_s
-from eew.event.alert import Alert
 from eew.event.forecast import epicentral_km
 from eew.event.locate import TravelTimeStack
+from eew.model.alert import Alert
 
 NS = 1_000_000_000
 MATCH_KM = 50.0

@@ -19,7 +19,7 @@ import numpy as np
 from eew.errors import DataError
 from eew.event.forecast import epicentral_km
 from eew.event.locate import TravelTimeStack
-from eew.timeutil import iso_to_ns
+from eew.model.timeutil import iso_to_ns
 
 TRUTH_FILE = "truth.json"
 #: an event farther than this from every station is not "near the network" [km]

@@ -16,7 +16,7 @@ value it receives, and turns picks into events:
    silent), magnitude from the station Pd/tau_c/tau_p windows cut at the predicted S
    arrival (:mod:`eew.event.magnitude`), teleseism and distant-event checks, shaking
    forecast and warning time at the targets (:mod:`eew.event.forecast`), then the alert
-   decision and lifecycle (:mod:`eew.event.alerting`).
+   decision and lifecycle (:mod:`eew.event.lifecycle`).
 
 Near-field onsite alerts from the city's own stations are handled by
 :mod:`eew.event.onsite`. Nothing here reads the wall clock or touches a socket: time
@@ -30,19 +30,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-from eew.clock import Clock
 from eew.config import Config
-from eew.detect.picks import Pick
 from eew.event import groundmotion as gm
 from eew.event import magnitude as mag
-from eew.event.alerting import AlertLifecycle, EventRecord
 from eew.event.distant import below_teleseism_line, is_distant_wavefront
 from eew.event.forecast import epicentral_km, forecast_targets
+from eew.event.lifecycle import AlertLifecycle, EventRecord
 from eew.event.locate import Grid, Location, Locator, TravelTimeStack
 from eew.event.onsite import OnsiteDetector
 from eew.event.stations import StationPick
 from eew.event.targets import Target
 from eew.inventory import Inventory
+from eew.model.clock import Clock
+from eew.model.pick import Pick
 
 log = logging.getLogger("eew.event")
 

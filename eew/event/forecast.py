@@ -28,8 +28,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from eew.event import groundmotion as gm
-from eew.event.alert import TargetForecast
 from eew.event.targets import Target
+from eew.model.alert import TargetForecast
 
 KM_PER_DEG = 111.19492664455873
 

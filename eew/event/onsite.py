@@ -27,15 +27,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from eew.clock import Clock
 from eew.config import Config
-from eew.detect.picks import Pick
 from eew.event import groundmotion as gm
-from eew.event.alert import Alert, TargetForecast
 from eew.event.forecast import epicentral_km, observed_mmi, plum_intensity
 from eew.event.magnitude import magnitude_from_pd
 from eew.event.targets import Target
-from eew.timeutil import ns_to_iso
+from eew.model.alert import Alert, TargetForecast
+from eew.model.clock import Clock
+from eew.model.pick import Pick
+from eew.model.timeutil import ns_to_iso
 
 NS = 1_000_000_000
 _HOLD_S = 60.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eew.detect.picks import Pick
+from eew.model.pick import Pick
 
 SAME_ONSET_S = 0.5
 

@@ -1,7 +1,7 @@
 """Wire formats of alerts and picks, converted to and from the canonical model.
 
-The canonical model is :class:`eew.event.alert.Alert` for alerts and
-:class:`eew.detect.picks.Pick` for picks. One module per format, each with a
+The canonical model is :class:`eew.model.alert.Alert` for alerts and
+:class:`eew.model.pick.Pick` for picks. One module per format, each with a
 writer and a parser:
 
 * :mod:`eew.formats.native` -- native JSON ``eew.alert/1`` and ``eew.pick/1``;

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from lxml import etree
 
 from eew.errors import DataError
-from eew.timeutil import NS_PER_S, iso_to_ns, ns_to_iso
+from eew.model.timeutil import NS_PER_S, iso_to_ns, ns_to_iso
 
 #: mean Earth radius [km]
 EARTH_RADIUS_KM = 6371.0

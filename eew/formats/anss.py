@@ -17,10 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from eew.detect.picks import Pick
 from eew.errors import DataError
-from eew.event.alert import SCHEMA as ALERT_SCHEMA
-from eew.event.alert import Alert, TargetForecast
 from eew.formats._common import (
     none_to_nan,
     parse_time,
@@ -30,7 +27,10 @@ from eew.formats._common import (
     wrap_errors,
 )
 from eew.formats.native import PICK_SCHEMA, TARGET_NULLABLE
-from eew.timeutil import ns_to_iso
+from eew.model.alert import SCHEMA as ALERT_SCHEMA
+from eew.model.alert import Alert, TargetForecast
+from eew.model.pick import Pick
+from eew.model.timeutil import ns_to_iso
 
 ANSS_TYPES = ("Pick", "Detection", "Retraction")
 _DETECTION_TYPES = {"new": "New", "update": "Update", "final": "Final", "delete": "Retract"}

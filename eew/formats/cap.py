@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from lxml import etree
 
 from eew.errors import DataError
-from eew.event.alert import SCHEMA as ALERT_SCHEMA
-from eew.event.alert import Alert, TargetForecast
 from eew.formats._common import (
     cap_time,
     fmt,
@@ -40,7 +38,9 @@ from eew.formats._common import (
 )
 from eew.formats.cap_text import LANGUAGES, info_text, public_intensity
 from eew.formats.native import TARGET_NULLABLE, alert_from_dict, alert_to_dict
-from eew.timeutil import NS_PER_S
+from eew.model.alert import SCHEMA as ALERT_SCHEMA
+from eew.model.alert import Alert, TargetForecast
+from eew.model.timeutil import NS_PER_S
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 _MSG_TYPES = {"new": "Alert", "update": "Update", "final": "Update", "delete": "Cancel"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from eew.event.alert import Alert, TargetForecast
-from eew.timeutil import NS_PER_S
+from eew.model.alert import Alert, TargetForecast
+from eew.model.timeutil import NS_PER_S
 
 LANGUAGES = ("kk", "ru", "en")
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from eew.detect.picks import PICK_FLOAT_FIELDS, Pick
 from eew.errors import DataError
-from eew.event.alert import SCHEMA as ALERT_SCHEMA
-from eew.event.alert import Alert
 from eew.formats._common import nan_to_none, none_to_nan, parse_time, to_bool, to_float, to_int
+from eew.model.alert import SCHEMA as ALERT_SCHEMA
+from eew.model.alert import Alert
+from eew.model.pick import PICK_FLOAT_FIELDS, Pick
 
 PICK_SCHEMA = "eew.pick/1"
 

@@ -37,9 +37,7 @@ from obspy.core.event import (
 )
 from obspy.core.event import Pick as QmlPick
 
-from eew.detect.picks import PICK_FLOAT_FIELDS, Pick
 from eew.errors import DataError
-from eew.event.alert import Alert, TargetForecast
 from eew.formats._common import (
     KM_PER_DEG,
     parse_time,
@@ -49,7 +47,9 @@ from eew.formats._common import (
     to_int,
     to_xml_bytes,
 )
-from eew.timeutil import NS_PER_S, ns_to_iso
+from eew.model.alert import Alert, TargetForecast
+from eew.model.pick import PICK_FLOAT_FIELDS, Pick
+from eew.model.timeutil import NS_PER_S, ns_to_iso
 
 QML_NS = "http://quakeml.org/xmlns/quakeml/1.2"
 BED_NS = "http://quakeml.org/xmlns/bed/1.2"

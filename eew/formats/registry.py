@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from eew.detect.picks import Pick
 from eew.errors import DataError
-from eew.event.alert import Alert
 from eew.formats import anss, cap, native, shakealert
 from eew.formats._common import parse_xml
+from eew.model.alert import Alert
+from eew.model.pick import Pick
 
 #: names accepted by ``eew convert --to``
 FORMATS = ("json", "shakealert", "quakeml", "cap", "anss")

@@ -29,7 +29,6 @@ import math
 from lxml import etree
 
 from eew.errors import DataError
-from eew.event.alert import Alert, TargetForecast
 from eew.formats._common import (
     KM_PER_DEG,
     distance_km,
@@ -43,7 +42,8 @@ from eew.formats._common import (
     to_int,
     to_xml_bytes,
 )
-from eew.timeutil import NS_PER_S, ns_to_iso
+from eew.model.alert import Alert, TargetForecast
+from eew.model.timeutil import NS_PER_S, ns_to_iso
 
 ROOT_TAG = "event_message"
 _G_CM_S2 = 980.665

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from eew.schemafields import doc_field as _f
 from eew.schemafields import require_positive as _positive
 
-#: same rule as :func:`eew.alert.keys.check_agency` (kept here: no import of zmq)
+#: same rule as :func:`eew.bus.keys.check_agency` (kept here: no import of zmq)
 _AGENCY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _ENDPOINT_PREFIXES = ("tcp://", "ipc://", "inproc://")
 

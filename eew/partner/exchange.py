@@ -25,14 +25,14 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-from eew.alert import CurveClient, CurveServer, Signer
-from eew.alert.wire import Health
-from eew.clock import Clock
+from eew.bus import CurveClient, CurveServer, Signer
+from eew.bus.wire import Health
 from eew.daemon.config import Settings
 from eew.daemon.publish import AlertPublisher
-from eew.detect.picks import Pick
-from eew.event.alert import Alert
 from eew.inventory import Inventory, load_inventory
+from eew.model.alert import Alert
+from eew.model.clock import Clock
+from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.link import PartnerLink, partner_verifier
 from eew.partner.merge import AlertMerger, IdMemory
@@ -107,7 +107,7 @@ class PartnerExchange:
 
         Raises
         ------
-        eew.alert.KeyFileError, eew.errors.InventoryError
+        eew.bus.KeyFileError, eew.errors.InventoryError
             Unusable keys or partner inventory.
         """
         cfg.check()

@@ -1,6 +1,6 @@
 """Incoming side of the exchange: the partner's feeds, verified, into two bounded queues.
 
-One :class:`eew.alert.Subscriber` per partner endpoint, each in its own thread (a ZMQ
+One :class:`eew.bus.Subscriber` per partner endpoint, each in its own thread (a ZMQ
 socket belongs to its thread). The subscriber's gate trusts **only the partner's key for
 the partner's agency**: unsigned, forged (another signer, another agency, a bad
 signature), stale (sent more than ``max_clock_skew_s`` from our clock), replayed and
@@ -19,14 +19,14 @@ import threading
 from collections import deque
 from dataclasses import dataclass, fields
 
-from eew.alert import CurveClient, GateStatistics, Subscriber, Verifier
-from eew.alert.errors import KeyFileError
-from eew.alert.feed import run_feed
-from eew.alert.keys import load_verify_key
-from eew.alert.wire import BusMessage, Heartbeat
-from eew.clock import Clock
-from eew.detect.picks import Pick
-from eew.event.alert import Alert
+from eew.bus import CurveClient, GateStatistics, Subscriber, Verifier
+from eew.bus.errors import KeyFileError
+from eew.bus.feed import run_feed
+from eew.bus.keys import load_verify_key
+from eew.bus.wire import BusMessage, Heartbeat
+from eew.model.alert import Alert
+from eew.model.clock import Clock
+from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 
 log = logging.getLogger("eew.partner.link")

@@ -27,8 +27,8 @@ import math
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
-from eew.event.alert import Alert
 from eew.event.forecast import epicentral_km
+from eew.model.alert import Alert
 
 log = logging.getLogger("eew.partner.merge")
 

@@ -4,7 +4,7 @@
 the listed partner agencies. They go out on our ``alert.<ours>`` topic, signed with our
 key, with the partner's code in the payload's ``agency`` field; subscribers accept them
 only if their trusted-keys directory grants us that relay (``relays.toml``, see
-:meth:`eew.alert.Verifier.from_dir`).
+:meth:`eew.bus.Verifier.from_dir`).
 
 :class:`Exporter` feeds a second publisher of ours, the one the partner subscribes to,
 with **our own** picks and alerts only: a value whose agency is not ours, a pick of a
@@ -18,24 +18,24 @@ from collections import Counter
 from collections.abc import Collection
 from typing import Any
 
-from eew.alert import Publisher
-from eew.alert.keys import check_agency
+from eew.bus import Publisher
+from eew.bus.keys import check_agency
 from eew.daemon.publish import AlertPublisher
-from eew.detect.picks import Pick
-from eew.event.alert import Alert
+from eew.model.alert import Alert
+from eew.model.pick import Pick
 from eew.partner.merge import IdMemory
 
 
 class RelayPublisher(Publisher):
-    """A :class:`eew.alert.Publisher` that may also carry the alerts of partner agencies.
+    """A :class:`eew.bus.Publisher` that may also carry the alerts of partner agencies.
 
     Parameters
     ----------
     *args, **kwargs
-        As for :class:`eew.alert.Publisher`.
+        As for :class:`eew.bus.Publisher`.
     relay_agencies : collection of str
         Agencies whose alerts may be published (besides our own); see
-        :meth:`eew.alert.Publisher.allow_relay`.
+        :meth:`eew.bus.Publisher.allow_relay`.
     """
 
     def __init__(self, *args: Any, relay_agencies: Collection[str] = (), **kwargs: Any) -> None:

@@ -1,0 +1,12 @@
+"""The live SeedLink 3.1 client (asyncio) of the daemon.
+
+:mod:`~eew.acquisition.seedlink.protocol`
+    Pure functions: frames, commands, selectors, sequence numbers, INFO XML (shared with
+    the archive server in :mod:`eew.archive_server`).
+:mod:`~eew.acquisition.seedlink.client` (+ ``session``, ``link``, ``spec``)
+    Selection, keepalive, reconnect, resume, statistics.
+:mod:`~eew.acquisition.seedlink.tracking`
+    Per-channel latency/gap bookkeeping and the resume state file.
+
+See ``docs/seedlink.md`` for the protocol subset and the policies.
+"""

@@ -1,0 +1,97 @@
+"""What one streaming server connection sends: requests resolved into vectorised masks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from eew.acquisition.seedlink.protocol import (
+    Selector,
+    selection_matches,
+    station_matches,
+    unwrap_sequence,
+)
+from eew.archive_server.feed import ArchiveFeed
+
+log = logging.getLogger("eew.archive_server.server")
+
+_NEVER = np.iinfo(np.int64).max
+
+
+@dataclass
+class Request:
+    """What one STATION (or the uni-station mode) asked for."""
+
+    network: str = "*"
+    station: str = "*"
+    selectors: tuple[Selector, ...] = ()
+    action: str = ""  # DATA, FETCH or TIME
+    seq: int | None = None
+    begin_ns: int | None = None
+    end_ns: int | None = None
+
+
+class Plan:
+    """Which packets of the feed a streaming connection sends (vectorised).
+
+    A channel belongs to the first request whose station patterns and
+    selectors match it (so several STATION requests select the union).
+    """
+
+    def __init__(self, feed: ArchiveFeed, requests: list[Request]) -> None:
+        self.feed = feed
+        n_ch = len(feed.codes)
+        owner = np.full(n_ch, -1, np.int64)
+        for c, (net, sta, loc, cha) in enumerate(feed.codes):
+            for r, req in enumerate(requests):
+                if station_matches(req.network, req.station, net, sta) and selection_matches(
+                    req.selectors, loc, cha
+                ):
+                    owner[c] = r
+                    break
+        self.chan_ok = owner >= 0
+        self.from_seq = np.full(n_ch, _NEVER, np.int64)
+        self.lo = np.full(n_ch, np.iinfo(np.int64).min, np.int64)
+        self.hi = np.full(n_ch, _NEVER, np.int64)
+        self.dialup = any(r.action == "FETCH" for r in requests)
+        firsts = [self._first(r) for r in requests]
+        for c in np.flatnonzero(self.chan_ok).tolist():
+            req = requests[owner[c]]
+            self.from_seq[c] = firsts[owner[c]]
+            if req.begin_ns is not None:
+                self.lo[c] = req.begin_ns
+            if req.end_ns is not None:
+                self.hi[c] = req.end_ns
+        self.timed = bool(np.any(self.hi < _NEVER) or np.any(self.lo > np.iinfo(np.int64).min))
+        self.first_seq = int(self.from_seq.min()) if n_ch else 1
+        self.last_seq = _NEVER
+        if self.chan_ok.any() and np.all(self.hi[self.chan_ok] < _NEVER):
+            seqs = self.select(1, len(feed))
+            self.last_seq = int(seqs[-1]) if len(seqs) else 0
+
+    def _first(self, req: Request) -> int:
+        feed = self.feed
+        if req.action == "TIME":
+            return feed.oldest
+        if req.seq is None:
+            return feed.newest + 1
+        full = unwrap_sequence(req.seq, len(feed))
+        if full < 1:
+            return feed.newest + 1
+        if full < feed.oldest:
+            log.warning("resume from %d: packets before %d left the ring", full, feed.oldest)
+            return feed.oldest
+        return full
+
+    def select(self, a: int, b: int) -> np.ndarray:
+        """Sequence numbers in ``[a, b]`` this connection sends."""
+        f = self.feed
+        sl = slice(a - 1, b)
+        ch = f.channel[sl]
+        seqs = np.arange(a, b + 1, dtype=np.int64)
+        m = self.chan_ok[ch] & (seqs >= self.from_seq[ch])
+        if self.timed:
+            m &= (f.end_ns[sl] > self.lo[ch]) & (f.start_ns[sl] < self.hi[ch])
+        return seqs[m]

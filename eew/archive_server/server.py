@@ -1,0 +1,442 @@
+"""An asyncio SeedLink 3.1 server that plays an archive (``eew serve``).
+
+Each client connection is one task that reads commands and, once streaming,
+one more that sends packets. Negotiation follows SeedLink 3.1 as obspy,
+slinktool and libslink use it: HELLO, CAPABILITIES, BATCH, STATION, SELECT,
+DATA/FETCH ``[seq [time]]``, TIME ``start [end]``, END, ENDFETCH, INFO
+(ID, CAPABILITIES, STATIONS, STREAMS; other levels get the ID document marked
+as an error) and BYE. Without STATION the connection is in uni-station mode:
+DATA/FETCH/TIME start streaming at once, for every station.
+
+Slow clients: a client only ever blocks its own task. Its transport buffer is
+bounded (``max_buffer_bytes``); when it stays full for ``write_timeout_s`` the
+client is disconnected. A client that is slow but alive and falls more than
+``ring_size`` packets behind skips ahead to the oldest packet still in the ring
+(counted as an overrun and logged), as ringserver does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from eew import __version__
+from eew.acquisition.seedlink.protocol import (
+    ERROR_LINE,
+    OK_LINE,
+    Command,
+    ProtocolError,
+    StreamInfo,
+    format_data_frame,
+    format_info_frames,
+    info_xml,
+    parse_command,
+    parse_seedlink_time,
+    parse_selector,
+    parse_sequence,
+    split_lines,
+)
+from eew.archive_server.feed import ArchiveFeed
+from eew.archive_server.plan import Plan, Request
+from eew.archive_server.records import text_records
+from eew.model.clock import Clock
+
+log = logging.getLogger("eew.archive_server.server")
+
+SOFTWARE = f"SeedLink v3.1 (EEW archive server {__version__})"
+_CHUNK = 256  # frames per write
+_MAX_LINE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatistics:
+    """Counters of a :class:`SeedLinkServer` (see :meth:`SeedLinkServer.statistics`)."""
+
+    clients: int
+    connections: int
+    packets_sent: int
+    bytes_sent: int
+    info_requests: int
+    command_errors: int
+    slow_disconnects: int
+    overruns: int
+    skipped_packets: int
+    newest_seq: int
+    oldest_seq: int
+
+
+class SeedLinkServer:
+    """Serve an :class:`~eew.archive_server.feed.ArchiveFeed` over SeedLink 3.1.
+
+    Parameters
+    ----------
+    feed : ArchiveFeed
+        The records to serve; started by :meth:`start`.
+    clock : Clock
+        Drives the playback schedule and stamps INFO answers.
+    host, port : str, int
+        Where to listen (port 0: any free port, see :attr:`address`).
+    speed : float or None
+        Playback speed (1 = real time, None = everything at once).
+    shift_to_now : bool
+        Shift record times so the archive starts "now".
+    ring_size : int or None
+        Packets kept for resuming clients (None: the whole archive).
+    organization : str
+        Second line of the HELLO answer.
+    write_timeout_s : float
+        A client whose buffer stays full this long is disconnected [s].
+    max_buffer_bytes : int
+        Transport buffer size above which a client's task waits [bytes].
+    """
+
+    def __init__(
+        self,
+        feed: ArchiveFeed,
+        clock: Clock,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 18000,
+        speed: float | None = 1.0,
+        shift_to_now: bool = False,
+        ring_size: int | None = None,
+        organization: str = "EEW archive",
+        write_timeout_s: float = 30.0,
+        max_buffer_bytes: int = 256 * 1024,
+    ) -> None:
+        self.feed = feed
+        self.clock = clock
+        self.host = host
+        self.port = port
+        self.speed = speed
+        self.shift_to_now = shift_to_now
+        self.ring_size = ring_size
+        self.organization = organization
+        self.write_timeout_s = write_timeout_s
+        self.max_buffer_bytes = max_buffer_bytes
+        self.counters: Counter[str] = Counter()
+        self.started_ns = 0
+        self._server: asyncio.Server | None = None
+        self._pacer: asyncio.Task[None] | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+        self._live: set[_Session] = set()
+        self._tick = asyncio.Event()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` actually listened on."""
+        if self._server is None or not self._server.sockets:
+            return self.host, self.port
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return str(host), int(port)
+
+    async def start(self) -> tuple[str, int]:
+        """Start the playback and listen; return the address."""
+        self.started_ns = self.clock.now_ns()
+        self.feed.start(
+            self.started_ns,
+            speed=self.speed,
+            shift_to_now=self.shift_to_now,
+            ring_size=self.ring_size,
+        )
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self._pacer = asyncio.create_task(self._pace(), name="seedlink-pacer")
+        log.info("serving %d packets on %s:%d", len(self.feed), *self.address)
+        return self.address
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Stop listening, disconnect every client, stop the playback."""
+        if self._server is not None:
+            self._server.close()
+        if self._pacer is not None:
+            self._pacer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pacer
+        # drop the connections: each handler then ends by itself (cancelling a
+        # start_server handler task makes asyncio log a spurious error in 3.11)
+        for session in list(self._live):
+            session.abort()
+        tasks = list(self._sessions)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+            for t in pending:
+                t.cancel()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> SeedLinkServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def statistics(self) -> ServerStatistics:
+        """A snapshot of the server's counters."""
+        c = self.counters
+        return ServerStatistics(
+            clients=len(self._sessions),
+            connections=c["connections"],
+            packets_sent=c["packets_sent"],
+            bytes_sent=c["bytes_sent"],
+            info_requests=c["info_requests"],
+            command_errors=c["command_errors"],
+            slow_disconnects=c["slow_disconnects"],
+            overruns=c["overruns"],
+            skipped_packets=c["skipped_packets"],
+            newest_seq=self.feed.newest,
+            oldest_seq=self.feed.oldest,
+        )
+
+    # ---- playback -------------------------------------------------------------------------
+    def _notify(self) -> None:
+        tick, self._tick = self._tick, asyncio.Event()
+        tick.set()
+
+    async def _pace(self) -> None:
+        """Release records as the clock reaches them; wake the streaming tasks."""
+        while True:
+            now = self.clock.now_ns()
+            if self.feed.advance(now):
+                self._notify()
+            due = self.feed.next_release_ns()
+            if due is None:
+                self._notify()
+                return
+            await asyncio.sleep(min(max(due - now, 0) / 1e9, 0.05))
+
+    # ---- connections ----------------------------------------------------------------------
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        self.counters["connections"] += 1
+        peer = writer.get_extra_info("peername")
+        log.info("client connected peer=%s", peer)
+        writer.transport.set_write_buffer_limits(high=self.max_buffer_bytes)
+        session = _Session(self, reader, writer)
+        self._live.add(session)
+        try:
+            await session.run()
+        except (ConnectionError, TimeoutError) as exc:
+            log.info("client peer=%s dropped: %s", peer, exc)
+        finally:
+            await session.stop()
+            self._live.discard(session)
+            self._sessions.discard(task)
+            log.info("client disconnected peer=%s", peer)
+
+    def info_frames(self, level: str) -> list[bytes]:
+        """INFO answer frames for ``level``."""
+        self.counters["info_requests"] += 1
+        level = level.upper()
+        known = level in ("ID", "CAPABILITIES", "STATIONS", "STREAMS")
+        streams = self._stream_infos() if level in ("STATIONS", "STREAMS") else []
+        xml = info_xml(
+            level if known else "ID", SOFTWARE, self.organization, self.started_ns, streams
+        )
+        recs = text_records(
+            xml.encode("ascii"), channel="INF" if known else "ERR", time_ns=self.clock.now_ns()
+        )
+        return format_info_frames(recs)
+
+    def _stream_infos(self) -> list[StreamInfo]:
+        f = self.feed
+        a, b = f.oldest - 1, f.newest
+        if b <= a:
+            return []
+        ch = f.channel[a:b]
+        chans, first = np.unique(ch, return_index=True)
+        _, last_rev = np.unique(ch[::-1], return_index=True)
+        last = (b - a - 1) - last_rev
+        start, end = f.start_ns[a:b], f.end_ns[a:b]
+        out = []
+        for c, i, j in zip(chans.tolist(), first.tolist(), last.tolist(), strict=True):
+            net, sta, loc, cha = f.codes[c]
+            out.append(
+                StreamInfo(net, sta, loc, cha, int(start[i]), int(end[j]), a + i + 1, a + j + 1)
+            )
+        return out
+
+
+class _Session:
+    """One client connection: negotiation, then streaming."""
+
+    def __init__(
+        self, server: SeedLinkServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.batch = False
+        self.uni = Request()
+        self.current: Request | None = None
+        self.requests: list[Request] = []
+        self.streamer: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        buf = bytearray()
+        while True:
+            chunk = await self.reader.read(4096)
+            if not chunk:
+                return
+            buf += chunk
+            for line in split_lines(buf):
+                if not self._command(line):
+                    return
+            if len(buf) > _MAX_LINE:
+                log.warning("command line too long; closing")
+                return
+
+    def abort(self) -> None:
+        """Drop the connection now (server shutdown)."""
+        self.writer.transport.abort()
+
+    async def stop(self) -> None:
+        if self.streamer is not None:
+            self.streamer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, TimeoutError):
+                await self.streamer
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self.writer.wait_closed()
+
+    def _reply(self, ok: bool, *, always: bool = False) -> None:
+        if not ok:
+            self.server.counters["command_errors"] += 1
+        if always or not self.batch:
+            self.writer.write(OK_LINE if ok else ERROR_LINE)
+
+    def _command(self, line: bytes) -> bool:
+        """Handle one command line; False to close the connection."""
+        try:
+            cmd = parse_command(line)
+        except ProtocolError:
+            self._reply(False, always=True)
+            return True
+        log.debug("command %s %s", cmd.verb, " ".join(cmd.args))
+        if cmd.verb == "BYE":
+            return False
+        if cmd.verb == "INFO":
+            level = cmd.args[0] if cmd.args else "ID"
+            self.writer.write(b"".join(self.server.info_frames(level)))
+            return True
+        if self.streamer is not None:
+            log.debug("command %s ignored while streaming", cmd.verb)
+            return True
+        if cmd.verb == "HELLO":
+            # one write: obspy reads the two-line answer with a single recv()
+            hello = f"{SOFTWARE} :: SLPROTO:3.1\r\n{self.server.organization}\r\n"
+            self.writer.write(hello.encode("ascii"))
+        elif cmd.verb in ("CAPABILITIES", "BATCH"):
+            self.batch = self.batch or cmd.verb == "BATCH"
+            self._reply(True, always=cmd.verb == "BATCH")
+        elif cmd.verb == "STATION" and 1 <= len(cmd.args) <= 2:
+            net = cmd.args[1] if len(cmd.args) > 1 else "*"
+            self.current = Request(net, cmd.args[0])
+            self._reply(True)
+        elif cmd.verb == "SELECT":
+            self._select(cmd)
+        elif cmd.verb in ("DATA", "FETCH", "TIME"):
+            return self._action(cmd)
+        elif cmd.verb in ("END", "ENDFETCH") and self.requests:
+            if cmd.verb == "ENDFETCH":
+                for r in self.requests:
+                    r.action = "FETCH" if r.action == "DATA" else r.action
+            self._start(self.requests)
+        else:
+            self._reply(False, always=cmd.verb in ("CAT", "END", "ENDFETCH"))
+        return True
+
+    def _select(self, cmd: Command) -> None:
+        req = self.current if self.current is not None else self.uni
+        try:
+            sel = tuple(parse_selector(a) for a in cmd.args)
+        except ProtocolError as exc:
+            log.info("%s", exc)
+            self._reply(False)
+            return
+        req.selectors = (*req.selectors, *sel) if sel else ()
+        self._reply(True)
+
+    def _action(self, cmd: Command) -> bool:
+        req = self.current if self.current is not None else self.uni
+        try:
+            if cmd.verb == "TIME":
+                if not 1 <= len(cmd.args) <= 2:
+                    raise ProtocolError("TIME needs a start and an optional end time")
+                req.begin_ns = parse_seedlink_time(cmd.args[0])
+                req.end_ns = parse_seedlink_time(cmd.args[1]) if len(cmd.args) > 1 else None
+            else:
+                req.seq = parse_sequence(cmd.args[0]) if cmd.args else None
+        except ProtocolError as exc:
+            log.info("%s", exc)
+            self._reply(False)
+            return True
+        req.action = cmd.verb
+        self._reply(True)
+        if self.current is None:
+            self._start([self.uni])
+        elif all(r is not self.current for r in self.requests):
+            self.requests.append(self.current)
+        return True
+
+    def _start(self, requests: list[Request]) -> None:
+        plan = Plan(self.server.feed, requests)
+        self.streamer = asyncio.create_task(self._stream(plan), name="seedlink-stream")
+
+    async def _stream(self, plan: Plan) -> None:
+        graceful = False
+        try:
+            graceful = await self._send(plan)
+        finally:
+            # the connection is over: flush (END) or drop (slow client); run() then sees EOF
+            if graceful:
+                self.writer.close()
+            else:
+                self.writer.transport.abort()
+
+    async def _send(self, plan: Plan) -> bool:
+        server, feed, w = self.server, self.server.feed, self.writer
+        cursor = plan.first_seq
+        while True:
+            tick = server._tick
+            if cursor < feed.oldest:
+                skipped = feed.oldest - cursor
+                server.counters["overruns"] += 1
+                server.counters["skipped_packets"] += skipped
+                log.warning("client fell behind the ring; %d packets skipped", skipped)
+                cursor = feed.oldest
+            if cursor > plan.last_seq or (plan.dialup and cursor > feed.newest):
+                w.write(b"END")
+                return True
+            if cursor > feed.newest:
+                await tick.wait()
+                continue
+            hi = min(feed.newest, cursor + _CHUNK - 1)
+            seqs = plan.select(cursor, hi)
+            cursor = hi + 1
+            if len(seqs):
+                data = b"".join([format_data_frame(s, feed.record(s)) for s in seqs.tolist()])
+                w.write(data)
+                server.counters["packets_sent"] += len(seqs)
+                server.counters["bytes_sent"] += len(data)
+            if w.transport.get_write_buffer_size() > server.max_buffer_bytes:
+                try:
+                    async with asyncio.timeout(server.write_timeout_s):
+                        await w.drain()
+                except TimeoutError:
+                    server.counters["slow_disconnects"] += 1
+                    log.warning(
+                        "client too slow (buffer full %.1f s); disconnected", server.write_timeout_s
+                    )
+                    return False
+            else:
+                await asyncio.sleep(0)

@@ -1,0 +1,299 @@
+"""Checks every received message before anything acts on it.
+
+:class:`MessageGate` is the subscriber's security boundary, kept free of
+sockets so it can be tested alone. A message reaches the caller only if it
+
+1. has exactly three frames and a valid topic (else ``malformed``);
+2. carries a signature (else ``unsigned``) by the topic's agency, with a
+   trusted key, that verifies (else ``forged``);
+3. was sent within ``max_clock_skew_s`` of the subscriber's clock (else
+   ``stale``);
+4. advances its topic's sequence number or sent time (else ``replayed``);
+5. has a payload that decodes to the topic's schema and names the topic's
+   agency (else ``malformed`` / ``forged``) -- or, for an alert, an agency whose
+   alerts the topic's agency may relay (:meth:`Verifier.relayed_by`, e.g. KZ-AEWS
+   re-publishing KG-MES alerts; never without a verifier);
+6. for alerts and picks, is a newer version of its event or pick than any seen
+   (an older one is ``replayed``; the same version with the same content is a
+   harmless ``duplicate``, e.g. a last-value-cache resend; the same version
+   with different content is ``replayed``).
+
+Each drop is counted per reason and logged (WARNING, rate-limited; duplicates
+at DEBUG).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eew.bus.config import SubscriberConfig
+from eew.bus.errors import RejectedMessage
+from eew.bus.signing import Verifier, parse_block
+from eew.bus.wire import BusMessage, Heartbeat, decode_payload, parse_topic
+from eew.model.alert import Alert
+from eew.model.clock import Clock
+from eew.model.pick import Pick
+
+logger = logging.getLogger(__name__)
+
+DROP_REASONS = ("malformed", "unsigned", "forged", "stale", "replayed", "duplicate")
+
+
+@dataclass(frozen=True, slots=True)
+class GateStatistics:
+    """Counters of a :class:`MessageGate` (and of a subscriber).
+
+    Attributes
+    ----------
+    received : int
+        Messages looked at.
+    accepted : int
+        Messages handed on.
+    dropped_malformed, dropped_unsigned, dropped_forged, dropped_stale,
+    dropped_replayed, dropped_duplicate : int
+        Drops per reason.
+    missed : int
+        Messages missing from sequence gaps (lost at a high-water mark or
+        while disconnected).
+    """
+
+    received: int = 0
+    accepted: int = 0
+    dropped_malformed: int = 0
+    dropped_unsigned: int = 0
+    dropped_forged: int = 0
+    dropped_stale: int = 0
+    dropped_replayed: int = 0
+    dropped_duplicate: int = 0
+    missed: int = 0
+
+    @property
+    def dropped(self) -> int:
+        """All drops except harmless duplicates."""
+        return self.received - self.accepted - self.dropped_duplicate
+
+
+class MessageGate:
+    """Verify, de-duplicate and decode raw bus frames.
+
+    Parameters
+    ----------
+    verifier : Verifier or None
+        Trusted agency keys. ``None`` accepts unsigned messages from anyone
+        (insecure; tests and benchmarks only) but still checks everything else.
+    clock : Clock
+        The subscriber's clock (for the sent-time check).
+    config : SubscriberConfig
+        Skew limit and replay memory.
+    """
+
+    def __init__(self, verifier: Verifier | None, clock: Clock, config: SubscriberConfig) -> None:
+        config.check()
+        self._verifier = verifier
+        self._clock = clock
+        self._max_skew_ns = (
+            math.inf
+            if math.isinf(config.max_clock_skew_s)
+            else round(config.max_clock_skew_s * 1e9)
+        )
+        self._memory = config.replay_memory_events
+        self._streams: dict[bytes, tuple[int, int]] = {}
+        self._versions: OrderedDict[tuple[str, str, str], tuple[int, bytes]] = OrderedDict()
+        self._counts = dict.fromkeys(("received", "accepted", "missed", *DROP_REASONS), 0)
+        if verifier is None:
+            logger.warning("alert bus subscriber WITHOUT signature verification (insecure)")
+
+    def statistics(self) -> GateStatistics:
+        """Snapshot of the counters."""
+        c = self._counts
+        return GateStatistics(
+            received=c["received"],
+            accepted=c["accepted"],
+            missed=c["missed"],
+            **{f"dropped_{r}": c[r] for r in DROP_REASONS},
+        )
+
+    def check(self, frames: Sequence[bytes]) -> BusMessage | None:
+        """Return the verified message, or ``None`` if it was dropped (counted, logged)."""
+        self._counts["received"] += 1
+        try:
+            message = self._check(frames)
+        except RejectedMessage as exc:
+            self._drop(exc)
+            return None
+        self._counts["accepted"] += 1
+        return message
+
+    def _drop(self, exc: RejectedMessage) -> None:
+        n = self._counts[exc.reason] = self._counts[exc.reason] + 1
+        if exc.reason == "duplicate":
+            logger.debug("dropped duplicate: %s", exc.detail)
+        elif n <= 10 or n % 1000 == 0:
+            logger.warning(
+                "dropped %s message (%d so far%s): %s",
+                exc.reason,
+                n,
+                "; only every 1000th is logged from now on" if n == 10 else "",
+                exc.detail,
+            )
+
+    def _check(self, frames: Sequence[bytes]) -> BusMessage:
+        if len(frames) != 3:
+            raise RejectedMessage("malformed", f"{len(frames)} frames (expected 3)")
+        topic, payload, block = (bytes(f) for f in frames)
+        kind, agency = parse_topic(topic)
+        if self._verifier is not None:
+            envelope = self._verifier.verify(topic, payload, block, agency)
+        else:
+            envelope = parse_block(block)[0]
+        skew_ns = self._clock.now_ns() - envelope.sent_time_ns
+        if abs(skew_ns) > self._max_skew_ns:
+            raise RejectedMessage(
+                "stale",
+                f"{topic!r} sent {skew_ns / 1e9:+.1f} s from our clock (seq {envelope.seq})",
+            )
+        self._check_stream(topic, envelope.seq, envelope.sent_time_ns)
+        body = decode_payload(kind, self._payload_agency(kind, agency, payload), payload)
+        if isinstance(body, Alert):
+            self._check_version("alert", agency, body.event_id, body.version, payload)
+        elif isinstance(body, Pick):
+            self._check_version("pick", agency, body.pick_id, body.update, payload)
+        return BusMessage(kind, agency, envelope, body, payload)
+
+    def _payload_agency(self, kind: str, agency: str, payload: bytes) -> str:
+        """The agency the payload must name: the topic's, or one it may relay alerts of."""
+        relayed = self._verifier.relayed_by(agency) if self._verifier is not None else ()
+        if kind != "alert" or not relayed:
+            return agency
+        try:
+            claimed = json.loads(payload.decode("utf-8")).get("agency")
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, RecursionError):
+            return agency  # decode_payload reports it as malformed
+        return claimed if claimed in relayed else agency
+
+    def _check_stream(self, topic: bytes, seq: int, sent_ns: int) -> None:
+        last = self._streams.get(topic)
+        if last is not None:
+            last_seq, last_sent = last
+            if seq <= last_seq and sent_ns <= last_sent:
+                raise RejectedMessage("replayed", f"{topic!r} seq {seq} after {last_seq}")
+            if seq <= last_seq:
+                logger.info(
+                    "%r: sequence restarted (%d -> %d): publisher restart", topic, last_seq, seq
+                )
+            elif seq > last_seq + 1:
+                self._counts["missed"] += seq - last_seq - 1
+                logger.warning(
+                    "%r: %d message(s) missed (seq %d -> %d)",
+                    topic,
+                    seq - last_seq - 1,
+                    last_seq,
+                    seq,
+                )
+        self._streams[topic] = (seq, sent_ns)
+
+    def _check_version(
+        self, kind: str, agency: str, ident: str, version: int, payload: bytes
+    ) -> None:
+        key = (kind, agency, ident)
+        digest = hashlib.blake2b(payload, digest_size=16).digest()
+        last = self._versions.get(key)
+        if last is not None:
+            last_version, last_digest = last
+            if version < last_version:
+                raise RejectedMessage(
+                    "replayed", f"{kind} {ident} v{version} after v{last_version}"
+                )
+            if version == last_version:
+                if digest == last_digest:
+                    raise RejectedMessage("duplicate", f"{kind} {ident} v{version}")
+                raise RejectedMessage("replayed", f"{kind} {ident} v{version} with other content")
+        self._versions[key] = (version, digest)
+        self._versions.move_to_end(key)
+        while len(self._versions) > self._memory:
+            self._versions.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchdogEvent:
+    """A change of the heartbeat watchdog's state.
+
+    Attributes
+    ----------
+    state : str
+        ``lost`` (heartbeats stopped) or ``resumed``.
+    silence_s : float
+        How long no heartbeat had come [s] (subscriber clock).
+    message : str
+        Human-readable explanation.
+    """
+
+    state: str
+    silence_s: float
+    message: str
+
+
+class HeartbeatWatchdog:
+    """Tells when heartbeats stop for more than N intervals, and when they resume.
+
+    Parameters
+    ----------
+    clock : Clock
+        The subscriber's clock.
+    interval_s : float
+        Expected heartbeat period until a heartbeat announces its own [s].
+    missed_intervals : float
+        How many periods may pass without a heartbeat.
+    """
+
+    def __init__(self, clock: Clock, interval_s: float, missed_intervals: float) -> None:
+        self._clock = clock
+        self._interval_s = interval_s
+        self._missed = missed_intervals
+        self._last_ns = clock.now_ns()
+        self._ever = False
+        self._lost = False
+
+    @property
+    def alive(self) -> bool:
+        """False while heartbeats are overdue."""
+        return not self._lost
+
+    def beat(self, heartbeat: Heartbeat) -> WatchdogEvent | None:
+        """Record a heartbeat; return a ``resumed`` event if they had stopped."""
+        now = self._clock.now_ns()
+        silence_s = (now - self._last_ns) / 1e9
+        self._interval_s = heartbeat.interval_s
+        self._last_ns = now
+        self._ever = True
+        if not self._lost:
+            return None
+        self._lost = False
+        msg = f"heartbeats from {heartbeat.agency} resumed after {silence_s:.1f} s of silence"
+        logger.warning(msg)
+        return WatchdogEvent("resumed", silence_s, msg)
+
+    def check(self) -> WatchdogEvent | None:
+        """Return a ``lost`` event once when heartbeats have become overdue."""
+        silence_s = (self._clock.now_ns() - self._last_ns) / 1e9
+        if self._lost or silence_s <= self._missed * self._interval_s:
+            return None
+        self._lost = True
+        if self._ever:
+            msg = (
+                f"NO HEARTBEAT for {silence_s:.1f} s ({silence_s / self._interval_s:.1f} "
+                "intervals): the alert feed may be down; alerts may be missed"
+            )
+        else:
+            msg = (
+                f"NO HEARTBEAT since start ({silence_s:.1f} s): publisher down, wrong endpoint, "
+                "wrong server key, or this subscriber's CURVE key is not allowed"
+            )
+        logger.error(msg)
+        return WatchdogEvent("lost", silence_s, msg)

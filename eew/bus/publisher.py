@@ -1,0 +1,464 @@
+"""The alert publisher: the one place where alerts meet ZeroMQ.
+
+The processing core calls :meth:`Publisher.publish_alert` /
+:meth:`~Publisher.publish_pick` from its own thread; these only put the value
+into a bounded :class:`~eew.bus.handover.Handover` queue and never block on
+the network. A dedicated thread owns the XPUB socket (sockets are not thread
+safe): it signs and sends, sends heartbeats, keeps the last-value cache and
+answers new subscriptions with it.
+
+If that thread dies, the next call of any public method raises
+:class:`~eew.bus.errors.PublisherCrashedError` with the original exception as
+its cause: errors surface in the caller, they are not left on stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq
+from zmq.auth.thread import ThreadAuthenticator
+
+from eew.bus.config import BusConfig, SecurityConfig
+from eew.bus.errors import BusError, PublisherCrashedError
+from eew.bus.handover import Handover
+from eew.bus.keys import CurveKeyPair, load_allowed_curve_keys, load_curve_keypair
+from eew.bus.signing import Signer, unsigned_block
+from eew.bus.wire import Health, Heartbeat, Status, encode_payload, make_topic
+from eew.model.alert import Alert
+from eew.model.clock import Clock
+from eew.model.pick import Pick
+
+logger = logging.getLogger(__name__)
+
+_POLL_MAX_MS = 50  # the injected clock is re-read at least this often [ms]
+_END_TYPES = ("final", "delete")
+
+
+@dataclass(frozen=True, slots=True)
+class CurveServer:
+    """CURVE settings of the publisher: its key pair and the allowed client keys."""
+
+    keypair: CurveKeyPair
+    allowed_keys_dir: Path
+
+    @classmethod
+    def from_files(
+        cls, secret_file: str | os.PathLike[str], allowed_keys_dir: str | os.PathLike[str]
+    ) -> CurveServer:
+        """Load the server certificate and check the allowed-keys directory."""
+        load_allowed_curve_keys(allowed_keys_dir)
+        return cls(load_curve_keypair(secret_file), Path(allowed_keys_dir))
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherStatistics:
+    """Counters of a :class:`Publisher` (a frozen snapshot).
+
+    ``send_dropped`` counts sends refused by ZMQ; messages ZMQ discards for one
+    slow subscriber at its high-water mark are invisible here (subscribers
+    count them as sequence gaps).
+    """
+
+    running: bool
+    alerts_sent: int
+    picks_sent: int
+    heartbeats_sent: int
+    status_sent: int
+    cache_resends: int
+    subscriptions: int
+    send_dropped: int
+    active_alerts: int
+    alerts_queued: int
+    picks_queued: int
+    picks_dropped: int
+    status_dropped: int
+    alerts_superseded: int
+    crashes: int = 0
+
+
+class Publisher:
+    """Publish signed alerts, picks, heartbeats and status on an XPUB socket.
+
+    Parameters
+    ----------
+    config : BusConfig
+        Endpoint, heartbeat period, queue sizes, high-water mark.
+    agency : str
+        Agency code of the topics; must match the signer's.
+    clock : Clock
+        Source of sent times and heartbeat schedule.
+    signer : Signer or None
+        The agency's signing key; ``None`` sends unsigned messages (which
+        verifying subscribers drop): tests and benchmarks only.
+    curve : CurveServer or None
+        CURVE server keys and allowed clients; ``None`` means plain TCP.
+    health : callable, optional
+        Returns the daemon's :class:`Health` for each heartbeat; called in the
+        publisher thread, so it must be thread safe and fast.
+    context : zmq.Context, optional
+        Context for the socket and the ZAP handler (one publisher per context
+        when CURVE is on). By default the publisher creates and ends its own.
+    """
+
+    def __init__(
+        self,
+        config: BusConfig,
+        *,
+        agency: str,
+        clock: Clock,
+        signer: Signer | None,
+        curve: CurveServer | None,
+        health: Callable[[], Health] | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
+        config.check()
+        self._relay_agencies: frozenset[str] = frozenset()
+        if signer is not None and signer.agency != agency:
+            raise BusError(f"signing key belongs to {signer.agency}, not to agency {agency}")
+        if signer is None:
+            logger.warning("alert bus publisher sends UNSIGNED messages (insecure)")
+        if curve is None:
+            logger.warning("alert bus publisher without CURVE: anyone can listen (insecure)")
+        self._config = config
+        self._agency = agency
+        self._clock = clock
+        self._signer = signer
+        self._curve = curve
+        self._health = health or Health
+        self._own_context = context is None
+        self._context = context if context is not None else zmq.Context()
+        self._handover = Handover(
+            config.alert_queue_size, config.pick_queue_size, config.status_queue_size
+        )
+        self._topics = {k: make_topic(k, agency) for k in ("alert", "pick", "heartbeat", "status")}
+        self._seq = dict.fromkeys(self._topics, 0)
+        self._cache: dict[str, tuple[int, bytes, int]] = {}  # event_id -> (version, payload, t_ns)
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(
+            (
+                "alert",
+                "pick",
+                "heartbeat",
+                "status",
+                "cache_resends",
+                "subscriptions",
+                "send_dropped",
+                "crashes",
+            ),
+            0,
+        )
+        self._active = 0
+        self._stop = threading.Event()
+        self._bound = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._endpoint = ""
+        self._closed = False
+
+    @classmethod
+    def from_config(
+        cls,
+        bus: BusConfig,
+        security: SecurityConfig,
+        *,
+        agency: str,
+        clock: Clock,
+        base_dir: str | os.PathLike[str] = ".",
+        health: Callable[[], Health] | None = None,
+    ) -> Publisher:
+        """Build a publisher from the ``[bus]`` and ``[bus_security]`` settings.
+
+        Relative key paths are resolved against ``base_dir`` (the directory of
+        the configuration file).
+        """
+        security.check()
+        base = Path(base_dir)
+        signer = Signer.from_file(base / security.signing_key_file)
+        curve = None
+        if security.curve_enabled:
+            curve = CurveServer.from_files(
+                base / security.curve_secret_key_file, base / security.curve_allowed_keys_dir
+            )
+        return cls(bus, agency=agency, clock=clock, signer=signer, curve=curve, health=health)
+
+    # ---- life cycle ------------------------------------------------------------------------
+    def start(self, timeout_s: float = 10.0) -> str:
+        """Start the publisher thread; return the bound endpoint once it listens.
+
+        Raises
+        ------
+        BusError
+            Already started, or the socket could not be bound (cause attached).
+        """
+        if self._thread is not None:
+            raise BusError("publisher already started")
+        self._handover.put_status("up", f"publisher of {self._agency} started")
+        self._thread = threading.Thread(
+            target=self._run, name=f"eew-publisher-{self._agency}", daemon=True
+        )
+        self._thread.start()
+        if not self._bound.wait(timeout_s):
+            raise BusError(f"publisher did not bind {self._config.endpoint} within {timeout_s} s")
+        self.check()
+        return self._endpoint
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint actually bound (with the real port), once started."""
+        return self._endpoint
+
+    def check(self) -> None:
+        """Raise :class:`PublisherCrashedError` if the publisher thread has died."""
+        if self._error is not None:
+            raise self._crashed() from self._error
+        if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
+            raise PublisherCrashedError("alert publisher thread ended unexpectedly")
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Send what is queued and a ``down`` status, stop the thread, release everything.
+
+        Raises
+        ------
+        PublisherCrashedError
+            If the thread had died (after releasing resources).
+        BusError
+            If the thread did not stop within ``timeout_s``.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            # queued before the stop flag is set: the thread's last drain includes it
+            self._handover.put_status("down", f"publisher of {self._agency} stopping")
+        self._stop.set()
+        if thread is not None:
+            thread.join(timeout_s)
+            if thread.is_alive():
+                raise BusError(f"publisher thread did not stop within {timeout_s} s")
+        self._handover.close()
+        if self._own_context:
+            self._context.term()
+        if self._error is not None:
+            raise self._crashed() from self._error
+
+    def _crashed(self) -> PublisherCrashedError:
+        return PublisherCrashedError(f"alert publisher thread died: {self._error!r}")
+
+    def __enter__(self) -> Publisher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---- producer side (any thread) -------------------------------------------------------
+    def _accepting(self) -> None:
+        self.check()
+        if self._closed or self._thread is None:
+            raise BusError("publisher is not running")
+
+    def allow_relay(self, agencies: Collection[str]) -> None:
+        """Let this bus also carry the alerts of these (partner) agencies, signed by us.
+
+        Subscribers accept them only where their trusted-keys folder says that our agency
+        may relay those agencies (``relays.toml``, see :mod:`eew.bus.signing`).
+        """
+        self._relay_agencies = frozenset(agencies)
+
+    def publish_alert(self, alert: Alert) -> None:
+        """Queue an alert for sending (never dropped; may raise BusOverflowError).
+
+        The alert must be ours, or of an agency allowed with :meth:`allow_relay`.
+        """
+        self._accepting()
+        if alert.agency != self._agency and alert.agency not in self._relay_agencies:
+            raise BusError(f"alert {alert.event_id} of {alert.agency} on the {self._agency} bus")
+        self._handover.put_alert(alert)
+
+    def publish_pick(self, pick: Pick) -> bool:
+        """Queue a pick; False if the oldest queued pick was dropped to make room."""
+        self._accepting()
+        if not self._config.publish_picks:
+            return True
+        return self._handover.put_pick(pick)
+
+    def publish_status(self, state: str, detail: str = "") -> None:
+        """Queue a status message (``status.<agency>``)."""
+        self._accepting()
+        self._handover.put_status(state, detail)
+
+    def statistics(self) -> PublisherStatistics:
+        """A frozen snapshot of the counters and queue depths."""
+        q = self._handover.statistics()
+        with self._lock:
+            c = dict(self._counts)
+            active = self._active
+        return PublisherStatistics(
+            running=self._thread is not None and self._thread.is_alive(),
+            alerts_sent=c["alert"],
+            picks_sent=c["pick"],
+            heartbeats_sent=c["heartbeat"],
+            status_sent=c["status"],
+            cache_resends=c["cache_resends"],
+            subscriptions=c["subscriptions"],
+            send_dropped=c["send_dropped"],
+            active_alerts=active,
+            alerts_queued=q.alerts_queued,
+            picks_queued=q.picks_queued,
+            picks_dropped=q.picks_dropped,
+            status_dropped=q.status_dropped,
+            alerts_superseded=q.alerts_superseded,
+            crashes=c["crashes"],
+        )
+
+    # ---- publisher thread -----------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._serve()
+        except Exception as exc:  # thread boundary: kept, re-raised by check()/close()/publish
+            logger.exception("alert publisher thread crashed")
+            with self._lock:
+                self._counts["crashes"] += 1
+            self._error = exc
+        finally:
+            self._bound.set()
+
+    def _serve(self) -> None:
+        auth: ThreadAuthenticator | None = None
+        sock = self._context.socket(zmq.XPUB)
+        try:
+            sock.linger = 0
+            sock.sndhwm = self._config.sndhwm_messages
+            sock.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscription, for the last-value cache
+            if self._curve is not None:
+                auth = ThreadAuthenticator(self._context, log=logger.getChild("zap"))
+                auth.start()
+                auth.configure_curve(domain="*", location=str(self._curve.allowed_keys_dir))
+                sock.curve_secretkey = self._curve.keypair.secret_key
+                sock.curve_publickey = self._curve.keypair.public_key
+                sock.curve_server = True
+            endpoint = self._config.endpoint
+            if endpoint.endswith(":*"):
+                sock.bind_to_random_port(endpoint[:-2])
+            else:
+                sock.bind(endpoint)
+            self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+            logger.info("alert bus publishing on %s (CURVE %s)", self._endpoint, auth is not None)
+            self._heartbeat(sock, self._clock.now_ns())  # a broken health callable fails start()
+            self._bound.set()
+            self._loop(sock)
+        finally:
+            sock.close(linger=0)
+            if auth is not None:
+                auth.stop()
+
+    def _loop(self, sock: zmq.Socket) -> None:
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(self._handover.fileno(), zmq.POLLIN)
+        interval_ns = round(self._config.heartbeat_interval_s * 1e9)
+        next_beat_ns = self._clock.now_ns() + interval_ns
+        while True:
+            now_ns = self._clock.now_ns()
+            if now_ns >= next_beat_ns:
+                self._heartbeat(sock, now_ns)
+                next_beat_ns = now_ns + interval_ns
+            self._expire(now_ns)
+            timeout_ms = min(_POLL_MAX_MS, max(0, (next_beat_ns - now_ns) // 1_000_000))
+            events = dict(poller.poll(timeout_ms))
+            if sock in events:
+                self._subscriptions(sock)
+            stopping = self._stop.is_set()  # read before draining: see close()
+            alerts, status, picks = self._handover.drain()
+            for alert in alerts:
+                self._send_alert(sock, alert)
+            for state, detail in status:
+                body = Status(self._agency, self._clock.now_ns(), state, detail)
+                self._send(sock, "status", encode_payload(body))
+            for pick in picks:
+                self._send(sock, "pick", encode_payload(pick))
+            if stopping:
+                return
+
+    def _send(self, sock: zmq.Socket, kind: str, payload: bytes, counter: str = "") -> None:
+        topic = self._topics[kind]
+        seq = self._seq[kind]
+        self._seq[kind] = seq + 1
+        sent_ns = self._clock.now_ns()
+        if self._signer is not None:
+            block = self._signer.sign(topic, payload, sent_time_ns=sent_ns, seq=seq)
+        else:
+            block = unsigned_block(
+                topic, payload, sent_time_ns=sent_ns, seq=seq, agency=self._agency
+            )
+        self._count(counter or kind)  # before sending: whoever receives it sees it counted
+        try:
+            sock.send_multipart([topic, payload, block], flags=zmq.DONTWAIT)
+        except zmq.Again:
+            self._count(counter or kind, -1)
+            self._count("send_dropped")
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[key] += n
+
+    def _send_alert(self, sock: zmq.Socket, alert: Alert) -> None:
+        payload = encode_payload(alert)
+        self._send(sock, "alert", payload)
+        cached = self._cache.get(alert.event_id)
+        if cached is not None and alert.version < cached[0]:
+            return  # an older version sent late: keep the newer one cached
+        if alert.message_type in _END_TYPES:
+            self._cache.pop(alert.event_id, None)
+        else:
+            self._cache[alert.event_id] = (alert.version, payload, self._clock.now_ns())
+        self._set_active()
+
+    def _set_active(self) -> None:
+        with self._lock:
+            self._active = len(self._cache)
+
+    def _expire(self, now_ns: int) -> None:
+        ttl_ns = round(self._config.alert_cache_ttl_s * 1e9)
+        stale = [e for e, (_, _, t_ns) in self._cache.items() if now_ns - t_ns > ttl_ns]
+        for event_id in stale:
+            logger.warning(
+                "alert %s expired from the last-value cache without final/delete", event_id
+            )
+            del self._cache[event_id]
+        if stale:
+            self._set_active()
+
+    def _subscriptions(self, sock: zmq.Socket) -> None:
+        while True:
+            try:
+                msg = sock.recv(zmq.DONTWAIT)
+            except zmq.Again:
+                return
+            if not msg or msg[0] != 1:
+                continue  # unsubscription
+            prefix = bytes(msg[1:])
+            self._count("subscriptions")
+            logger.info("new subscription to %r", prefix)
+            if self._topics["alert"].startswith(prefix):
+                for _, payload, _ in list(self._cache.values()):
+                    self._send(sock, "alert", payload, counter="cache_resends")
+
+    def _heartbeat(self, sock: zmq.Socket, now_ns: int) -> None:
+        q = self._handover.statistics()
+        beat = Heartbeat(
+            agency=self._agency,
+            sent_time_ns=now_ns,
+            interval_s=self._config.heartbeat_interval_s,
+            health=self._health(),
+            active_alerts=len(self._cache),
+            picks_dropped=q.picks_dropped,
+        )
+        self._send(sock, "heartbeat", encode_payload(beat))

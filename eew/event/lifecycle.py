@@ -1,0 +1,190 @@
+"""Alert decisions and lifecycle: ``new``, ``update``, ``delete``, ``final``.
+
+An :class:`AlertLifecycle` receives the successive estimates of one event
+(:class:`EventRecord`) and decides what to send:
+
+* nothing until the event passes every threshold of the ``[alert]`` configuration
+  (stations, magnitude, largest target intensity, likelihood); then ``new`` (version 0);
+* ``update`` (version + 1) when the magnitude, the epicentre or the largest target
+  intensity moved by at least the configured step, or the magnitude stops being a lower
+  bound;
+* ``delete`` when an alerted event falls apart, ``final`` when it is closed.
+
+Every estimate also goes out as an ``event`` value (the event's state, alerted or not),
+so replays show how the solution evolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from eew.config import AlertConfig
+from eew.event.forecast import epicentral_km
+from eew.event.locate import Location
+from eew.event.magnitude import EventMagnitude
+from eew.model.alert import Alert, TargetForecast
+from eew.model.timeutil import ns_to_iso
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One estimate of an event, before the alert decision."""
+
+    number: int
+    location: Location
+    origin_ns: int
+    magnitude: EventMagnitude
+    likelihood: float
+    stations: tuple[str, ...]
+    forecasts: tuple[TargetForecast, ...]
+
+    @property
+    def max_intensity(self) -> float:
+        """Largest predicted MSK intensity over the targets."""
+        return max((f.intensity_msk for f in self.forecasts), default=0.0)
+
+
+@dataclass(frozen=True)
+class EventState:
+    """The ``event`` value written beside picks and alerts."""
+
+    event_id: str
+    sent_time_ns: int
+    record: EventRecord
+    alerted: bool
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat JSON-ready dict with ``type: "event"``."""
+        r = self.record
+        loc = r.location
+        return {
+            "type": "event",
+            "event_id": self.event_id,
+            "status": self.status,
+            "sent_time": ns_to_iso(self.sent_time_ns),
+            "origin_time": ns_to_iso(r.origin_ns),
+            "latitude_deg": round(loc.latitude_deg, 5),
+            "longitude_deg": round(loc.longitude_deg, 5),
+            "depth_km": round(loc.depth_km, 2),
+            "horizontal_sigma_km": round(loc.horizontal_sigma_km, 2),
+            "magnitude": round(r.magnitude.magnitude, 2),
+            "magnitude_sigma": round(r.magnitude.sigma, 3),
+            "magnitude_is_lower_bound": r.magnitude.is_lower_bound,
+            "likelihood": round(r.likelihood, 3),
+            "n_stations": len(r.stations),
+            "max_intensity_msk": round(r.max_intensity, 2),
+            "alerted": self.alerted,
+        }
+
+
+class AlertLifecycle:
+    """The alert state machine of one event."""
+
+    def __init__(self, cfg: AlertConfig, config_hash: str, software_version: str) -> None:
+        self.cfg = cfg
+        self.config_hash = config_hash
+        self.software_version = software_version
+        self.last: Alert | None = None
+        self.last_record: EventRecord | None = None
+        self.latest: EventRecord | None = None
+        self.event_id = ""
+        self.active = False
+
+    def _passes(self, r: EventRecord) -> bool:
+        c = self.cfg
+        return (
+            len(r.stations) >= c.min_stations
+            and r.magnitude.magnitude >= c.min_magnitude
+            and r.max_intensity >= c.min_intensity_msk
+            and r.likelihood >= c.min_likelihood
+        )
+
+    def _changed(self, r: EventRecord) -> bool:
+        prev = self.last_record
+        assert prev is not None and self.last is not None
+        c = self.cfg
+        moved = float(
+            epicentral_km(
+                prev.location.latitude_deg,
+                prev.location.longitude_deg,
+                np.array([r.location.latitude_deg]),
+                np.array([r.location.longitude_deg]),
+            )[0]
+        )
+        return (
+            abs(r.magnitude.magnitude - self.last.magnitude) >= c.magnitude_step
+            or moved >= c.location_step_km
+            or abs(r.max_intensity - prev.max_intensity) >= c.intensity_step
+            or (self.last.magnitude_is_lower_bound and not r.magnitude.is_lower_bound)
+        )
+
+    def _alert(self, r: EventRecord, now: int, message_type: str, version: int) -> Alert:
+        loc = r.location
+        if not self.event_id:
+            self.event_id = f"{self.cfg.agency}-{ns_to_iso(r.origin_ns, 1)}-{r.number}"
+        return Alert(
+            event_id=self.event_id,
+            version=version,
+            message_type=message_type,
+            agency=self.cfg.agency,
+            sent_time_ns=now,
+            origin_time_ns=r.origin_ns,
+            origin_time_sigma_s=loc.origin_time_sigma_s,
+            latitude_deg=loc.latitude_deg,
+            longitude_deg=loc.longitude_deg,
+            horizontal_sigma_km=loc.horizontal_sigma_km,
+            depth_km=loc.depth_km,
+            depth_sigma_km=loc.depth_sigma_km,
+            magnitude=r.magnitude.magnitude,
+            magnitude_sigma=r.magnitude.sigma,
+            magnitude_type="Mpd",
+            magnitude_is_lower_bound=r.magnitude.is_lower_bound,
+            likelihood=r.likelihood,
+            kind="source",
+            stations=r.stations,
+            targets=r.forecasts,
+            software_version=self.software_version,
+            config_hash=self.config_hash,
+        )
+
+    def update(self, r: EventRecord, now: int) -> Iterator[object]:
+        """Feed an estimate; yield the event state and any alert to send."""
+        self.latest = r
+        if not self.event_id:
+            self.event_id = f"{self.cfg.agency}-{ns_to_iso(r.origin_ns, 1)}-{r.number}"
+        alert: Alert | None = None
+        if self.last is None:
+            if self._passes(r):
+                alert = self._alert(r, now, "new", 0)
+        elif self.active and self._changed(r):
+            alert = self._alert(r, now, "update", self.last.version + 1)
+        if alert is not None:
+            self.last = alert
+            self.last_record = r
+            self.active = True
+        elif self.last is None:
+            self.last_record = r
+        yield EventState(self.event_id, now, r, self.active, "active")
+        if alert is not None:
+            yield alert
+
+    def close(self, now: int) -> Iterator[object]:
+        """The event is over: a ``final`` message (with the latest estimate) if it was alerted."""
+        if self.latest is not None:
+            yield EventState(self.event_id, now, self.latest, self.active, "final")
+        if self.active and self.last is not None and self.latest is not None:
+            self.active = False
+            yield self._alert(self.latest, now, "final", self.last.version + 1)
+
+    def delete(self, now: int, why: str) -> Iterator[object]:
+        """The event fell apart: a ``delete`` message if it was alerted."""
+        if self.last_record is not None:
+            yield EventState(self.event_id, now, self.last_record, self.active, f"deleted: {why}")
+        if self.active and self.last is not None and self.last_record is not None:
+            self.active = False
+            yield self._alert(self.last_record, now, "delete", self.last.version + 1)

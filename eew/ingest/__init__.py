@@ -1,1 +1,0 @@
-"""Getting waveform data in: packets, miniSEED records, station metadata, archive replay."""

@@ -1,1 +1,0 @@
-"""Serialisation of pipeline results."""
