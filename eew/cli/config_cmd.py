@@ -7,8 +7,6 @@ import sys
 
 from eew.config import dump_config, load_config
 
-HELP = "check a configuration file; --dump prints the effective configuration as TOML"
-
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew config``."""

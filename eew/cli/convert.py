@@ -8,8 +8,6 @@ from pathlib import Path
 
 from eew.errors import CLIError
 
-HELP = "convert an alert/pick message between JSON, ShakeAlert, QuakeML, CAP and ANSS formats"
-
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew convert``."""

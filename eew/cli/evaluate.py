@@ -10,8 +10,6 @@ import sys
 from eew.config import load_config
 from eew.errors import CLIError
 
-HELP = "replay scenarios that have a truth.json and print a scorecard (detection, timing, errors)"
-
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew evaluate``."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "generate CURVE (encryption) and Ed25519 (signing) key pairs for the alert bus"
-
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew keys``."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "plot a simulated scenario: record section with true/picked arrivals, and a map"
-
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the ``plot`` arguments."""

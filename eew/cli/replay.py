@@ -24,8 +24,6 @@ from eew.model.pick import Pick
 from eew.model.timeutil import ns_to_iso
 from eew.pipeline import Pipeline, PipelineStatistics
 
-HELP = "replay miniSEED files or folders through the pipeline; write picks as JSON Lines"
-
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew replay``."""

@@ -9,8 +9,6 @@ import sys
 
 from eew.errors import CLIError
 
-HELP = "run the live daemon: SeedLink in, picks and alerts out on the alert bus"
-
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew run``."""

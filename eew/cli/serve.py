@@ -12,8 +12,6 @@ from eew.archive_server.server import SeedLinkServer
 from eew.errors import CLIError
 from eew.model.clock import WallClock
 
-HELP = "serve miniSEED files or folders as a SeedLink 3.1 server (real time or N times faster)"
-
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew serve``."""

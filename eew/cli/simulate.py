@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "simulate an earthquake scenario (TOML) into miniSEED + truth.json"
-
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the ``simulate`` arguments."""

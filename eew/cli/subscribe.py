@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     from eew.bus.gate import WatchdogEvent
     from eew.bus.subscriber import CurveClient
 
-HELP = "subscribe to an alert bus: print verified alerts, optionally run a hook per alert"
-
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew subscribe``."""
