@@ -10,7 +10,9 @@ raise :class:`~eew.errors.ConfigError` naming the key and the file.
 defaults, and a test keeps the two in step.
 
 Relative paths in a configuration file are resolved against the directory of
-that file.
+that file. Without ``--config`` the file is looked up in the order documented in
+:mod:`eew.configfile` (``$EEW_CONFIG``, ``./config/eew.toml``, ``/etc/eew/eew.toml``,
+the packaged default).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from eew.bus.config import BusConfig, SecurityConfig
+from eew.configfile import find_config, packaged_config_dir
 from eew.daemon.schema import DaemonConfig, SeedLinkConfig, UpstreamConfig
 from eew.errors import ConfigError
 from eew.partner.config import PartnerConfig
@@ -395,7 +398,7 @@ class Config:
     set_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def resolve_path(self, key: str, value: str) -> Path:
-        """A path given in the file is relative to the file; a default to ``config/``."""
+        """A path given in the file is relative to the file; a default to ``eew/data/config``."""
         base = self.base_dir if key in self.set_keys else default_config_dir()
         return (base / value).resolve()
 
@@ -418,14 +421,17 @@ _SECTIONS = [
 
 
 def default_config_dir() -> Path:
-    """The repository's ``config/`` folder, where the defaults' relative paths start."""
-    return Path(__file__).resolve().parent.parent / "config"
+    """The packaged ``eew/data/config`` folder, where the defaults' relative paths start."""
+    return packaged_config_dir()
 
 
 def default_config_path() -> Path | None:
-    """The repository's ``config/eew.toml`` beside the package, if present."""
-    path = Path(__file__).resolve().parent.parent / "config" / "eew.toml"
-    return path if path.is_file() else None
+    """The file :func:`load_config` reads without a path (see :func:`eew.configfile.find_config`).
+
+    ``None`` only when not even the packaged default exists (built-in defaults then).
+    """
+    found = find_config()
+    return found.path if found is not None else None
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -434,8 +440,9 @@ def load_config(path: str | Path | None = None) -> Config:
     Parameters
     ----------
     path : str or Path, optional
-        TOML file. ``None`` loads the repository default ``config/eew.toml``
-        when it exists, else the built-in defaults.
+        TOML file. ``None`` looks the file up in the documented order
+        (:func:`eew.configfile.find_config`: ``$EEW_CONFIG``, ``./config/eew.toml``,
+        ``/etc/eew/eew.toml``, the packaged default).
 
     Raises
     ------

@@ -358,3 +358,9 @@ def write_mseed(
 def mseed_writer() -> Callable[..., Path]:
     """Write synthetic traces as miniSEED (obspy)."""
     return write_mseed
+
+
+@pytest.fixture(autouse=True)
+def _no_config_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read ./config/eew.toml or the files they name, never the caller's $EEW_CONFIG."""
+    monkeypatch.delenv("EEW_CONFIG", raising=False)

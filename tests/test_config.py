@@ -42,7 +42,8 @@ def test_defaults_load_and_are_consistent() -> None:
     assert load_config() == cfg
 
 
-def test_embedded_file_is_the_dump_of_the_defaults() -> None:
+def test_embedded_file_is_the_dump_of_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # ./config/eew.toml of the checkout comes before /etc and the package
     assert default_config_path() == EMBEDDED
     assert EMBEDDED.read_text(encoding="utf-8") == dump_config(Config())
 
@@ -98,7 +99,9 @@ def test_relative_stationxml_paths_resolve_against_the_config_folder(
 def test_default_stationxml_paths_point_at_the_stations_folder() -> None:
     paths = load_config().stationxml_paths()
     assert paths
-    assert all(p.parent == (ROOT / "stations").resolve() for p in paths)
+    # the repository's stations/*.xml are links to the package data eew/data/stations/
+    assert all(p.parent == (ROOT / "eew" / "data" / "stations").resolve() for p in paths)
+    assert all(p == (ROOT / "stations" / p.name).resolve() for p in paths)
     assert all(p.is_file() for p in paths)
 
 

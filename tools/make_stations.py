@@ -1,8 +1,10 @@
-"""Write the StationXML files in ``stations/``: the AW placeholder network and KNET (KN).
+"""Write the StationXML files in ``eew/data/stations/``: the AW placeholder network and KNET (KN).
 
-Run from the repository root (re-runnable, the output is byte-for-byte deterministic)::
+They are package data (installed with the wheel); ``stations/*.xml`` in the repository are
+symbolic links to them. Run from the repository root (re-runnable, the output is
+byte-for-byte deterministic)::
 
-    python tools/make_stations.py [--out-dir stations]
+    python tools/make_stations.py [--out-dir eew/data/stations]
 
 Two files are written:
 
@@ -447,8 +449,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--out-dir", type=Path, default=Path(__file__).resolve().parent.parent / "stations",
-        help="output folder (default: the repository's stations/)",
+        "--out-dir",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "eew" / "data" / "stations",
+        help="output folder (default: the package data eew/data/stations/)",
     )
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)

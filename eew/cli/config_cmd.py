@@ -5,18 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 
-from eew.config import dump_config, load_config
+from eew.config import Config, dump_config, load_config
+from eew.configfile import SEARCH_HELP, find_config
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew config``."""
-    parser.add_argument("--config", metavar="FILE", help="TOML file (default: config/eew.toml)")
+    parser.add_argument("--config", metavar="FILE", help=SEARCH_HELP)
     parser.add_argument("--dump", action="store_true", help="print the effective configuration")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load (and so validate) the configuration; print it with ``--dump``."""
-    cfg = load_config(args.config)
+    """Load (and so validate) the configuration; print it with ``--dump``.
+
+    Which file was used, and how it was found, goes to stderr, so that the dump on stdout
+    stays a configuration file equal to ``config/eew.toml`` for the defaults.
+    """
+    found = find_config(args.config)
+    if found is None:
+        cfg, where = Config(), "built-in defaults (no packaged eew/data/config/eew.toml)"
+    else:
+        cfg, where = load_config(found.path), f"{found.path} ({found.origin})"
+    print(f"eew config: using {where}", file=sys.stderr)
     if args.dump:
         sys.stdout.write(dump_config(cfg))
     else:

@@ -8,6 +8,7 @@ import math
 import sys
 
 from eew.config import load_config
+from eew.configfile import SEARCH_HELP
 from eew.errors import CLIError
 
 
@@ -24,9 +25,7 @@ def setup(parser: argparse.ArgumentParser) -> None:
         help="cut records into packets of at most S seconds, delivered in arrival order, as "
         "live 1-s datalogger packets (default 1.0; 0: whole 512-byte records)",
     )
-    parser.add_argument(
-        "--config", metavar="FILE", help="TOML configuration (default: config/eew.toml)"
-    )
+    parser.add_argument("--config", metavar="FILE", help=SEARCH_HELP)
     parser.add_argument("--out", metavar="DIR", help="write scorecard.json and PNG plots into DIR")
     parser.add_argument(
         "--json", action="store_true", help="print the scorecard as JSON instead of tables"

@@ -14,6 +14,7 @@ from eew import __version__
 from eew.acquisition.archive import index_archive, iter_packets
 from eew.cli.jsonl import JsonlWriter
 from eew.config import load_config
+from eew.configfile import SEARCH_HELP
 from eew.errors import CLIError
 from eew.event.core import EventCore
 from eew.event.targets import load_targets
@@ -28,9 +29,7 @@ from eew.pipeline import Pipeline, PipelineStatistics
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew replay``."""
     parser.add_argument("paths", nargs="+", metavar="PATH", help="miniSEED files or folders")
-    parser.add_argument(
-        "--config", metavar="FILE", help="TOML configuration (default: config/eew.toml)"
-    )
+    parser.add_argument("--config", metavar="FILE", help=SEARCH_HELP)
     parser.add_argument(
         "--inventory",
         nargs="+",

@@ -64,7 +64,7 @@ class StationSpec:
     Attributes
     ----------
     inventory : tuple of pathlib.Path
-        StationXML files (default: the repository's ``stations/*.xml``).
+        StationXML files (default: the packaged ``eew/data/stations/*.xml``).
     include : tuple of str
         fnmatch patterns on station ids ``NET.STA`` (default: all).
     channels : tuple of str

@@ -90,11 +90,10 @@ def channels_from_inventory(inventory: object, time_ns: int | None = None) -> li
 
 
 def default_inventory_paths() -> tuple[Path, ...]:
-    """Return the repository's ``stations/*.xml`` files (sorted)."""
-    import eew
+    """Return the packaged ``eew/data/stations/*.xml`` files (sorted)."""
+    from eew.configfile import packaged_stations_dir
 
-    root = Path(eew.__file__).resolve().parent.parent / "stations"
-    return tuple(sorted(root.glob("*.xml")))
+    return tuple(sorted(packaged_stations_dir().glob("*.xml")))
 
 
 def load_channels(paths: Sequence[Path], time_ns: int | None = None) -> list[SimChannel]:
@@ -102,7 +101,7 @@ def load_channels(paths: Sequence[Path], time_ns: int | None = None) -> list[Sim
     from eew.inventory import load_inventory
 
     if not paths:
-        raise ConfigError("no StationXML files given and none found in the repository's stations/")
+        raise ConfigError("no StationXML files given and none found in eew/data/stations/")
     return channels_from_inventory(load_inventory([str(p) for p in paths]), time_ns)
 
 
