@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := waveforms_samples/local_m4.5
 
-.PHONY: venv demo test test-fast lint bench clean
+.PHONY: venv demo test test-fast test-wheel wheel lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,22 @@ demo: $(STAMP)
 	@echo "=== Live chain: SeedLink server at 10x -> daemon -> signed alert bus -> subscriber ==="
 	$(BIN)/python tools/live_demo.py
 
+# lint, then every test, the slow ones included (tests/test_packaging.py: wheel install + replay)
 test: $(STAMP)
 	$(BIN)/ruff check eew tests benchmarks tools
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+# part of `make test`: build the wheel, install it into a fresh venv, replay a scenario with it
+test-wheel: $(STAMP)
+	$(BIN)/python -m pytest -m slow tests/test_packaging.py
+
+# the wheel a station server installs (`pip install dist/almaty_eew-*.whl`)
+wheel: $(STAMP)
+	rm -rf build
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist .
 
 lint: $(STAMP)
 	$(BIN)/ruff check eew tests benchmarks tools
@@ -44,5 +54,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_latency.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info demo_picks.jsonl demo_plots demo_live
+	rm -rf $(VENV) build dist *.egg-info demo_picks.jsonl demo_plots demo_live
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
