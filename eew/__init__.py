@@ -23,6 +23,11 @@ Modules
     The typed, frozen configuration schema (single source of every default; it includes the
     sections declared in ``eew.bus.config``, ``eew.daemon.schema``, ``eew.partner.config``),
     TOML loading with unknown-key and invariant checks, ``--dump`` rendering.
+``eew.configfile``
+    Where the configuration file is looked up (``--config``, ``$EEW_CONFIG``,
+    ``./config/eew.toml``, ``/etc/eew/eew.toml``, packaged default) and where the package
+    data are: ``eew/data/`` holds the default configuration and target sites (``config/``),
+    the AW and KN StationXML (``stations/``) and the travel-time tables.
 ``eew.inventory``, ``eew.stationxml``
     Per-channel :class:`~eew.inventory.ChannelInfo` records and the
     :class:`~eew.inventory.Inventory` collecting them; ``stationxml`` reads them from
@@ -68,7 +73,7 @@ Modules
 ``eew.io``
     JSON Lines output.
 ``eew.cli``
-    The ``eew`` command: one module per subcommand.
+    The ``eew`` command: one module per subcommand, imported only when chosen.
 
 Nothing happens at import time and there is no global mutable state.
 """
