@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from eew.config import load_config
+from eew.daemon.config import load_settings
 from eew.event.forecast import epicentral_km
 from eew.event.locate import Grid, Locator
 from eew.event.traveltime import load_stack
@@ -30,7 +30,7 @@ SOURCE = (43.21, 76.95, 10.0)  # under Almaty (local_m4.5)
 
 def build_locator() -> tuple[Locator, Grid, list[str]]:
     """The event core's locator for the configured stations."""
-    cfg = load_config()
+    cfg = load_settings().config
     inv = load_inventory(cfg.stationxml_paths())
     stack = load_stack()
     st = inv.stations()

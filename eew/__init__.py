@@ -20,9 +20,10 @@ Modules
 ``eew.model.clock``
     Injected clocks: wall clock for the daemon, data clock for replay, manual clock for tests.
 ``eew.config``, ``eew.schemafields``
-    The typed, frozen configuration schema (single source of every default; it includes the
-    sections declared in ``eew.bus.config``, ``eew.daemon.schema``, ``eew.partner.config``),
-    TOML loading with unknown-key and invariant checks, ``--dump`` rendering.
+    The processing configuration (typed, frozen sections, the single source of every
+    default; each stage receives its own sections) and the machinery every section uses
+    (declaration, TOML parsing with unknown-key and invariant checks, rendering). The
+    configuration *file* is composed at the top, in ``eew.daemon.config``.
 ``eew.inventory``, ``eew.stationxml``
     Per-channel :class:`~eew.inventory.ChannelInfo` records and the
     :class:`~eew.inventory.Inventory` collecting them; ``stationxml`` reads them from
@@ -60,7 +61,8 @@ Modules
 ``eew.seedlink``
     SeedLink 3.1 protocol, asyncio client (resume, keepalive, latency) and archive server.
 ``eew.daemon``
-    ``eew run``: roles station/central/all, supervision, shutdown, health and metrics.
+    ``eew run``: roles station/central/all, supervision, shutdown, health and metrics; the
+    configuration file (``eew.daemon.config``: every section, composed at the top).
 ``eew.evaluate``
     Scenario replay against ``truth.json`` and scorecards (``eew evaluate``).
 ``eew.simulate``

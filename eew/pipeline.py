@@ -60,7 +60,8 @@ class Pipeline:
     Parameters
     ----------
     config : Config
-        Validated configuration.
+        Validated processing configuration; each channel gets its sections ``processing``,
+        ``trigger``, ``picker`` and ``rejection``.
     inventory : Inventory
         Station metadata; packets of channels not in it are dropped and counted.
     sink : callable
@@ -128,8 +129,17 @@ class Pipeline:
                 )
             self._unknown[packet.channel_id] += 1
             return None
+        c = self.config
         proc = ChannelProcessor(
-            info, self.config, self._sink, self.clock.now_ns, self._filter_cache
+            info,
+            c.processing,
+            c.trigger,
+            c.picker,
+            c.rejection,
+            self._sink,
+            self.clock.now_ns,
+            self._filter_cache,
+            source=c.source,
         )
         self._channels[packet.channel_id] = proc
         return proc

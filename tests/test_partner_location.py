@@ -24,7 +24,7 @@ from eew.acquisition.archive import index_archive
 from eew.bus import MessageGate, Signer, SubscriberConfig
 from eew.bus.keys import generate_keys
 from eew.bus.wire import encode_payload, make_topic
-from eew.config import load_config
+from eew.daemon.config import load_settings
 from eew.evaluate.run import live_packets
 from eew.evaluate.truth import load_truth
 from eew.event.core import EventCore
@@ -64,7 +64,8 @@ NS = 1_000_000_000
 
 def replay(scenario: Path, keys: Path | None) -> list[Alert]:
     """Replay the scenario; with ``keys``, KN picks come through the partner path."""
-    cfg = load_config()
+    settings = load_settings()
+    cfg = settings.config
     inventory = load_inventory(cfg.stationxml_paths())
     clock = DataClock()
     alerts: list[Alert] = []
@@ -87,7 +88,10 @@ def replay(scenario: Path, keys: Path | None) -> list[Alert]:
         return pipeline.data_end_ns(sid)
 
     core = EventCore(
-        cfg,
+        cfg.event,
+        cfg.alert,
+        cfg.onsite,
+        settings.hash(),
         inventory,
         exchange.filter_sink(sink),
         clock,

@@ -2,7 +2,8 @@
 
 Implementation overview (see ``docs/alert_bus.md``):
 
-- :mod:`~eew.bus.config`: ``BusConfig``, ``SecurityConfig``, ``SubscriberConfig``;
+- :mod:`~eew.bus.config`: ``BusConfig``, ``SecurityConfig``, ``BusSetup``,
+  ``SubscriberConfig``;
 - :mod:`~eew.bus.keys`: CURVE certificates and Ed25519 key files (``eew keys``);
 - :mod:`~eew.bus.signing`: the signature frame, ``Signer`` and ``Verifier``;
 - :mod:`~eew.bus.wire`: topics, heartbeat/status payloads, ``BusMessage``;
@@ -26,6 +27,7 @@ from typing import Any
 #: configuration (``eew.bus.config``) does not load zmq or the crypto libraries
 _EXPORTS = {
     "BusConfig": "eew.bus.config",
+    "BusSetup": "eew.bus.config",
     "SecurityConfig": "eew.bus.config",
     "SubscriberConfig": "eew.bus.config",
     "BusError": "eew.bus.errors",
@@ -64,6 +66,7 @@ __all__ = [
     "BusError",
     "BusMessage",
     "BusOverflowError",
+    "BusSetup",
     "CurveClient",
     "CurveServer",
     "Envelope",

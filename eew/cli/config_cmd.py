@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from eew.config import dump_config, load_config
+from eew.daemon.config import dump_settings, load_settings
 
 HELP = "check a configuration file; --dump prints the effective configuration as TOML"
 
@@ -18,9 +18,9 @@ def setup(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load (and so validate) the configuration; print it with ``--dump``."""
-    cfg = load_config(args.config)
+    settings = load_settings(args.config)
     if args.dump:
-        sys.stdout.write(dump_config(cfg))
+        sys.stdout.write(dump_settings(settings))
     else:
-        print(f"{cfg.source}: OK (hash {cfg.hash()})")
+        print(f"{settings.source}: OK (hash {settings.hash()})")
     return 0

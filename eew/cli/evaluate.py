@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-from eew.config import load_config
+from eew.daemon.config import load_settings
 from eew.errors import CLIError
 
 HELP = "replay scenarios that have a truth.json and print a scorecard (detection, timing, errors)"
@@ -58,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
             )
     if not paths:
         raise CLIError("no scenario folder (with truth.json) among the arguments")
-    cfg = load_config(args.config)
-    ev = Evaluator.default(args.packet_s, cfg)
+    ev = Evaluator.default(args.packet_s, load_settings(args.config))
     results = []
     for path in paths:
         res = ev.evaluate(path)

@@ -13,7 +13,7 @@ from typing import IO
 from eew import __version__
 from eew.acquisition.archive import index_archive, iter_packets
 from eew.cli.jsonl import JsonlWriter
-from eew.config import load_config
+from eew.daemon.config import load_settings
 from eew.errors import CLIError
 from eew.event.core import EventCore
 from eew.event.targets import load_targets
@@ -77,7 +77,8 @@ def _parse_speed(text: str) -> float | None:
 def run(args: argparse.Namespace) -> int:
     """Replay the archive; write results; print a summary on stderr."""
     speed = _parse_speed(args.speed)
-    cfg = load_config(args.config)
+    settings = load_settings(args.config)
+    cfg = settings.config
     inventory = load_inventory([*cfg.stationxml_paths(), *args.inventory])
     t_wall0 = time.perf_counter()
     idx = index_archive(args.paths)
@@ -100,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
             pipeline = Pipeline(cfg, inventory, sink, clock)
         else:
             core = EventCore(
-                cfg,
+                cfg.event,
+                cfg.alert,
+                cfg.onsite,
+                settings.hash(),
                 inventory,
                 sink,
                 clock,
@@ -131,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         idx.counters,
         wall,
         writer.written,
-        cfg.hash(),
+        settings.hash(),
         core.statistics() if core is not None else None,
     )
     return 0

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit
 
-from eew.config import Config
+from eew.config import PickerConfig, ProcessingConfig, RejectionConfig, TriggerConfig
 from eew.detect.picker import Picker
 from eew.detect.ring import History, _ring_write
 from eew.detect.trigger import TriggerState
@@ -113,8 +113,14 @@ class ChannelProcessor:
     ----------
     info : ChannelInfo
         Station metadata of the channel.
-    config : Config
-        Pipeline configuration.
+    processing : ProcessingConfig
+        Section ``[processing]``: gain, baseline, integration, continuity.
+    trigger : TriggerConfig
+        Section ``[trigger]``: band-pass and STA/LTA.
+    picker : PickerConfig
+        Section ``[picker]`` (for the :class:`~eew.detect.picker.Picker`).
+    rejection : RejectionConfig
+        Section ``[rejection]`` (for the :class:`~eew.detect.picker.Picker`).
     emit : callable
         Receives every emitted value (picks, rejected triggers).
     now_ns : callable
@@ -122,15 +128,21 @@ class ChannelProcessor:
     filter_cache : dict, optional
         Filter designs shared between channels of the same rate and kind (scipy's design
         functions cost about 1 ms each; a network has few distinct designs).
+    source : str
+        The configuration file, named in the error about an unusable filter.
     """
 
     def __init__(
         self,
         info: ChannelInfo,
-        config: Config,
+        processing: ProcessingConfig,
+        trigger: TriggerConfig,
+        picker: PickerConfig,
+        rejection: RejectionConfig,
         emit: Callable[[object], None],
         now_ns: Callable[[], int],
         filter_cache: dict[tuple[object, ...], np.ndarray] | None = None,
+        source: str = "<config>",
     ) -> None:
         self.info = info
         self.station_id = info.station_id  # ``NET.STA``, cached (read for every packet)
@@ -140,7 +152,7 @@ class ChannelProcessor:
         self._n_packets = 0  # the two per-packet counters are plain ints (hot path)
         self._n_samples = 0
         self._emit = emit
-        proc, trig = config.processing, config.trigger
+        proc, trig = processing, trigger
         is_acc = info.kind == "acceleration"
         if info.kind not in ("velocity", "acceleration"):
             raise ConfigError(f"{info.channel_id}: input unit {info.input_units} is not supported")
@@ -156,7 +168,7 @@ class ChannelProcessor:
             bp = designs[key_bp]
         except ConfigError as exc:
             raise ConfigError(
-                f"{config.source}: trigger.{key}_band_high_hz = {high} is not usable for "
+                f"{source}: trigger.{key}_band_high_hz = {high} is not usable for "
                 f"{info.channel_id} at {self.fs} Hz: {exc}"
             ) from exc
         try:
@@ -169,7 +181,7 @@ class ChannelProcessor:
             hp, lp = designs[key_hp], designs[key_lp]
         except ConfigError as exc:
             raise ConfigError(
-                f"{config.source}: processing filter not usable for {info.channel_id}: {exc}"
+                f"{source}: processing filter not usable for {info.channel_id}: {exc}"
             ) from exc
         self.n_sta = max(1, round(trig.sta_s * self.fs))
         self.n_lta = max(self.n_sta + 1, round(trig.lta_s * self.fs))
@@ -198,12 +210,12 @@ class ChannelProcessor:
             n_gap=round(trig.retrigger_gap_s * self.fs),
             n_busy=round(trig.retrigger_busy_s * self.fs),
         )
-        self.picker = Picker(self, config, emit, now_ns)
+        self.picker = Picker(self, picker, rejection, emit, now_ns)
         hist_s = (
-            config.picker.aic_before_s
-            + config.picker.noise_window_s
-            + config.picker.window_max_s
-            + config.picker.decision_delay_s
+            picker.aic_before_s
+            + picker.noise_window_s
+            + picker.window_max_s
+            + picker.decision_delay_s
             + 2.0
         )
         self.history = History(chain.N_ROWS + 1, round(hist_s * self.fs))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eew.config import Config
+from eew.config import PickerConfig, RejectionConfig
 from eew.dsp import chain, earlyp, quality
 from eew.dsp.onset import aic_onset
 from eew.model.pick import Pick, RejectedTrigger
@@ -62,13 +62,14 @@ class Picker:
     def __init__(
         self,
         channel: ChannelProcessor,
-        config: Config,
+        picker: PickerConfig,
+        rejection: RejectionConfig,
         emit: Callable[[object], None],
         now_ns: Callable[[], int],
     ) -> None:
         self.ch = channel
-        self.cfg = config.picker
-        self.rej = config.rejection
+        self.cfg = picker
+        self.rej = rejection
         self._emit = emit
         self._now_ns = now_ns
         fs = channel.fs

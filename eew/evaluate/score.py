@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from eew.config import Config
+from eew.config import OnsiteConfig
 from eew.evaluate.run import ReplayRun
 from eew.evaluate.truth import TrueEvent, Truth, travel_time_s
 from eew.event.forecast import epicentral_km
@@ -162,7 +162,11 @@ def assign_alerts(alerts: list[Alert], events: tuple[TrueEvent, ...]) -> dict[st
 
 
 def score_scenario(
-    truth: Truth, run: ReplayRun, cfg: Config, stack: TravelTimeStack, packet_s: float
+    truth: Truth,
+    run: ReplayRun,
+    onsite_cfg: OnsiteConfig,
+    stack: TravelTimeStack,
+    packet_s: float,
 ) -> ScenarioScore:
     """Compute the scorecard of one replayed scenario.
 
@@ -172,8 +176,9 @@ def score_scenario(
         The scenario's truth.
     run : ReplayRun
         The replay's picks, events and alerts.
-    cfg : Config
-        The configuration of the replay (city definition for onsite scoring).
+    onsite_cfg : OnsiteConfig
+        Section ``[onsite]`` of the replay's configuration (city definition for onsite
+        scoring).
     stack : TravelTimeStack
         Travel-time tables for the true S arrival at the targets.
     packet_s : float
@@ -183,7 +188,7 @@ def score_scenario(
     source = [a for a in run.alerts if a.kind == "source"]
     onsite = sorted((a for a in run.alerts if a.kind == "onsite"), key=lambda a: a.sent_time_ns)
     with_data = set(run.packet_ends_ns)
-    city = _city_stations(truth, cfg)
+    city = _city_stations(truth, onsite_cfg)
     scores = []
     onsite_expected: set[int] = set()
     for i, ev in enumerate(truth.events):
@@ -305,8 +310,7 @@ def _target_scores(
     return out
 
 
-def _city_stations(truth: Truth, cfg: Config) -> set[str]:
-    c = cfg.onsite
+def _city_stations(truth: Truth, c: OnsiteConfig) -> set[str]:
     ids = list(truth.stations)
     if not ids:
         return set()

@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from eew.config import Config
+from eew.config import AlertConfig, EventConfig, OnsiteConfig
 from eew.event import groundmotion as gm
 from eew.event import magnitude as mag
 from eew.event.distant import below_teleseism_line, is_distant_wavefront
@@ -73,8 +73,14 @@ class EventCore:
 
     Parameters
     ----------
-    config : Config
-        Configuration (sections ``event``, ``alert``, ``onsite``).
+    event : EventConfig
+        Section ``[event]``: association and location.
+    alert : AlertConfig
+        Section ``[alert]``: when an event becomes an alert.
+    onsite : OnsiteConfig
+        Section ``[onsite]`` (for the :class:`~eew.event.onsite.OnsiteDetector`).
+    config_hash : str
+        Hash of the effective configuration, stamped on every alert.
     inventory : Inventory
         Station coordinates.
     sink : callable
@@ -98,7 +104,10 @@ class EventCore:
 
     def __init__(
         self,
-        config: Config,
+        event: EventConfig,
+        alert: AlertConfig,
+        onsite: OnsiteConfig,
+        config_hash: str,
         inventory: Inventory,
         sink: Callable[[object], None],
         clock: Clock,
@@ -108,11 +117,11 @@ class EventCore:
         software_version: str,
         deferred: bool = False,
     ) -> None:
-        self.cfg = config.event
+        self.cfg = event
         self.deferred = deferred
         self._dirty: dict[int, tuple[_Event, bool]] = {}
         self._expired_at = 0
-        self.acfg = config.alert
+        self.acfg = alert
         self._sink = sink
         self._clock = clock
         self._data_end_ns = data_end_ns
@@ -142,8 +151,10 @@ class EventCore:
         self.absorbed: list[StationPick] = []
         self.events: list[_Event] = []
         self._n_events = 0
-        self._record_args = (config.alert, config.hash(), software_version)
-        self.onsite = OnsiteDetector(config, targets, sink, clock, software_version)
+        self._record_args = (alert, config_hash, software_version)
+        self.onsite = OnsiteDetector(
+            onsite, alert.agency, config_hash, targets, sink, clock, software_version
+        )
         self.counters: dict[str, int] = {"events": 0, "teleseisms": 0, "alerts": 0}
 
     # ---- input ------------------------------------------------------------------------

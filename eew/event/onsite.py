@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from eew.config import Config
+from eew.config import OnsiteConfig
 from eew.event import groundmotion as gm
 from eew.event.forecast import epicentral_km, observed_mmi, plum_intensity
 from eew.event.magnitude import magnitude_from_pd
@@ -42,19 +42,39 @@ _HOLD_S = 60.0
 
 
 class OnsiteDetector:
-    """Watches city-station picks and issues onsite alerts (see the module docstring)."""
+    """Watches city-station picks and issues onsite alerts (see the module docstring).
+
+    Parameters
+    ----------
+    config : OnsiteConfig
+        Section ``[onsite]``.
+    agency : str
+        Agency code stamped on every alert (``alert.agency``).
+    config_hash : str
+        Hash of the effective configuration, stamped on every alert.
+    targets : tuple of Target
+        Target sites.
+    sink : callable
+        Receives every onsite alert.
+    clock : Clock
+        Time source (the data clock under replay).
+    software_version : str
+        Stamped on every alert.
+    """
 
     def __init__(
         self,
-        config: Config,
+        config: OnsiteConfig,
+        agency: str,
+        config_hash: str,
         targets: tuple[Target, ...],
         sink: Callable[[object], None],
         clock: Clock,
         software_version: str,
     ) -> None:
-        self.cfg = config.onsite
-        self.agency = config.alert.agency
-        self.config_hash = config.hash()
+        self.cfg = config
+        self.agency = agency
+        self.config_hash = config_hash
         self.software_version = software_version
         self.targets = targets
         self._sink = sink

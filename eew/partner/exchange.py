@@ -24,10 +24,10 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
-from eew.bus import CurveClient, CurveServer, Signer
+from eew.bus import BusSetup, CurveClient, CurveServer, Signer
 from eew.bus.wire import Health
-from eew.daemon.config import Settings
 from eew.daemon.publish import AlertPublisher
 from eew.inventory import Inventory, load_inventory
 from eew.model.alert import Alert
@@ -37,6 +37,7 @@ from eew.partner.config import PartnerConfig
 from eew.partner.link import PartnerLink, partner_verifier
 from eew.partner.merge import AlertMerger, IdMemory
 from eew.partner.relay import Exporter, RelayPublisher
+from eew.schemafields import optional_path
 
 log = logging.getLogger("eew.partner")
 
@@ -97,12 +98,13 @@ class PartnerExchange:
         self.relay_to: AlertPublisher | None = None
         self._counts: Counter[str] = Counter()
 
-    # ---- construction from the daemon's settings --------------------------------------------
+    # ---- construction from the configuration ----------------------------------------------
     @classmethod
-    def from_settings(cls, settings: Settings, cfg: PartnerConfig, clock: Clock) -> PartnerExchange:
-        """Build the link and the export publisher from ``[partner]`` and ``[bus_security]``.
+    def from_config(cls, cfg: PartnerConfig, setup: BusSetup, clock: Clock) -> PartnerExchange:
+        """Build the link and the export publisher from ``[partner]`` and our bus setup.
 
-        With ``daemon.insecure_bus`` the export is unsigned and without CURVE, and partner
+        Paths in ``cfg`` are relative to ``setup.base_dir``. With ``daemon.insecure_bus``
+        (``setup.insecure``) the export is unsigned and without CURVE, and partner
         messages are accepted unsigned (tests and demos only).
 
         Raises
@@ -111,8 +113,11 @@ class PartnerExchange:
             Unusable keys or partner inventory.
         """
         cfg.check()
-        insecure = settings.daemon.insecure_bus
-        path = settings.path
+        insecure = setup.insecure
+
+        def path(value: str) -> Path | None:
+            return optional_path(setup.base_dir, value)
+
         stations: dict[str, tuple[float, float, float]] = {}
         if cfg.inventory_file:
             inv_path = path(cfg.inventory_file)
@@ -132,12 +137,15 @@ class PartnerExchange:
             link = PartnerLink(cfg, verifier, clock, curve)
         export = None
         if cfg.exporting:
-            export = build_export_publisher(settings, cfg, clock)
-        return cls(cfg, settings.config.alert.agency, stations, clock, link, export)
+            export = build_export_publisher(setup, cfg, clock)
+        return cls(cfg, setup.agency, stations, clock, link, export)
 
-    def inventory(self, settings: Settings) -> Inventory | None:
-        """The partner's inventory (to merge into ours), or None if not configured."""
-        p = settings.path(self.cfg.inventory_file)
+    def inventory(self, base_dir: Path) -> Inventory | None:
+        """The partner's inventory (to merge into ours), or None if not configured.
+
+        ``base_dir`` is the directory of the configuration file.
+        """
+        p = optional_path(base_dir, self.cfg.inventory_file)
         return load_inventory([p]) if p is not None else None
 
     # ---- life cycle (event loop) ------------------------------------------------------------
@@ -243,39 +251,39 @@ class PartnerExchange:
                 self.relay_to.publish_alert(a)
 
 
-def build_export_publisher(settings: Settings, cfg: PartnerConfig, clock: Clock) -> RelayPublisher:
+def build_export_publisher(setup: BusSetup, cfg: PartnerConfig, clock: Clock) -> RelayPublisher:
     """Our publisher for the partner: own endpoint, our keys, the partner's CURVE key only."""
     bus = dataclasses.replace(
-        settings.bus, endpoint=cfg.export_endpoint, publish_picks=cfg.export_picks
+        setup.bus, endpoint=cfg.export_endpoint, publish_picks=cfg.export_picks
     )
-    agency = settings.config.alert.agency
-    if settings.daemon.insecure_bus:
+    agency = setup.agency
+    if setup.insecure:
         return RelayPublisher(bus, agency=agency, clock=clock, signer=None, curve=None)
-    sec = settings.bus_security
-    signer = Signer.from_file(settings.base_dir / sec.signing_key_file)
+    sec = setup.security
+    signer = Signer.from_file(setup.base_dir / sec.signing_key_file)
     curve = None
-    allowed = settings.path(cfg.export_curve_allowed_keys_dir)
+    allowed = optional_path(setup.base_dir, cfg.export_curve_allowed_keys_dir)
     if sec.curve_enabled and allowed is not None:
-        curve = CurveServer.from_files(settings.base_dir / sec.curve_secret_key_file, allowed)
+        curve = CurveServer.from_files(setup.base_dir / sec.curve_secret_key_file, allowed)
     return RelayPublisher(bus, agency=agency, clock=clock, signer=signer, curve=curve)
 
 
 def build_relay_publisher(
-    settings: Settings, relay_agencies: tuple[str, ...], clock: Clock, health: Callable[[], Health]
+    setup: BusSetup, relay_agencies: tuple[str, ...], clock: Clock, health: Callable[[], Health]
 ) -> RelayPublisher:
     """Our bus publisher (as :func:`eew.daemon.publish.build_publisher`) that may relay."""
-    agency = settings.config.alert.agency
-    if settings.daemon.insecure_bus:
+    agency = setup.agency
+    if setup.insecure:
         pub = RelayPublisher(
-            settings.bus, agency=agency, clock=clock, signer=None, curve=None, health=health
+            setup.bus, agency=agency, clock=clock, signer=None, curve=None, health=health
         )
     else:
         pub = RelayPublisher.from_config(
-            settings.bus,
-            settings.bus_security,
+            setup.bus,
+            setup.security,
             agency=agency,
             clock=clock,
-            base_dir=settings.base_dir,
+            base_dir=setup.base_dir,
             health=health,
         )
     pub.allow_relay(relay_agencies)
