@@ -72,6 +72,8 @@ class Settings:
 
     def section(self, name: str) -> Any:
         """The section named ``name`` in the file (a processing section or one of ours)."""
+        if name not in SECTIONS:
+            raise KeyError(name)
         if name in processing.SECTIONS:
             return getattr(self.config, name)
         return getattr(self, name)
