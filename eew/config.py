@@ -480,7 +480,8 @@ def config_from_dict(
 
 def _section_type(name: str) -> type:
     hints = typing.get_type_hints(Config)
-    return hints[name]
+    section: type = hints[name]
+    return section
 
 
 def _build_section(cls: type, section: str, values: dict[str, Any], source: str) -> Any:
