@@ -26,6 +26,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check eew tests benchmarks tools
+	$(BIN)/mypy eew
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 test-fast: $(STAMP)
@@ -33,6 +34,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check eew tests benchmarks tools
+	$(BIN)/mypy eew
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_stalta.py

@@ -21,7 +21,22 @@ values to :meth:`Publisher.publish_alert` and never touches a socket.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the checker sees real types; at run time __getattr__ imports on use
+    from eew.bus.config import BusConfig, BusSetup, SecurityConfig, SubscriberConfig
+    from eew.bus.errors import (
+        BusError,
+        BusOverflowError,
+        KeyFileError,
+        PublisherCrashedError,
+        RejectedMessage,
+    )
+    from eew.bus.gate import GateStatistics, MessageGate, WatchdogEvent
+    from eew.bus.publisher import CurveServer, Publisher, PublisherStatistics
+    from eew.bus.signing import Envelope, Signer, Verifier
+    from eew.bus.subscriber import CurveClient, Subscriber, SubscriberStatistics
+    from eew.bus.wire import BusMessage, Health, Heartbeat, Status
 
 #: public name -> defining module; imported on first use (PEP 562), so that reading the
 #: configuration (``eew.bus.config``) does not load zmq or the crypto libraries

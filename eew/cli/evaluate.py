@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--packet-s must be >= 0, not {args.packet_s}")
     from pathlib import Path
 
-    from eew.evaluate.scenario import TRUTH_FILE
+    from eew.evaluate.truth import TRUTH_FILE
 
     # folders without a truth (e.g. a real record among the samples) are skipped up front,
     # with one line each, so that `eew evaluate waveforms_samples/*/` just works

@@ -169,7 +169,8 @@ def settings_from_dict(
 
 def _section_type(name: str) -> type:
     owner = Config if name in processing.SECTIONS else Settings
-    return typing.get_type_hints(owner)[name]
+    section: type = typing.get_type_hints(owner)[name]
+    return section
 
 
 def dump_settings(settings: Settings, with_docs: bool = True) -> str:

@@ -114,7 +114,8 @@ class ScenarioScore:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN -> None)."""
-        return _clean(asdict(self))
+        d: dict[str, Any] = _clean(asdict(self))
+        return d
 
 
 def _clean(v: Any) -> Any:

@@ -195,7 +195,11 @@ def travel_time_s(
     z = stack.depth_km
     d = np.asarray(distance_km, dtype=float)
     if z.size == 1:
-        return np.interp(d, axis, table[0])
+        single: np.ndarray = np.interp(d, axis, table[0])
+        return single
     i = int(np.clip(np.searchsorted(z, depth_km) - 1, 0, z.size - 2))
     w = float(np.clip((depth_km - z[i]) / (z[i + 1] - z[i]), 0.0, 1.0))
-    return (1.0 - w) * np.interp(d, axis, table[i]) + w * np.interp(d, axis, table[i + 1])
+    between: np.ndarray = (1.0 - w) * np.interp(d, axis, table[i]) + w * np.interp(
+        d, axis, table[i + 1]
+    )
+    return between

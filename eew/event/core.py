@@ -482,6 +482,7 @@ class EventCore:
         if len(picks) < self.cfg.min_picks_event:
             self._delete(ev, now, "picks retracted")
             return
+        loc: Location | None
         if changed or (len(picks) < 8 and now - ev.located_at_ns >= NS):
             loc = self._locate(picks, now)
             if changed:

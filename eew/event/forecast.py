@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 
@@ -34,13 +35,20 @@ from eew.model.alert import TargetForecast
 KM_PER_DEG = 111.19492664455873
 
 
-def epicentral_km(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+@overload
+def epicentral_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float: ...
+@overload
+def epicentral_km(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray: ...
+def epicentral_km(
+    lat1: float, lon1: float, lat2: float | np.ndarray, lon2: float | np.ndarray
+) -> float | np.ndarray:
     """Great-circle distance [km] (haversine on a 6371 km sphere)."""
     p1, p2 = math.radians(lat1), np.radians(lat2)
     dphi = p2 - p1
     dl = np.radians(np.asarray(lon2) - lon1)
     a = np.sin(dphi / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    km: float | np.ndarray = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return km
 
 
 def observed_mmi(pa_cm_s2: float) -> float:
@@ -77,7 +85,8 @@ def plum_intensity(
     dx = (p[:, 1:2] - np.asarray(lon_deg)[None, :]) * KM_PER_DEG * c
     dy = (p[:, 0:1] - np.asarray(lat_deg)[None, :]) * KM_PER_DEG
     near = np.hypot(dx, dy) <= radius_km
-    return np.where(near, p[:, 2:3], -np.inf).max(axis=0)
+    nearby: np.ndarray = np.where(near, p[:, 2:3], -np.inf).max(axis=0)
+    return nearby
 
 
 def forecast_targets(

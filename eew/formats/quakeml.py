@@ -151,6 +151,7 @@ def alert_to_quakeml(alert: Alert) -> bytes:
     )
     root = _write(Catalog(events=[event], resource_id=_rid(a, "catalog", alert.event_id)))
     ev_el = root.find(f"{{{BED_NS}}}eventParameters/{{{BED_NS}}}event")
+    assert ev_el is not None  # obspy writes the one event we gave it
     etree.SubElement(ev_el, f"{{{VS_NS}}}likelihood").text = _num(alert.likelihood)
     ext = etree.SubElement(ev_el, f"{{{EXT_NS}}}alert")
     for key in _ALERT_ATTRS:

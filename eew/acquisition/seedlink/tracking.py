@@ -50,8 +50,20 @@ class ChannelStatistics:
 
 
 class _Channel:
-    __slots__ = ("future", "gap_ns", "gaps", "lat_last", "lat_max", "lat_min", "lat_sum")
-    __slots__ += ("late", "next_ns", "ooo", "packets", "samples")
+    __slots__ = (
+        "future",
+        "gap_ns",
+        "gaps",
+        "lat_last",
+        "lat_max",
+        "lat_min",
+        "lat_sum",
+        "late",
+        "next_ns",
+        "ooo",
+        "packets",
+        "samples",
+    )
 
     def __init__(self) -> None:
         self.packets = self.samples = self.gaps = self.gap_ns = self.ooo = 0
