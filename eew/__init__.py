@@ -23,9 +23,9 @@ Modules
     The typed, frozen configuration schema (single source of every default; it includes the
     sections declared in ``eew.bus.config``, ``eew.daemon.schema``, ``eew.partner.config``),
     TOML loading with unknown-key and invariant checks, ``--dump`` rendering.
-``eew.inventory``, ``eew.stationxml``
-    Per-channel :class:`~eew.inventory.ChannelInfo` records and the
-    :class:`~eew.inventory.Inventory` collecting them; ``stationxml`` reads them from
+``eew.inventory``
+    ``channel``: per-channel :class:`~eew.inventory.ChannelInfo` records; ``collection``:
+    the :class:`~eew.inventory.Inventory` collecting them; ``stationxml`` reads them from
     StationXML (obspy).
 ``eew.ingest``
     ``packet``: the :class:`~eew.model.packet.Packet` value (one decoded record);
