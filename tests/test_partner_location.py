@@ -125,7 +125,7 @@ def replay(scenario: Path, keys: Path | None) -> list[Alert]:
     pipeline.flush()
     core.flush()
     if keys is not None:
-        assert exchange.statistics()["partner_picks_imported"] > 0
+        assert exchange.statistics().picks_imported > 0
     return [a for a in alerts if a.kind == "source"]
 
 

@@ -18,6 +18,7 @@ from eew.daemon.config import Settings
 from eew.model.alert import Alert
 from eew.model.clock import Clock
 from eew.model.pick import Pick
+from eew.partner.exchange import OwnNetwork
 
 
 class AlertPublisher(Protocol):
@@ -75,6 +76,17 @@ def build_publisher(
         clock=clock,
         base_dir=settings.base_dir,
         health=health,
+    )
+
+
+def own_network(settings: Settings) -> OwnNetwork:
+    """Our side as the partner exchange sees it: agency, bus sections, key directory."""
+    return OwnNetwork(
+        agency=settings.config.alert.agency,
+        bus=settings.bus,
+        security=settings.bus_security,
+        base_dir=settings.base_dir,
+        insecure=settings.daemon.insecure_bus,
     )
 
 

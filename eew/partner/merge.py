@@ -84,6 +84,16 @@ class MergeDecision:
     related_event_id: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class MergeStatistics:
+    """Counts of the merge decisions, one per :data:`ACTIONS` entry."""
+
+    relayed: int
+    merged: int
+    closed: int
+    ignored: int
+
+
 def _located(a: Alert) -> bool:
     return math.isfinite(a.latitude_deg) and math.isfinite(a.longitude_deg)
 
@@ -127,9 +137,10 @@ class AlertMerger:
         """Our event id a partner event was merged into, or None."""
         return self._links.get(partner_event_id)
 
-    def statistics(self) -> dict[str, int]:
-        """Counts of the decisions (``relayed``, ``merged``, ``closed``, ``ignored``)."""
-        return {a: self._counts[a] for a in ACTIONS}
+    def statistics(self) -> MergeStatistics:
+        """Counts of the decisions."""
+        c = self._counts
+        return MergeStatistics(c["relayed"], c["merged"], c["closed"], c["ignored"])
 
     def same_event(self, a: Alert, b: Alert) -> bool:
         """Whether two estimates describe the same earthquake (origin and epicentre)."""
