@@ -36,7 +36,8 @@ from eew.dsp import chain
 from eew.dsp.filters import design_bandpass, design_highpass, design_lowpass
 from eew.errors import ConfigError
 from eew.inventory import ChannelInfo
-from eew.model.packet import NS_PER_S, Packet
+from eew.model.packet import Packet
+from eew.model.timeutil import NS_PER_S
 
 log = logging.getLogger("eew.detect")
 

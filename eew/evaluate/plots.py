@@ -15,7 +15,6 @@ from eew.evaluate.run import ReplayRun
 from eew.evaluate.score import ScenarioScore
 from eew.evaluate.truth import Truth
 
-NS = 1_000_000_000
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-KM_PER_DEG = 111.19492664455873
+from eew.model.geo import KM_PER_DEG
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,12 @@ import math
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
-from eew.event.forecast import epicentral_km
 from eew.model.alert import Alert
+from eew.model.geo import distances_km
+from eew.model.timeutil import NS_PER_S
 
 log = logging.getLogger("eew.partner.merge")
 
-NS = 1_000_000_000
 _END = ("final", "delete")
 ACTIONS = ("relayed", "merged", "closed", "ignored")
 
@@ -123,7 +123,7 @@ class AlertMerger:
     ) -> None:
         self.own_agency = own_agency
         self.partner_agency = partner_agency
-        self._dt_ns = merge_origin_s * NS
+        self._dt_ns = merge_origin_s * NS_PER_S
         self._km = merge_distance_km
         self._memory = memory
         self._own: dict[str, Alert] = {}  # our active events: newest alert
@@ -148,7 +148,7 @@ class AlertMerger:
             return False
         if abs(a.origin_time_ns - b.origin_time_ns) > self._dt_ns:
             return False
-        km = float(epicentral_km(a.latitude_deg, a.longitude_deg, b.latitude_deg, b.longitude_deg))
+        km = float(distances_km(a.latitude_deg, a.longitude_deg, b.latitude_deg, b.longitude_deg))
         return km <= self._km
 
     # ---- decisions --------------------------------------------------------------------------
