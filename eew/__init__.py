@@ -40,7 +40,8 @@ Modules
 ``eew.detect``
     Per-channel streaming processors: ``channel`` (state, continuity, resets on gaps),
     ``ring`` (recent samples), ``trigger`` (on/off, dead time, coda re-trigger), ``picker``
-    (onset refinement, rejection, growing-window early-P updates), ``picks`` (the values).
+    (onset refinement, rejection, growing-window early-P updates), ``state`` (what a
+    channel shares with its picker; the typed counters).
 ``eew.pipeline``
     The router the daemon and replay share: packets in, results out through a callback.
 ``eew.event``
