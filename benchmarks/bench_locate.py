@@ -19,10 +19,10 @@ import time
 import numpy as np
 
 from eew.daemon.config import load_settings
-from eew.event.forecast import epicentral_km
 from eew.event.locate import Grid, Locator
 from eew.event.traveltime import load_stack
 from eew.inventory import load_inventory
+from eew.model.geo import distances_km
 
 TARGET_MS = 20.0
 SOURCE = (43.21, 76.95, 10.0)  # under Almaty (local_m4.5)
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         ends = np.full(silent.size, t_now)
         loc = locator.locate(picked, tp[picked], silent, ends)  # warm-up and check
         err = float(
-            epicentral_km(
+            distances_km(
                 SOURCE[0], SOURCE[1], np.array([loc.latitude_deg]), np.array([loc.longitude_deg])
             )[0]
         )

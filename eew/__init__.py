@@ -24,9 +24,9 @@ Modules
     default; each stage receives its own sections) and the machinery every section uses
     (declaration, TOML parsing with unknown-key and invariant checks, rendering). The
     configuration *file* is composed at the top, in ``eew.daemon.config``.
-``eew.inventory``, ``eew.stationxml``
-    Per-channel :class:`~eew.inventory.ChannelInfo` records and the
-    :class:`~eew.inventory.Inventory` collecting them; ``stationxml`` reads them from
+``eew.inventory``
+    ``channel``: per-channel :class:`~eew.inventory.ChannelInfo` records; ``collection``:
+    the :class:`~eew.inventory.Inventory` collecting them; ``stationxml`` reads them from
     StationXML (obspy).
 ``eew.ingest``
     ``packet``: the :class:`~eew.model.packet.Packet` value (one decoded record);
@@ -41,7 +41,8 @@ Modules
 ``eew.detect``
     Per-channel streaming processors: ``channel`` (state, continuity, resets on gaps),
     ``ring`` (recent samples), ``trigger`` (on/off, dead time, coda re-trigger), ``picker``
-    (onset refinement, rejection, growing-window early-P updates), ``picks`` (the values).
+    (onset refinement, rejection, growing-window early-P updates), ``state`` (what a
+    channel shares with its picker; the typed counters).
 ``eew.pipeline``
     The router the daemon and replay share: packets in, results out through a callback.
 ``eew.event``

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from eew.model.timeutil import NS_PER_S
+
 # columns of the int64 result table
 (
     C_OFFSET,
@@ -39,7 +41,6 @@ STOP_MS3 = 1
 STOP_TRUNCATED = 2
 STOP_FULL = 3
 
-_NS = 1_000_000_000
 _RESYNC = 64
 
 # An integer inside the kernels: numba types both as int64, NumPy's stubs tell them apart.
@@ -203,7 +204,7 @@ def scan_v2(
         tcorr = _i32(buf, p + 40, big)
         t_s = (_days_before_year(year) + doy - 1) * 86400 + np.int64(buf[p + 24]) * 3600
         t_s += np.int64(buf[p + 25]) * 60 + np.int64(buf[p + 26])
-        t_ns = t_s * _NS + frac * 100_000 + micro * 1000
+        t_ns = t_s * NS_PER_S + frac * 100_000 + micro * 1000
         if not act & 0x02:
             t_ns += tcorr * 100_000
         out[k, C_OFFSET] = p

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eew.schemafields import doc_field as _f
+from eew.schemafields import optional_path
 from eew.schemafields import require_positive as _positive
 
 
@@ -133,6 +134,10 @@ class BusSetup:
     agency: str
     insecure: bool = False
     base_dir: Path = Path(".")
+
+    def path(self, value: str) -> Path | None:
+        """A path from the configuration, relative to :attr:`base_dir`; None for ``''``."""
+        return optional_path(self.base_dir, value)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from eew.acquisition.archive import index_archive, iter_packets
 from eew.cli.jsonl import JsonlWriter
 from eew.daemon.config import load_settings
 from eew.errors import CLIError
-from eew.event.core import EventCore
+from eew.event.core import EventCore, EventStatistics
 from eew.event.targets import load_targets
 from eew.event.traveltime import load_stack
 from eew.inventory import load_inventory
@@ -200,7 +200,7 @@ def _summary(
     wall_s: float,
     written: int,
     cfg_hash: str,
-    events: dict[str, int] | None = None,
+    events: EventStatistics | None = None,
     stream: IO[str] | None = None,
 ) -> None:
     s = stream or sys.stderr
@@ -212,8 +212,8 @@ def _summary(
         f"  picks {stats.picks} ({stats.pick_messages} messages), objects written {written}",
         *(
             [
-                f"  events {events['events']} (teleseismic/distant {events['teleseisms']}), "
-                f"alerts {events['alerts']}"
+                f"  events {events.events} (teleseismic/distant {events.teleseisms}), "
+                f"alerts {events.alerts}"
             ]
             if events is not None
             else []

@@ -124,10 +124,10 @@ class Daemon:
         partner = partner or getattr(settings, "partner", None)
         self.partner: PartnerExchange | None = None
         if partner is not None and partner.enabled and self.role in ("central", "all"):
-            self.partner = PartnerExchange.from_config(partner, settings.bus_setup(), self.clock)
+            self.partner = PartnerExchange.build(settings.bus_setup(), partner, self.clock)
             observers = (*observers, self.partner.observe)
             inventory = inventory or load_inventory(cfg.stationxml_paths())
-            extra = self.partner.inventory(settings.base_dir)
+            extra = self.partner.inventory(settings.bus_setup())
             inventory = inventory.merged(extra) if extra is not None else inventory
         self.outputs = Outputs(
             None, self.clock, publish_picks=self.role != "central", observers=observers
@@ -372,12 +372,15 @@ class Daemon:
             queues["bus_picks"] = ps.picks_queued
             drops["bus_picks"] = ps.picks_dropped
             drops["bus_send"] = ps.send_dropped
-        if self.partner is not None:
-            for key, n in self.partner.statistics().items():
-                if key == "partner_queued":
-                    queues["partner"] = n
-                elif key.startswith("partner_dropped_"):
-                    drops[key.replace("_dropped_", "_")] = n
+        link = self.partner.statistics().link if self.partner is not None else None
+        if link is not None:
+            queues["partner"] = link.queued
+            drops["partner_picks"] = link.dropped
+            drops["partner_forged"] = link.gate.dropped_forged
+            drops["partner_stale"] = link.gate.dropped_stale
+            drops["partner_replayed"] = link.gate.dropped_replayed
+            drops["partner_unsigned"] = link.gate.dropped_unsigned
+            drops["partner_malformed"] = link.gate.dropped_malformed
         h = DaemonHealth(
             time_ns=now,
             role=self.role,

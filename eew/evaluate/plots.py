@@ -19,7 +19,6 @@ from eew.evaluate.truth import Truth
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-NS = 1_000_000_000
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
 
 

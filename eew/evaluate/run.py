@@ -24,7 +24,7 @@ from pathlib import Path
 from eew import __version__
 from eew.acquisition.archive import ArchiveIndex, index_archive, iter_packets, split_packet
 from eew.daemon.config import Settings, load_settings
-from eew.event.core import EventCore
+from eew.event.core import EventCore, EventStatistics
 from eew.event.lifecycle import EventState
 from eew.event.targets import Target, load_targets
 from eew.event.traveltime import load_stack
@@ -55,7 +55,7 @@ class ReplayRun:
         that delivered a given sample).
     statistics : PipelineStatistics or None
         Pipeline counters at the end of the run.
-    core_counters : dict
+    core_counters : EventStatistics or None
         Event-core counters (events, teleseisms, alerts).
     targets : tuple of Target
         Target sites used for the forecasts.
@@ -66,7 +66,7 @@ class ReplayRun:
     alerts: list[Alert] = field(default_factory=list)
     packet_ends_ns: dict[str, list[int]] = field(default_factory=dict)
     statistics: PipelineStatistics | None = None
-    core_counters: dict[str, int] = field(default_factory=dict)
+    core_counters: EventStatistics | None = None
     targets: tuple[Target, ...] = ()
 
     def values(self) -> list[object]:

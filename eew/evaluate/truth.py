@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from eew.errors import DataError
-from eew.event.forecast import epicentral_km
 from eew.event.locate import TravelTimeStack
+from eew.model.geo import distances_km
 from eew.model.timeutil import iso_to_ns
 
 TRUTH_FILE = "truth.json"
@@ -74,7 +74,7 @@ class Truth:
             return math.inf
         lat = np.array([v[0] for v in self.stations.values()])
         lon = np.array([v[1] for v in self.stations.values()])
-        return float(epicentral_km(lat_deg, lon_deg, lat, lon).min())
+        return float(distances_km(lat_deg, lon_deg, lat, lon).min())
 
     def inside_network(self, lat_deg: float, lon_deg: float) -> bool:
         """True if a point lies inside the convex hull of the scenario's stations."""

@@ -35,7 +35,7 @@ from typing import Protocol, overload
 import numpy as np
 from numba import njit
 
-KM_PER_DEG = 111.19492664455873
+from eew.model.geo import KM_PER_DEG
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-NS_PER_S = 1_000_000_000
+from eew.model.timeutil import NS_PER_S
 
 
 class Packet:

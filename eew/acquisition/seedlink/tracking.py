@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eew.errors import EEWError
-from eew.model.packet import NS_PER_S, Packet
+from eew.model.packet import Packet
+from eew.model.timeutil import NS_PER_S
 
 STATE_VERSION = 1
 
