@@ -27,6 +27,7 @@ demo: $(STAMP)
 # lint, then every test, the slow ones included (tests/test_packaging.py: wheel install + replay)
 test: $(STAMP)
 	$(BIN)/ruff check eew tests benchmarks tools
+	$(BIN)/mypy eew
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 test-fast: $(STAMP)
@@ -43,6 +44,7 @@ wheel: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check eew tests benchmarks tools
+	$(BIN)/mypy eew
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_stalta.py

@@ -18,11 +18,11 @@ import time
 
 import numpy as np
 
-from eew.config import load_config
-from eew.event.forecast import epicentral_km
+from eew.daemon.config import load_settings
 from eew.event.locate import Grid, Locator
 from eew.event.traveltime import load_stack
 from eew.inventory import load_inventory
+from eew.model.geo import distances_km
 
 TARGET_MS = 20.0
 SOURCE = (43.21, 76.95, 10.0)  # under Almaty (local_m4.5)
@@ -30,7 +30,7 @@ SOURCE = (43.21, 76.95, 10.0)  # under Almaty (local_m4.5)
 
 def build_locator() -> tuple[Locator, Grid, list[str]]:
     """The event core's locator for the configured stations."""
-    cfg = load_config()
+    cfg = load_settings().config
     inv = load_inventory(cfg.stationxml_paths())
     stack = load_stack()
     st = inv.stations()
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         ends = np.full(silent.size, t_now)
         loc = locator.locate(picked, tp[picked], silent, ends)  # warm-up and check
         err = float(
-            epicentral_km(
+            distances_km(
                 SOURCE[0], SOURCE[1], np.array([loc.latitude_deg]), np.array([loc.longitude_deg])
             )[0]
         )

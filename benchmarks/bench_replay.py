@@ -35,7 +35,7 @@ import numpy as np
 import obspy
 
 from eew.acquisition.archive import index_archive, iter_packets
-from eew.config import load_config
+from eew.daemon.config import load_settings
 from eew.inventory import Inventory, load_inventory
 from eew.pipeline import Pipeline
 
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile stages (b) and (c)")
     args = parser.parse_args(argv)
 
-    cfg = load_config()
+    cfg = load_settings().config
     inventory = load_inventory([STATIONXML])
     seconds = args.minutes * 60.0
     with tempfile.TemporaryDirectory(prefix="eew-bench-") as tmp:

@@ -20,17 +20,18 @@ Modules
 ``eew.model.clock``
     Injected clocks: wall clock for the daemon, data clock for replay, manual clock for tests.
 ``eew.config``, ``eew.schemafields``
-    The typed, frozen configuration schema (single source of every default; it includes the
-    sections declared in ``eew.bus.config``, ``eew.daemon.schema``, ``eew.partner.config``),
-    TOML loading with unknown-key and invariant checks, ``--dump`` rendering.
+    The processing configuration (typed, frozen sections, the single source of every
+    default; each stage receives its own sections) and the machinery every section uses
+    (declaration, TOML parsing with unknown-key and invariant checks, rendering). The
+    configuration *file* is composed at the top, in ``eew.daemon.config``.
 ``eew.configfile``
     Where the configuration file is looked up (``--config``, ``$EEW_CONFIG``,
     ``./config/eew.toml``, ``/etc/eew/eew.toml``, packaged default) and where the package
     data are: ``eew/data/`` holds the default configuration and target sites (``config/``),
     the AW and KN StationXML (``stations/``) and the travel-time tables.
-``eew.inventory``, ``eew.stationxml``
-    Per-channel :class:`~eew.inventory.ChannelInfo` records and the
-    :class:`~eew.inventory.Inventory` collecting them; ``stationxml`` reads them from
+``eew.inventory``
+    ``channel``: per-channel :class:`~eew.inventory.ChannelInfo` records; ``collection``:
+    the :class:`~eew.inventory.Inventory` collecting them; ``stationxml`` reads them from
     StationXML (obspy).
 ``eew.ingest``
     ``packet``: the :class:`~eew.model.packet.Packet` value (one decoded record);
@@ -45,7 +46,8 @@ Modules
 ``eew.detect``
     Per-channel streaming processors: ``channel`` (state, continuity, resets on gaps),
     ``ring`` (recent samples), ``trigger`` (on/off, dead time, coda re-trigger), ``picker``
-    (onset refinement, rejection, growing-window early-P updates), ``picks`` (the values).
+    (onset refinement, rejection, growing-window early-P updates), ``state`` (what a
+    channel shares with its picker; the typed counters).
 ``eew.pipeline``
     The router the daemon and replay share: packets in, results out through a callback.
 ``eew.event``
@@ -65,7 +67,8 @@ Modules
 ``eew.seedlink``
     SeedLink 3.1 protocol, asyncio client (resume, keepalive, latency) and archive server.
 ``eew.daemon``
-    ``eew run``: roles station/central/all, supervision, shutdown, health and metrics.
+    ``eew run``: roles station/central/all, supervision, shutdown, health and metrics; the
+    configuration file (``eew.daemon.config``: every section, composed at the top).
 ``eew.evaluate``
     Scenario replay against ``truth.json`` and scorecards (``eew evaluate``).
 ``eew.simulate``

@@ -1,36 +1,32 @@
-"""Typed configuration: the single source of every default.
+"""The processing configuration: the sections of the processing chain.
 
-The configuration is a tree of frozen dataclasses. Each field has exactly one
-default, declared here, and a unit in its name (``_s``, ``_hz``, ``_counts``)
-or in its ``doc`` metadata. :func:`load_config` reads a TOML file with
-:mod:`tomllib`; unknown sections or keys, wrong types and violated invariants
-raise :class:`~eew.errors.ConfigError` naming the key and the file.
-:func:`dump_config` renders the effective configuration back to TOML
-(``eew config --dump``); ``config/eew.toml`` is exactly that dump of the
-defaults, and a test keeps the two in step.
+Inventory, per-channel processing, trigger, picker, rejection, event, alert, onsite and
+replay: each section is a frozen dataclass in which every field has exactly one default,
+declared here, and a unit in its name (``_s``, ``_hz``, ``_counts``) or in its ``doc``
+metadata, and a ``check()`` that raises :class:`ValueError` naming the key. Each stage
+receives its own sections, never the whole configuration.
 
-Relative paths in a configuration file are resolved against the directory of
-that file. Without ``--config`` the file is looked up in the order documented in
-:mod:`eew.configfile` (``$EEW_CONFIG``, ``./config/eew.toml``, ``/etc/eew/eew.toml``,
-the packaged default).
+This module sits low in the house: it imports only :mod:`eew.errors` (through
+:mod:`eew.schemafields` and :mod:`eew.configfile`). The configuration *file* also holds
+the sections of the daemon, the alert bus and the partner exchange, declared in their
+packages; the file's schema, its loader (unknown sections or keys, wrong types and
+violated invariants raise :class:`~eew.errors.ConfigError` naming the key and the file)
+and ``eew config --dump`` are composed at the top, in :mod:`eew.daemon.config`.
+``config/eew.toml`` is exactly that dump of the defaults, and a test keeps the two in
+step.
+
+Relative paths in a configuration file are resolved against the directory of that file;
+paths the file does not set resolve against the packaged ``eew/data/config``. Without
+``--config`` the file is looked up in the order documented in :mod:`eew.configfile`
+(``$EEW_CONFIG``, ``./config/eew.toml``, ``/etc/eew/eew.toml``, the packaged default).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from eew.bus.config import BusConfig, SecurityConfig
 from eew.configfile import find_config, packaged_config_dir
-from eew.daemon.schema import DaemonConfig, SeedLinkConfig, UpstreamConfig
-from eew.errors import ConfigError
-from eew.partner.config import PartnerConfig
 from eew.schemafields import doc_field as _f
 from eew.schemafields import require_positive as _positive
 
@@ -373,7 +369,11 @@ class ReplayConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """The whole configuration."""
+    """The processing configuration: every section of the processing chain.
+
+    A value built here (``Config()``) has the defaults; one read from a file comes from
+    :func:`eew.daemon.config.load_settings` (``settings.config``).
+    """
 
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
@@ -383,12 +383,6 @@ class Config:
     event: EventConfig = field(default_factory=EventConfig)
     alert: AlertConfig = field(default_factory=AlertConfig)
     onsite: OnsiteConfig = field(default_factory=OnsiteConfig)
-    bus: BusConfig = field(default_factory=BusConfig)
-    bus_security: SecurityConfig = field(default_factory=SecurityConfig)
-    daemon: DaemonConfig = field(default_factory=DaemonConfig)
-    seedlink: SeedLinkConfig = field(default_factory=SeedLinkConfig)
-    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
-    partner: PartnerConfig = field(default_factory=PartnerConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     #: directory against which relative paths are resolved (not a TOML key)
     base_dir: Path = field(default=Path("."), compare=False, repr=False)
@@ -410,14 +404,19 @@ class Config:
         """The target-site file (see :meth:`resolve_path` for relative paths)."""
         return self.resolve_path("alert.targets_file", self.alert.targets_file)
 
-    def hash(self) -> str:
-        """Short SHA-256 of the effective configuration (stamped on every output)."""
-        return hashlib.sha256(dump_config(self).encode()).hexdigest()[:12]
 
-
-_SECTIONS = [
-    f.name for f in dataclasses.fields(Config) if f.name not in ("base_dir", "source", "set_keys")
-]
+#: the names of the processing sections (the fields of :class:`Config` that are sections)
+SECTIONS = (
+    "inventory",
+    "processing",
+    "trigger",
+    "picker",
+    "rejection",
+    "event",
+    "alert",
+    "onsite",
+    "replay",
+)
 
 
 def default_config_dir() -> Path:
@@ -426,144 +425,9 @@ def default_config_dir() -> Path:
 
 
 def default_config_path() -> Path | None:
-    """The file :func:`load_config` reads without a path (see :func:`eew.configfile.find_config`).
+    """The file read when no path is given (see :func:`eew.configfile.find_config`).
 
     ``None`` only when not even the packaged default exists (built-in defaults then).
     """
     found = find_config()
     return found.path if found is not None else None
-
-
-def load_config(path: str | Path | None = None) -> Config:
-    """Load and validate a configuration file.
-
-    Parameters
-    ----------
-    path : str or Path, optional
-        TOML file. ``None`` looks the file up in the documented order
-        (:func:`eew.configfile.find_config`: ``$EEW_CONFIG``, ``./config/eew.toml``,
-        ``/etc/eew/eew.toml``, the packaged default).
-
-    Raises
-    ------
-    ConfigError
-        Unreadable file, TOML syntax error, unknown section or key, wrong
-        type, or violated invariant; the message names the file and the key.
-    """
-    if path is None:
-        path = default_config_path()
-        if path is None:
-            return Config()
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    return config_from_dict(raw, source=str(path), base_dir=path.resolve().parent)
-
-
-def config_from_dict(
-    raw: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None
-) -> Config:
-    """Build a validated :class:`Config` from a nested dict (as parsed from TOML)."""
-    sections: dict[str, Any] = {}
-    set_keys = frozenset(
-        f"{name}.{key}" for name, value in raw.items() if isinstance(value, dict) for key in value
-    )
-    for name, value in raw.items():
-        if name not in _SECTIONS:
-            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: [{name}] must be a table")
-        cls = _section_type(name)
-        sections[name] = _build_section(cls, name, value, source)
-    for name in _SECTIONS:
-        if name not in sections:
-            sections[name] = _build_section(_section_type(name), name, {}, source)
-    return Config(**sections, base_dir=base_dir or Path.cwd(), source=source, set_keys=set_keys)
-
-
-def _section_type(name: str) -> type:
-    hints = typing.get_type_hints(Config)
-    return hints[name]
-
-
-def _build_section(cls: type, section: str, values: dict[str, Any], source: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in known:
-            raise ConfigError(
-                f"{source}: unknown key {section}.{key} (known: {', '.join(sorted(known))})"
-            )
-        kwargs[key] = _coerce(value, hints[key], f"{source}: {section}.{key}")
-    obj = cls(**kwargs)
-    check = getattr(obj, "check", None)
-    if check is not None:
-        try:
-            check()
-        except ValueError as exc:
-            raise ConfigError(f"{source}: {section}.{exc}") from exc
-    return obj
-
-
-def _coerce(value: Any, typ: Any, where: str) -> Any:
-    origin = typing.get_origin(typ)
-    if typ is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if typ is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if typ is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if typ is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    if origin is tuple:
-        (item_type, _ellipsis) = typing.get_args(typ)
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return tuple(_coerce(v, item_type, where) for v in value)
-    if origin in (typing.Union, types.UnionType):
-        raise ConfigError(f"{where}: unsupported union type")  # pragma: no cover
-    raise ConfigError(f"{where}: unsupported type {typ!r}")  # pragma: no cover
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot render {value!r} as TOML")  # pragma: no cover
-
-
-def dump_config(cfg: Config, with_docs: bool = True) -> str:
-    """Render ``cfg`` as TOML that :func:`load_config` reads back to an equal config."""
-    lines = [
-        "# Almaty EEW pipeline configuration.",
-        "# Generated from the schema in eew/config.py (`eew config --dump`); all keys optional.",
-    ]
-    for name in _SECTIONS:
-        section = getattr(cfg, name)
-        lines.append("")
-        lines.append(f"[{name}]")
-        for f in dataclasses.fields(section):
-            if with_docs:
-                lines.append(f"# {f.metadata.get('doc', '')}")
-            lines.append(f"{f.name} = {_toml_value(getattr(section, f.name))}")
-    return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ import numpy as np
 
 from eew.config import Config
 from eew.detect.channel import ChannelProcessor
+from eew.detect.state import ChannelCounts
 from eew.inventory import Inventory
 from eew.model.clock import Clock, DataClock
 from eew.model.packet import Packet
@@ -39,19 +40,7 @@ class PipelineStatistics:
     data_problems: dict[str, int]
     unknown_channels: int
     data_span_s: float
-    per_channel: dict[str, dict[str, int]] = field(repr=False)
-
-
-_PROBLEMS = (
-    "gaps",
-    "overlaps",
-    "duplicates",
-    "rate_mismatch",
-    "empty_packets",
-    "dead",
-    "revived",
-    "clip_episodes",
-)
+    per_channel: dict[str, ChannelCounts] = field(repr=False)
 
 
 class Pipeline:
@@ -60,7 +49,8 @@ class Pipeline:
     Parameters
     ----------
     config : Config
-        Validated configuration.
+        Validated processing configuration; each channel gets its sections ``processing``,
+        ``trigger``, ``picker`` and ``rejection``.
     inventory : Inventory
         Station metadata; packets of channels not in it are dropped and counted.
     sink : callable
@@ -128,8 +118,17 @@ class Pipeline:
                 )
             self._unknown[packet.channel_id] += 1
             return None
+        c = self.config
         proc = ChannelProcessor(
-            info, self.config, self._sink, self.clock.now_ns, self._filter_cache
+            info,
+            c.processing,
+            c.trigger,
+            c.picker,
+            c.rejection,
+            self._sink,
+            self.clock.now_ns,
+            self._filter_cache,
+            source=c.source,
         )
         self._channels[packet.channel_id] = proc
         return proc
@@ -141,24 +140,19 @@ class Pipeline:
 
     def statistics(self) -> PipelineStatistics:
         """Counters summed over channels, plus the per-channel detail."""
-        total: Counter[str] = Counter()
         per = {cid: p.statistics() for cid, p in sorted(self._channels.items())}
-        for s in per.values():
-            total.update(s)
-        rejections = {
-            k.removeprefix("rejected_"): v for k, v in total.items() if k.startswith("rejected_")
-        }
+        total = sum(per.values(), ChannelCounts())
         span = 0.0
         if self._first_ns is not None and self._last_ns is not None:
             span = (self._last_ns - self._first_ns) / 1e9
         return PipelineStatistics(
             channels=len(self._channels),
-            packets=total["packets"] + sum(self._unknown.values()),
-            samples=total["samples"],
-            picks=total["picks"],
-            pick_messages=total["pick_messages"],
-            rejections=dict(sorted(rejections.items())),
-            data_problems={k: total[k] for k in _PROBLEMS if total[k]},
+            packets=total.packets + sum(self._unknown.values()),
+            samples=total.samples,
+            picks=total.picks,
+            pick_messages=total.pick_messages,
+            rejections=dict(sorted(total.rejections.items())),
+            data_problems=total.data_problems(),
             unknown_channels=len(self._unknown),
             data_span_s=span,
             per_channel=per,

@@ -21,8 +21,9 @@ from scipy import signal
 
 from eew.config import Config
 from eew.inventory import ChannelInfo, Inventory, load_inventory
-from eew.model.packet import NS_PER_S, Packet
+from eew.model.packet import Packet
 from eew.model.pick import Pick, RejectedTrigger
+from eew.model.timeutil import NS_PER_S
 from eew.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]

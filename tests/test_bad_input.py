@@ -87,7 +87,7 @@ def damaged(path: Path, name: str, edit) -> Path:
 def no_trigger(r: Replay) -> None:
     assert r.run.picks == []
     assert r.run.rejected == []
-    assert all(c.get("triggers", 0) == 0 for c in r.stats.per_channel.values())
+    assert all(c.triggers == 0 for c in r.stats.per_channel.values())
 
 
 def test_clean_files_replay_without_problems(

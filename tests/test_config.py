@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -10,13 +12,8 @@ import numpy as np
 import pytest
 
 from eew.cli import main
-from eew.config import (
-    Config,
-    config_from_dict,
-    default_config_path,
-    dump_config,
-    load_config,
-)
+from eew.config import Config, default_config_path
+from eew.daemon.config import SECTIONS, Settings, dump_settings, load_settings, settings_from_dict
 from eew.errors import ConfigError
 from eew.inventory import Inventory
 from eew.model.packet import Packet
@@ -39,23 +36,45 @@ def test_defaults_load_and_are_consistent() -> None:
     assert cfg.trigger.lta_s > cfg.trigger.sta_s
     assert cfg.trigger.off_ratio < cfg.trigger.on_ratio
     assert cfg.processing.highpass_hz == pytest.approx(0.075)
-    assert load_config() == cfg
+    assert load_settings().config == cfg
+    assert load_settings() == Settings()
 
 
 def test_embedded_file_is_the_dump_of_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # ./config/eew.toml of the checkout comes before /etc and the package
     assert default_config_path() == EMBEDDED
-    assert EMBEDDED.read_text(encoding="utf-8") == dump_config(Config())
+    assert EMBEDDED.read_text(encoding="utf-8") == dump_settings(Settings())
 
 
 def test_embedded_file_loads_to_defaults() -> None:
-    cfg = load_config(EMBEDDED)
-    assert cfg == Config()
-    assert cfg.source == str(EMBEDDED)
-    assert cfg.hash() == Config().hash()
+    s = load_settings(EMBEDDED)
+    assert s == Settings()
+    assert s.config == Config()
+    assert s.source == str(EMBEDDED)
+    assert s.config.source == str(EMBEDDED)
+    assert s.hash() == Settings().hash()
+
+
+def test_file_sections_are_the_processing_sections_and_the_packages_sections() -> None:
+    processing = {f.name for f in dataclasses.fields(Config)} - {"base_dir", "source", "set_keys"}
+    own = {f.name for f in dataclasses.fields(Settings)} - {"config"}
+    assert set(SECTIONS) == processing | own
+    assert len(SECTIONS) == len(processing) + len(own)
+
+
+def test_the_processing_configuration_imports_nothing_above_it() -> None:
+    code = (
+        "import sys, eew.config; "
+        "bad = sorted(m for m in sys.modules if m.startswith('eew.') and m not in "
+        "('eew.config', 'eew.configfile', 'eew.errors', 'eew.schemafields')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_dump_load_round_trip_of_non_default_values(tmp_path: Path) -> None:
+    defaults = Settings()
     cfg = dataclasses.replace(
         Config(),
         trigger=dataclasses.replace(Config().trigger, sta_s=0.7, components="ZNE", on_ratio=5.5),
@@ -65,15 +84,22 @@ def test_dump_load_round_trip_of_non_default_values(tmp_path: Path) -> None:
     cfg = dataclasses.replace(
         cfg, inventory=dataclasses.replace(cfg.inventory, stationxml=('a "quoted".xml', "b\\c.xml"))
     )
+    settings = dataclasses.replace(
+        defaults,
+        config=cfg,
+        daemon=dataclasses.replace(defaults.daemon, role="station"),
+        partner=dataclasses.replace(defaults.partner, agency="KG-X"),
+    )
     for with_docs in (True, False):
-        back = load_config(write(tmp_path, dump_config(cfg, with_docs=with_docs)))
-        assert back == cfg
-        assert back.hash() == cfg.hash()
-    assert cfg.hash() != Config().hash()
+        back = load_settings(write(tmp_path, dump_settings(settings, with_docs=with_docs)))
+        assert back == settings
+        assert back.hash() == settings.hash()
+    assert settings.hash() != defaults.hash()
+    assert dataclasses.replace(defaults, config=cfg).hash() != defaults.hash()
 
 
 def test_partial_file_keeps_other_defaults_and_coerces_int_to_float(tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path, "[trigger]\nlta_s = 30\n"))
+    cfg = load_settings(write(tmp_path, "[trigger]\nlta_s = 30\n")).config
     assert cfg.trigger.lta_s == 30.0
     assert isinstance(cfg.trigger.lta_s, float)
     assert cfg.picker == Config().picker
@@ -88,7 +114,7 @@ def test_relative_stationxml_paths_resolve_against_the_config_folder(
     absolute = tmp_path / "abs.xml"
     path = write(sub, f'[inventory]\nstationxml = ["st/x.xml", "../y.xml", "{absolute}"]\n')
     monkeypatch.chdir(ROOT)  # the current directory must not matter
-    cfg = load_config(path)
+    cfg = load_settings(path).config
     assert cfg.stationxml_paths() == [
         (sub / "st" / "x.xml").resolve(),
         (tmp_path / "y.xml").resolve(),
@@ -97,7 +123,7 @@ def test_relative_stationxml_paths_resolve_against_the_config_folder(
 
 
 def test_default_stationxml_paths_point_at_the_stations_folder() -> None:
-    paths = load_config().stationxml_paths()
+    paths = load_settings().config.stationxml_paths()
     assert paths
     # the repository's stations/*.xml are links to the package data eew/data/stations/
     assert all(p.parent == (ROOT / "eew" / "data" / "stations").resolve() for p in paths)
@@ -131,6 +157,12 @@ def test_default_stationxml_paths_point_at_the_stations_folder() -> None:
         ("[picker]\nwindow_max_s = 0.1\n", "picker.window_max_s"),
         ("[rejection]\nglitch_concentration = 1.5\n", "rejection.glitch_concentration"),
         ("[replay]\nmax_packet_samples = -1\n", "replay.max_packet_samples"),
+        # sections declared by the daemon, bus and partner packages
+        ("[daemon]\nrol = 'all'\n", "daemon.rol"),
+        ("[daemon]\nrole = 'edge'\n", "daemon.role"),
+        ("[seedlink]\nservers = ['nohost']\n", "seedlink.servers"),
+        ("[bus]\nendpoint = 'nowhere'\n", "bus.endpoint"),
+        ("[partner]\nagencyy = 'X'\n", "partner.agencyy"),
     ],
 )
 def test_bad_files_raise_config_error_naming_key_and_file(
@@ -138,7 +170,7 @@ def test_bad_files_raise_config_error_naming_key_and_file(
 ) -> None:
     path = write(tmp_path, text, "bad_config.toml")
     with pytest.raises(ConfigError) as info:
-        load_config(path)
+        load_settings(path)
     msg = str(info.value)
     assert str(path) in msg
     assert key in msg
@@ -147,15 +179,15 @@ def test_bad_files_raise_config_error_naming_key_and_file(
 def test_toml_syntax_error_and_missing_file_name_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[trigger\nsta_s = 1\n", "broken.toml")
     with pytest.raises(ConfigError, match=r"broken\.toml"):
-        load_config(path)
+        load_settings(path)
     with pytest.raises(ConfigError, match=r"missing\.toml"):
-        load_config(tmp_path / "missing.toml")
+        load_settings(tmp_path / "missing.toml")
 
 
-def test_config_from_dict_checks_like_the_file_loader() -> None:
+def test_settings_from_dict_checks_like_the_file_loader() -> None:
     with pytest.raises(ConfigError, match=r"<test>.*trigger\.lta_s"):
-        config_from_dict({"trigger": {"lta_s": 0.1}}, source="<test>")
-    assert config_from_dict({}) == Config()
+        settings_from_dict({"trigger": {"lta_s": 0.1}}, source="<test>")
+    assert settings_from_dict({}) == Settings()
 
 
 def test_config_is_frozen() -> None:
@@ -165,15 +197,9 @@ def test_config_is_frozen() -> None:
 
 
 def test_every_field_has_a_doc() -> None:
-    for section in dataclasses.fields(Config):
-        if not dataclasses.is_dataclass(section.type) and section.name in (
-            "base_dir",
-            "source",
-            "set_keys",
-        ):
-            continue
-        for f in dataclasses.fields(getattr(Config(), section.name)):
-            assert f.metadata.get("doc"), f"{section.name}.{f.name} has no doc"
+    for name in SECTIONS:
+        for f in dataclasses.fields(Settings().section(name)):
+            assert f.metadata.get("doc"), f"{name}.{f.name} has no doc"
 
 
 @pytest.mark.parametrize(
@@ -188,7 +214,7 @@ def test_band_above_nyquist_is_an_error_when_the_channel_is_built(
     tmp_path: Path, make_info, t0_ns: int, key: str, value: float, info_kwargs: dict
 ) -> None:
     path = write(tmp_path, f"[trigger]\n{key} = {value}\n", "nyquist.toml")
-    cfg = load_config(path)  # valid on its own: the rate is only known per channel
+    cfg = load_settings(path).config  # valid on its own: the rate is only known per channel
     info = make_info(**info_kwargs)
     pipe = Pipeline(cfg, Inventory([info]), lambda _r: None)
     pkt = Packet(info.channel_id, t0_ns, info.sampling_rate_hz, np.zeros(100, dtype=np.int32))
@@ -210,12 +236,12 @@ def test_trigger_defaults_are_usable_at_100_hz(make_info, t0_ns: int) -> None:
 def test_config_dump_cli_parses_back(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["config", "--dump"]) == 0
     out = capsys.readouterr().out
-    assert config_from_dict(tomllib.loads(out)) == load_config()
+    assert settings_from_dict(tomllib.loads(out)) == load_settings()
     custom = write(tmp_path, "[trigger]\non_ratio = 6.0\n")
     assert main(["config", "--config", str(custom), "--dump"]) == 0
-    back = config_from_dict(tomllib.loads(capsys.readouterr().out))
-    assert back.trigger.on_ratio == 6.0
-    assert back == load_config(custom)
+    back = settings_from_dict(tomllib.loads(capsys.readouterr().out))
+    assert back.config.trigger.on_ratio == 6.0
+    assert back == load_settings(custom)
 
 
 def test_config_cli_check_reports_ok_and_errors(

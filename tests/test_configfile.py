@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from eew.cli import main
-from eew.config import Config, dump_config, load_config
+from eew.config import Config
 from eew.configfile import (
     ENV_VAR,
     data_dir,
@@ -19,6 +19,7 @@ from eew.configfile import (
     packaged_config_dir,
     packaged_stations_dir,
 )
+from eew.daemon.config import Settings, dump_settings, load_settings
 from eew.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,21 +84,23 @@ def test_packaged_default_comes_last(nowhere: dict[str, Path]) -> None:
     assert (found.path, found.origin) == (packaged_config(), "packaged default")
 
 
-def test_load_config_without_path_uses_the_environment_variable(
+def test_loading_without_path_uses_the_environment_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(ENV_VAR, str(write(tmp_path)))
-    assert load_config().trigger.on_ratio == 6.0
+    assert load_settings().config.trigger.on_ratio == 6.0
 
 
-def test_load_config_in_a_folder_without_config_reads_the_packaged_default(
+def test_loading_in_a_folder_without_config_reads_the_packaged_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("eew.configfile.SYSTEM_CONFIG", tmp_path / "no" / "eew.toml")
-    cfg = load_config()
+    settings = load_settings()
+    assert settings == Settings()
+    assert settings.source == str(packaged_config())
+    cfg = settings.config
     assert cfg == Config()
-    assert cfg.source == str(packaged_config())
     assert all(p.parent == packaged_stations_dir() for p in cfg.stationxml_paths())
     assert cfg.targets_path() == packaged_config_dir() / "targets.csv"
 
@@ -125,14 +128,14 @@ def test_relative_paths_resolve_against_the_file_folder_not_the_current_one(
         '[inventory]\nstationxml = ["st/a.xml"]\n[alert]\ntargets_file = "../t.csv"\n',
     )
     monkeypatch.chdir(ROOT)
-    cfg = load_config(path)
+    cfg = load_settings(path).config
     assert cfg.stationxml_paths() == [(tmp_path / "etc" / "st" / "a.xml").resolve()]
     assert cfg.targets_path() == (tmp_path / "t.csv").resolve()
 
 
 # ---- packaged data and the repository folders ----------------------------------------------
 def test_packaged_default_and_checkout_config_are_the_dump_of_the_defaults() -> None:
-    dump = dump_config(Config())
+    dump = dump_settings(Settings())
     for path in (packaged_config(), ROOT / "config" / "eew.toml"):
         assert path.read_text(encoding="utf-8") == dump, (
             f"{path} is out of date: regenerate it with `eew config --dump > {path}`"

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from eew.evaluate.truth import _convex_hull
-from eew.event.forecast import epicentral_km
 from eew.event.locate import Location, Locator, TravelTimeStack
+from eew.model.geo import distances_km
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_locate.py"
 
@@ -50,9 +50,7 @@ def _p_sorted(setup, src) -> np.ndarray:
 
 def _error_km(src, loc: Location) -> float:
     return float(
-        epicentral_km(src[0], src[1], np.array([loc.latitude_deg]), np.array([loc.longitude_deg]))[
-            0
-        ]
+        distances_km(src[0], src[1], np.array([loc.latitude_deg]), np.array([loc.longitude_deg]))[0]
     )
 
 

@@ -225,7 +225,7 @@ def other_packets(evaluator: Evaluator) -> dict[tuple[str, float], object]:
         idx = index_archive([SAMPLES / name])
         for packet_s in (0.25, 0.0):
             out[name, packet_s] = run_packets(
-                live_packets(idx, packet_s), evaluator.config, evaluator.inventory
+                live_packets(idx, packet_s), evaluator.settings, evaluator.inventory
             )
     return out
 

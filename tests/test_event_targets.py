@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from eew.config import load_config
+from eew.daemon.config import load_settings
 from eew.errors import ConfigError
 from eew.event.targets import COLUMNS, Target, load_targets
 
 
 def test_configured_targets_load():
-    targets = load_targets(load_config().targets_path())
+    targets = load_targets(load_settings().config.targets_path())
     names = [t.name for t in targets]
     assert len(names) == len(set(names)) >= 8
     for want in ("Talgar", "Esik", "Kaskelen", "Konaev", "Uzynagash", "Bishkek"):

@@ -24,16 +24,16 @@ from eew.acquisition.archive import index_archive
 from eew.bus import MessageGate, Signer, SubscriberConfig
 from eew.bus.keys import generate_keys
 from eew.bus.wire import encode_payload, make_topic
-from eew.config import load_config
+from eew.daemon.config import load_settings
 from eew.evaluate.run import live_packets
 from eew.evaluate.truth import load_truth
 from eew.event.core import EventCore
-from eew.event.forecast import epicentral_km
 from eew.event.targets import load_targets
 from eew.event.traveltime import load_stack
 from eew.inventory import load_inventory
 from eew.model.alert import Alert
 from eew.model.clock import DataClock
+from eew.model.geo import distances_km
 from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.exchange import PartnerExchange
@@ -64,7 +64,8 @@ NS = 1_000_000_000
 
 def replay(scenario: Path, keys: Path | None) -> list[Alert]:
     """Replay the scenario; with ``keys``, KN picks come through the partner path."""
-    cfg = load_config()
+    settings = load_settings()
+    cfg = settings.config
     inventory = load_inventory(cfg.stationxml_paths())
     clock = DataClock()
     alerts: list[Alert] = []
@@ -87,7 +88,10 @@ def replay(scenario: Path, keys: Path | None) -> list[Alert]:
         return pipeline.data_end_ns(sid)
 
     core = EventCore(
-        cfg,
+        cfg.event,
+        cfg.alert,
+        cfg.onsite,
+        settings.hash(),
         inventory,
         exchange.filter_sink(sink),
         clock,
@@ -125,7 +129,7 @@ def replay(scenario: Path, keys: Path | None) -> list[Alert]:
     pipeline.flush()
     core.flush()
     if keys is not None:
-        assert exchange.statistics()["partner_picks_imported"] > 0
+        assert exchange.statistics().picks_imported > 0
     return [a for a in alerts if a.kind == "source"]
 
 
@@ -135,7 +139,7 @@ def errors_km(alerts: list[Alert], lat: float, lon: float, origin_ns: int) -> tu
     later = [a for a in alerts if a.sent_time_ns <= first.sent_time_ns + 5 * NS][-1]
 
     def km(a: Alert) -> float:
-        return float(epicentral_km(a.latitude_deg, a.longitude_deg, lat, lon))
+        return float(distances_km(a.latitude_deg, a.longitude_deg, lat, lon))
 
     return (first.sent_time_ns - origin_ns) / NS, km(first), km(later)
 

@@ -241,7 +241,7 @@ def test_two_instances_exchange_over_loopback(tmp_path: Path, scenario_picks) ->
                 (kz_station if p.channel_id.startswith("AW.") else kg_export).publish_pick(p)
                 await asyncio.sleep(0.002)
             await wait_for(lambda: tap.alerts("KZ-AEWS"), 15, "a KZ-AEWS alert")
-            await wait_for(lambda: ex.statistics().get("partner_picks_imported", 0) >= 5, 10, "KN")
+            await wait_for(lambda: ex.statistics().picks_imported >= 5, 10, "KN")
             # KG-MES alerts: the same event as ours (merged) and one only KG knows (relayed)
             kg_export.publish_alert(kg_alert("KG-MES-SAME", origin_ns + NS, 42.82, 77.55, 5.3))
             kg_export.publish_alert(
@@ -269,7 +269,7 @@ def test_two_instances_exchange_over_loopback(tmp_path: Path, scenario_picks) ->
     assert code == 0
     stats = kz.partner.statistics()
     # partner picks arrived, verified, and joined our event
-    assert stats["partner_picks_imported"] >= 5
+    assert stats.picks_imported >= 5
     events = [v for v in states if isinstance(v, EventState)]
     assert any(any(s.startswith("KN.") for s in e.record.stations) for e in events)
     # partner alerts: the unknown event relayed tagged KG-MES, the same event merged into ours
@@ -282,7 +282,7 @@ def test_two_instances_exchange_over_loopback(tmp_path: Path, scenario_picks) ->
         == tap.alerts("KZ-AEWS")[0].event_id
     )
     # forged KG-MES messages were dropped at the gate, never relayed or used
-    assert stats["partner_dropped_forged"] >= 2
+    assert stats.link is not None and stats.link.gate.dropped_forged >= 2
     assert kz.health.drops["partner_forged"] >= 2  # in the heartbeat line and metrics
     assert all(a.magnitude < 8 for m in tap.messages for a in [m.body])
     # nothing echoes back: the Kyrgyz side only got KZ-AEWS alerts and AW picks

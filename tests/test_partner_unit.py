@@ -19,8 +19,8 @@ from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.exchange import PartnerExchange
 from eew.partner.link import partner_verifier
-from eew.partner.merge import AlertMerger, IdMemory
-from eew.partner.relay import Exporter
+from eew.partner.merge import AlertMerger, IdMemory, MergeStatistics
+from eew.partner.relay import Exporter, ExportStatistics
 
 NS = 1_000_000_000
 T0 = 1_717_243_205_000_000_000
@@ -147,7 +147,7 @@ def test_partner_alert_of_an_event_we_alerted_on_is_merged_not_relayed() -> None
     far = m.partner_alert(alert("KG-MES", "KG-2", latitude_deg=41.7), T0)
     late = m.partner_alert(alert("KG-MES", "KG-3", origin_time_ns=T0 + 20 * NS), T0)
     assert far.action == late.action == "relayed"
-    assert m.statistics() == {"relayed": 2, "merged": 2, "closed": 0, "ignored": 0}
+    assert m.statistics() == MergeStatistics(relayed=2, merged=2, closed=0, ignored=0)
 
 
 def test_relayed_partner_event_is_closed_when_ours_appears() -> None:
@@ -213,9 +213,10 @@ def test_partner_picks_use_the_partner_inventory_and_never_go_back() -> None:
     assert pub.picks == [own]
     assert [a.event_id for a in pub.alerts] == ["KZ-1"]
     assert ex.exporter is not None
-    assert ex.exporter.statistics() == {"picks": 1, "alerts": 1, "loop_blocked": 2}
+    assert ex.exporter.statistics() == ExportStatistics(picks=1, alerts=1, loop_blocked=2)
     s = ex.statistics()
-    assert s["partner_picks_imported"] == 1 and s["partner_picks_foreign_station"] == 1
+    assert s.picks_imported == 1 and s.picks_foreign_station == 1
+    assert s.export == ex.exporter.statistics() and s.link is None
 
 
 def test_exporter_honours_what_to_export() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from eew.acquisition.archive import index_archive, iter_packets
-from eew.config import load_config
+from eew.daemon.config import load_settings
 from eew.inventory import load_inventory
 from eew.model.pick import Pick, RejectedTrigger
 from eew.model.timeutil import iso_to_ns
@@ -19,7 +19,7 @@ SAMPLES = ROOT / "waveforms_samples"
 
 
 def _replay(folder: Path) -> tuple[list[object], Pipeline]:
-    cfg = load_config()
+    cfg = load_settings().config
     inventory = load_inventory(cfg.stationxml_paths())
     out: list[object] = []
     pipe = Pipeline(cfg, inventory, out.append)

@@ -25,7 +25,8 @@ import pymseed
 from eew.acquisition import scan
 from eew.acquisition.steim import STATUS_OK, decode_steim
 from eew.errors import DataError
-from eew.model.packet import NS_PER_S, Packet
+from eew.model.packet import Packet
+from eew.model.timeutil import NS_PER_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from eew.model.timeutil import NS_PER_S
+
 # columns of the int64 result table
 (
     C_OFFSET,
@@ -39,12 +41,14 @@ STOP_MS3 = 1
 STOP_TRUNCATED = 2
 STOP_FULL = 3
 
-_NS = 1_000_000_000
 _RESYNC = 64
+
+# An integer inside the kernels: numba types both as int64, NumPy's stubs tell them apart.
+_Int = int | np.int64
 
 
 @njit(cache=True, inline="always")
-def _u16(b: np.ndarray, p: int, big: bool) -> np.int64:
+def _u16(b: np.ndarray, p: _Int, big: bool) -> np.int64:
     # np.int64 everywhere: mixing numba's unsigned and signed integers promotes to float64,
     # which cannot hold epoch times in ns exactly
     if big:
@@ -53,13 +57,13 @@ def _u16(b: np.ndarray, p: int, big: bool) -> np.int64:
 
 
 @njit(cache=True, inline="always")
-def _i16(b: np.ndarray, p: int, big: bool) -> int:
+def _i16(b: np.ndarray, p: _Int, big: bool) -> np.int64:
     v = _u16(b, p, big)
     return v - 65536 if v >= 32768 else v
 
 
 @njit(cache=True, inline="always")
-def _i32(b: np.ndarray, p: int, big: bool) -> int:
+def _i32(b: np.ndarray, p: _Int, big: bool) -> np.int64:
     if big:
         v = (
             (np.int64(b[p]) << 24)
@@ -97,7 +101,8 @@ def _plausible_v2(b: np.ndarray, p: int) -> bool:
     q = b[p + 6]
     if not (q == 68 or q == 82 or q == 81 or q == 77):  # D R Q M
         return False
-    return b[p + 7] == 32 or b[p + 7] == 0
+    ok: bool = b[p + 7] == 32 or b[p + 7] == 0
+    return ok
 
 
 @njit(cache=True)
@@ -150,10 +155,10 @@ def scan_v2(
                 year = _u16(buf, p + 20, False)
                 doy = _u16(buf, p + 22, False)
                 ok = 1900 <= year <= 2100 and 1 <= doy <= 366
-        reclen = 0
-        enc = -1
+        reclen: _Int = 0
+        enc: _Int = -1
         word_big = True
-        micro = 0
+        micro: _Int = 0
         if ok:
             hh = np.int64(buf[p + 24])
             mm = np.int64(buf[p + 25])
@@ -199,7 +204,7 @@ def scan_v2(
         tcorr = _i32(buf, p + 40, big)
         t_s = (_days_before_year(year) + doy - 1) * 86400 + np.int64(buf[p + 24]) * 3600
         t_s += np.int64(buf[p + 25]) * 60 + np.int64(buf[p + 26])
-        t_ns = t_s * _NS + frac * 100_000 + micro * 1000
+        t_ns = t_s * NS_PER_S + frac * 100_000 + micro * 1000
         if not act & 0x02:
             t_ns += tcorr * 100_000
         out[k, C_OFFSET] = p
@@ -213,7 +218,7 @@ def scan_v2(
         out[k, C_RATE_FACTOR] = _i16(buf, p + 32, big)
         out[k, C_RATE_MULT] = _i16(buf, p + 34, big)
         k += 1
-        p += reclen
+        p += int(reclen)  # numba: int64 either way; in Python, offsets stay int
     if bad_at >= 0:
         bad[nb, 0] = bad_at
         bad[nb, 1] = n

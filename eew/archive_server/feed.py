@@ -153,7 +153,9 @@ class ArchiveFeed:
         return shift_start_time(raw, self.shift_ns) if self.shift_ns else raw
 
 
-def _sort_order(channel_ids: list[str], channel: np.ndarray, start: np.ndarray, end: np.ndarray):
+def _sort_order(
+    channel_ids: list[str], channel: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> np.ndarray:
     rank = np.empty(len(channel_ids), np.int64)
     rank[np.argsort(np.array(channel_ids, dtype=object))] = np.arange(len(channel_ids))
     ch_rank = rank[channel] if len(channel) else channel

@@ -94,4 +94,5 @@ class Plan:
         m = self.chan_ok[ch] & (seqs >= self.from_seq[ch])
         if self.timed:
             m &= (f.end_ns[sl] > self.lo[ch]) & (f.start_ns[sl] < self.hi[ch])
-        return seqs[m]
+        selected: np.ndarray = seqs[m]
+        return selected

@@ -21,9 +21,9 @@ import pymseed
 
 from eew.acquisition.seedlink.protocol import RECORD_LEN
 from eew.errors import DataError
-from eew.model.packet import NS_PER_S, Packet
+from eew.model.packet import Packet
+from eew.model.timeutil import EPOCH, NS_PER_S
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _TEXT_DATA_OFFSET = 56
 #: bytes of text one INFO record carries
 TEXT_PAYLOAD = RECORD_LEN - _TEXT_DATA_OFFSET
@@ -32,7 +32,7 @@ _TICK_NS = 100_000  # BTIME resolution: 0.1 ms
 
 def _btime(t_ns: int) -> tuple[int, int, int, int, int, int]:
     """(year, day of year, hour, minute, second, 0.1 ms ticks) of ``t_ns``."""
-    t = _EPOCH + _dt.timedelta(microseconds=t_ns // 1000)
+    t = EPOCH + _dt.timedelta(microseconds=t_ns // 1000)
     ticks = (t_ns % NS_PER_S) // _TICK_NS
     return t.year, t.timetuple().tm_yday, t.hour, t.minute, t.second, ticks
 
@@ -119,7 +119,7 @@ def shift_start_time(record: bytes | bytearray | memoryview, shift_ns: int) -> b
     order = header_byte_order(record)
     year, doy, hh, mm, ss, _u, ticks = struct.unpack_from(order + "HHBBBBH", record, 20)
     day0 = _dt.datetime(year, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(days=doy - 1)
-    secs = (day0 - _EPOCH).days * 86400 + hh * 3600 + mm * 60 + min(ss, 59)
+    secs = (day0 - EPOCH).days * 86400 + hh * 3600 + mm * 60 + min(ss, 59)
     t_ns = secs * NS_PER_S + ticks * _TICK_NS + shift_ns
     out = bytearray(record)
     struct.pack_into(order + "HHBBBBH", out, 20, *_btime(t_ns)[:5], 0, _btime(t_ns)[5])

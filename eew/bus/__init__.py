@@ -2,7 +2,8 @@
 
 Implementation overview (see ``docs/alert_bus.md``):
 
-- :mod:`~eew.bus.config`: ``BusConfig``, ``SecurityConfig``, ``SubscriberConfig``;
+- :mod:`~eew.bus.config`: ``BusConfig``, ``SecurityConfig``, ``BusSetup``,
+  ``SubscriberConfig``;
 - :mod:`~eew.bus.keys`: CURVE certificates and Ed25519 key files (``eew keys``);
 - :mod:`~eew.bus.signing`: the signature frame, ``Signer`` and ``Verifier``;
 - :mod:`~eew.bus.wire`: topics, heartbeat/status payloads, ``BusMessage``;
@@ -20,12 +21,28 @@ values to :meth:`Publisher.publish_alert` and never touches a socket.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the checker sees real types; at run time __getattr__ imports on use
+    from eew.bus.config import BusConfig, BusSetup, SecurityConfig, SubscriberConfig
+    from eew.bus.errors import (
+        BusError,
+        BusOverflowError,
+        KeyFileError,
+        PublisherCrashedError,
+        RejectedMessage,
+    )
+    from eew.bus.gate import GateStatistics, MessageGate, WatchdogEvent
+    from eew.bus.publisher import CurveServer, Publisher, PublisherStatistics
+    from eew.bus.signing import Envelope, Signer, Verifier
+    from eew.bus.subscriber import CurveClient, Subscriber, SubscriberStatistics
+    from eew.bus.wire import BusMessage, Health, Heartbeat, Status
 
 #: public name -> defining module; imported on first use (PEP 562), so that reading the
 #: configuration (``eew.bus.config``) does not load zmq or the crypto libraries
 _EXPORTS = {
     "BusConfig": "eew.bus.config",
+    "BusSetup": "eew.bus.config",
     "SecurityConfig": "eew.bus.config",
     "SubscriberConfig": "eew.bus.config",
     "BusError": "eew.bus.errors",
@@ -64,6 +81,7 @@ __all__ = [
     "BusError",
     "BusMessage",
     "BusOverflowError",
+    "BusSetup",
     "CurveClient",
     "CurveServer",
     "Envelope",

@@ -6,14 +6,18 @@ a unit in every name or docstring, and a ``check()`` that raises
 :class:`SecurityConfig` are meant for the daemon's TOML file (sections
 ``[bus]`` and ``[bus_security]``); :class:`SubscriberConfig` is what a
 subscriber (``eew subscribe`` or a siren controller) sets for itself.
+:class:`BusSetup` bundles what building a publisher needs besides those two
+sections (who we are, whether the bus is insecure, where key paths start).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from eew.schemafields import doc_field as _f
+from eew.schemafields import optional_path
 from eew.schemafields import require_positive as _positive
 
 
@@ -105,6 +109,35 @@ class SecurityConfig:
             if self.curve_enabled or key == "signing_key_file":
                 if not getattr(self, key):
                     raise ValueError(f"{key}: must not be empty")
+
+
+@dataclass(frozen=True)
+class BusSetup:
+    """Everything a publisher of ours is built from.
+
+    Attributes
+    ----------
+    bus : BusConfig
+        Section ``[bus]``.
+    security : SecurityConfig
+        Section ``[bus_security]``.
+    agency : str
+        Our agency code (``alert.agency``).
+    insecure : bool
+        Publish unsigned and without CURVE (``daemon.insecure_bus``; tests and demos).
+    base_dir : Path
+        Directory of the configuration file; relative key paths start here.
+    """
+
+    bus: BusConfig
+    security: SecurityConfig
+    agency: str
+    insecure: bool = False
+    base_dir: Path = Path(".")
+
+    def path(self, value: str) -> Path | None:
+        """A path from the configuration, relative to :attr:`base_dir`; None for ``''``."""
+        return optional_path(self.base_dir, value)
 
 
 @dataclass(frozen=True)

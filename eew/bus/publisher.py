@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
@@ -115,7 +116,7 @@ class Publisher:
         signer: Signer | None,
         curve: CurveServer | None,
         health: Callable[[], Health] | None = None,
-        context: zmq.Context | None = None,
+        context: zmq.SyncContext | None = None,
     ) -> None:
         config.check()
         self._relay_agencies: frozenset[str] = frozenset()
@@ -171,7 +172,7 @@ class Publisher:
         clock: Clock,
         base_dir: str | os.PathLike[str] = ".",
         health: Callable[[], Health] | None = None,
-    ) -> Publisher:
+    ) -> Self:
         """Build a publisher from the ``[bus]`` and ``[bus_security]`` settings.
 
         Relative key paths are resolved against ``base_dir`` (the directory of
@@ -359,7 +360,7 @@ class Publisher:
             if auth is not None:
                 auth.stop()
 
-    def _loop(self, sock: zmq.Socket) -> None:
+    def _loop(self, sock: zmq.SyncSocket) -> None:
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._handover.fileno(), zmq.POLLIN)
@@ -387,7 +388,7 @@ class Publisher:
             if stopping:
                 return
 
-    def _send(self, sock: zmq.Socket, kind: str, payload: bytes, counter: str = "") -> None:
+    def _send(self, sock: zmq.SyncSocket, kind: str, payload: bytes, counter: str = "") -> None:
         topic = self._topics[kind]
         seq = self._seq[kind]
         self._seq[kind] = seq + 1
@@ -409,7 +410,7 @@ class Publisher:
         with self._lock:
             self._counts[key] += n
 
-    def _send_alert(self, sock: zmq.Socket, alert: Alert) -> None:
+    def _send_alert(self, sock: zmq.SyncSocket, alert: Alert) -> None:
         payload = encode_payload(alert)
         self._send(sock, "alert", payload)
         cached = self._cache.get(alert.event_id)
@@ -436,7 +437,7 @@ class Publisher:
         if stale:
             self._set_active()
 
-    def _subscriptions(self, sock: zmq.Socket) -> None:
+    def _subscriptions(self, sock: zmq.SyncSocket) -> None:
         while True:
             try:
                 msg = sock.recv(zmq.DONTWAIT)
@@ -451,7 +452,7 @@ class Publisher:
                 for _, payload, _ in list(self._cache.values()):
                     self._send(sock, "alert", payload, counter="cache_resends")
 
-    def _heartbeat(self, sock: zmq.Socket, now_ns: int) -> None:
+    def _heartbeat(self, sock: zmq.SyncSocket, now_ns: int) -> None:
         q = self._handover.statistics()
         beat = Heartbeat(
             agency=self._agency,

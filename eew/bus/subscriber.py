@@ -105,7 +105,7 @@ class Subscriber:
         config: SubscriberConfig | None = None,
         curve: CurveClient | None = None,
         kinds: Sequence[str] = DEFAULT_KINDS,
-        context: zmq.Context | None = None,
+        context: zmq.SyncContext | None = None,
         on_watchdog: Callable[[WatchdogEvent], None] | None = None,
     ) -> None:
         config = config or SubscriberConfig()

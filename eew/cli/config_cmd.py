@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from eew.config import Config, dump_config, load_config
 from eew.configfile import SEARCH_HELP, find_config
+from eew.daemon.config import Settings, dump_settings, load_settings
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -23,12 +23,12 @@ def run(args: argparse.Namespace) -> int:
     """
     found = find_config(args.config)
     if found is None:
-        cfg, where = Config(), "built-in defaults (no packaged eew/data/config/eew.toml)"
+        settings, where = Settings(), "built-in defaults (no packaged eew/data/config/eew.toml)"
     else:
-        cfg, where = load_config(found.path), f"{found.path} ({found.origin})"
+        settings, where = load_settings(found.path), f"{found.path} ({found.origin})"
     print(f"eew config: using {where}", file=sys.stderr)
     if args.dump:
-        sys.stdout.write(dump_config(cfg))
+        sys.stdout.write(dump_settings(settings))
     else:
-        print(f"{cfg.source}: OK (hash {cfg.hash()})")
+        print(f"{settings.source}: OK (hash {settings.hash()})")
     return 0

@@ -7,8 +7,8 @@ import json
 import math
 import sys
 
-from eew.config import load_config
 from eew.configfile import SEARCH_HELP
+from eew.daemon.config import load_settings
 from eew.errors import CLIError
 
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"--packet-s must be >= 0, not {args.packet_s}")
     from pathlib import Path
 
-    from eew.evaluate.scenario import TRUTH_FILE
+    from eew.evaluate.truth import TRUTH_FILE
 
     # folders without a truth (e.g. a real record among the samples) are skipped up front,
     # with one line each, so that `eew evaluate waveforms_samples/*/` just works
@@ -55,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
             )
     if not paths:
         raise CLIError("no scenario folder (with truth.json) among the arguments")
-    cfg = load_config(args.config)
-    ev = Evaluator.default(args.packet_s, cfg)
+    ev = Evaluator.default(args.packet_s, load_settings(args.config))
     results = []
     for path in paths:
         res = ev.evaluate(path)

@@ -13,10 +13,10 @@ from typing import IO
 from eew import __version__
 from eew.acquisition.archive import index_archive, iter_packets
 from eew.cli.jsonl import JsonlWriter
-from eew.config import load_config
 from eew.configfile import SEARCH_HELP
+from eew.daemon.config import load_settings
 from eew.errors import CLIError
-from eew.event.core import EventCore
+from eew.event.core import EventCore, EventStatistics
 from eew.event.targets import load_targets
 from eew.event.traveltime import load_stack
 from eew.inventory import load_inventory
@@ -74,7 +74,8 @@ def _parse_speed(text: str) -> float | None:
 def run(args: argparse.Namespace) -> int:
     """Replay the archive; write results; print a summary on stderr."""
     speed = _parse_speed(args.speed)
-    cfg = load_config(args.config)
+    settings = load_settings(args.config)
+    cfg = settings.config
     inventory = load_inventory([*cfg.stationxml_paths(), *args.inventory])
     t_wall0 = time.perf_counter()
     idx = index_archive(args.paths)
@@ -97,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
             pipeline = Pipeline(cfg, inventory, sink, clock)
         else:
             core = EventCore(
-                cfg,
+                cfg.event,
+                cfg.alert,
+                cfg.onsite,
+                settings.hash(),
                 inventory,
                 sink,
                 clock,
@@ -128,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         idx.counters,
         wall,
         writer.written,
-        cfg.hash(),
+        settings.hash(),
         core.statistics() if core is not None else None,
     )
     return 0
@@ -193,7 +197,7 @@ def _summary(
     wall_s: float,
     written: int,
     cfg_hash: str,
-    events: dict[str, int] | None = None,
+    events: EventStatistics | None = None,
     stream: IO[str] | None = None,
 ) -> None:
     s = stream or sys.stderr
@@ -205,8 +209,8 @@ def _summary(
         f"  picks {stats.picks} ({stats.pick_messages} messages), objects written {written}",
         *(
             [
-                f"  events {events['events']} (teleseismic/distant {events['teleseisms']}), "
-                f"alerts {events['alerts']}"
+                f"  events {events.events} (teleseismic/distant {events.teleseisms}), "
+                f"alerts {events.alerts}"
             ]
             if events is not None
             else []

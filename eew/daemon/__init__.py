@@ -3,9 +3,11 @@
 Implementation overview (see ``docs/operations.md``):
 
 :mod:`eew.daemon.config`
-    ``DaemonConfig``, ``SeedLinkConfig``, ``UpstreamConfig`` (the ``[daemon]``,
-    ``[seedlink]`` and ``[upstream]`` sections) and :func:`load_settings`, which reads
-    them, the bus sections and the processing configuration from one TOML file.
+    :class:`Settings`, the whole configuration file composed from the sections each
+    package declares (processing: :mod:`eew.config`; ``[daemon]``, ``[seedlink]``,
+    ``[upstream]``: :mod:`eew.daemon.schema`; bus and partner), and
+    :func:`load_settings`, which reads and checks it (``eew run``, ``eew replay``,
+    ``eew evaluate``, ``eew config``).
 :mod:`eew.daemon.publish`
     The ``AlertPublisher`` protocol the daemon publishes through, the real
     :class:`eew.bus.Publisher` built from the settings, and ``MemoryPublisher``,

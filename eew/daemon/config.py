@@ -1,99 +1,186 @@
-"""Settings of the daemon: a view of the one configuration schema.
+"""The configuration file: every section, composed at the top.
 
-One TOML file configures a daemon; :func:`eew.config.load_config` reads and checks all of
-it. The daemon's own sections are declared in :mod:`eew.daemon.schema`:
+One TOML file configures ``eew run``, ``eew replay`` and ``eew evaluate``. Its sections
+are declared by the packages that use them and composed here into :class:`Settings`:
 
-- ``[daemon]`` (:class:`DaemonConfig`): role, clock, heartbeat, shutdown, metrics;
-- ``[seedlink]`` (:class:`SeedLinkConfig`): servers, streams, resume state, timeouts;
-- ``[upstream]`` (:class:`UpstreamConfig`): the central role's pick feeds;
-- ``[bus]`` and ``[bus_security]``: :class:`eew.bus.BusConfig` and
-  :class:`eew.bus.SecurityConfig`, the alert publisher.
+- the processing sections (``[inventory]`` ... ``[onsite]``, ``[replay]``):
+  :class:`eew.config.Config`, given to the processing chain section by section;
+- ``[bus]`` and ``[bus_security]``: :class:`eew.bus.config.BusConfig` and
+  :class:`eew.bus.config.SecurityConfig`, the alert publisher;
+- ``[daemon]``, ``[seedlink]``, ``[upstream]``: :mod:`eew.daemon.schema`;
+- ``[partner]``: :class:`eew.partner.config.PartnerConfig`.
 
-The same rules as :mod:`eew.config` apply: one default per field, a unit in every name or
-doc, unknown keys and wrong types raise :class:`~eew.errors.ConfigError` naming the key
-and the file, and relative paths are resolved against the file's directory.
+:func:`load_settings` reads a file with :mod:`tomllib`; unknown sections or keys, wrong
+types and violated invariants raise :class:`~eew.errors.ConfigError` naming the key and
+the file. :func:`dump_settings` renders the effective configuration back to TOML
+(``eew config --dump``); ``config/eew.toml`` is exactly that dump of the defaults, and a
+test keeps the two in step. Relative paths are resolved against the file's directory.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eew.bus.config import BusConfig, SecurityConfig
-from eew.config import Config, config_from_dict, default_config_path, dump_config, load_config
+from eew import config as processing
+from eew.bus.config import BusConfig, BusSetup, SecurityConfig
+from eew.config import Config, default_config_path
 from eew.daemon.schema import CLOCKS, ROLES, DaemonConfig, SeedLinkConfig, UpstreamConfig
+from eew.errors import ConfigError
 from eew.partner.config import PartnerConfig
+from eew.schemafields import build_section, optional_path, read_toml, render_section
 
 __all__ = [
     "CLOCKS",
     "ROLES",
+    "SECTIONS",
     "DaemonConfig",
     "SeedLinkConfig",
     "Settings",
     "UpstreamConfig",
+    "dump_settings",
     "load_settings",
     "settings_from_dict",
 ]
 
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything a daemon is configured with."""
+    """Everything one configuration file holds."""
 
-    config: Config
+    config: Config = field(default_factory=Config)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     seedlink: SeedLinkConfig = field(default_factory=SeedLinkConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     partner: PartnerConfig = field(default_factory=PartnerConfig)
     bus: BusConfig = field(default_factory=BusConfig)
     bus_security: SecurityConfig = field(default_factory=SecurityConfig)
-    base_dir: Path = field(default=Path("."), compare=False)
-    source: str = field(default="<defaults>", compare=False)
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory of the file, against which its relative paths are resolved."""
+        return self.config.base_dir
+
+    @property
+    def source(self) -> str:
+        """The file the settings came from."""
+        return self.config.source
+
+    def section(self, name: str) -> Any:
+        """The section named ``name`` in the file (a processing section or one of ours)."""
+        if name not in SECTIONS:
+            raise KeyError(name)
+        if name in processing.SECTIONS:
+            return getattr(self.config, name)
+        return getattr(self, name)
 
     def path(self, value: str) -> Path | None:
         """A path from the file, relative to the file's directory; None for ''."""
-        return (self.base_dir / value).resolve() if value else None
+        return optional_path(self.base_dir, value)
+
+    def bus_setup(self) -> BusSetup:
+        """What our publishers are built from: the bus sections, agency, keys' directory."""
+        return BusSetup(
+            self.bus,
+            self.bus_security,
+            agency=self.config.alert.agency,
+            insecure=self.daemon.insecure_bus,
+            base_dir=self.base_dir,
+        )
 
     def with_role(self, role: str) -> Settings:
         """The same settings with another role (``--role``)."""
         return dataclasses.replace(self, daemon=dataclasses.replace(self.daemon, role=role))
 
+    def hash(self) -> str:
+        """Short SHA-256 of the effective configuration (stamped on every output)."""
+        return hashlib.sha256(dump_settings(self).encode()).hexdigest()[:12]
+
+
+#: the sections of the file, in the order ``eew config --dump`` writes them
+SECTIONS = (
+    "inventory",
+    "processing",
+    "trigger",
+    "picker",
+    "rejection",
+    "event",
+    "alert",
+    "onsite",
+    "bus",
+    "bus_security",
+    "daemon",
+    "seedlink",
+    "upstream",
+    "partner",
+    "replay",
+)
+
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Read a daemon configuration file (see :func:`eew.config.load_config`).
+    """Load and validate a configuration file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        TOML file. ``None`` looks the file up in the documented order
+        (:func:`eew.configfile.find_config`: ``$EEW_CONFIG``, ``./config/eew.toml``,
+        ``/etc/eew/eew.toml``, the packaged default).
 
     Raises
     ------
     ConfigError
-        Unreadable file, TOML syntax, unknown key, wrong type or violated invariant.
+        Unreadable file, TOML syntax error, unknown section or key, wrong
+        type, or violated invariant; the message names the file and the key.
     """
-    if path is None and default_config_path() is None:
-        return _settings(Config())
-    return _settings(load_config(path))
+    if path is None:
+        path = default_config_path()
+        if path is None:
+            return Settings()
+    path = Path(path)
+    return settings_from_dict(read_toml(path), source=str(path), base_dir=path.resolve().parent)
 
 
 def settings_from_dict(
     raw: dict[str, Any], source: str = "<dict>", base_dir: Path | None = None
 ) -> Settings:
-    """Build :class:`Settings` from a parsed TOML document."""
-    return _settings(config_from_dict(raw, source=source, base_dir=base_dir or Path.cwd()))
-
-
-def _settings(config: Config) -> Settings:
-    return Settings(
-        config,
-        daemon=config.daemon,
-        seedlink=config.seedlink,
-        upstream=config.upstream,
-        partner=config.partner,
-        bus=config.bus,
-        bus_security=config.bus_security,
-        base_dir=config.base_dir,
-        source=config.source,
+    """Build validated :class:`Settings` from a nested dict (as parsed from TOML)."""
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(SECTIONS)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        sections[name] = build_section(_section_type(name), name, value, source)
+    for name in SECTIONS:
+        if name not in sections:
+            sections[name] = build_section(_section_type(name), name, {}, source)
+    config = Config(
+        **{name: sections.pop(name) for name in processing.SECTIONS},
+        base_dir=base_dir or Path.cwd(),
+        source=source,
+        set_keys=frozenset(f"{name}.{key}" for name, value in raw.items() for key in value),
     )
+    return Settings(config, **sections)
 
 
-def dump_settings(settings: Settings) -> str:
-    """The effective configuration as TOML (all sections, with their docs)."""
-    return dump_config(settings.config)
+def _section_type(name: str) -> type:
+    owner = Config if name in processing.SECTIONS else Settings
+    section: type = typing.get_type_hints(owner)[name]
+    return section
+
+
+def dump_settings(settings: Settings, with_docs: bool = True) -> str:
+    """Render ``settings`` as TOML that :func:`load_settings` reads back to equal settings."""
+    lines = [
+        "# Almaty EEW pipeline configuration.",
+        "# Generated from the schema in eew/config.py (`eew config --dump`); all keys optional.",
+    ]
+    for name in SECTIONS:
+        lines.append("")
+        lines.extend(render_section(name, settings.section(name), with_docs))
+    return "\n".join(lines) + "\n"

@@ -12,9 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from eew.bus import Publisher, PublisherStatistics, SecurityConfig
+from eew.bus import BusSetup, Publisher, PublisherStatistics
 from eew.bus.wire import Health
-from eew.daemon.config import Settings
 from eew.model.alert import Alert
 from eew.model.clock import Clock
 from eew.model.pick import Pick
@@ -52,9 +51,7 @@ class AlertPublisher(Protocol):
         ...
 
 
-def build_publisher(
-    settings: Settings, clock: Clock, health: Callable[[], Health]
-) -> AlertPublisher:
+def build_publisher(setup: BusSetup, clock: Clock, health: Callable[[], Health]) -> AlertPublisher:
     """The bus publisher described by ``[bus]``/``[bus_security]`` (``insecure_bus``: plain).
 
     Raises
@@ -62,18 +59,16 @@ def build_publisher(
     eew.bus.BusError, eew.bus.KeyFileError
         Unusable keys or settings.
     """
-    agency = settings.config.alert.agency
-    if settings.daemon.insecure_bus:
+    if setup.insecure:
         return Publisher(
-            settings.bus, agency=agency, clock=clock, signer=None, curve=None, health=health
+            setup.bus, agency=setup.agency, clock=clock, signer=None, curve=None, health=health
         )
-    security: SecurityConfig = settings.bus_security
     return Publisher.from_config(
-        settings.bus,
-        security,
-        agency=agency,
+        setup.bus,
+        setup.security,
+        agency=setup.agency,
         clock=clock,
-        base_dir=settings.base_dir,
+        base_dir=setup.base_dir,
         health=health,
     )
 

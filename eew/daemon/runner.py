@@ -124,10 +124,10 @@ class Daemon:
         partner = partner or getattr(settings, "partner", None)
         self.partner: PartnerExchange | None = None
         if partner is not None and partner.enabled and self.role in ("central", "all"):
-            self.partner = PartnerExchange.from_settings(settings, partner, self.clock)
+            self.partner = PartnerExchange.build(settings.bus_setup(), partner, self.clock)
             observers = (*observers, self.partner.observe)
             inventory = inventory or load_inventory(cfg.stationxml_paths())
-            extra = self.partner.inventory(settings)
+            extra = self.partner.inventory(settings.bus_setup())
             inventory = inventory.merged(extra) if extra is not None else inventory
         self.outputs = Outputs(
             None, self.clock, publish_picks=self.role != "central", observers=observers
@@ -141,9 +141,12 @@ class Daemon:
         if self.role in ("central", "all"):
             inventory = inventory or load_inventory(cfg.stationxml_paths())
             if self.role == "central":
-                self.upstream = Upstream(settings, self.clock)
+                self.upstream = Upstream(settings.upstream, settings.base_dir, self.clock)
             self.core = EventCore(
-                cfg,
+                cfg.event,
+                cfg.alert,
+                cfg.onsite,
+                settings.hash(),
                 inventory,
                 self.partner.filter_sink(self.outputs) if self.partner else self.outputs,
                 self.proc_clock,
@@ -219,7 +222,7 @@ class Daemon:
                     "kv": {
                         "role": self.role,
                         "version": __version__,
-                        "config": self.settings.config.hash(),
+                        "config": self.settings.hash(),
                         "source": self.settings.source,
                         "clock": d.processing_clock,
                         "bus": getattr(self.publisher, "endpoint", "off"),
@@ -253,10 +256,10 @@ class Daemon:
         d = self.settings.daemon
         if self._own_publisher and self.partner is not None and self.partner.cfg.import_alerts:
             self.publisher = build_relay_publisher(
-                self.settings, (self.partner.cfg.agency,), self.clock, self.bus_health
+                self.settings.bus_setup(), (self.partner.cfg.agency,), self.clock, self.bus_health
             )
         elif self._own_publisher:
-            self.publisher = build_publisher(self.settings, self.clock, self.bus_health)
+            self.publisher = build_publisher(self.settings.bus_setup(), self.clock, self.bus_health)
         if self.publisher is not None:
             await asyncio.to_thread(self.publisher.start)
             self.outputs.publisher = self.publisher
@@ -369,12 +372,15 @@ class Daemon:
             queues["bus_picks"] = ps.picks_queued
             drops["bus_picks"] = ps.picks_dropped
             drops["bus_send"] = ps.send_dropped
-        if self.partner is not None:
-            for key, n in self.partner.statistics().items():
-                if key == "partner_queued":
-                    queues["partner"] = n
-                elif key.startswith("partner_dropped_"):
-                    drops[key.replace("_dropped_", "_")] = n
+        link = self.partner.statistics().link if self.partner is not None else None
+        if link is not None:
+            queues["partner"] = link.queued
+            drops["partner_picks"] = link.dropped
+            drops["partner_forged"] = link.gate.dropped_forged
+            drops["partner_stale"] = link.gate.dropped_stale
+            drops["partner_replayed"] = link.gate.dropped_replayed
+            drops["partner_unsigned"] = link.gate.dropped_unsigned
+            drops["partner_malformed"] = link.gate.dropped_malformed
         h = DaemonHealth(
             time_ns=now,
             role=self.role,

@@ -1,7 +1,7 @@
 """The daemon's configuration sections: ``[daemon]``, ``[seedlink]``, ``[upstream]``.
 
-They are part of the one configuration schema (:class:`eew.config.Config` has them as
-fields, so ``eew config --dump`` shows them); this module holds only their declarations
+They are part of the one configuration file (:class:`eew.daemon.config.Settings` has them
+as fields, so ``eew config --dump`` shows them); this module holds only their declarations
 and invariants and imports nothing from the rest of the package.
 """
 
@@ -128,6 +128,3 @@ class UpstreamConfig:
         for e in self.endpoints:
             if not e.startswith(("tcp://", "ipc://", "inproc://")):
                 raise ValueError(f"endpoints: {e!r} is not a ZMQ endpoint")
-
-
-#: section name -> settings class, for the sections this module owns

@@ -16,13 +16,15 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 
 from eew.bus import CurveClient, Subscriber, Verifier
 from eew.bus.feed import run_feed
 from eew.bus.wire import BusMessage, Heartbeat
-from eew.daemon.config import Settings
+from eew.daemon.schema import UpstreamConfig
 from eew.model.clock import Clock
 from eew.model.pick import Pick
+from eew.schemafields import optional_path
 
 log = logging.getLogger("eew.daemon.upstream")
 
@@ -43,22 +45,24 @@ class Upstream:
 
     Parameters
     ----------
-    settings : Settings
-        ``[upstream]`` and the key paths.
+    config : UpstreamConfig
+        Section ``[upstream]``.
+    base_dir : Path
+        Directory of the configuration file; relative key paths start here.
     clock : Clock
         The subscribers' clock (freshness checks, watchdog); the wall clock live.
     """
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
-        self.cfg = settings.upstream
+    def __init__(self, config: UpstreamConfig, base_dir: Path, clock: Clock) -> None:
+        self.cfg = config
         self.clock = clock
         self._verifier: Verifier | None = None
         self._curve: CurveClient | None = None
-        trusted = settings.path(self.cfg.trusted_keys_dir)
+        trusted = optional_path(base_dir, self.cfg.trusted_keys_dir)
         if trusted is not None:
             self._verifier = Verifier.from_dir(trusted)
-        key = settings.path(self.cfg.curve_key_file)
-        server_key = settings.path(self.cfg.curve_server_key_file)
+        key = optional_path(base_dir, self.cfg.curve_key_file)
+        server_key = optional_path(base_dir, self.cfg.curve_server_key_file)
         if key is not None and server_key is not None:
             self._curve = CurveClient.from_files(key, server_key)
         self._queue: deque[tuple[Pick, int]] = deque(maxlen=self.cfg.queue_size)

@@ -27,15 +27,17 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit
 
-from eew.config import Config
+from eew.config import PickerConfig, ProcessingConfig, RejectionConfig, TriggerConfig
 from eew.detect.picker import Picker
 from eew.detect.ring import History, _ring_write
+from eew.detect.state import ChannelCounts, ChannelData
 from eew.detect.trigger import TriggerState
 from eew.dsp import chain
 from eew.dsp.filters import design_bandpass, design_highpass, design_lowpass
 from eew.errors import ConfigError
 from eew.inventory import ChannelInfo
-from eew.model.packet import NS_PER_S, Packet
+from eew.model.packet import Packet
+from eew.model.timeutil import NS_PER_S
 
 log = logging.getLogger("eew.detect")
 
@@ -113,8 +115,14 @@ class ChannelProcessor:
     ----------
     info : ChannelInfo
         Station metadata of the channel.
-    config : Config
-        Pipeline configuration.
+    processing : ProcessingConfig
+        Section ``[processing]``: gain, baseline, integration, continuity.
+    trigger : TriggerConfig
+        Section ``[trigger]``: band-pass and STA/LTA.
+    picker : PickerConfig
+        Section ``[picker]`` (for the :class:`~eew.detect.picker.Picker`).
+    rejection : RejectionConfig
+        Section ``[rejection]`` (for the :class:`~eew.detect.picker.Picker`).
     emit : callable
         Receives every emitted value (picks, rejected triggers).
     now_ns : callable
@@ -122,25 +130,32 @@ class ChannelProcessor:
     filter_cache : dict, optional
         Filter designs shared between channels of the same rate and kind (scipy's design
         functions cost about 1 ms each; a network has few distinct designs).
+    source : str
+        The configuration file, named in the error about an unusable filter.
     """
 
     def __init__(
         self,
         info: ChannelInfo,
-        config: Config,
+        processing: ProcessingConfig,
+        trigger: TriggerConfig,
+        picker: PickerConfig,
+        rejection: RejectionConfig,
         emit: Callable[[object], None],
         now_ns: Callable[[], int],
         filter_cache: dict[tuple[object, ...], np.ndarray] | None = None,
+        source: str = "<config>",
     ) -> None:
         self.info = info
         self.station_id = info.station_id  # ``NET.STA``, cached (read for every packet)
         self.fs = float(info.sampling_rate_hz)
         self.period_ns = NS_PER_S / self.fs
+        #: continuity and data-quality counters (the picker keeps its own)
         self.counters: Counter[str] = Counter()
         self._n_packets = 0  # the two per-packet counters are plain ints (hot path)
         self._n_samples = 0
         self._emit = emit
-        proc, trig = config.processing, config.trigger
+        proc, trig = processing, trigger
         is_acc = info.kind == "acceleration"
         if info.kind not in ("velocity", "acceleration"):
             raise ConfigError(f"{info.channel_id}: input unit {info.input_units} is not supported")
@@ -156,7 +171,7 @@ class ChannelProcessor:
             bp = designs[key_bp]
         except ConfigError as exc:
             raise ConfigError(
-                f"{config.source}: trigger.{key}_band_high_hz = {high} is not usable for "
+                f"{source}: trigger.{key}_band_high_hz = {high} is not usable for "
                 f"{info.channel_id} at {self.fs} Hz: {exc}"
             ) from exc
         try:
@@ -169,7 +184,7 @@ class ChannelProcessor:
             hp, lp = designs[key_hp], designs[key_lp]
         except ConfigError as exc:
             raise ConfigError(
-                f"{config.source}: processing filter not usable for {info.channel_id}: {exc}"
+                f"{source}: processing filter not usable for {info.channel_id}: {exc}"
             ) from exc
         self.n_sta = max(1, round(trig.sta_s * self.fs))
         self.n_lta = max(self.n_sta + 1, round(trig.lta_s * self.fs))
@@ -198,30 +213,22 @@ class ChannelProcessor:
             n_gap=round(trig.retrigger_gap_s * self.fs),
             n_busy=round(trig.retrigger_busy_s * self.fs),
         )
-        self.picker = Picker(self, config, emit, now_ns)
         hist_s = (
-            config.picker.aic_before_s
-            + config.picker.noise_window_s
-            + config.picker.window_max_s
-            + config.picker.decision_delay_s
+            picker.aic_before_s
+            + picker.noise_window_s
+            + picker.window_max_s
+            + picker.decision_delay_s
             + 2.0
         )
-        self.history = History(chain.N_ROWS + 1, round(hist_s * self.fs))
+        #: recent samples, time base, clip and calibration episodes (what the picker reads)
+        self.data = ChannelData(History(chain.N_ROWS + 1, round(hist_s * self.fs)), self.period_ns)
+        self.history = self.data.history
+        self.picker = Picker(info, self.data, picker, rejection, emit, now_ns)
         self._state = self.design.new_state()
         self._next_ns: int | None = None
-        self._anchor_ns = 0
-        self._anchor_k = 0
         self._flat_run = 0
         self._flat_value = 0.0
         self.dead = False
-        #: (first, last) absolute indices of clipped samples, one entry per clip episode
-        self.clip_spans: list[tuple[int, int]] = []
-        self.calibration_spans: list[tuple[int, int]] = []
-
-    # ---- time <-> index -------------------------------------------------------------
-    def time_of(self, k: int) -> int:
-        """Time of absolute sample ``k`` [ns], from the newest packet's start time."""
-        return self._anchor_ns + round((k - self._anchor_k) * self.period_ns)
 
     # ---- feeding ----------------------------------------------------------------------
     def feed(self, packet: Packet) -> None:
@@ -284,7 +291,8 @@ class ChannelProcessor:
             start_ns += round(drop * self.period_ns)
             lo, hi = _minmax(counts)
         k0 = self.history.end
-        self._anchor_ns, self._anchor_k = start_ns, k0
+        data = self.data
+        data.anchor_ns, data.anchor_k = start_ns, k0
         out = np.empty((chain.N_ROWS, n))  # contiguous: faster in the kernel than a view
         d = self.design
         ring, pos = self.history.reserve(n)
@@ -298,7 +306,7 @@ class ChannelProcessor:
         if hi >= clip or -lo >= clip:
             idx = np.flatnonzero(np.abs(counts) >= clip)
             first, last = k0 + int(idx[0]), k0 + int(idx[-1])
-            spans = self.clip_spans
+            spans = data.clip_spans
             if spans and first - spans[-1][1] <= self.picker.n_clip_hold:
                 spans[-1] = (spans[-1][0], last)  # the same episode goes on
             else:
@@ -306,12 +314,12 @@ class ChannelProcessor:
                 log.warning(
                     "%s: clipped at %s (|x| >= %.0f counts)",
                     self.info.channel_id,
-                    _iso(self.time_of(first)),
+                    _iso(data.time_of(first)),
                     clip,
                 )
-                self.clip_spans = [*spans[-7:], (first, last)]
+                data.clip_spans = [*spans[-7:], (first, last)]
         if packet.calibration:
-            self.calibration_spans = [*self.calibration_spans[-7:], (k0, k0 + n)]
+            data.calibration_spans = [*data.calibration_spans[-7:], (k0, k0 + n)]
         ons: list[int] = []
         trig = self.trigger
         if (
@@ -367,22 +375,29 @@ class ChannelProcessor:
         """Start afresh (gap, overlap, revived channel): finish picks, clear all state."""
         self.picker.on_reset(self.history.end)
         self._state = self.design.new_state()
-        self.history.clear()
+        self.data.clear()
         self.trigger.reset()
         self._next_ns = None
-        self.clip_spans = []
-        self.calibration_spans = []
 
-    def clipped_between(self, k_start: int, k_end: int) -> bool:
-        """True if any sample in ``[k_start, k_end)`` was clipped (only data already seen)."""
-        return any(a < k_end and b >= k_start for a, b in self.clip_spans)
-
-    def statistics(self) -> dict[str, int]:
+    def statistics(self) -> ChannelCounts:
         """Counters of this channel (packets, samples, gaps, picks, rejections by reason...)."""
-        out = dict(self.counters)
-        out["packets"] = self._n_packets
-        out["samples"] = self._n_samples
-        return out
+        c, p = self.counters, self.picker
+        return ChannelCounts(
+            packets=self._n_packets,
+            samples=self._n_samples,
+            gaps=c["gaps"],
+            overlaps=c["overlaps"],
+            duplicates=c["duplicates"],
+            rate_mismatch=c["rate_mismatch"],
+            empty_packets=c["empty_packets"],
+            dead=c["dead"],
+            revived=c["revived"],
+            clip_episodes=c["clip_episodes"],
+            triggers=p.n_triggers,
+            picks=p.n_picks,
+            pick_messages=p.n_messages,
+            rejections=dict(p.rejections),
+        )
 
 
 def _iso(t_ns: int) -> str:

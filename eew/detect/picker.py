@@ -15,20 +15,19 @@ it, so the results do not depend on how the data were cut into packets.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eew.config import Config
+from eew.config import PickerConfig, RejectionConfig
+from eew.detect.state import ChannelData
 from eew.dsp import chain, earlyp, quality
 from eew.dsp.onset import aic_onset
+from eew.inventory import ChannelInfo
 from eew.model.pick import Pick, RejectedTrigger
 from eew.model.timeutil import ns_to_iso
-
-if TYPE_CHECKING:
-    from eew.detect.channel import ChannelProcessor
 
 log = logging.getLogger("eew.detect")
 
@@ -57,21 +56,50 @@ class _Track:
 
 
 class Picker:
-    """Tracks of one channel; driven by :meth:`advance` after each packet."""
+    """Tracks of one channel; driven by :meth:`advance` after each packet.
+
+    Parameters
+    ----------
+    info : ChannelInfo
+        Station metadata of the channel (ids, position, sensor kind, sample rate).
+    data : ChannelData
+        The channel's recent samples and episodes, written by its
+        :class:`~eew.detect.channel.ChannelProcessor` and only read here.
+    picker, rejection : PickerConfig, RejectionConfig
+        The ``[picker]`` and ``[rejection]`` sections.
+    emit : callable
+        Receives every pick message and rejected trigger.
+    now_ns : callable
+        Returns the current time [ns] (the ``sent_time`` of what is emitted).
+
+    Attributes
+    ----------
+    n_triggers, n_picks, n_messages : int
+        Trigger-ons seen, picks accepted, pick messages emitted.
+    rejections : collections.Counter
+        Rejected triggers per reason.
+    """
 
     def __init__(
         self,
-        channel: ChannelProcessor,
-        config: Config,
+        info: ChannelInfo,
+        data: ChannelData,
+        picker: PickerConfig,
+        rejection: RejectionConfig,
         emit: Callable[[object], None],
         now_ns: Callable[[], int],
     ) -> None:
-        self.ch = channel
-        self.cfg = config.picker
-        self.rej = config.rejection
+        self.info = info
+        self.data = data
+        self.cfg = picker
+        self.rej = rejection
         self._emit = emit
         self._now_ns = now_ns
-        fs = channel.fs
+        self.n_triggers = 0
+        self.n_picks = 0
+        self.n_messages = 0
+        self.rejections: Counter[str] = Counter()
+        fs = float(info.sampling_rate_hz)
         self.n_delay = max(1, round(self.cfg.decision_delay_s * fs))
         self.n_aic = round(self.cfg.aic_before_s * fs)
         self.n_noise = round(self.cfg.noise_window_s * fs)
@@ -111,7 +139,7 @@ class Picker:
 
     # ---- steps ------------------------------------------------------------------------
     def _on_trigger(self, k_on: int) -> None:
-        self.ch.counters["triggers"] += 1
+        self.n_triggers += 1
         for t in self.tracks:
             if t.accepted and (t.cut is None or k_on < t.cut):
                 t.cut = k_on
@@ -124,7 +152,7 @@ class Picker:
             return
         final = t.due >= t.k0 + self.n_extend or (t.cut is not None and t.due >= t.cut)
         if not final and t.due - t.k0 >= round(2.0 / self.dt):
-            raw = self.ch.history.read(H_RAW, t.k0, t.due)
+            raw = self.data.history.read(H_RAW, t.k0, t.due)
             sine, frac = quality.is_sine_like(raw, self.rej.monochromatic_fraction)
             if sine:
                 self._emit_update(t, t.due, final=True, retracted=True)
@@ -141,7 +169,8 @@ class Picker:
             self._schedule(t)
 
     def _decide(self, t: _Track) -> None:
-        h = self.ch.history
+        data = self.data
+        h = data.history
         end = t.due
         w0 = max(h.start, t.k_on - self.n_aic)
         bp = h.read(H_BP, w0, end)
@@ -150,12 +179,12 @@ class Picker:
         k0 = t.k0
         # calibration flag in the records around the onset
         if self.rej.calibration_flag:
-            for a, b in self.ch.calibration_spans:
+            for a, b in data.calibration_spans:
                 if a < end and b > k0 - round(1.0 / self.dt):
                     self._reject(t, "calibration", "record flagged 'calibration signals present'")
                     self.tracks.remove(t)
                     return
-        if self.ch.clipped_between(k0 - self.n_clip_hold, end):
+        if data.clipped_between(k0 - self.n_clip_hold, end):
             self._reject(t, "clipped", f"samples at or above {self.clip_counts:.0f} counts")
             self.tracks.remove(t)
             return
@@ -187,8 +216,8 @@ class Picker:
             self.tracks.remove(t)
             return
         t.accepted = True
-        t.pick_id = f"{self.ch.info.channel_id}@{ns_to_iso(self.ch.time_of(t.k_on))}"
-        self.ch.counters["picks"] += 1
+        t.pick_id = f"{self.info.channel_id}@{ns_to_iso(data.time_of(t.k_on))}"
+        self.n_picks += 1
         self._emit_update(t, end, final=False)
         self._schedule(t)
 
@@ -203,7 +232,8 @@ class Picker:
     # ---- output -----------------------------------------------------------------------
     def _emit_update(self, t: _Track, end: int, final: bool, retracted: bool = False) -> bool:
         """Emit one message of the pick; return whether it was the final one."""
-        h = self.ch.history
+        data = self.data
+        h = data.history
         k0 = max(t.k0, h.start)
         p = earlyp.early_p_params(
             h.read(H_DISP, k0, end),
@@ -215,19 +245,19 @@ class Picker:
             self.n_taup,
             self.dt,
         )
-        clipped = self.ch.clipped_between(t.k0, end)
+        clipped = data.clipped_between(t.k0, end)
         if clipped:
             final = True  # the window stops growing once the channel clips
         pd = float(p[earlyp.I_PD])
         if end - t.k0 >= self.n_window and not pd > (1.0 + self.cfg.extend_growth) * t.last_pd:
             final = True  # beyond the early-P window only while Pd is still growing
         t.last_pd = pd
-        info = self.ch.info
+        info = self.info
         pick = Pick(
             pick_id=t.pick_id,
             channel_id=info.channel_id,
-            time_ns=self.ch.time_of(t.k0),
-            trigger_time_ns=self.ch.time_of(t.k_on),
+            time_ns=data.time_of(t.k0),
+            trigger_time_ns=data.time_of(t.k_on),
             sent_time_ns=self._now_ns(),
             update=t.update,
             final=final,
@@ -246,20 +276,18 @@ class Picker:
             retracted=retracted,
         )
         t.update += 1
-        self.ch.counters["pick_messages"] += 1
+        self.n_messages += 1
         self._emit(pick)
         return final
 
     def _reject(self, t: _Track, reason: str, detail: str) -> None:
-        self.ch.counters[f"rejected_{reason}"] += 1
-        trig_ns = self.ch.time_of(t.k_on)
+        self.rejections[reason] += 1
+        trig_ns = self.data.time_of(t.k_on)
         log.warning(
             "%s: trigger at %s rejected: %s (%s)",
-            self.ch.info.channel_id,
+            self.info.channel_id,
             ns_to_iso(trig_ns),
             reason,
             detail,
         )
-        self._emit(
-            RejectedTrigger(self.ch.info.channel_id, trig_ns, self._now_ns(), reason, detail)
-        )
+        self._emit(RejectedTrigger(self.info.channel_id, trig_ns, self._now_ns(), reason, detail))

@@ -83,12 +83,13 @@ class ChainDesign:
     @property
     def state_size(self) -> int:
         """Length of the state vector this design needs."""
-        return (
+        size: int = (
             N_FIXED
             + 2 * self.bp_sos.shape[0]
             + 3 * 2 * self.hp_sos.shape[0]
             + 2 * self.lp_sos.shape[0]
         )
+        return size
 
     def new_state(self) -> np.ndarray:
         """A fresh state vector (as after a gap)."""
@@ -280,6 +281,7 @@ def process_packet_np(
         o += 2 * ns
 
     def sos(sos_: np.ndarray, key: str, data: np.ndarray) -> np.ndarray:
+        y: np.ndarray
         y, zf = signal.sosfilt(sos_, data, zi=views[key])
         views[key][...] = zf
         return y
@@ -310,7 +312,7 @@ def process_packet_np(
     def trapz(y: np.ndarray, prev_key: int, int_key: int) -> np.ndarray:
         prev = y[0] if first else state[prev_key]
         incr = 0.5 * dt * (y + np.concatenate(([prev], y[:-1])))
-        integ = state[int_key] + np.cumsum(incr)
+        integ: np.ndarray = state[int_key] + np.cumsum(incr)
         state[prev_key] = y[-1]
         state[int_key] = integ[-1]
         return integ

@@ -121,6 +121,7 @@ def sosfilt_stateful(x: np.ndarray, sos: np.ndarray, zi: np.ndarray) -> np.ndarr
 
 def sosfilt_stateful_np(x: np.ndarray, sos: np.ndarray, zi: np.ndarray) -> np.ndarray:
     """Plain-NumPy/scipy twin of :func:`sosfilt_stateful` (updates ``zi`` in place)."""
+    y: np.ndarray
     y, zf = signal.sosfilt(sos, np.asarray(x, dtype=np.float64), zi=zi)
     zi[...] = zf
     return y

@@ -63,7 +63,8 @@ def stalta_step(
     state[1] = c_lta * cf + (1.0 - c_lta) * state[1]
     if n_seen < n_warmup or state[1] <= 0.0:
         return 0.0
-    return state[0] / state[1]
+    ratio: float = state[0] / state[1]
+    return ratio
 
 
 # Lane decomposition of the steady-state recursion (see recursive_stalta, Notes).

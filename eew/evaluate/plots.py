@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,7 +16,9 @@ from eew.evaluate.run import ReplayRun
 from eew.evaluate.score import ScenarioScore
 from eew.evaluate.truth import Truth
 
-NS = 1_000_000_000
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
 
 
@@ -150,7 +153,7 @@ def plot_map(truth: Truth, run: ReplayRun, score: ScenarioScore, out_path: str |
     return out
 
 
-def _frame(ax: object, truth: Truth, run: ReplayRun) -> None:
+def _frame(ax: Axes, truth: Truth, run: ReplayRun) -> None:
     """Limit the map to the network, targets and estimates; name events outside it."""
     pts = [*truth.stations.values(), *((t.latitude_deg, t.longitude_deg) for t in run.targets)]
     pts += [(a.latitude_deg, a.longitude_deg) for a in run.alerts]
@@ -164,14 +167,14 @@ def _frame(ax: object, truth: Truth, run: ReplayRun) -> None:
         return
     lat = np.array([p[0] for p in pts])
     lon = np.array([p[1] for p in pts])
-    ax.set_xlim(lon.min() - 0.2, lon.max() + 0.2)  # type: ignore[attr-defined]
-    ax.set_ylim(lat.min() - 0.15, lat.max() + 0.15)  # type: ignore[attr-defined]
+    ax.set_xlim(lon.min() - 0.2, lon.max() + 0.2)
+    ax.set_ylim(lat.min() - 0.15, lat.max() + 0.15)
     for i, ev in enumerate(far):
-        ax.text(  # type: ignore[attr-defined]
+        ax.text(
             0.02,
             0.02 + 0.05 * i,
             f"true {ev.id}: M{ev.magnitude:g} at {ev.latitude_deg:.1f} N {ev.longitude_deg:.1f} E, "
             f"{ev.depth_km:g} km deep (off the map)",
-            transform=ax.transAxes,  # type: ignore[attr-defined]
+            transform=ax.transAxes,
             fontsize=8,
         )

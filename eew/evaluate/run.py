@@ -23,8 +23,8 @@ from pathlib import Path
 
 from eew import __version__
 from eew.acquisition.archive import ArchiveIndex, index_archive, iter_packets, split_packet
-from eew.config import Config, load_config
-from eew.event.core import EventCore
+from eew.daemon.config import Settings, load_settings
+from eew.event.core import EventCore, EventStatistics
 from eew.event.lifecycle import EventState
 from eew.event.targets import Target, load_targets
 from eew.event.traveltime import load_stack
@@ -55,7 +55,7 @@ class ReplayRun:
         that delivered a given sample).
     statistics : PipelineStatistics or None
         Pipeline counters at the end of the run.
-    core_counters : dict
+    core_counters : EventStatistics or None
         Event-core counters (events, teleseisms, alerts).
     targets : tuple of Target
         Target sites used for the forecasts.
@@ -66,7 +66,7 @@ class ReplayRun:
     alerts: list[Alert] = field(default_factory=list)
     packet_ends_ns: dict[str, list[int]] = field(default_factory=dict)
     statistics: PipelineStatistics | None = None
-    core_counters: dict[str, int] = field(default_factory=dict)
+    core_counters: EventStatistics | None = None
     targets: tuple[Target, ...] = ()
 
     def values(self) -> list[object]:
@@ -114,7 +114,7 @@ def live_packets(idx: ArchiveIndex, packet_s: float) -> Iterator[Packet]:
 
 
 def build_core(
-    cfg: Config,
+    settings: Settings,
     inventory: Inventory,
     sink: Callable[[object], None],
     clock: DataClock,
@@ -127,8 +127,20 @@ def build_core(
         assert pipeline is not None
         return pipeline.data_end_ns(sid)
 
+    cfg = settings.config
     core = EventCore(
-        cfg, inventory, sink, clock, data_end, load_stack(), targets, __version__, deferred=True
+        cfg.event,
+        cfg.alert,
+        cfg.onsite,
+        settings.hash(),
+        inventory,
+        sink,
+        clock,
+        data_end,
+        load_stack(),
+        targets,
+        __version__,
+        deferred=True,
     )
     pipeline = Pipeline(cfg, inventory, core, clock, after_packet=core.tick)
     return pipeline, core
@@ -136,7 +148,7 @@ def build_core(
 
 def run_packets(
     packets: Iterable[Packet],
-    cfg: Config,
+    settings: Settings,
     inventory: Inventory,
     targets: tuple[Target, ...] | None = None,
     on_packet: Callable[[Packet], None] | None = None,
@@ -147,7 +159,7 @@ def run_packets(
     ----------
     packets : iterable of Packet
         In delivery order.
-    cfg : Config
+    settings : Settings
         Configuration.
     inventory : Inventory
         Station metadata.
@@ -157,7 +169,7 @@ def run_packets(
         Called before each packet is fed (e.g. a pacer for ``--speed``).
     """
     if targets is None:
-        targets = load_targets(cfg.targets_path())
+        targets = load_targets(settings.config.targets_path())
     out = ReplayRun(targets=targets)
 
     def sink(value: object) -> None:
@@ -169,7 +181,7 @@ def run_packets(
             out.alerts.append(value)
 
     clock = DataClock()
-    pipeline, core = build_core(cfg, inventory, sink, clock, targets)
+    pipeline, core = build_core(settings, inventory, sink, clock, targets)
     ends: dict[str, list[int]] = {}
     for pkt in packets:
         if on_packet is not None:
@@ -187,7 +199,7 @@ def run_packets(
 def replay_paths(
     paths: Sequence[str | Path],
     packet_s: float = DEFAULT_PACKET_S,
-    cfg: Config | None = None,
+    settings: Settings | None = None,
     inventory: Inventory | None = None,
 ) -> ReplayRun:
     """Index miniSEED files or folders and replay them with ``packet_s`` packets.
@@ -198,14 +210,14 @@ def replay_paths(
         miniSEED files or folders.
     packet_s : float
         Longest packet [s]; ``0`` replays whole records.
-    cfg : Config, optional
+    settings : Settings, optional
         Configuration (default: ``config/eew.toml``).
     inventory : Inventory, optional
         Station metadata (default: the configured StationXML files).
     """
-    if cfg is None:
-        cfg = load_config()
+    if settings is None:
+        settings = load_settings()
     if inventory is None:
-        inventory = load_inventory(cfg.stationxml_paths())
+        inventory = load_inventory(settings.config.stationxml_paths())
     idx = index_archive(paths)
-    return run_packets(live_packets(idx, packet_s), cfg, inventory)
+    return run_packets(live_packets(idx, packet_s), settings, inventory)

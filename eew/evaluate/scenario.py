@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eew.acquisition.archive import index_archive
-from eew.config import Config, load_config
+from eew.daemon.config import Settings, load_settings
 from eew.errors import DataError
 from eew.evaluate.report import totals
 from eew.evaluate.run import DEFAULT_PACKET_S, ReplayRun, live_packets, run_packets
@@ -38,7 +38,7 @@ class Evaluator:
 
     Parameters
     ----------
-    config : Config
+    settings : Settings
         Configuration of the replay.
     inventory : Inventory
         Station metadata.
@@ -48,16 +48,18 @@ class Evaluator:
         Longest packet [s] (see :func:`eew.evaluate.run.live_packets`).
     """
 
-    config: Config
+    settings: Settings
     inventory: Inventory
     stack: TravelTimeStack
     packet_s: float = DEFAULT_PACKET_S
 
     @classmethod
-    def default(cls, packet_s: float = DEFAULT_PACKET_S, config: Config | None = None) -> Evaluator:
-        """Build from the repository configuration (or ``config``)."""
-        cfg = config if config is not None else load_config()
-        return cls(cfg, load_inventory(cfg.stationxml_paths()), load_stack(), packet_s)
+    def default(
+        cls, packet_s: float = DEFAULT_PACKET_S, settings: Settings | None = None
+    ) -> Evaluator:
+        """Build from the repository configuration (or ``settings``)."""
+        s = settings if settings is not None else load_settings()
+        return cls(s, load_inventory(s.config.stationxml_paths()), load_stack(), packet_s)
 
     def evaluate(self, scenario_dir: str | Path) -> ScenarioResult:
         """Replay one scenario folder and score it.
@@ -72,8 +74,8 @@ class Evaluator:
             raise DataError(f"{path}: not a scenario folder (no {TRUTH_FILE})")
         truth = load_truth(path)
         idx = index_archive([path])
-        run = run_packets(live_packets(idx, self.packet_s), self.config, self.inventory)
-        score = score_scenario(truth, run, self.config, self.stack, self.packet_s)
+        run = run_packets(live_packets(idx, self.packet_s), self.settings, self.inventory)
+        score = score_scenario(truth, run, self.settings.config.onsite, self.stack, self.packet_s)
         return ScenarioResult(path, truth, run, score)
 
 

@@ -25,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from eew.config import Config
+from eew.config import OnsiteConfig
 from eew.evaluate.run import ReplayRun
 from eew.evaluate.truth import TrueEvent, Truth, travel_time_s
-from eew.event.forecast import epicentral_km
 from eew.event.locate import TravelTimeStack
 from eew.model.alert import Alert
+from eew.model.geo import distances_km
+from eew.model.timeutil import NS_PER_S
 
-NS = 1_000_000_000
 MATCH_KM = 50.0
 MATCH_S = 20.0
 ONSITE_MATCH_S = 10.0
@@ -114,7 +114,8 @@ class ScenarioScore:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN -> None)."""
-        return _clean(asdict(self))
+        d: dict[str, Any] = _clean(asdict(self))
+        return d
 
 
 def _clean(v: Any) -> Any:
@@ -129,14 +130,14 @@ def _clean(v: Any) -> Any:
 
 def _km(lat: float, lon: float, ev: TrueEvent) -> float:
     return float(
-        epicentral_km(lat, lon, np.array([ev.latitude_deg]), np.array([ev.longitude_deg]))[0]
+        distances_km(lat, lon, np.array([ev.latitude_deg]), np.array([ev.longitude_deg]))[0]
     )
 
 
 def _matches(a: Alert, ev: TrueEvent) -> bool:
     return (
         _km(a.latitude_deg, a.longitude_deg, ev) <= MATCH_KM
-        and abs(a.origin_time_ns - ev.origin_ns) <= MATCH_S * NS
+        and abs(a.origin_time_ns - ev.origin_ns) <= MATCH_S * NS_PER_S
     )
 
 
@@ -162,7 +163,11 @@ def assign_alerts(alerts: list[Alert], events: tuple[TrueEvent, ...]) -> dict[st
 
 
 def score_scenario(
-    truth: Truth, run: ReplayRun, cfg: Config, stack: TravelTimeStack, packet_s: float
+    truth: Truth,
+    run: ReplayRun,
+    onsite_cfg: OnsiteConfig,
+    stack: TravelTimeStack,
+    packet_s: float,
 ) -> ScenarioScore:
     """Compute the scorecard of one replayed scenario.
 
@@ -172,8 +177,9 @@ def score_scenario(
         The scenario's truth.
     run : ReplayRun
         The replay's picks, events and alerts.
-    cfg : Config
-        The configuration of the replay (city definition for onsite scoring).
+    onsite_cfg : OnsiteConfig
+        Section ``[onsite]`` of the replay's configuration (city definition for onsite
+        scoring).
     stack : TravelTimeStack
         Travel-time tables for the true S arrival at the targets.
     packet_s : float
@@ -183,7 +189,7 @@ def score_scenario(
     source = [a for a in run.alerts if a.kind == "source"]
     onsite = sorted((a for a in run.alerts if a.kind == "onsite"), key=lambda a: a.sent_time_ns)
     with_data = set(run.packet_ends_ns)
-    city = _city_stations(truth, cfg)
+    city = _city_stations(truth, onsite_cfg)
     scores = []
     onsite_expected: set[int] = set()
     for i, ev in enumerate(truth.events):
@@ -232,10 +238,10 @@ def _event_score(
     )
     p4 = ev.p_nth_ns(4, with_data)
     if p4 is not None:
-        s.p4_after_origin_s = (p4 - ev.origin_ns) / NS
+        s.p4_after_origin_s = (p4 - ev.origin_ns) / NS_PER_S
     s.series = [
         (
-            (st.sent_time_ns - ev.origin_ns) / NS,
+            (st.sent_time_ns - ev.origin_ns) / NS_PER_S,
             _km(st.record.location.latitude_deg, st.record.location.longitude_deg, ev),
             st.record.location.depth_km - ev.depth_km,
             st.record.magnitude.magnitude,
@@ -251,12 +257,12 @@ def _event_score(
         return s
     s.detected = True
     first = published[0]
-    s.first_alert_after_origin_s = (first.sent_time_ns - ev.origin_ns) / NS
+    s.first_alert_after_origin_s = (first.sent_time_ns - ev.origin_ns) / NS_PER_S
     if p4 is not None:
-        s.first_alert_after_p4_s = (first.sent_time_ns - p4) / NS
+        s.first_alert_after_p4_s = (first.sent_time_ns - p4) / NS_PER_S
     s.first_alert_epicentral_error_km = _km(first.latitude_deg, first.longitude_deg, ev)
     s.first_alert_depth_error_km = first.depth_km - ev.depth_km
-    s.first_alert_origin_error_s = (first.origin_time_ns - ev.origin_ns) / NS
+    s.first_alert_origin_error_s = (first.origin_time_ns - ev.origin_ns) / NS_PER_S
     s.first_alert_magnitude = first.magnitude
     s.first_alert_stations = len(first.stations)
     errs = [_km(a.latitude_deg, a.longitude_deg, ev) for a in published]
@@ -267,7 +273,7 @@ def _event_score(
     s.final_depth_error_km = last.depth_km - ev.depth_km
     s.final_magnitude = last.magnitude
     if p4 is not None:
-        t3 = p4 + 3 * NS
+        t3 = p4 + 3 * NS_PER_S
         before = [a for a in published if a.sent_time_ns <= t3]
         after = [a for a in published if a.sent_time_ns > t3]
         scored = before[-1:] + after
@@ -275,7 +281,7 @@ def _event_score(
         s.max_magnitude_error_after_p4_3s = max(abs(a.magnitude - ev.magnitude) for a in scored)
     over = [a for a in published if a.magnitude > LARGE_THRESHOLD]
     if over:
-        s.magnitude_over_6_5_after_origin_s = (over[0].sent_time_ns - ev.origin_ns) / NS
+        s.magnitude_over_6_5_after_origin_s = (over[0].sent_time_ns - ev.origin_ns) / NS_PER_S
     s.targets = _target_scores(ev, first, run, stack)
     return s
 
@@ -288,16 +294,16 @@ def _target_scores(
     for t in run.targets:
         d = _km(t.latitude_deg, t.longitude_deg, ev)
         ts = float(travel_time_s(stack, "S", ev.depth_km, np.array([d]))[0])
-        s_true = ev.origin_ns + round(ts * NS)
+        s_true = ev.origin_ns + round(ts * NS_PER_S)
         f = fc.get(t.name)
         out.append(
             TargetScore(
                 name=t.name,
                 distance_km=d,
                 true_s_after_origin_s=ts,
-                true_warning_s=(s_true - first.sent_time_ns) / NS,
+                true_warning_s=(s_true - first.sent_time_ns) / NS_PER_S,
                 predicted_warning_s=f.warning_time_s if f else math.nan,
-                s_arrival_error_s=(f.s_arrival_time_ns - s_true) / NS if f else math.nan,
+                s_arrival_error_s=(f.s_arrival_time_ns - s_true) / NS_PER_S if f else math.nan,
                 predicted_msk=f.intensity_msk if f else math.nan,
                 predicted_pga_cm_s2=f.pga_cm_s2 if f else math.nan,
             )
@@ -305,14 +311,13 @@ def _target_scores(
     return out
 
 
-def _city_stations(truth: Truth, cfg: Config) -> set[str]:
-    c = cfg.onsite
+def _city_stations(truth: Truth, c: OnsiteConfig) -> set[str]:
     ids = list(truth.stations)
     if not ids:
         return set()
     lat = np.array([truth.stations[s][0] for s in ids])
     lon = np.array([truth.stations[s][1] for s in ids])
-    d = epicentral_km(c.city_lat_deg, c.city_lon_deg, lat, lon)
+    d = distances_km(c.city_lat_deg, c.city_lon_deg, lat, lon)
     return {s for s, di in zip(ids, d, strict=True) if di <= c.city_radius_km}
 
 
@@ -326,13 +331,17 @@ def _score_onsite(
     first_p = min(a.p_ns for a in arr)
     ends = [run.packet_end_after(a.station_id, a.p_ns) for a in arr]
     first_data = min((e for e in ends if e is not None), default=None)
-    s.city_first_p_after_origin_s = (first_p - ev.origin_ns) / NS
+    s.city_first_p_after_origin_s = (first_p - ev.origin_ns) / NS_PER_S
     if first_data is not None:
-        s.city_first_p_packet_end_after_origin_s = (first_data - ev.origin_ns) / NS
-    hit = {i for i, a in enumerate(onsite) if 0 <= a.sent_time_ns - first_p <= ONSITE_MATCH_S * NS}
+        s.city_first_p_packet_end_after_origin_s = (first_data - ev.origin_ns) / NS_PER_S
+    hit = {
+        i
+        for i, a in enumerate(onsite)
+        if 0 <= a.sent_time_ns - first_p <= ONSITE_MATCH_S * NS_PER_S
+    }
     if hit:
         a = onsite[min(hit)]
-        s.onsite_after_first_p_s = (a.sent_time_ns - first_p) / NS
+        s.onsite_after_first_p_s = (a.sent_time_ns - first_p) / NS_PER_S
         if first_data is not None:
-            s.onsite_after_first_p_data_s = (a.sent_time_ns - first_data) / NS
+            s.onsite_after_first_p_data_s = (a.sent_time_ns - first_data) / NS_PER_S
     return hit

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from eew.errors import DataError
-from eew.event.forecast import epicentral_km
 from eew.event.locate import TravelTimeStack
+from eew.model.geo import distances_km
 from eew.model.timeutil import iso_to_ns
 
 TRUTH_FILE = "truth.json"
@@ -74,7 +74,7 @@ class Truth:
             return math.inf
         lat = np.array([v[0] for v in self.stations.values()])
         lon = np.array([v[1] for v in self.stations.values()])
-        return float(epicentral_km(lat_deg, lon_deg, lat, lon).min())
+        return float(distances_km(lat_deg, lon_deg, lat, lon).min())
 
     def inside_network(self, lat_deg: float, lon_deg: float) -> bool:
         """True if a point lies inside the convex hull of the scenario's stations."""
@@ -195,7 +195,11 @@ def travel_time_s(
     z = stack.depth_km
     d = np.asarray(distance_km, dtype=float)
     if z.size == 1:
-        return np.interp(d, axis, table[0])
+        single: np.ndarray = np.interp(d, axis, table[0])
+        return single
     i = int(np.clip(np.searchsorted(z, depth_km) - 1, 0, z.size - 2))
     w = float(np.clip((depth_km - z[i]) / (z[i + 1] - z[i]), 0.0, 1.0))
-    return (1.0 - w) * np.interp(d, axis, table[i]) + w * np.interp(d, axis, table[i + 1])
+    between: np.ndarray = (1.0 - w) * np.interp(d, axis, table[i]) + w * np.interp(
+        d, axis, table[i + 1]
+    )
+    return between

@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from eew.config import Config
+from eew.config import AlertConfig, EventConfig, OnsiteConfig
 from eew.event import groundmotion as gm
 from eew.event import magnitude as mag
 from eew.event.distant import below_teleseism_line, is_distant_wavefront
-from eew.event.forecast import epicentral_km, forecast_targets
+from eew.event.forecast import forecast_targets
 from eew.event.lifecycle import AlertLifecycle, EventRecord
 from eew.event.locate import Grid, Location, Locator, TravelTimeStack
 from eew.event.onsite import OnsiteDetector
@@ -42,11 +43,30 @@ from eew.event.stations import StationPick
 from eew.event.targets import Target
 from eew.inventory import Inventory
 from eew.model.clock import Clock
+from eew.model.geo import distances_km
 from eew.model.pick import Pick
+from eew.model.timeutil import NS_PER_S
 
 log = logging.getLogger("eew.event")
 
-NS = 1_000_000_000
+
+@dataclass(frozen=True, slots=True)
+class EventStatistics:
+    """Counters of an :class:`EventCore`.
+
+    Attributes
+    ----------
+    events : int
+        Events declared.
+    teleseisms : int
+        Events recognised as teleseismic or distant (no alert).
+    alerts : int
+        Source alerts issued (every version counts).
+    """
+
+    events: int
+    teleseisms: int
+    alerts: int
 
 
 class _Event:
@@ -73,8 +93,14 @@ class EventCore:
 
     Parameters
     ----------
-    config : Config
-        Configuration (sections ``event``, ``alert``, ``onsite``).
+    event : EventConfig
+        Section ``[event]``: association and location.
+    alert : AlertConfig
+        Section ``[alert]``: when an event becomes an alert.
+    onsite : OnsiteConfig
+        Section ``[onsite]`` (for the :class:`~eew.event.onsite.OnsiteDetector`).
+    config_hash : str
+        Hash of the effective configuration, stamped on every alert.
     inventory : Inventory
         Station coordinates.
     sink : callable
@@ -98,7 +124,10 @@ class EventCore:
 
     def __init__(
         self,
-        config: Config,
+        event: EventConfig,
+        alert: AlertConfig,
+        onsite: OnsiteConfig,
+        config_hash: str,
         inventory: Inventory,
         sink: Callable[[object], None],
         clock: Clock,
@@ -108,11 +137,11 @@ class EventCore:
         software_version: str,
         deferred: bool = False,
     ) -> None:
-        self.cfg = config.event
+        self.cfg = event
         self.deferred = deferred
         self._dirty: dict[int, tuple[_Event, bool]] = {}
         self._expired_at = 0
-        self.acfg = config.alert
+        self.acfg = alert
         self._sink = sink
         self._clock = clock
         self._data_end_ns = data_end_ns
@@ -142,8 +171,10 @@ class EventCore:
         self.absorbed: list[StationPick] = []
         self.events: list[_Event] = []
         self._n_events = 0
-        self._record_args = (config.alert, config.hash(), software_version)
-        self.onsite = OnsiteDetector(config, targets, sink, clock, software_version)
+        self._record_args = (alert, config_hash, software_version)
+        self.onsite = OnsiteDetector(
+            onsite, alert.agency, config_hash, targets, sink, clock, software_version
+        )
         self.counters: dict[str, int] = {"events": 0, "teleseisms": 0, "alerts": 0}
 
     # ---- input ------------------------------------------------------------------------
@@ -197,7 +228,7 @@ class EventCore:
             dirty, self._dirty = self._dirty, {}
             for ev, changed in dirty.values():
                 self._evaluate(ev, now, changed)
-        if now - self._expired_at >= NS // 2:  # expiry needs no finer time than 0.5 s
+        if now - self._expired_at >= NS_PER_S // 2:  # expiry needs no finer time than 0.5 s
             self._expire(now)
 
     def _request(self, ev: _Event, now: int, changed: bool) -> None:
@@ -237,7 +268,7 @@ class EventCore:
             if ev.closed or ev.location is None or ev.teleseism or ev.distant:
                 continue
             tp, _ts = self._predicted(ev, sid)
-            if t_ns > tp + self.cfg.association_tolerance_s * NS:
+            if t_ns > tp + self.cfg.association_tolerance_s * NS_PER_S:
                 return True
         return False
 
@@ -250,7 +281,7 @@ class EventCore:
         if ev is None or ev.location is None or len(ev.picks) < self.acfg.min_stations:
             return False
         oc = self.onsite.cfg
-        d = epicentral_km(
+        d = distances_km(
             oc.city_lat_deg,
             oc.city_lon_deg,
             np.array([ev.location.latitude_deg]),
@@ -260,7 +291,7 @@ class EventCore:
 
     def _teleseism_hold(self, now: int) -> bool:
         """True while a teleseismic or distant event is recent: its late picks are absorbed."""
-        hold = self.cfg.teleseism_hold_s * NS
+        hold = self.cfg.teleseism_hold_s * NS_PER_S
         return any(
             (e.teleseism or e.distant) and now - e.last_change_ns <= hold for e in self.events
         )
@@ -283,9 +314,15 @@ class EventCore:
             return cached[1], cached[2], cached[3]
         x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
         d = np.hypot(self.locator.sx - float(x), self.locator.sy - float(y))
-        tp = ev.origin_ns + self.locator._interp_depth(loc.depth_km, self.locator.stack.p_s, d) * NS
-        ts = ev.origin_ns + self.locator._interp_depth(loc.depth_km, self.locator.stack.s_s, d) * NS
-        repi = epicentral_km(loc.latitude_deg, loc.longitude_deg, self.st_lat, self.st_lon)
+        tp = (
+            ev.origin_ns
+            + self.locator._interp_depth(loc.depth_km, self.locator.stack.p_s, d) * NS_PER_S
+        )
+        ts = (
+            ev.origin_ns
+            + self.locator._interp_depth(loc.depth_km, self.locator.stack.s_s, d) * NS_PER_S
+        )
+        repi = distances_km(loc.latitude_deg, loc.longitude_deg, self.st_lat, self.st_lon)
         ev.predicted = (loc, tp, ts, repi)
         return tp, ts, repi
 
@@ -321,11 +358,11 @@ class EventCore:
         loc = ev.location
         assert loc is not None
         spread_s = 2.0 * loc.origin_time_sigma_s + loc.horizontal_sigma_km / 6.0
-        return (self.cfg.association_tolerance_s + spread_s) * NS
+        return (self.cfg.association_tolerance_s + spread_s) * NS_PER_S
 
     def _compatible(self, a: StationPick, b: StationPick) -> bool:
         d = float(
-            epicentral_km(
+            distances_km(
                 a.latitude_deg,
                 a.longitude_deg,
                 np.array([b.latitude_deg]),
@@ -333,7 +370,7 @@ class EventCore:
             )[0]
         )
         limit = d / self.cfg.min_apparent_velocity_km_s + self.cfg.pick_slack_s
-        return abs(a.time_ns - b.time_ns) / NS <= limit
+        return abs(a.time_ns - b.time_ns) / NS_PER_S <= limit
 
     def _try_new_event(self, new: StationPick, now: int) -> None:
         cands = sorted(
@@ -365,7 +402,7 @@ class EventCore:
         # other pooled picks that fit the new event
         for sp in list(self.pool):
             tp, _ts = self._predicted(ev, sp.station_id)
-            if abs(sp.time_ns - tp) <= self.cfg.association_tolerance_s * NS:
+            if abs(sp.time_ns - tp) <= self.cfg.association_tolerance_s * NS_PER_S:
                 ev.picks[sp.station_id] = sp
                 self.pool.remove(sp)
         log.info("event %d declared with %d stations", ev.number, len(ev.picks))
@@ -381,7 +418,7 @@ class EventCore:
     ) -> Location:
         t_ref = min(sp.time_ns for sp in picks)
         idx = np.array([self._index[sp.station_id] for sp in picks], dtype=np.int64)
-        tp = np.array([(sp.time_ns - t_ref) / NS for sp in picks])
+        tp = np.array([(sp.time_ns - t_ref) / NS_PER_S for sp in picks])
         busy = {sp.station_id for sp in self.pool}
         for ev in self.events:
             if not ev.closed:
@@ -394,10 +431,10 @@ class EventCore:
             if sid in busy:
                 continue
             end = self._data_end_ns(sid)
-            if end is None or end < now - self.cfg.station_latency_max_s * NS:
+            if end is None or end < now - self.cfg.station_latency_max_s * NS_PER_S:
                 continue
             silent.append(self._index[sid])
-            ends.append((end - t_ref) / NS)
+            ends.append((end - t_ref) / NS_PER_S)
         loc = self.locator.locate(
             idx, tp, np.array(silent, dtype=np.int64), np.array(ends), edt_only=edt_only
         )
@@ -405,7 +442,7 @@ class EventCore:
             latitude_deg=loc.latitude_deg,
             longitude_deg=loc.longitude_deg,
             depth_km=loc.depth_km,
-            origin_time_s=loc.origin_time_s + t_ref / NS,
+            origin_time_s=loc.origin_time_s + t_ref / NS_PER_S,
             horizontal_sigma_km=loc.horizontal_sigma_km,
             depth_sigma_km=loc.depth_sigma_km,
             origin_time_sigma_s=loc.origin_time_sigma_s,
@@ -458,7 +495,7 @@ class EventCore:
 
     def _set_location(self, ev: _Event, loc: Location, now: int) -> None:
         ev.location = loc
-        ev.origin_ns = round(loc.origin_time_s * NS)
+        ev.origin_ns = round(loc.origin_time_s * NS_PER_S)
         ev.located_n = len(ev.picks)
         ev.located_at_ns = now
 
@@ -471,7 +508,8 @@ class EventCore:
         if len(picks) < self.cfg.min_picks_event:
             self._delete(ev, now, "picks retracted")
             return
-        if changed or (len(picks) < 8 and now - ev.located_at_ns >= NS):
+        loc: Location | None
+        if changed or (len(picks) < 8 and now - ev.located_at_ns >= NS_PER_S):
             loc = self._locate(picks, now)
             if changed:
                 loc, picks = self._drop_outliers(ev, loc, picks, now)
@@ -534,7 +572,7 @@ class EventCore:
 
     def _near_network(self, ev: _Event, picks: list[StationPick], loc: Location) -> bool:
         """The source must be close to the stations that picked it (EPIC's network check)."""
-        d = epicentral_km(
+        d = distances_km(
             loc.latitude_deg,
             loc.longitude_deg,
             np.array([sp.latitude_deg for sp in picks]),
@@ -555,7 +593,7 @@ class EventCore:
         x, y = self.grid.to_xy(
             np.array([p.latitude_deg for p in picks]), np.array([p.longitude_deg for p in picks])
         )
-        t = np.array([(p.time_ns - picks[0].time_ns) / NS for p in picks])
+        t = np.array([(p.time_ns - picks[0].time_ns) / NS_PER_S for p in picks])
         if is_distant_wavefront(
             x,
             y,
@@ -579,11 +617,11 @@ class EventCore:
     # ---- lifecycle ----------------------------------------------------------------------
     def _expire(self, now: int) -> None:
         self._expired_at = now
-        window = self.cfg.association_window_s * NS
+        window = self.cfg.association_window_s * NS_PER_S
         self.pool = [sp for sp in self.pool if now - sp.time_ns <= window]
         self.absorbed = [sp for sp in self.absorbed if now - sp.time_ns <= window]
         for ev in self.events:
-            if not ev.closed and now - ev.last_change_ns > self.cfg.event_timeout_s * NS:
+            if not ev.closed and now - ev.last_change_ns > self.cfg.event_timeout_s * NS_PER_S:
                 self._close(ev, now)
 
     def _close(self, ev: _Event, now: int) -> None:
@@ -598,6 +636,7 @@ class EventCore:
             for out in ev.lifecycle.delete(now, why):
                 self._sink(out)
 
-    def statistics(self) -> dict[str, int]:
+    def statistics(self) -> EventStatistics:
         """Counters: events declared, teleseisms recognised, alerts issued."""
-        return dict(self.counters)
+        c = self.counters
+        return EventStatistics(c["events"], c["teleseisms"], c["alerts"])

@@ -30,17 +30,7 @@ import numpy as np
 from eew.event import groundmotion as gm
 from eew.event.targets import Target
 from eew.model.alert import TargetForecast
-
-KM_PER_DEG = 111.19492664455873
-
-
-def epicentral_km(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance [km] (haversine on a 6371 km sphere)."""
-    p1, p2 = math.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dl = np.radians(np.asarray(lon2) - lon1)
-    a = np.sin(dphi / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+from eew.model.geo import KM_PER_DEG, distances_km
 
 
 def observed_mmi(pa_cm_s2: float) -> float:
@@ -77,7 +67,8 @@ def plum_intensity(
     dx = (p[:, 1:2] - np.asarray(lon_deg)[None, :]) * KM_PER_DEG * c
     dy = (p[:, 0:1] - np.asarray(lat_deg)[None, :]) * KM_PER_DEG
     near = np.hypot(dx, dy) <= radius_km
-    return np.where(near, p[:, 2:3], -np.inf).max(axis=0)
+    nearby: np.ndarray = np.where(near, p[:, 2:3], -np.inf).max(axis=0)
+    return nearby
 
 
 def forecast_targets(
@@ -115,7 +106,7 @@ def forecast_targets(
     lat = np.array([t.latitude_deg for t in targets])
     lon = np.array([t.longitude_deg for t in targets])
     vs30 = np.array([t.vs30_m_s for t in targets])
-    repi = epicentral_km(latitude_deg, longitude_deg, lat, lon)
+    repi = distances_km(latitude_deg, longitude_deg, lat, lon)
     msk = gm.intensity_msk_bindi2011(magnitude, repi, depth_km)
     a1 = gm.BINDI2011_FREE_H[0]
     msk_sigma = math.hypot(gm.intensity_sigma_bindi2011(True), a1 * magnitude_sigma)

@@ -102,7 +102,10 @@ def intensity_msk_bindi2011(
         a1, a2, a3, a4, _sigma = BINDI2011_FREE_H
         h = np.maximum(np.asarray(depth_km, dtype=float), 5.0)
     r = np.sqrt(np.asarray(epicentral_km, dtype=float) ** 2 + h * h)
-    return a1 * np.asarray(magnitude, dtype=float) + a2 - a3 * np.log10(r / h) - a4 * (r - h)
+    msk: np.ndarray = (
+        a1 * np.asarray(magnitude, dtype=float) + a2 - a3 * np.log10(r / h) - a4 * (r - h)
+    )
+    return msk
 
 
 def intensity_sigma_bindi2011(with_depth: bool = True) -> float:
@@ -141,15 +144,16 @@ def pga_akkar_bommer2010(
     fn = 1.0 if mechanism == "normal" else 0.0
     fr = 1.0 if mechanism == "reverse" else 0.0
     log_y = b1 + b2 * m + b3 * m * m + (b4 + b5 * m) * np.log10(r) + b7 * ss + b8 * sa
-    return np.power(10.0, log_y + b9 * fn + b10 * fr)
+    pga: np.ndarray = np.power(10.0, log_y + b9 * fn + b10 * fr)
+    return pga
 
 
 def mmi_from_pga_worden2012(pga_cm_s2: ArrayLike) -> np.ndarray:
     """Modified Mercalli intensity from PGA [cm/s²], Worden et al. (2012), clipped to [1, 10]."""
     c1, c2, c3, c4, t1, _sigma = WORDEN2012_PGA
     log_y = np.log10(np.maximum(np.asarray(pga_cm_s2, dtype=float), 1e-6))
-    mmi = np.where(log_y <= t1, c1 + c2 * log_y, c3 + c4 * log_y)
-    return np.clip(mmi, 1.0, 10.0)
+    mmi: np.ndarray = np.clip(np.where(log_y <= t1, c1 + c2 * log_y, c3 + c4 * log_y), 1.0, 10.0)
+    return mmi
 
 
 def rupture_length_km(magnitude: ArrayLike) -> np.ndarray:

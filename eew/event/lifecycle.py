@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from eew.config import AlertConfig
-from eew.event.forecast import epicentral_km
 from eew.event.locate import Location
 from eew.event.magnitude import EventMagnitude
 from eew.model.alert import Alert, TargetForecast
+from eew.model.geo import distances_km
 from eew.model.timeutil import ns_to_iso
 
 
@@ -109,7 +109,7 @@ class AlertLifecycle:
         assert prev is not None and self.last is not None
         c = self.cfg
         moved = float(
-            epicentral_km(
+            distances_km(
                 prev.location.latitude_deg,
                 prev.location.longitude_deg,
                 np.array([r.location.latitude_deg]),

@@ -28,12 +28,14 @@ processing system for broadcasting earthquake alarms. *BSSA* 95(2), 708-718.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, overload
 
 import numpy as np
 from numba import njit
 
-KM_PER_DEG = 111.19492664455873
+from eew.model.geo import KM_PER_DEG
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,13 @@ class Grid:
     y_km: np.ndarray
     depth_km: np.ndarray
 
-    def to_xy(self, lat_deg: np.ndarray, lon_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @overload
+    def to_xy(self, lat_deg: float, lon_deg: float) -> tuple[float, float]: ...
+    @overload
+    def to_xy(self, lat_deg: np.ndarray, lon_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    def to_xy(
+        self, lat_deg: float | np.ndarray, lon_deg: float | np.ndarray
+    ) -> tuple[float | np.ndarray, float | np.ndarray]:
         """Project geographic coordinates to grid kilometres."""
         c = math.cos(math.radians(self.lat0_deg))
         x = (np.asarray(lon_deg, dtype=float) - self.lon0_deg) * KM_PER_DEG * c
@@ -67,6 +75,26 @@ class Grid:
         """Inverse projection."""
         c = math.cos(math.radians(self.lat0_deg))
         return self.lat0_deg + y_km / KM_PER_DEG, self.lon0_deg + x_km / (KM_PER_DEG * c)
+
+
+class DepthTable(Protocol):
+    """One depth slice of travel times, as :meth:`TravelTimeStack.from_tables` reads it."""
+
+    @property
+    def depth_km(self) -> float:
+        """Source depth [km]."""
+
+    @property
+    def distance_km(self) -> np.ndarray:
+        """Distance nodes [km], increasing."""
+
+    @property
+    def p_s(self) -> np.ndarray:
+        """First P travel times at the nodes [s]."""
+
+    @property
+    def s_s(self) -> np.ndarray:
+        """First S travel times at the nodes [s]."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +108,7 @@ class TravelTimeStack:
 
     @classmethod
     def from_tables(
-        cls, tables: list, max_distance_km: float, step_km: float = 0.5
+        cls, tables: Sequence[DepthTable], max_distance_km: float, step_km: float = 0.5
     ) -> TravelTimeStack:
         """Resample per-depth tables (with ``depth_km``, ``distance_km``, ``p_s``, ``s_s``)."""
         d = np.arange(0.0, max_distance_km + step_km, step_km)
@@ -95,9 +123,11 @@ def _interp_row(row: np.ndarray, step: float, dist: float) -> float:
     f = dist / step
     i = int(f)
     if i >= row.shape[0] - 1:
-        return row[-1] + (dist - (row.shape[0] - 1) * step) * (row[-1] - row[-2]) / step
+        beyond: float = row[-1] + (dist - (row.shape[0] - 1) * step) * (row[-1] - row[-2]) / step
+        return beyond
     w = f - i
-    return row[i] * (1.0 - w) + row[i + 1] * w
+    inside: float = row[i] * (1.0 - w) + row[i + 1] * w
+    return inside
 
 
 @njit(cache=True)
@@ -313,11 +343,13 @@ class Locator:
         dist_axis = np.arange(table.shape[1]) * self.stack.distance_step_km
         i = int(np.clip(np.searchsorted(z, depth_km) - 1, 0, max(z.size - 2, 0)))
         if z.size == 1:
-            return np.interp(d, dist_axis, table[0])
+            single: np.ndarray = np.interp(d, dist_axis, table[0])
+            return single
         w = float(np.clip((depth_km - z[i]) / (z[i + 1] - z[i]), 0.0, 1.0))
-        return (1 - w) * np.interp(d, dist_axis, table[i]) + w * np.interp(
+        between: np.ndarray = (1 - w) * np.interp(d, dist_axis, table[i]) + w * np.interp(
             d, dist_axis, table[i + 1]
         )
+        return between
 
     def locate(
         self,

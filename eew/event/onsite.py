@@ -27,34 +27,54 @@ from collections.abc import Callable
 
 import numpy as np
 
-from eew.config import Config
+from eew.config import OnsiteConfig
 from eew.event import groundmotion as gm
-from eew.event.forecast import epicentral_km, observed_mmi, plum_intensity
+from eew.event.forecast import observed_mmi, plum_intensity
 from eew.event.magnitude import magnitude_from_pd
 from eew.event.targets import Target
 from eew.model.alert import Alert, TargetForecast
 from eew.model.clock import Clock
+from eew.model.geo import distances_km
 from eew.model.pick import Pick
-from eew.model.timeutil import ns_to_iso
+from eew.model.timeutil import NS_PER_S, ns_to_iso
 
-NS = 1_000_000_000
 _HOLD_S = 60.0
 
 
 class OnsiteDetector:
-    """Watches city-station picks and issues onsite alerts (see the module docstring)."""
+    """Watches city-station picks and issues onsite alerts (see the module docstring).
+
+    Parameters
+    ----------
+    config : OnsiteConfig
+        Section ``[onsite]``.
+    agency : str
+        Agency code stamped on every alert (``alert.agency``).
+    config_hash : str
+        Hash of the effective configuration, stamped on every alert.
+    targets : tuple of Target
+        Target sites.
+    sink : callable
+        Receives every onsite alert.
+    clock : Clock
+        Time source (the data clock under replay).
+    software_version : str
+        Stamped on every alert.
+    """
 
     def __init__(
         self,
-        config: Config,
+        config: OnsiteConfig,
+        agency: str,
+        config_hash: str,
         targets: tuple[Target, ...],
         sink: Callable[[object], None],
         clock: Clock,
         software_version: str,
     ) -> None:
-        self.cfg = config.onsite
-        self.agency = config.alert.agency
-        self.config_hash = config.hash()
+        self.cfg = config
+        self.agency = agency
+        self.config_hash = config_hash
         self.software_version = software_version
         self.targets = targets
         self._sink = sink
@@ -65,7 +85,7 @@ class OnsiteDetector:
         self.count = 0
 
     def _is_city(self, pick: Pick) -> bool:
-        d = epicentral_km(
+        d = distances_km(
             self.cfg.city_lat_deg,
             self.cfg.city_lon_deg,
             np.array([pick.latitude_deg]),
@@ -102,12 +122,12 @@ class OnsiteDetector:
                 pick.pd_cm,
                 pick.pa_cm_s2,
             )
-        if self.last_alert_ns is not None and now - self.last_alert_ns < _HOLD_S * NS:
+        if self.last_alert_ns is not None and now - self.last_alert_ns < _HOLD_S * NS_PER_S:
             return
         recent = {
             sid: v
             for sid, v in self.passing.items()
-            if abs(v[0] - pick.time_ns) <= self.cfg.coincidence_s * NS
+            if abs(v[0] - pick.time_ns) <= self.cfg.coincidence_s * NS_PER_S
         }
         if len(recent) >= self.cfg.min_stations:
             self.last_alert_ns = now
@@ -146,7 +166,7 @@ class OnsiteDetector:
                     intensity_mmi=obs,
                     intensity_sigma=gm.WORDEN2012_PGA[5],
                     distance_km=float(
-                        epicentral_km(lat, lon, lat_t[i : i + 1], lon_t[i : i + 1])[0]
+                        distances_km(lat, lon, lat_t[i : i + 1], lon_t[i : i + 1])[0]
                     ),
                     s_arrival_time_ns=now,
                     warning_time_s=0.0,
@@ -158,7 +178,7 @@ class OnsiteDetector:
             message_type="new",
             agency=self.agency,
             sent_time_ns=now,
-            origin_time_ns=onset - 2 * NS,
+            origin_time_ns=onset - 2 * NS_PER_S,
             origin_time_sigma_s=2.0,
             latitude_deg=lat,
             longitude_deg=lon,

@@ -9,12 +9,8 @@ from typing import Any, TypeVar
 from lxml import etree
 
 from eew.errors import DataError
+from eew.model.geo import KM_PER_DEG
 from eew.model.timeutil import NS_PER_S, iso_to_ns, ns_to_iso
-
-#: mean Earth radius [km]
-EARTH_RADIUS_KM = 6371.0
-#: length of one degree of latitude on the mean sphere [km]
-KM_PER_DEG = math.pi * EARTH_RADIUS_KM / 180.0
 
 T = TypeVar("T")
 
@@ -123,14 +119,6 @@ def nan_to_none(value: Any) -> Any:
 def none_to_nan(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     """A copy of ``d`` in which ``None`` under ``keys`` becomes NaN (unknown)."""
     return {k: (math.nan if k in keys and v is None else v) for k, v in d.items()}
-
-
-def distance_km(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float) -> float:
-    """Great-circle distance on the mean sphere [km] (haversine)."""
-    p1, p2 = math.radians(lat1_deg), math.radians(lat2_deg)
-    dp, dl = p2 - p1, math.radians(lon2_deg - lon1_deg)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def km_to_deg_lat(km: float) -> float:

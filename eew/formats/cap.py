@@ -271,7 +271,14 @@ def alert_from_cap(data: bytes | str) -> Alert:
 
 def _from_eew_parameters(params: dict[str, list[str]]) -> Alert:
     d: dict[str, object] = {"type": "alert", "schema": ALERT_SCHEMA}
-    texts = ("event_id", "version", "message_type", "agency", "sent_time", "origin_time")
+    texts: tuple[str, ...] = (
+        "event_id",
+        "version",
+        "message_type",
+        "agency",
+        "sent_time",
+        "origin_time",
+    )
     texts += ("magnitude_type", "kind", "software_version", "config_hash")
     for key in _SCALAR_PARAMS:
         if key not in params:

@@ -43,7 +43,8 @@ Message = Alert | Pick
 
 def alert_to_dict(alert: Alert) -> dict[str, Any]:
     """The ``eew.alert/1`` object of ``alert`` (NaN written as ``None``)."""
-    return nan_to_none(alert.to_dict())
+    d: dict[str, Any] = nan_to_none(alert.to_dict())
+    return d
 
 
 def alert_from_dict(d: dict[str, Any]) -> Alert:

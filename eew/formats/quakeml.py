@@ -39,7 +39,6 @@ from obspy.core.event import Pick as QmlPick
 
 from eew.errors import DataError
 from eew.formats._common import (
-    KM_PER_DEG,
     parse_time,
     parse_xml,
     to_bool,
@@ -48,6 +47,7 @@ from eew.formats._common import (
     to_xml_bytes,
 )
 from eew.model.alert import Alert, TargetForecast
+from eew.model.geo import KM_PER_DEG
 from eew.model.pick import PICK_FLOAT_FIELDS, Pick
 from eew.model.timeutil import NS_PER_S, ns_to_iso
 
@@ -151,6 +151,7 @@ def alert_to_quakeml(alert: Alert) -> bytes:
     )
     root = _write(Catalog(events=[event], resource_id=_rid(a, "catalog", alert.event_id)))
     ev_el = root.find(f"{{{BED_NS}}}eventParameters/{{{BED_NS}}}event")
+    assert ev_el is not None  # obspy writes the one event we gave it
     etree.SubElement(ev_el, f"{{{VS_NS}}}likelihood").text = _num(alert.likelihood)
     ext = etree.SubElement(ev_el, f"{{{EXT_NS}}}alert")
     for key in _ALERT_ATTRS:

@@ -30,8 +30,6 @@ from lxml import etree
 
 from eew.errors import DataError
 from eew.formats._common import (
-    KM_PER_DEG,
-    distance_km,
     fmt,
     km_to_deg_lat,
     km_to_deg_lon,
@@ -43,6 +41,7 @@ from eew.formats._common import (
     to_xml_bytes,
 )
 from eew.model.alert import Alert, TargetForecast
+from eew.model.geo import KM_PER_DEG, distance_km
 from eew.model.timeutil import NS_PER_S, ns_to_iso
 
 ROOT_TAG = "event_message"

@@ -12,7 +12,7 @@ and the daemon all import :mod:`eew.model`, and it imports only :mod:`eew.errors
 :mod:`~eew.model.timeutil`
     Integer nanoseconds since the epoch and ISO 8601 text (``NS_PER_S``, ``EPOCH``).
 :mod:`~eew.model.geo`
-    Great-circle distance and azimuth on the mean sphere.
+    Great-circle distances on the mean sphere (``EARTH_RADIUS_KM``, ``KM_PER_DEG``).
 :mod:`~eew.model.clock`
     The :class:`~eew.model.clock.Clock` protocol and the wall, data and manual clocks.
 """

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-NS_PER_S = 1_000_000_000
+from eew.model.timeutil import NS_PER_S
 
 
 class Packet:
@@ -92,7 +92,7 @@ class Packet:
 
     def replace(self, **changes: Any) -> Packet:
         """A copy with some of the constructor's arguments changed."""
-        args = {
+        args: dict[str, Any] = {
             "channel_id": self.channel_id,
             "starttime_ns": self.starttime_ns,
             "sampling_rate_hz": self.sampling_rate_hz,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as _dt
 
+#: nanoseconds per second: every time in the pipeline is an integer of ns since the epoch
 NS_PER_S = 1_000_000_000
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+#: 1970-01-01T00:00:00Z, the origin of those integers
+EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
 def ns_to_iso(t_ns: int, digits: int = 3) -> str:
@@ -16,7 +18,7 @@ def ns_to_iso(t_ns: int, digits: int = 3) -> str:
     if frac >= 10**digits:
         sec += 1
         frac -= 10**digits
-    base = (_EPOCH + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
+    base = (EPOCH + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{base}.{frac:0{digits}d}Z" if digits else f"{base}Z"
 
 
@@ -40,5 +42,5 @@ def iso_to_ns(text: str) -> int:
     d = _dt.datetime.fromisoformat(t)
     if d.tzinfo is None:
         d = d.replace(tzinfo=_dt.UTC)
-    delta = d - _EPOCH
+    delta = d - EPOCH
     return (delta.days * 86400 + delta.seconds) * NS_PER_S + frac_ns

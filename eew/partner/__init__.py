@@ -14,7 +14,9 @@ Implementation overview (see ``docs/cross_border.md``):
     ``RelayPublisher`` (our bus publisher, allowed to carry partner alerts) and
     ``Exporter`` (our own picks and alerts to the partner; never theirs back).
 :mod:`eew.partner.exchange`
-    ``PartnerExchange``: the rules between those pieces, as the daemon wires them.
+    ``PartnerExchange``: the rules between those pieces, as the daemon wires them. It
+    knows our side only as an ``eew.bus.config.BusSetup`` (agency, bus sections, key directory) and
+    publishers through narrow protocols: the daemon imports the partner, never the reverse.
 
 Nothing here starts anything or configures logging at import; importing this package
 loads only the configuration class.

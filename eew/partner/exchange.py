@@ -14,7 +14,10 @@
 * **our sink** (:meth:`PartnerExchange.filter_sink`): imported picks that the event core
   forwards are not re-published as ours.
 
-Everything except the feed threads runs in the daemon's event loop.
+Everything except the feed threads runs in the daemon's event loop. The exchange knows
+nothing of the daemon: it gets its ``[partner]`` section, an :class:`BusSetup` (our
+agency, bus sections and key directory) and publishers through the narrow protocols of
+:mod:`eew.partner.relay`.
 """
 
 from __future__ import annotations
@@ -24,21 +27,52 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from eew.bus import CurveClient, CurveServer, Signer
+from eew.bus import BusSetup, CurveClient, CurveServer, Signer
 from eew.bus.wire import Health
-from eew.daemon.config import Settings
-from eew.daemon.publish import AlertPublisher
 from eew.inventory import Inventory, load_inventory
 from eew.model.alert import Alert
 from eew.model.clock import Clock
 from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
-from eew.partner.link import PartnerLink, partner_verifier
-from eew.partner.merge import AlertMerger, IdMemory
-from eew.partner.relay import Exporter, RelayPublisher
+from eew.partner.link import LinkStatistics, PartnerLink, partner_verifier
+from eew.partner.merge import AlertMerger, IdMemory, MergeStatistics
+from eew.partner.relay import (
+    AlertSink,
+    Exporter,
+    ExportPublisher,
+    ExportStatistics,
+    RelayPublisher,
+)
 
 log = logging.getLogger("eew.partner")
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerStatistics:
+    """Counters of a :class:`PartnerExchange`.
+
+    Attributes
+    ----------
+    picks_imported, picks_foreign_station : int
+        Partner picks given to our event core; refused (station not in their inventory).
+    alerts_relayed : int
+        Partner alert versions published on our bus.
+    alerts : MergeStatistics
+        The merge decisions on partner alerts.
+    export : ExportStatistics or None
+        What went to the partner (None: nothing is exported).
+    link : LinkStatistics or None
+        The partner feeds, their queue and gate (None: nothing is imported over the bus).
+    """
+
+    picks_imported: int
+    picks_foreign_station: int
+    alerts_relayed: int
+    alerts: MergeStatistics
+    export: ExportStatistics | None
+    link: LinkStatistics | None
 
 
 class PartnerExchange:
@@ -56,7 +90,7 @@ class PartnerExchange:
         Our clock (sent time of closing versions).
     link : PartnerLink or None
         The partner feeds (None: nothing imported over the bus).
-    export_publisher : AlertPublisher or None
+    export_publisher : ExportPublisher or None
         Our publisher for the partner (None: nothing exported).
     """
 
@@ -67,7 +101,7 @@ class PartnerExchange:
         partner_stations: Mapping[str, tuple[float, float, float]],
         clock: Clock,
         link: PartnerLink | None = None,
-        export_publisher: AlertPublisher | None = None,
+        export_publisher: ExportPublisher | None = None,
     ) -> None:
         if cfg.agency == own_agency:
             raise ValueError(f"agency: the partner cannot be ourselves ({own_agency})")
@@ -94,15 +128,15 @@ class PartnerExchange:
             else None
         )
         #: where relayed partner alerts go (our bus publisher), set by :meth:`start`
-        self.relay_to: AlertPublisher | None = None
+        self.relay_to: AlertSink | None = None
         self._counts: Counter[str] = Counter()
 
-    # ---- construction from the daemon's settings --------------------------------------------
+    # ---- construction from the configuration ------------------------------------------------
     @classmethod
-    def from_settings(cls, settings: Settings, cfg: PartnerConfig, clock: Clock) -> PartnerExchange:
-        """Build the link and the export publisher from ``[partner]`` and ``[bus_security]``.
+    def build(cls, own: BusSetup, cfg: PartnerConfig, clock: Clock) -> PartnerExchange:
+        """Build the link and the export publisher from ``[partner]`` and our bus sections.
 
-        With ``daemon.insecure_bus`` the export is unsigned and without CURVE, and partner
+        With ``own.insecure`` the export is unsigned and without CURVE, and partner
         messages are accepted unsigned (tests and demos only).
 
         Raises
@@ -111,8 +145,8 @@ class PartnerExchange:
             Unusable keys or partner inventory.
         """
         cfg.check()
-        insecure = settings.daemon.insecure_bus
-        path = settings.path
+        insecure = own.insecure
+        path = own.path
         stations: dict[str, tuple[float, float, float]] = {}
         if cfg.inventory_file:
             inv_path = path(cfg.inventory_file)
@@ -132,16 +166,16 @@ class PartnerExchange:
             link = PartnerLink(cfg, verifier, clock, curve)
         export = None
         if cfg.exporting:
-            export = build_export_publisher(settings, cfg, clock)
-        return cls(cfg, settings.config.alert.agency, stations, clock, link, export)
+            export = build_export_publisher(own, cfg, clock)
+        return cls(cfg, own.agency, stations, clock, link, export)
 
-    def inventory(self, settings: Settings) -> Inventory | None:
+    def inventory(self, own: BusSetup) -> Inventory | None:
         """The partner's inventory (to merge into ours), or None if not configured."""
-        p = settings.path(self.cfg.inventory_file)
+        p = own.path(self.cfg.inventory_file)
         return load_inventory([p]) if p is not None else None
 
     # ---- life cycle (event loop) ------------------------------------------------------------
-    async def start(self, relay_to: AlertPublisher | None) -> None:
+    async def start(self, relay_to: AlertSink | None) -> None:
         """Start the export publisher and the feeds; relayed alerts go to ``relay_to``.
 
         Call from the event loop that will drain :attr:`link`.
@@ -222,19 +256,17 @@ class PartnerExchange:
 
         return filtered
 
-    def statistics(self) -> dict[str, int]:
-        """Import, merge and export counters (flat, for the health snapshot)."""
-        out = {f"partner_{k}": v for k, v in self._counts.items()}
-        out.update({f"partner_alerts_{k}": v for k, v in self.merger.statistics().items()})
-        if self.exporter is not None:
-            out.update({f"partner_export_{k}": v for k, v in self.exporter.statistics().items()})
-        if self.link is not None:
-            s = self.link.statistics()
-            out["partner_queued"] = s.queued
-            out["partner_dropped_picks"] = s.dropped
-            for reason in ("forged", "stale", "replayed", "unsigned", "malformed"):
-                out[f"partner_dropped_{reason}"] = getattr(s.gate, f"dropped_{reason}")
-        return out
+    def statistics(self) -> PartnerStatistics:
+        """Import, merge, export and feed counters."""
+        c = self._counts
+        return PartnerStatistics(
+            picks_imported=c["picks_imported"],
+            picks_foreign_station=c["picks_foreign_station"],
+            alerts_relayed=c["alerts_relayed"],
+            alerts=self.merger.statistics(),
+            export=self.exporter.statistics() if self.exporter is not None else None,
+            link=self.link.statistics() if self.link is not None else None,
+        )
 
     def _relay(self, alerts: tuple[Alert, ...]) -> None:
         for a in alerts:
@@ -243,39 +275,37 @@ class PartnerExchange:
                 self.relay_to.publish_alert(a)
 
 
-def build_export_publisher(settings: Settings, cfg: PartnerConfig, clock: Clock) -> RelayPublisher:
+def build_export_publisher(own: BusSetup, cfg: PartnerConfig, clock: Clock) -> RelayPublisher:
     """Our publisher for the partner: own endpoint, our keys, the partner's CURVE key only."""
-    bus = dataclasses.replace(
-        settings.bus, endpoint=cfg.export_endpoint, publish_picks=cfg.export_picks
-    )
-    agency = settings.config.alert.agency
-    if settings.daemon.insecure_bus:
+    bus = dataclasses.replace(own.bus, endpoint=cfg.export_endpoint, publish_picks=cfg.export_picks)
+    agency = own.agency
+    if own.insecure:
         return RelayPublisher(bus, agency=agency, clock=clock, signer=None, curve=None)
-    sec = settings.bus_security
-    signer = Signer.from_file(settings.base_dir / sec.signing_key_file)
+    sec = own.security
+    signer = Signer.from_file(own.base_dir / sec.signing_key_file)
     curve = None
-    allowed = settings.path(cfg.export_curve_allowed_keys_dir)
+    allowed = own.path(cfg.export_curve_allowed_keys_dir)
     if sec.curve_enabled and allowed is not None:
-        curve = CurveServer.from_files(settings.base_dir / sec.curve_secret_key_file, allowed)
+        curve = CurveServer.from_files(own.base_dir / sec.curve_secret_key_file, allowed)
     return RelayPublisher(bus, agency=agency, clock=clock, signer=signer, curve=curve)
 
 
 def build_relay_publisher(
-    settings: Settings, relay_agencies: tuple[str, ...], clock: Clock, health: Callable[[], Health]
+    own: BusSetup, relay_agencies: tuple[str, ...], clock: Clock, health: Callable[[], Health]
 ) -> RelayPublisher:
     """Our bus publisher (as :func:`eew.daemon.publish.build_publisher`) that may relay."""
-    agency = settings.config.alert.agency
-    if settings.daemon.insecure_bus:
+    agency = own.agency
+    if own.insecure:
         pub = RelayPublisher(
-            settings.bus, agency=agency, clock=clock, signer=None, curve=None, health=health
+            own.bus, agency=agency, clock=clock, signer=None, curve=None, health=health
         )
     else:
         pub = RelayPublisher.from_config(
-            settings.bus,
-            settings.bus_security,
+            own.bus,
+            own.security,
             agency=agency,
             clock=clock,
-            base_dir=settings.base_dir,
+            base_dir=own.base_dir,
             health=health,
         )
     pub.allow_relay(relay_agencies)

@@ -27,12 +27,12 @@ import math
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
-from eew.event.forecast import epicentral_km
 from eew.model.alert import Alert
+from eew.model.geo import distances_km
+from eew.model.timeutil import NS_PER_S
 
 log = logging.getLogger("eew.partner.merge")
 
-NS = 1_000_000_000
 _END = ("final", "delete")
 ACTIONS = ("relayed", "merged", "closed", "ignored")
 
@@ -84,6 +84,16 @@ class MergeDecision:
     related_event_id: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class MergeStatistics:
+    """Counts of the merge decisions, one per :data:`ACTIONS` entry."""
+
+    relayed: int
+    merged: int
+    closed: int
+    ignored: int
+
+
 def _located(a: Alert) -> bool:
     return math.isfinite(a.latitude_deg) and math.isfinite(a.longitude_deg)
 
@@ -113,7 +123,7 @@ class AlertMerger:
     ) -> None:
         self.own_agency = own_agency
         self.partner_agency = partner_agency
-        self._dt_ns = merge_origin_s * NS
+        self._dt_ns = merge_origin_s * NS_PER_S
         self._km = merge_distance_km
         self._memory = memory
         self._own: dict[str, Alert] = {}  # our active events: newest alert
@@ -127,9 +137,10 @@ class AlertMerger:
         """Our event id a partner event was merged into, or None."""
         return self._links.get(partner_event_id)
 
-    def statistics(self) -> dict[str, int]:
-        """Counts of the decisions (``relayed``, ``merged``, ``closed``, ``ignored``)."""
-        return {a: self._counts[a] for a in ACTIONS}
+    def statistics(self) -> MergeStatistics:
+        """Counts of the decisions."""
+        c = self._counts
+        return MergeStatistics(c["relayed"], c["merged"], c["closed"], c["ignored"])
 
     def same_event(self, a: Alert, b: Alert) -> bool:
         """Whether two estimates describe the same earthquake (origin and epicentre)."""
@@ -137,7 +148,7 @@ class AlertMerger:
             return False
         if abs(a.origin_time_ns - b.origin_time_ns) > self._dt_ns:
             return False
-        km = float(epicentral_km(a.latitude_deg, a.longitude_deg, b.latitude_deg, b.longitude_deg))
+        km = float(distances_km(a.latitude_deg, a.longitude_deg, b.latitude_deg, b.longitude_deg))
         return km <= self._km
 
     # ---- decisions --------------------------------------------------------------------------

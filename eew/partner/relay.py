@@ -16,14 +16,63 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Collection
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from eew.bus import Publisher
 from eew.bus.keys import check_agency
-from eew.daemon.publish import AlertPublisher
 from eew.model.alert import Alert
 from eew.model.pick import Pick
 from eew.partner.merge import IdMemory
+
+
+class AlertSink(Protocol):
+    """Where relayed partner alerts go (our bus publisher)."""
+
+    def publish_alert(self, alert: Alert) -> None:
+        """Queue an alert (never dropped)."""
+        ...
+
+
+class ValuePublisher(AlertSink, Protocol):
+    """What :class:`Exporter` sends through: alerts and picks."""
+
+    def publish_pick(self, pick: Pick) -> bool:
+        """Queue a pick; False if an older one was dropped."""
+        ...
+
+
+class ExportPublisher(ValuePublisher, Protocol):
+    """The export publisher as the exchange runs it (:class:`RelayPublisher` or a double)."""
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        """Start; return the endpoint."""
+        ...
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Send what is queued, stop."""
+        ...
+
+    def check(self) -> None:
+        """Raise if the publisher has died."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ExportStatistics:
+    """Counters of an :class:`Exporter`.
+
+    Attributes
+    ----------
+    picks, alerts : int
+        Our picks and alerts exported.
+    loop_blocked : int
+        Values not sent back to the partner (theirs, or relayed by us).
+    """
+
+    picks: int
+    alerts: int
+    loop_blocked: int
 
 
 class RelayPublisher(Publisher):
@@ -48,7 +97,7 @@ class Exporter:
 
     Parameters
     ----------
-    publisher : AlertPublisher
+    publisher : ValuePublisher
         The export publisher (its own endpoint; only the partner's CURVE key allowed).
     own_agency : str
         Our agency code.
@@ -62,7 +111,7 @@ class Exporter:
 
     def __init__(
         self,
-        publisher: AlertPublisher,
+        publisher: ValuePublisher,
         own_agency: str,
         partner_stations: Collection[str],
         imported: IdMemory,
@@ -99,7 +148,8 @@ class Exporter:
         with self._lock:
             self._counts[key] += 1
 
-    def statistics(self) -> dict[str, int]:
-        """Counts: ``picks``, ``alerts`` exported, ``loop_blocked`` (not sent back)."""
+    def statistics(self) -> ExportStatistics:
+        """Counts of what was exported and what was not sent back."""
         with self._lock:
-            return {k: self._counts[k] for k in ("picks", "alerts", "loop_blocked")}
+            c = self._counts
+            return ExportStatistics(c["picks"], c["alerts"], c["loop_blocked"])

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class ChannelData:
     calibration: list[tuple[int, int]] = field(default_factory=list)
     time_offset_s: float = 0.0
     clipped_samples: int = 0
-    disturbances: list[dict] = field(default_factory=list)
+    disturbances: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _matches(spec: DisturbanceSpec, ch: SimChannel) -> bool:

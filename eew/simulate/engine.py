@@ -10,6 +10,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from obspy.geodetics import gps2dist_azimuth
@@ -17,10 +18,10 @@ from obspy.geodetics import gps2dist_azimuth
 from eew.errors import ConfigError, InventoryError
 from eew.simulate import disturb, noise, source, synth
 from eew.simulate.local import Site, synthesize_local
-from eew.simulate.scenario import Scenario
+from eew.simulate.scenario import Scenario, SourceSpec
 from eew.simulate.stations import ALMATY_LAT_DEG, ALMATY_LON_DEG, SimStation
-from eew.simulate.teleseism import plane_wave, synthesize_teleseism
-from eew.simulate.velocity import TravelTimes
+from eew.simulate.teleseism import PlaneWave, plane_wave, synthesize_teleseism
+from eew.simulate.velocity import TravelTimes, TravelTimeTable
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,12 @@ log = logging.getLogger(__name__)
 CLIP_COUNTS = 2**23
 VS30_CITY_M_S, VS30_ROCK_M_S = 400.0, 760.0
 VP_VS_RATIO = 1.73
+
+#: one source made ready: spec, sub-events and travel times (local) or plane wave
+#: (teleseism), and the inter-event epsilon
+_Prepared = tuple[
+    SourceSpec, list[source.SubEvent] | None, TravelTimeTable | None, PlaneWave | None, float
+]
 
 
 @dataclass
@@ -39,7 +46,7 @@ class StationResult:
     noise_level: float
     sampling_rate_hz: float
     acceleration: np.ndarray
-    arrivals: list[dict] = field(default_factory=list)
+    arrivals: list[dict[str, Any]] = field(default_factory=list)
     peaks: dict[str, float] = field(default_factory=dict)
 
 
@@ -50,7 +57,7 @@ class Simulation:
     scenario: Scenario
     stations: list[StationResult]
     channels: list[disturb.ChannelData]
-    sources: list[dict]
+    sources: list[dict[str, Any]]
 
 
 def make_site(scn: Scenario, st: SimStation) -> tuple[Site, float]:
@@ -95,8 +102,11 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
     lats = np.array([s.latitude_deg for s in stations])
     lons = np.array([s.longitude_deg for s in stations])
     ev_rng = synth.rng_for(scn.seed, "events")
-    src_info: list[dict] = []
-    prepared = []
+    src_info: list[dict[str, Any]] = []
+    prepared: list[_Prepared] = []
+    subs: list[source.SubEvent] | None
+    table: TravelTimeTable | None
+    pw: PlaneWave | None
     for src in scn.sources:
         inter_eps = float(ev_rng.standard_normal())
         if src.kind == "teleseism":
@@ -161,12 +171,13 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
                     "calibration": "teleseism_mb",
                 }
             else:
+                assert subs is not None and table is not None
                 a, arrival = synthesize_local(
                     scn.seed, src, subs, table, site, offset, fs, n, inter_eps
                 )
                 arr = dict(arrival.__dict__)
             i_p = math.ceil(arr["p_offset_s"] * fs)
-            pk = synth.peak_motion(a, fs)
+            pk: dict[str, float | None] = dict(synth.peak_motion(a, fs))
             vel_z = synth.integrate(a[0], fs)
             window = synth.PD_WINDOW_S
             if arr["s_offset_s"] is not None:

@@ -30,7 +30,8 @@ def peterson_psd_db(freq_hz: np.ndarray, level: float) -> np.ndarray:
     # clamps outside them
     lo = np.interp(lp, np.log10(p_lo[::-1]), db_lo[::-1])
     hi = np.interp(lp, np.log10(p_hi[::-1]), db_hi[::-1])
-    return lo + level * (hi - lo)
+    db: np.ndarray = lo + level * (hi - lo)
+    return db
 
 
 def noise_acceleration(

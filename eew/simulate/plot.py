@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from obspy import UTCDateTime
@@ -27,7 +28,7 @@ def read_picks(path: Path) -> list[tuple[str, UTCDateTime]]:
     return picks
 
 
-def _pick_trace_ids(truth: dict, folder: Path) -> dict[str, str]:
+def _pick_trace_ids(truth: dict[str, Any], folder: Path) -> dict[str, str]:
     """Station id -> channel id of the vertical trace to show.
 
     Unclipped broadband first (HHZ, BHZ, EHZ), then the accelerometer, then anything on Z.
@@ -46,7 +47,10 @@ def _pick_trace_ids(truth: dict, folder: Path) -> dict[str, str]:
 
 
 def plot_record_section(
-    folder: Path, truth: dict, out_path: Path, picks: list[tuple[str, UTCDateTime]] | None = None
+    folder: Path,
+    truth: dict[str, Any],
+    out_path: Path,
+    picks: list[tuple[str, UTCDateTime]] | None = None,
 ) -> Path:
     """Vertical traces against epicentral distance with true P/S and picked arrivals."""
     import matplotlib
@@ -66,8 +70,8 @@ def plot_record_section(
     fig, ax = plt.subplots(figsize=(11, fig_h), dpi=100)
     for row, sid in enumerate(order):
         tr = read(str(folder / f"{traces[sid]}.mseed")).merge(fill_value=None)[0]
-        data = np.ma.asarray(tr.data, dtype=float)
-        data = data - np.ma.median(data)
+        data: np.ma.MaskedArray = np.ma.asarray(tr.data, dtype=float)
+        data = data - np.ma.median(data)  # type: ignore[no-untyped-call]  # unannotated in numpy.ma
         peak = float(np.ma.max(np.abs(data))) or 1.0
         step = max(1, int(tr.stats.sampling_rate // 25))
         t = (tr.stats.starttime - t0) + np.arange(0, tr.stats.npts, step) * tr.stats.delta
@@ -130,7 +134,7 @@ def plot_record_section(
     return out_path
 
 
-def plot_map(truth: dict, out_path: Path) -> Path:
+def plot_map(truth: dict[str, Any], out_path: Path) -> Path:
     """Stations (city sites highlighted), sources, line ruptures and the Almaty reference."""
     import matplotlib
 

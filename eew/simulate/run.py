@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from eew.errors import ConfigError
 from eew.simulate import engine, writer
@@ -27,7 +28,7 @@ TRUTH_FILE = "truth.json"
 SCENARIO_FILE = "scenario.toml"
 
 
-def write_simulation(sim: engine.Simulation, out_dir: Path) -> dict:
+def write_simulation(sim: engine.Simulation, out_dir: Path) -> dict[str, Any]:
     """Write every channel and ``truth.json`` into ``out_dir``; return the truth document."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.mseed"):
@@ -44,7 +45,7 @@ def simulate_scenario(
     out_dir: Path,
     cache_dir: Path | None = None,
     channels: Sequence[SimChannel] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Simulate ``scn`` and write it to ``out_dir``.
 
     Parameters
@@ -86,6 +87,8 @@ def simulate_scenario(
     return truth
 
 
-def run_scenario_file(path: str | Path, out_dir: str | Path, cache_dir: Path | None = None) -> dict:
+def run_scenario_file(
+    path: str | Path, out_dir: str | Path, cache_dir: Path | None = None
+) -> dict[str, Any]:
     """Load the scenario TOML at ``path`` and simulate it into ``out_dir``."""
     return simulate_scenario(load_scenario(path), Path(out_dir), cache_dir)

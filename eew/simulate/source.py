@@ -62,19 +62,22 @@ SUBEVENT_SPACING_KM = 6.0
 
 def moment_dyne_cm(magnitude: float) -> float:
     """Seismic moment (dyne cm) from Mw (Hanks & Kanamori 1979)."""
-    return 10.0 ** (1.5 * magnitude + 16.05)
+    m0: float = 10.0 ** (1.5 * magnitude + 16.05)
+    return m0
 
 
 def corner_frequency_hz(
     magnitude: float, stress_drop_bar: float, beta_km_s: float = BETA_SOURCE_KM_S
 ) -> float:
     """Brune S-wave corner frequency (Hz): fc = 4.906e6 beta (stress / M0)^(1/3) (Boore 2003)."""
-    return 4.906e6 * beta_km_s * (stress_drop_bar / moment_dyne_cm(magnitude)) ** (1.0 / 3.0)
+    fc: float = 4.906e6 * beta_km_s * (stress_drop_bar / moment_dyne_cm(magnitude)) ** (1.0 / 3.0)
+    return fc
 
 
 def wells_coppersmith_length_km(magnitude: float) -> float:
     """Subsurface rupture length (km), all slip types: log10 L = -2.44 + 0.59 M (WC94)."""
-    return 10.0 ** (-2.44 + 0.59 * magnitude)
+    length: float = 10.0 ** (-2.44 + 0.59 * magnitude)
+    return length
 
 
 def geometric_spreading(r_km: np.ndarray | float) -> np.ndarray:
@@ -82,7 +85,8 @@ def geometric_spreading(r_km: np.ndarray | float) -> np.ndarray:
     r = np.maximum(np.asarray(r_km, dtype=float), 1.0)
     g = 1.0 / r
     g = np.where(r > 70.0, 1.0 / 70.0, g)
-    return np.where(r > 130.0, (1.0 / 70.0) * (130.0 / r) ** 0.5, g)
+    spreading: np.ndarray = np.where(r > 130.0, (1.0 / 70.0) * (130.0 / r) ** 0.5, g)
+    return spreading
 
 
 def quality_factor(freq_hz: np.ndarray, depth_km: float) -> np.ndarray:
@@ -91,7 +95,8 @@ def quality_factor(freq_hz: np.ndarray, depth_km: float) -> np.ndarray:
         q0, eta = Q0_MANTLE, ETA_MANTLE
     else:
         q0, eta = Q0_CRUST, ETA_CRUST
-    return q0 * np.maximum(np.asarray(freq_hz, dtype=float), 1.0) ** eta
+    q: np.ndarray = q0 * np.maximum(np.asarray(freq_hz, dtype=float), 1.0) ** eta
+    return q
 
 
 def duration_s(fc_hz: float, r_km: float) -> float:

@@ -6,8 +6,12 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eew.errors import ConfigError, InventoryError
+
+if TYPE_CHECKING:
+    from eew.inventory import Inventory
 
 #: Almaty reference point (science reference, section 6)
 ALMATY_LAT_DEG = 43.238
@@ -60,15 +64,15 @@ class SimStation:
     channels: tuple[SimChannel, ...]
 
 
-def channels_from_inventory(inventory: object, time_ns: int | None = None) -> list[SimChannel]:
+def channels_from_inventory(inventory: Inventory, time_ns: int | None = None) -> list[SimChannel]:
     """Convert the channels of an :class:`eew.inventory.Inventory` into :class:`SimChannel`.
 
     ``time_ns`` (ns since 1970) selects the epoch in force then; channels without one are
     skipped. Without it the latest epoch is used.
     """
     out = []
-    for cid in inventory.channel_ids():  # type: ignore[attr-defined]
-        info = inventory.get(cid, time_ns)  # type: ignore[attr-defined]
+    for cid in inventory.channel_ids():
+        info = inventory.get(cid, time_ns)
         if info is None:
             continue
         if len(cid.split(".")) != 4:

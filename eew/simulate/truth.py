@@ -25,7 +25,8 @@ SCHEMA = "eew-simulate-truth/1"
 def iso_ms(t: UTCDateTime) -> str:
     """Format a time as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
     t = UTCDateTime(round(float(t.timestamp), 3))
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    text: str = t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return text
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
@@ -34,7 +35,7 @@ def _r(x: float | None, nd: int = 4) -> float | None:
     return float(f"{x:.{nd}g}") if abs(x) < 1e-3 else round(float(x), nd)
 
 
-def _source_dict(info: dict) -> dict[str, Any]:
+def _source_dict(info: dict[str, Any]) -> dict[str, Any]:
     src = info["source"]
     out: dict[str, Any] = {
         "id": src.id,

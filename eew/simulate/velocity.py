@@ -23,8 +23,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from obspy.taup import TauPyModel
 
 #: (top_km, bottom_km, vp_km_s, vs_km_s, density_g_cm3) of ALM-1D-v0 above the Moho
 ALM_1D_V0_CRUST: tuple[tuple[float, float, float, float, float], ...] = (
@@ -169,7 +173,11 @@ def distance_nodes_km(max_distance_km: float) -> np.ndarray:
     return nodes[nodes <= max_distance_km + 5.0]
 
 
-def _first(arrivals: list, phases: tuple[str, ...]) -> tuple[float, float, str]:
+#: time [s], horizontal slowness [s/km] and TauP name of a first arrival
+_First = tuple[float, float, str]
+
+
+def _first(arrivals: list[Any], phases: tuple[str, ...]) -> _First:
     best = None
     for arr in arrivals:
         if arr.name in phases and (best is None or arr.time < best.time):
@@ -190,11 +198,11 @@ class TravelTimes:
 
     def __init__(self, cache_dir: Path) -> None:
         self._cache_dir = Path(cache_dir)
-        self._model = None
+        self._model: TauPyModel | None = None
         self._tables: dict[tuple[float, float], TravelTimeTable] = {}
-        self._exact: dict[tuple[float, float], tuple] = {}
+        self._exact: dict[tuple[float, float], tuple[_First, _First]] = {}
 
-    def _taup(self):
+    def _taup(self) -> TauPyModel:
         if self._model is None:
             from obspy.taup import TauPyModel
 
@@ -284,7 +292,7 @@ class TravelTimes:
     def _compute(self, depth_km: float, reach_km: float) -> TravelTimeTable:
         model = self._taup()
         nodes = distance_nodes_km(reach_km)
-        cols: list[list] = [[], [], [], [], [], []]
+        cols: list[list[Any]] = [[], [], [], [], [], []]
         for dist in nodes:
             arrs = model.get_travel_times(
                 max(depth_km, 0.0), dist / KM_PER_DEG, phase_list=list(_P_PHASES + _S_PHASES)

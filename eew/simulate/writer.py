@@ -45,8 +45,8 @@ def mseed_bytes(data: ChannelData, start_time: UTCDateTime) -> bytes:
             continue
         t0 = start_time + a / fs + data.time_offset_s
         first = a
-        for rec in _records(sourceid, t0, fs, data.counts[a:b]):
-            rec = bytearray(rec)
+        for record in _records(sourceid, t0, fs, data.counts[a:b]):
+            rec = bytearray(record)
             seq += 1
             rec[0:6] = f"{seq % 1000000:06d}".encode()
             nsamp = struct.unpack(">H", rec[_NUM_SAMPLES_OFFSET : _NUM_SAMPLES_OFFSET + 2])[0]

@@ -152,7 +152,16 @@ class SeedLinkClient:
         self._inbox = _Inbox(opts.queue_size)
         for spec in self.servers:
             resume = dict(self._state.get(spec.name, {}))
-            sess = Session(spec, self, resume)
+            sess = Session(
+                spec,
+                resume,
+                opts,
+                self.clock,
+                accept=self.tracker.observe,
+                deliver=self.deliver,
+                backoff_s=self.backoff_s,
+                on_finished=self.wake,
+            )
             self._sessions.append(sess)
             self._tasks.append(asyncio.create_task(sess.run(), name=f"seedlink-{spec.name}"))
         if opts.state_file is not None:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from eew.errors import EEWError
+from eew.model.timeutil import EPOCH, NS_PER_S
 
 HEADER_LEN = 8
 RECORD_LEN = 512
@@ -35,7 +36,6 @@ ERROR_LINE = b"ERROR\r\n"
 OK_LINE = b"OK\r\n"
 _HEX = frozenset(b"0123456789ABCDEFabcdef")
 _QUALITY = frozenset(b"DRQM")
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 #: commands a v3 server understands (``CAT`` is answered with an error)
 VERBS = frozenset(
@@ -292,19 +292,19 @@ def parse_seedlink_time(text: str) -> int:
         t = _dt.datetime(y, mo, d, h, mi, whole, tzinfo=_dt.UTC)
     except ValueError as exc:
         raise ProtocolError(f"bad SeedLink time {text!r}") from exc
-    delta = t - _EPOCH
-    return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + round((sec - whole) * 1e9)
+    delta = t - EPOCH
+    return (delta.days * 86400 + delta.seconds) * NS_PER_S + round((sec - whole) * 1e9)
 
 
 def format_seedlink_time(t_ns: int) -> str:
     """Format ns since the epoch as ``YYYY,MM,DD,hh,mm,ss`` (whole seconds, rounded down)."""
-    t = _EPOCH + _dt.timedelta(seconds=t_ns // 1_000_000_000)
+    t = EPOCH + _dt.timedelta(seconds=t_ns // NS_PER_S)
     return f"{t.year},{t.month},{t.day},{t.hour},{t.minute},{t.second}"
 
 
 def format_info_time(t_ns: int) -> str:
     """Format ns since the epoch as ``YYYY/MM/DD hh:mm:ss.ffff`` (INFO XML)."""
-    t = _EPOCH + _dt.timedelta(microseconds=t_ns // 1000)
+    t = EPOCH + _dt.timedelta(microseconds=t_ns // 1000)
     return t.strftime("%Y/%m/%d %H:%M:%S.") + f"{t.microsecond // 100:04d}"
 
 

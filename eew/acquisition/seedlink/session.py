@@ -5,7 +5,10 @@ A :class:`Session` runs the reconnect loop of one server. Each connection is a
 round trip per station: STATION, SELECT..., DATA/FETCH/TIME are pipelined),
 switches the link to frame mode with END, and then watches it: ``INFO ID``
 after ``keepalive_s`` of silence, abort after ``timeout_s``. Frames are decoded
-in the link callback and queued for the consumer.
+in the link callback and handed to the ``deliver`` callback (the client's queue).
+
+The session does not know the client: it receives the options, the clock and four
+callables (accept, deliver, backoff, finished).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,11 +33,10 @@ from eew.acquisition.seedlink.protocol import (
     seq_next,
     station_matches,
 )
-from eew.acquisition.seedlink.spec import Received, ServerSpec, StationSelection
+from eew.acquisition.seedlink.spec import ClientOptions, Received, ServerSpec, StationSelection
 from eew.errors import DataError
-
-if TYPE_CHECKING:
-    from eew.acquisition.seedlink.client import SeedLinkClient
+from eew.model.clock import Clock
+from eew.model.packet import Packet
 
 log = logging.getLogger("eew.acquisition.seedlink.client")
 
@@ -61,13 +63,49 @@ class ServerStatistics:
 
 
 class Session:
-    """The reconnecting connection to one server (internal to the client)."""
+    """The reconnecting connection to one server (internal to the client).
+
+    Parameters
+    ----------
+    spec : ServerSpec
+        The server and its station selections.
+    resume : dict
+        ``NET_STA`` -> (last sequence number, start time [ns]) to resume from.
+    options : ClientOptions
+        Timeouts, keepalive, window.
+    clock : Clock
+        Arrival time of every packet.
+    accept : callable
+        ``accept(packet, arrival_ns)``: account for a packet; False if it is future data
+        (dropped).
+    deliver : callable
+        ``deliver(received)``: queue a packet for the consumer; True when the consumer is
+        behind and the socket should stop being read (:meth:`resume_reading` resumes).
+    backoff_s : callable
+        Delay before reconnect attempt ``attempt`` (0-based) [s].
+    on_finished : callable
+        Called once when the session ends (END or cancellation).
+    """
 
     def __init__(
-        self, spec: ServerSpec, client: SeedLinkClient, resume: dict[str, tuple[int, int]]
+        self,
+        spec: ServerSpec,
+        resume: dict[str, tuple[int, int]],
+        options: ClientOptions,
+        clock: Clock,
+        *,
+        accept: Callable[[Packet, int], bool],
+        deliver: Callable[[Received], bool],
+        backoff_s: Callable[[int], float],
+        on_finished: Callable[[], None],
     ) -> None:
         self.spec = spec
-        self.client = client
+        self.options = options
+        self.clock = clock
+        self._accept = accept
+        self._deliver = deliver
+        self._backoff_s = backoff_s
+        self._on_finished = on_finished
         self.name = spec.name
         #: "NET_STA" -> last received 24-bit sequence number
         self.last_seq = {k: v[0] for k, v in resume.items()}
@@ -95,18 +133,18 @@ class Session:
                 if self._ended:
                     break
                 attempt = 0 if negotiated else attempt + 1
-                delay = self.client.backoff_s(attempt)
+                delay = self._backoff_s(attempt)
                 log.info("server=%s reconnect in %.2f s", self.name, delay)
                 await asyncio.sleep(delay)
         finally:
             if self.link is not None and self.link.transport is not None:
                 self.link.transport.abort()
             self.finished = True
-            self.client.wake()
+            self._on_finished()
 
     async def _connect_once(self) -> bool:
         """One connection; True if it got as far as streaming."""
-        opts = self.client.options
+        opts = self.options
         loop = asyncio.get_running_loop()
         link = Link(self, loop)
         async with asyncio.timeout(opts.connect_timeout_s):
@@ -128,7 +166,7 @@ class Session:
                 self.counters["disconnects"] += 1
 
     async def _negotiate(self, link: Link) -> None:
-        t = self.client.options.connect_timeout_s
+        t = self.options.connect_timeout_s
         link.send(format_command("HELLO"))
         hello = await link.read_line(t)
         await link.read_line(t)
@@ -158,7 +196,7 @@ class Session:
 
     def _action(self, sel: StationSelection) -> bytes:
         """DATA/FETCH from the resume point, or TIME for a window."""
-        opts = self.client.options
+        opts = self.options
         verb = "FETCH" if opts.dialup else "DATA"
         if opts.end_ns is None:
             nexts = [
@@ -181,7 +219,7 @@ class Session:
 
     async def _watch(self, link: Link) -> None:
         """Keepalive and stall detection until the link closes."""
-        opts = self.client.options
+        opts = self.options
         loop = link.loop
         while not link.closed.done():
             idle = loop.time() - link.last_rx
@@ -236,13 +274,13 @@ class Session:
             self.counters["duplicates"] += 1
             return True
         self.last_seq[key] = seq
-        now = self.client.clock.now_ns()
-        if not self.client.tracker.observe(pkt, now):
+        now = self.clock.now_ns()
+        if not self._accept(pkt, now):
             self.counters["future"] += 1
             log.warning("server=%s future packet of %s dropped", self.name, pkt.channel_id)
             return True
         self.counters["packets"] += 1
-        if self.client.deliver(Received(self.name, seq, pkt, now)) and self.link is not None:
+        if self._deliver(Received(self.name, seq, pkt, now)) and self.link is not None:
             self.link.pause()
         return True
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eew.errors import EEWError
-from eew.model.packet import NS_PER_S, Packet
+from eew.model.packet import Packet
+from eew.model.timeutil import NS_PER_S
 
 STATE_VERSION = 1
 
@@ -50,8 +51,20 @@ class ChannelStatistics:
 
 
 class _Channel:
-    __slots__ = ("future", "gap_ns", "gaps", "lat_last", "lat_max", "lat_min", "lat_sum")
-    __slots__ += ("late", "next_ns", "ooo", "packets", "samples")
+    __slots__ = (
+        "future",
+        "gap_ns",
+        "gaps",
+        "lat_last",
+        "lat_max",
+        "lat_min",
+        "lat_sum",
+        "late",
+        "next_ns",
+        "ooo",
+        "packets",
+        "samples",
+    )
 
     def __init__(self) -> None:
         self.packets = self.samples = self.gaps = self.gap_ns = self.ooo = 0

@@ -1,9 +1,8 @@
-"""Reading StationXML into :class:`~eew.inventory.ChannelInfo` records (with obspy).
+"""Reading StationXML into :class:`~eew.inventory.channel.ChannelInfo` records (with obspy).
 
 :func:`read_stationxml` turns one file into one record per channel epoch; everything that
 makes a channel unusable is an :class:`~eew.errors.InventoryError` naming the file and the
-channel (see :mod:`eew.inventory`, which collects the records and is what callers use:
-:func:`eew.inventory.load_inventory`).
+channel (:func:`eew.inventory.load_inventory` collects the records and is what callers use).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import obspy
 from obspy.core.inventory import Channel
 
 from eew.errors import InventoryError
-from eew.inventory import COUNT_UNITS, ChannelInfo, format_epoch, normalise_input_units
+from eew.inventory.channel import COUNT_UNITS, ChannelInfo, format_epoch, normalise_input_units
 
 
 def _channel_info(path: str, network: str, station: str, channel: Channel) -> ChannelInfo:
