@@ -10,9 +10,11 @@ may differ from :mod:`math` in the last bit, so the two are not merged into one.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import ArrayLike
+if TYPE_CHECKING:  # NumPy is imported when first used: the message formats need only floats
+    import numpy as np
+    from numpy.typing import ArrayLike
 
 #: mean Earth radius [km]
 EARTH_RADIUS_KM = 6371.0
@@ -56,6 +58,8 @@ def distances_km(
     numpy.ndarray
         Distances on the :data:`EARTH_RADIUS_KM` sphere [km], the shape of ``lats_deg``.
     """
+    import numpy as np
+
     p1, p2 = math.radians(lat_deg), np.radians(lats_deg)
     dphi = p2 - p1
     dl = np.radians(np.asarray(lons_deg) - lon_deg)
