@@ -101,7 +101,7 @@ class Packet:
 
     def replace(self, **changes: Any) -> Packet:
         """A copy with some of the constructor's arguments changed."""
-        args = {
+        args: dict[str, Any] = {
             "channel_id": self.channel_id,
             "starttime_ns": self.starttime_ns,
             "sampling_rate_hz": self.sampling_rate_hz,
