@@ -44,7 +44,11 @@ Modules
     (onset refinement, rejection, growing-window early-P updates), ``state`` (what a
     channel shares with its picker; the typed counters).
 ``eew.pipeline``
-    The router the daemon and replay share: packets in, results out through a callback.
+    The per-channel router: packets in, results out through a callback.
+``eew.assembly``
+    The one assembly of the chain (inventory -> router -> event core -> sink) that
+    ``eew replay``, ``eew evaluate`` and ``eew run`` share; only the injected clock and
+    data source differ.
 ``eew.event``
     ``core`` (association and event evaluation), ``locate`` (EDT/origin-time grid search
     with silent stations), ``traveltime`` (committed tables, ``eew/data``), ``stations``
