@@ -5,7 +5,7 @@ The folders follow the data flow; this docstring is the map of who owns what.
 Data flow::
 
     SeedLink (eew.seedlink) / miniSEED archive (eew.ingest)
-        -> packets -> eew.pipeline -> per-channel eew.detect (numba kernels in eew.dsp)
+        -> packets -> eew.detect.router -> per-channel eew.detect (numba kernels in eew.dsp)
         -> picks with early-P parameters -> eew.event (association, location, magnitude,
            forecasts, alert lifecycle, onsite/PLUM) -> alerts
         -> eew.bus (signed ZeroMQ bus; formats in eew.formats) -> subscribers, partner
@@ -43,7 +43,7 @@ Modules
     ``ring`` (recent samples), ``trigger`` (on/off, dead time, coda re-trigger), ``picker``
     (onset refinement, rejection, growing-window early-P updates), ``state`` (what a
     channel shares with its picker; the typed counters).
-``eew.pipeline``
+``eew.detect.router``
     The per-channel router: packets in, results out through a callback.
 ``eew.assembly``
     The one assembly of the chain (inventory -> router -> event core -> sink) that

@@ -1,6 +1,6 @@
 """One assembly of the processing chain, for replay, evaluation and the live daemon.
 
-:func:`build_chain` wires inventory -> per-channel router (:class:`~eew.pipeline.Pipeline`)
+:func:`build_chain` wires inventory -> per-channel router (:class:`~eew.detect.router.Pipeline`)
 -> event core (:class:`~eew.event.core.EventCore`) -> sink from a configuration. ``eew
 replay``, ``eew evaluate`` and ``eew run`` all call it: the live path and the replay path
 are the same objects, and only what is injected differs:
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from eew import __version__
 from eew.config import Config
+from eew.detect.router import Pipeline, PipelineStatistics
 from eew.event.core import EventCore, EventStatistics
 from eew.event.targets import Target, load_targets
 from eew.event.traveltime import load_stack
@@ -36,7 +37,6 @@ from eew.inventory import Inventory, load_inventory
 from eew.model.clock import Clock, ObservingClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
-from eew.pipeline import Pipeline, PipelineStatistics
 
 Sink = Callable[[object], None]
 

@@ -15,6 +15,7 @@ from eew.acquisition.archive import index_archive, iter_packets
 from eew.assembly import Stages, build_chain
 from eew.cli.jsonl import JsonlWriter
 from eew.daemon.config import load_settings
+from eew.detect.router import PipelineStatistics
 from eew.errors import CLIError
 from eew.event.core import EventStatistics
 from eew.inventory import load_inventory
@@ -22,7 +23,6 @@ from eew.model.clock import DataClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
 from eew.model.timeutil import ns_to_iso
-from eew.pipeline import PipelineStatistics
 
 HELP = "replay miniSEED files or folders through the pipeline; write picks as JSON Lines"
 

@@ -6,7 +6,7 @@ queues (drop policies in ``docs/operations.md``):
 
 ``station``
     SeedLink client (inbox of ``seedlink.queue_size`` packets; full: the sockets are no
-    longer read, TCP pushes back to the server) -> :class:`~eew.pipeline.Pipeline` ->
+    longer read, TCP pushes back to the server) -> :class:`~eew.detect.router.Pipeline` ->
     picks to the bus publisher (handover queue: picks drop-oldest).
 ``central``
     Upstream pick feeds (``upstream.queue_size`` picks, drop-oldest) ->
@@ -56,6 +56,7 @@ from eew.daemon.health import (
 from eew.daemon.outputs import Outputs
 from eew.daemon.publish import AlertPublisher, build_publisher
 from eew.daemon.upstream import Upstream
+from eew.detect.router import Pipeline
 from eew.event.core import EventCore
 from eew.event.targets import Target
 from eew.inventory import Inventory, load_inventory
@@ -63,7 +64,6 @@ from eew.model.clock import Clock, DataClock, WallClock
 from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.exchange import PartnerExchange, build_relay_publisher
-from eew.pipeline import Pipeline
 
 log = logging.getLogger("eew.daemon")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from eew.acquisition.archive import ArchiveIndex, index_archive, iter_packets, split_packet
 from eew.assembly import build_chain
 from eew.daemon.config import Settings, load_settings
+from eew.detect.router import PipelineStatistics
 from eew.event.core import EventStatistics
 from eew.event.lifecycle import EventState
 from eew.event.targets import Target, load_targets
@@ -31,7 +32,6 @@ from eew.model.alert import Alert
 from eew.model.clock import DataClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
-from eew.pipeline import PipelineStatistics
 
 DEFAULT_PACKET_S = 1.0
 

@@ -24,7 +24,7 @@ from eew.inventory import Inventory
 from eew.model.clock import Clock, DataClock, ObservingClock
 from eew.model.packet import Packet
 
-log = logging.getLogger("eew.pipeline")
+log = logging.getLogger("eew.detect.router")
 
 
 @dataclass(frozen=True)
