@@ -47,10 +47,10 @@ from eew.config import Config
 from eew.daemon.config import settings_from_dict
 from eew.daemon.publish import MemoryPublisher
 from eew.daemon.runner import Daemon
+from eew.detect.router import Pipeline
 from eew.inventory import ChannelInfo, Inventory
 from eew.model.clock import ManualClock, WallClock
 from eew.model.packet import Packet
-from eew.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("local_m4.5", "verny_m7.0", "m6_chilik", "kemin_m7.7", "double_m5", "kyrgyz_m5.5")

@@ -9,7 +9,7 @@ verticals of five stations, delayed station by station), written with obspy as
 
 (a) ingest only: :func:`eew.acquisition.archive.index_archive` and decoding with
     :func:`eew.acquisition.archive.iter_packets`;
-(b) pipeline only: :class:`eew.pipeline.Pipeline` (default configuration, results
+(b) pipeline only: :class:`eew.detect.router.Pipeline` (default configuration, results
     to ``list.append``) fed the pre-decoded packets in arrival order, then ``flush()``;
 (c) end to end: what ``eew replay`` does between loading the inventory and writing
     results (index + decode + pipeline), in one timed loop.
@@ -36,8 +36,8 @@ import obspy
 
 from eew.acquisition.archive import index_archive, iter_packets
 from eew.daemon.config import load_settings
+from eew.detect.router import Pipeline
 from eew.inventory import Inventory, load_inventory
-from eew.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIONXML = ROOT / "stations" / "almaty_aews.xml"

@@ -20,11 +20,11 @@ import pytest
 from scipy import signal
 
 from eew.config import Config
+from eew.detect.router import Pipeline
 from eew.inventory import ChannelInfo, Inventory, load_inventory
 from eew.model.packet import Packet
 from eew.model.pick import Pick, RejectedTrigger
 from eew.model.timeutil import NS_PER_S
-from eew.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 RJOB_DIR = ROOT / "waveforms_samples" / "obspy_rjob"

@@ -2,7 +2,7 @@
 
 miniSEED is written with obspy, damaged on purpose and replayed through
 :func:`eew.acquisition.archive.index_archive` / :func:`~eew.acquisition.archive.iter_packets`
-and a :class:`~eew.pipeline.Pipeline` (the CLI path is covered in test_cli.py).
+and a :class:`~eew.detect.router.Pipeline` (the CLI path is covered in test_cli.py).
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ import pytest
 from eew.cli import main
 from eew.config import Config, default_config_path
 from eew.daemon.config import SECTIONS, Settings, dump_settings, load_settings, settings_from_dict
+from eew.detect.router import Pipeline
 from eew.errors import ConfigError
 from eew.inventory import Inventory
 from eew.model.packet import Packet
-from eew.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 EMBEDDED = ROOT / "config" / "eew.toml"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +22,8 @@ def _eew(*args: str, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "eew", *args], env=env, text=True, **kw)
 
 
-def _wait_line(stream, needle: str, timeout_s: float) -> list[str]:
+def _wait_line(stream, needle: str | re.Pattern[str], timeout_s: float) -> list[str]:
+    """Lines read until one contains ``needle`` (a string or a pattern), with a deadline."""
     lines: list[str] = []
     t_end = time.monotonic() + timeout_s
     os.set_blocking(stream.fileno(), False)
@@ -30,9 +33,43 @@ def _wait_line(stream, needle: str, timeout_s: float) -> list[str]:
             time.sleep(0.02)
             continue
         lines.append(line)
-        if needle in line:
+        if needle.search(line) if isinstance(needle, re.Pattern) else needle in line:
             return lines
     raise AssertionError(f"no {needle!r} within {timeout_s} s:\n{''.join(lines[-20:])}")
+
+
+def _config(path: Path, port: int) -> Path:
+    path.write_text(
+        f"""
+[daemon]
+role = "all"
+processing_clock = "data"
+insecure_bus = true
+heartbeat_interval_s = 0.3
+[seedlink]
+servers = ["127.0.0.1:{port}"]
+streams = "AW_*"
+state_file = "state.json"
+future_s = inf
+backoff_initial_s = 0.1
+backoff_max_s = 0.3
+[bus]
+endpoint = "tcp://127.0.0.1:*"
+"""
+    )
+    return path
+
+
+def _close(*procs: subprocess.Popen | None) -> None:
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.terminate()
+            p.wait(10)
+    for p in procs:
+        if p is not None:
+            for s in (p.stdout, p.stderr):
+                if s is not None:
+                    s.close()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -51,42 +88,19 @@ def test_run_stops_on_signal_with_status_0(tmp_path, sig):
     run = None
     try:
         port = int(serve.stdout.readline().rsplit(":", 1)[1].split()[0])
-        cfg = tmp_path / "station.toml"
-        cfg.write_text(
-            f"""
-[daemon]
-role = "all"
-processing_clock = "data"
-insecure_bus = true
-heartbeat_interval_s = 0.3
-[seedlink]
-servers = ["127.0.0.1:{port}"]
-streams = "AW_*"
-state_file = "state.json"
-future_s = inf
-[bus]
-endpoint = "tcp://127.0.0.1:*"
-"""
-        )
+        cfg = _config(tmp_path / "station.toml", port)
         run = _eew("run", "--config", str(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         lines = _wait_line(run.stderr, "daemon started", 30)
-        lines += _wait_line(run.stderr, "heartbeat", 10)
-        lines += _wait_line(run.stderr, "heartbeat", 10)
+        # the state names the stations only once data were processed: wait for that
+        # (under load the first record can come after many heartbeats)
+        lines += _wait_line(run.stderr, re.compile(r" heartbeat .*packets=[1-9]"), 60)
         t0 = time.monotonic()
         run.send_signal(sig)
         rc = run.wait(10)
         stop_s = time.monotonic() - t0
         lines += run.stderr.readlines()
     finally:
-        for p in (run, serve):
-            if p is not None and p.poll() is None:
-                p.terminate()
-                p.wait(10)
-        for p in (run, serve):
-            if p is not None:
-                for s in (p.stdout, p.stderr):
-                    if s is not None:
-                        s.close()
+        _close(run, serve)
     text = "".join(lines)
     assert rc == 0, text[-3000:]
     assert stop_s < 5.0
@@ -95,3 +109,22 @@ endpoint = "tcp://127.0.0.1:*"
     assert "live_stations=" in beat and "queue_seedlink=" in beat and "dropped_bus_picks=" in beat
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["servers"][f"127.0.0.1:{port}"]
+
+
+def test_sigterm_before_the_first_packet_still_writes_the_state(tmp_path):
+    """No server to talk to: a stop still leaves a state file naming the server."""
+    with socket.socket() as sock:  # a port nobody listens on (connections are refused)
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    cfg = _config(tmp_path / "station.toml", port)
+    run = _eew("run", "--config", str(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        lines = _wait_line(run.stderr, "daemon started", 30)
+        run.send_signal(signal.SIGTERM)
+        rc = run.wait(10)
+        lines += run.stderr.readlines()
+    finally:
+        _close(run)
+    assert rc == 0, "".join(lines)[-3000:]
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["servers"] == {f"127.0.0.1:{port}": {}}

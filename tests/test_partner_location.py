@@ -25,6 +25,7 @@ from eew.bus import MessageGate, Signer, SubscriberConfig
 from eew.bus.keys import generate_keys
 from eew.bus.wire import encode_payload, make_topic
 from eew.daemon.config import load_settings
+from eew.detect.router import Pipeline
 from eew.evaluate.run import live_packets
 from eew.evaluate.truth import load_truth
 from eew.event.core import EventCore
@@ -38,7 +39,6 @@ from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.exchange import PartnerExchange
 from eew.partner.link import partner_verifier
-from eew.pipeline import Pipeline
 from eew.simulate.run import run_scenario_file
 
 ROOT = Path(__file__).resolve().parents[1]

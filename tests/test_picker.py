@@ -1,4 +1,4 @@
-"""End-to-end picking through :class:`eew.pipeline.Pipeline`.
+"""End-to-end picking through :class:`eew.detect.router.Pipeline`.
 
 Real data (obspy's bundled local earthquake on BW.RJOB) and synthetic onsets;
 growing-window updates; packet-size independence; the data clock; and every

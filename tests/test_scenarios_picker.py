@@ -9,10 +9,10 @@ import numpy as np
 
 from eew.acquisition.archive import index_archive, iter_packets
 from eew.daemon.config import load_settings
+from eew.detect.router import Pipeline
 from eew.inventory import load_inventory
 from eew.model.pick import Pick, RejectedTrigger
 from eew.model.timeutil import iso_to_ns
-from eew.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "waveforms_samples"

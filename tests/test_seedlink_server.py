@@ -65,6 +65,7 @@ def test_client_matches_replay(rjob_mseed, synth):
     expected = list(iter_packets(index_archive(paths)))
     assert [r.seq for r in items] == list(range(1, len(expected) + 1))
     assert len(items) == len(expected) == 21 + 240
+    assert all(r.packet.arrival_ns == r.arrival_ns is not None for r in items)  # stamped
     for r, e in zip(items, expected, strict=True):
         p = r.packet
         assert (p.channel_id, p.sampling_rate_hz, p.calibration) == (

@@ -135,14 +135,18 @@ def decode_steim_fast(
 
 
 def decode_record(
-    buf: bytes | memoryview, hdr: RecordHeader, buf_u8: np.ndarray | None = None
+    buf: bytes | memoryview,
+    hdr: RecordHeader,
+    buf_u8: np.ndarray | None = None,
+    arrival_ns: int | None = None,
 ) -> Packet | None:
     """Decode the samples of one record into a :class:`Packet`.
 
     Pass ``buf_u8`` (the same bytes as a uint8 array) to let :func:`decode_steim_fast`
     decode standard Steim records; everything else, and whatever it declines, goes to
     libmseed through pymseed. Returns ``None`` for records without numeric samples
-    (text/log records).
+    (text/log records). ``arrival_ns`` (live records: when the record arrived) is
+    stamped on the packet.
 
     Raises
     ------
@@ -162,7 +166,12 @@ def decode_record(
         )
         if data is not None:
             return Packet(
-                hdr.channel_id, hdr.starttime_ns, hdr.sampling_rate_hz, data, hdr.calibration
+                hdr.channel_id,
+                hdr.starttime_ns,
+                hdr.sampling_rate_hz,
+                data,
+                hdr.calibration,
+                arrival_ns,
             )
     view = memoryview(buf)[hdr.offset : hdr.offset + hdr.reclen]
     try:
@@ -183,4 +192,5 @@ def decode_record(
         hdr.sampling_rate_hz,
         np.asarray(data),
         calibration=bool(flags & 0x01),
+        arrival_ns=arrival_ns,
     )

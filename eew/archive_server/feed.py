@@ -102,6 +102,7 @@ class ArchiveFeed:
         speed: float | None = 1.0,
         shift_to_now: bool = False,
         ring_size: int | None = None,
+        release: bool = True,
     ) -> None:
         """Start playback at clock time ``now_ns``.
 
@@ -115,6 +116,9 @@ class ArchiveFeed:
             Shift record times so the first record ends at ``now_ns`` (rounded to 0.1 ms).
         ring_size : int or None
             Packets kept for resuming clients (None: the whole archive).
+        release : bool
+            Release the records due at ``now_ns`` at once; False leaves that to the first
+            :meth:`advance` (so that a client can ask for them from sequence number 1).
         """
         if speed is not None and speed <= 0:
             raise ValueError("speed must be positive")
@@ -126,7 +130,8 @@ class ArchiveFeed:
         self.start_ns = self.raw_start_ns + shift
         self.end_ns = self.raw_end_ns + shift
         self.newest = 0
-        self.advance(now_ns)
+        if release:
+            self.advance(now_ns)
 
     def advance(self, now_ns: int) -> bool:
         """Release the records due at clock time ``now_ns``; True if any were released."""

@@ -136,18 +136,34 @@ class SeedLinkServer:
         return str(host), int(port)
 
     async def start(self) -> tuple[str, int]:
-        """Start the playback and listen; return the address."""
+        """Listen; return the address.
+
+        With ``speed=None`` the whole archive is in the ring at once. A paced playback
+        begins when the first client starts streaming (:meth:`begin_playback`): nothing
+        is played to nobody, so a client that connects a moment after the server started
+        still receives the archive from its first record, as replay reads it.
+        """
         self.started_ns = self.clock.now_ns()
+        if self.speed is None:
+            self.begin_playback()
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        log.info("serving %d packets on %s:%d", len(self.feed), *self.address)
+        return self.address
+
+    def begin_playback(self) -> None:
+        """Start the playback clock now (once; later calls do nothing)."""
+        if self._pacer is not None:
+            return
         self.feed.start(
-            self.started_ns,
+            self.clock.now_ns(),
             speed=self.speed,
             shift_to_now=self.shift_to_now,
             ring_size=self.ring_size,
+            # paced: the records due now are released by the pacer, after the first
+            # client's plan was made, so that its DATA starts at sequence number 1
+            release=self.speed is None,
         )
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self._pacer = asyncio.create_task(self._pace(), name="seedlink-pacer")
-        log.info("serving %d packets on %s:%d", len(self.feed), *self.address)
-        return self.address
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Stop listening, disconnect every client, stop the playback."""
@@ -389,6 +405,7 @@ class _Session:
         return True
 
     def _start(self, requests: list[Request]) -> None:
+        self.server.begin_playback()
         plan = Plan(self.server.feed, requests)
         self.streamer = asyncio.create_task(self._stream(plan), name="seedlink-stream")
 

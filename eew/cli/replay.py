@@ -1,4 +1,4 @@
-"""``eew replay``: run archived miniSEED through the live processing path."""
+"""``eew replay``: archived miniSEED through the live processing chain (:mod:`eew.assembly`)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ from typing import IO
 
 from eew import __version__
 from eew.acquisition.archive import index_archive, iter_packets
+from eew.assembly import Stages, build_chain
 from eew.cli.jsonl import JsonlWriter
 from eew.configfile import SEARCH_HELP
 from eew.daemon.config import load_settings
+from eew.detect.router import PipelineStatistics
 from eew.errors import CLIError
-from eew.event.core import EventCore, EventStatistics
-from eew.event.targets import load_targets
-from eew.event.traveltime import load_stack
+from eew.event.core import EventStatistics
 from eew.inventory import load_inventory
 from eew.model.clock import DataClock
+from eew.model.packet import Packet
 from eew.model.pick import Pick
 from eew.model.timeutil import ns_to_iso
-from eew.pipeline import Pipeline, PipelineStatistics
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -92,49 +92,34 @@ def run(args: argparse.Namespace) -> int:
             if args.table and isinstance(value, Pick):
                 picks.append(value)
 
-        clock = DataClock()
-        core: EventCore | None = None
-        if args.picks_only:
-            pipeline = Pipeline(cfg, inventory, sink, clock)
-        else:
-            core = EventCore(
-                cfg.event,
-                cfg.alert,
-                cfg.onsite,
-                settings.hash(),
-                inventory,
-                sink,
-                clock,
-                lambda sid: pipeline.data_end_ns(sid),
-                load_stack(),
-                load_targets(cfg.targets_path()),
-                __version__,
-                deferred=True,
-            )
-            pipeline = Pipeline(cfg, inventory, core, clock, after_packet=core.tick)
+        chain = build_chain(
+            cfg,
+            settings.hash(),
+            sink,
+            DataClock(),
+            stages=Stages(channels=True, events=not args.picks_only),
+            inventory=inventory,
+        )
         progress = _Progress(len(idx)) if (sys.stderr.isatty() and not args.no_progress) else None
         pace = _pacer(speed)
-        for i, pkt in enumerate(iter_packets(idx, cfg.replay.max_packet_samples)):
+        done = 0
+
+        def before(pkt: Packet) -> None:
+            nonlocal done
             pace(pkt.endtime_ns)
-            pipeline.feed(pkt)
+            done += 1
             if progress is not None:
-                progress.update(i + 1)
-        pipeline.flush()
-        if core is not None:
-            core.flush()
+                progress.update(done)
+
+        chain.run(iter_packets(idx, cfg.replay.max_packet_samples), before)
         if progress is not None:
             progress.close()
     wall = time.perf_counter() - t_wall0
     if args.table:
         _print_table(picks, sys.stderr if not args.out else sys.stdout)
-    _summary(
-        pipeline.statistics(),
-        idx.counters,
-        wall,
-        writer.written,
-        settings.hash(),
-        core.statistics() if core is not None else None,
-    )
+    stats = chain.statistics()
+    assert stats is not None
+    _summary(stats, idx.counters, wall, writer.written, settings.hash(), chain.event_statistics())
     return 0
 
 

@@ -2,8 +2,10 @@
 
 :class:`Outputs` publishes picks (station and all roles) and alerts, counts every kind of
 value, logs one structured line per alert and per event status change, and records,
-for each alert, the arrival time of the packet (or pick) whose processing emitted it:
-the start of the alert latency measured by ``benchmarks/bench_latency.py``.
+for each alert, the arrival time of the packet (or pick) whose processing emitted it
+(asked of the processing chain, :attr:`eew.assembly.Chain.arrival_ns`, which takes it
+from the packet): the start of the alert latency measured by
+``benchmarks/bench_latency.py``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class Outputs:
         Where picks and alerts go; None for a dry run (logged only).
     clock : Clock
         Wall clock for :class:`AlertMark` times.
+    arrival_ns : callable
+        Arrival time [ns] of the input (packet or pick) being processed, for
+        :class:`AlertMark` (the daemon passes its chain's).
     publish_picks : bool
         Publish picks (station and all roles; the central role does not re-publish).
     observers : sequence of callable
@@ -54,6 +59,7 @@ class Outputs:
         self,
         publisher: AlertPublisher | None,
         clock: Clock,
+        arrival_ns: Callable[[], int],
         *,
         publish_picks: bool,
         observers: Sequence[Callable[[object], None]] = (),
@@ -61,12 +67,11 @@ class Outputs:
     ) -> None:
         self.publisher = publisher
         self.clock = clock
+        self._arrival_ns = arrival_ns
         self.publish_picks = publish_picks
         self.observers = tuple(observers)
         self.counts: Counter[str] = Counter()
         self.marks: deque[AlertMark] = deque(maxlen=marks)
-        #: arrival time [ns] of the input being processed; set by the daemon before feeding
-        self.arrival_ns = 0
         self._event_status: dict[str, str] = {}
 
     def __call__(self, value: object) -> None:
@@ -94,7 +99,7 @@ class Outputs:
         if self.publisher is not None:
             self.publisher.publish_alert(alert)
         self.marks.append(
-            AlertMark(alert.event_id, alert.version, self.arrival_ns, self.clock.now_ns())
+            AlertMark(alert.event_id, alert.version, self._arrival_ns(), self.clock.now_ns())
         )
         best = max(alert.targets, key=lambda t: t.intensity_msk, default=None)
         log.info(

@@ -1,10 +1,12 @@
 """The daemon: the role's stages as supervised asyncio tasks, and a clean stop.
 
-Stages and their bounded queues (drop policies in ``docs/operations.md``):
+The processing is the chain of :mod:`eew.assembly`, the same objects ``eew replay``
+builds; the daemon injects its clock and its data sources. Stages and their bounded
+queues (drop policies in ``docs/operations.md``):
 
 ``station``
     SeedLink client (inbox of ``seedlink.queue_size`` packets; full: the sockets are no
-    longer read, TCP pushes back to the server) -> :class:`~eew.pipeline.Pipeline` ->
+    longer read, TCP pushes back to the server) -> :class:`~eew.detect.router.Pipeline` ->
     picks to the bus publisher (handover queue: picks drop-oldest).
 ``central``
     Upstream pick feeds (``upstream.queue_size`` picks, drop-oldest) ->
@@ -16,10 +18,11 @@ Stages and their bounded queues (drop policies in ``docs/operations.md``):
     EventCore, partner alerts through the merge policy to our publisher; our own picks and
     alerts to the partner on an export publisher (:mod:`eew.partner`).
 
-Processing runs in the event loop thread (no lock anywhere in the core); the intake
-task yields to the loop every few packets so the links, heartbeats and signals stay
-served. Every task is supervised: the first one that fails stops the daemon, and
-:meth:`Daemon.run` re-raises its exception after the clean-up.
+Processing runs in the event loop thread (no lock anywhere in the core); the event
+core is evaluated after every packet, as in replay; the intake task yields to the loop
+every few packets so the links, heartbeats and signals stay served. Every task is
+supervised: the first one that fails stops the daemon, and :meth:`Daemon.run` re-raises
+its exception after the clean-up.
 
 Stop (:meth:`Daemon.request_stop`, wired to SIGTERM/SIGINT by the CLI): the links are
 closed (no new data), the packets already received are processed for at most
@@ -40,6 +43,7 @@ from collections.abc import Callable, Sequence
 
 from eew import __version__
 from eew.acquisition.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
+from eew.assembly import Chain, Stages, build_chain
 from eew.bus.wire import Health
 from eew.daemon.config import Settings
 from eew.daemon.health import (
@@ -52,15 +56,14 @@ from eew.daemon.health import (
 from eew.daemon.outputs import Outputs
 from eew.daemon.publish import AlertPublisher, build_publisher
 from eew.daemon.upstream import Upstream
+from eew.detect.router import Pipeline
 from eew.event.core import EventCore
-from eew.event.targets import Target, load_targets
-from eew.event.traveltime import load_stack
+from eew.event.targets import Target
 from eew.inventory import Inventory, load_inventory
 from eew.model.clock import Clock, DataClock, WallClock
 from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.exchange import PartnerExchange, build_relay_publisher
-from eew.pipeline import Pipeline
 
 log = logging.getLogger("eew.daemon")
 
@@ -117,8 +120,6 @@ class Daemon:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.client: SeedLinkClient | None = None
         self.upstream: Upstream | None = None
-        self.pipeline: Pipeline | None = None
-        self.core: EventCore | None = None
         self._processed = 0
         cfg = settings.config
         partner = partner or getattr(settings, "partner", None)
@@ -130,39 +131,41 @@ class Daemon:
             extra = self.partner.inventory(settings.bus_setup())
             inventory = inventory.merged(extra) if extra is not None else inventory
         self.outputs = Outputs(
-            None, self.clock, publish_picks=self.role != "central", observers=observers
+            None,
+            self.clock,
+            lambda: self.chain.arrival_ns,
+            publish_picks=self.role != "central",
+            observers=observers,
         )
-        if self.role in ("station", "all"):
+        stages = Stages.for_role(self.role)
+        if stages.channels:
             self.client = SeedLinkClient(
                 [ServerSpec.parse(s, settings.seedlink.streams) for s in settings.seedlink.servers],
                 self.clock,
                 self._client_options(),
             )
-        if self.role in ("central", "all"):
-            inventory = inventory or load_inventory(cfg.stationxml_paths())
-            if self.role == "central":
-                self.upstream = Upstream(settings.upstream, settings.base_dir, self.clock)
-            self.core = EventCore(
-                cfg.event,
-                cfg.alert,
-                cfg.onsite,
-                settings.hash(),
-                inventory,
-                self.partner.filter_sink(self.outputs) if self.partner else self.outputs,
-                self.proc_clock,
-                self._data_end_ns,
-                load_stack(),
-                targets if targets is not None else load_targets(cfg.targets_path()),
-                __version__,
-                # with local data, evaluate once per packet; picks from the bus one by one
-                deferred=self.client is not None,
-            )
-        if self.client is not None:
-            inventory = inventory or load_inventory(cfg.stationxml_paths())
-            sink = self.core if self.core is not None else self.outputs
-            # live: the event core is evaluated when the intake queue is drained (see _intake),
-            # once per burst of packets rather than once per packet
-            self.pipeline = Pipeline(cfg, inventory, sink, self.proc_clock)
+        else:
+            self.upstream = Upstream(settings.upstream, settings.base_dir, self.clock)
+        self.chain: Chain = build_chain(
+            cfg,
+            settings.hash(),
+            self.partner.filter_sink(self.outputs) if self.partner else self.outputs,
+            self.proc_clock,
+            stages=stages,
+            inventory=inventory,
+            targets=targets,
+            data_end_ns=self.upstream.data_end_ns if self.upstream is not None else None,
+        )
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The chain's per-channel stage (station and all roles)."""
+        return self.chain.router
+
+    @property
+    def core(self) -> EventCore | None:
+        """The chain's event stage (central and all roles)."""
+        return self.chain.core
 
     def _client_options(self) -> ClientOptions:
         s = self.settings.seedlink
@@ -179,12 +182,6 @@ class Daemon:
             future_s=None if math.isinf(s.future_s) else s.future_s,
             gap_tolerance_samples=s.gap_tolerance_samples,
         )
-
-    def _data_end_ns(self, station_id: str) -> int | None:
-        if self.pipeline is not None:
-            return self.pipeline.data_end_ns(station_id)
-        assert self.upstream is not None
-        return self.upstream.data_end_ns(station_id)
 
     # ---- control --------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -286,53 +283,40 @@ class Daemon:
 
     # ---- stages ---------------------------------------------------------------------------
     async def _intake(self) -> None:
-        client, pipeline = self.client, self.pipeline
-        assert client is not None and pipeline is not None
+        client, chain = self.client, self.chain
+        assert client is not None
         n = 0
-        core = self.core
         while (item := await client.get()) is not None:
-            self.outputs.arrival_ns = item.arrival_ns
-            pipeline.feed(item.packet)
+            chain.feed(item.packet)  # the packet carries its arrival time
             self._processed += 1
-            if core is not None and client.pending == 0:
-                core.tick(self.proc_clock.now_ns())
             n += 1
             if n % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
         log.info("SeedLink intake ended (every server said END)")
 
     async def _central(self) -> None:
-        upstream, core = self.upstream, self.core
-        assert upstream is not None and core is not None
+        upstream = self.upstream
+        assert upstream is not None
         while True:
             self._central_one(*await upstream.get())
 
     async def _partner(self) -> None:
-        partner, core = self.partner, self.core
-        assert partner is not None and partner.link is not None and core is not None
+        partner = self.partner
+        assert partner is not None and partner.link is not None
         while True:
             value, arrival_ns = await partner.link.get()
             pick = partner.accept(value)  # alerts: merge policy and relay; picks: checked
             if pick is not None:
                 self._central_one(pick, arrival_ns)
-                if core.deferred:  # all role: evaluate now, not at the next packet
-                    core.tick(self.proc_clock.now_ns())
 
     def _central_one(self, pick: Pick, arrival_ns: int) -> None:
-        observe = getattr(self.proc_clock, "observe_ns", None)
-        if observe is not None:
-            observe(pick.sent_time_ns)
-        self.outputs.arrival_ns = arrival_ns
-        assert self.core is not None
-        self.core(pick)
+        self.chain.feed_pick(pick, arrival_ns)
         self._processed += 1
 
     async def _event_tick(self) -> None:
-        core = self.core
-        assert core is not None
         while True:
             await asyncio.sleep(self.settings.daemon.event_tick_s)
-            core.tick(self.proc_clock.now_ns())
+            self.chain.tick()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -439,8 +423,8 @@ class Daemon:
 
     def _drain_picks(self, budget_s: float) -> int:
         """Process the picks already received, for at most ``budget_s``."""
-        upstream, core = self.upstream, self.core
-        assert upstream is not None and core is not None
+        upstream = self.upstream
+        assert upstream is not None
         deadline = time.monotonic() + budget_s
         n = 0
         while time.monotonic() < deadline and (item := upstream.get_nowait()) is not None:
@@ -450,8 +434,8 @@ class Daemon:
 
     async def _drain(self, budget_s: float) -> int:
         """Process the packets already received, for at most ``budget_s``."""
-        client, pipeline = self.client, self.pipeline
-        assert client is not None and pipeline is not None
+        client = self.client
+        assert client is not None
         deadline = time.monotonic() + budget_s
         n = 0
         while time.monotonic() < deadline:
@@ -462,9 +446,6 @@ class Daemon:
                 break
             if item is None:
                 break
-            self.outputs.arrival_ns = item.arrival_ns
-            pipeline.feed(item.packet)
+            self.chain.feed(item.packet)
             n += 1
-        if self.core is not None and n:
-            self.core.tick(self.proc_clock.now_ns())
         return n

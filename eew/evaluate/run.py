@@ -1,10 +1,9 @@
-"""Run an archive through the replay path (pipeline + event core) and keep every value.
+"""Run an archive through the processing chain and keep every value.
 
-This is the wiring of ``eew replay`` (:mod:`eew.cli.replay`): a :class:`~eew.model.clock.DataClock`,
-a :class:`~eew.pipeline.Pipeline` whose sink is an :class:`~eew.event.core.EventCore`,
-which forwards every pick and emits events and alerts. The only difference is the packet
-stream: records are cut into packets of at most ``packet_s`` seconds and delivered in
-the order their last sample was recorded (see :func:`live_packets`).
+The chain is the one ``eew replay`` and ``eew run`` use (:func:`eew.assembly.build_chain`)
+on a :class:`~eew.model.clock.DataClock`. The only difference is the packet stream:
+records are cut into packets of at most ``packet_s`` seconds and delivered in the order
+their last sample was recorded (see :func:`live_packets`).
 
 Why re-packetise
 ----------------
@@ -21,19 +20,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eew import __version__
 from eew.acquisition.archive import ArchiveIndex, index_archive, iter_packets, split_packet
+from eew.assembly import build_chain
 from eew.daemon.config import Settings, load_settings
-from eew.event.core import EventCore, EventStatistics
+from eew.detect.router import PipelineStatistics
+from eew.event.core import EventStatistics
 from eew.event.lifecycle import EventState
 from eew.event.targets import Target, load_targets
-from eew.event.traveltime import load_stack
 from eew.inventory import Inventory, load_inventory
 from eew.model.alert import Alert
 from eew.model.clock import DataClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
-from eew.pipeline import Pipeline, PipelineStatistics
 
 DEFAULT_PACKET_S = 1.0
 
@@ -113,39 +111,6 @@ def live_packets(idx: ArchiveIndex, packet_s: float) -> Iterator[Packet]:
         yield item[-1]
 
 
-def build_core(
-    settings: Settings,
-    inventory: Inventory,
-    sink: Callable[[object], None],
-    clock: DataClock,
-    targets: tuple[Target, ...],
-) -> tuple[Pipeline, EventCore]:
-    """Build the pipeline and event core exactly as ``eew replay`` does."""
-    pipeline: Pipeline | None = None
-
-    def data_end(sid: str) -> int | None:
-        assert pipeline is not None
-        return pipeline.data_end_ns(sid)
-
-    cfg = settings.config
-    core = EventCore(
-        cfg.event,
-        cfg.alert,
-        cfg.onsite,
-        settings.hash(),
-        inventory,
-        sink,
-        clock,
-        data_end,
-        load_stack(),
-        targets,
-        __version__,
-        deferred=True,
-    )
-    pipeline = Pipeline(cfg, inventory, core, clock, after_packet=core.tick)
-    return pipeline, core
-
-
 def run_packets(
     packets: Iterable[Packet],
     settings: Settings,
@@ -153,7 +118,7 @@ def run_packets(
     targets: tuple[Target, ...] | None = None,
     on_packet: Callable[[Packet], None] | None = None,
 ) -> ReplayRun:
-    """Feed packets through pipeline + event core; collect picks, events and alerts.
+    """Feed packets through the processing chain; collect picks, events and alerts.
 
     Parameters
     ----------
@@ -180,19 +145,20 @@ def run_packets(
         elif isinstance(value, Alert):
             out.alerts.append(value)
 
-    clock = DataClock()
-    pipeline, core = build_core(settings, inventory, sink, clock, targets)
+    chain = build_chain(
+        settings.config, settings.hash(), sink, DataClock(), inventory=inventory, targets=targets
+    )
     ends: dict[str, list[int]] = {}
-    for pkt in packets:
+
+    def before(pkt: Packet) -> None:
         if on_packet is not None:
             on_packet(pkt)
-        pipeline.feed(pkt)
         ends.setdefault(pkt.channel_id.rsplit(".", 2)[0], []).append(pkt.endtime_ns)
-    pipeline.flush()
-    core.flush()
+
+    chain.run(packets, before)
     out.packet_ends_ns = {sid: sorted(set(v)) for sid, v in ends.items()}
-    out.statistics = pipeline.statistics()
-    out.core_counters = core.statistics()
+    out.statistics = chain.statistics()
+    out.core_counters = chain.event_statistics()
     return out
 
 

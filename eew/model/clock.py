@@ -3,7 +3,8 @@
 The processing core never reads the wall clock. Whoever builds the pipeline
 passes a clock: the live daemon a :class:`WallClock`, a replay a
 :class:`DataClock` that follows the data (its time is the end time of the last
-packet handed to the core), tests a :class:`ManualClock`.
+packet handed to the core; any :class:`ObservingClock` does), tests a
+:class:`ManualClock`.
 
 Times are integer nanoseconds since the Unix epoch (UTC), as in libmseed.
 """
@@ -11,7 +12,7 @@ Times are integer nanoseconds since the Unix epoch (UTC), as in libmseed.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Clock(Protocol):
@@ -19,6 +20,19 @@ class Clock(Protocol):
 
     def now_ns(self) -> int:
         """Return the current time [ns since 1970-01-01 UTC]."""
+        ...
+
+
+@runtime_checkable
+class ObservingClock(Clock, Protocol):
+    """A clock that follows the data: told the time of each input, it never runs back.
+
+    The processing chain (:mod:`eew.assembly`) tells such a clock the end time of every
+    packet and the sent time of every pick from elsewhere; :class:`DataClock` is one.
+    """
+
+    def observe_ns(self, t_ns: int) -> None:
+        """Advance to ``t_ns`` [ns] if it is later than the current time."""
         ...
 
 

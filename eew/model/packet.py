@@ -2,7 +2,8 @@
 
 A :class:`Packet` is what a SeedLink server delivers: one miniSEED record of
 one channel, decoded. Replay cuts archives into packets; the live client
-receives them; both feed the same :class:`~eew.pipeline.Pipeline`.
+receives them (stamped with their arrival time); both feed the same processing chain
+(:mod:`eew.assembly`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class Packet:
         Samples in digitizer counts (int32 or float64).
     calibration : bool
         True when the record's activity flags say a calibration signal is present.
+    arrival_ns : int, optional
+        When the packet reached the processing centre [ns since the epoch, UTC], stamped
+        by the live client; None when it was read from an archive (replay): then the
+        packet is taken to arrive when its last sample is recorded (:attr:`available_ns`).
+        Metadata of the delivery, not of the data: it takes no part in ``==``.
 
     Attributes
     ----------
@@ -44,6 +50,7 @@ class Packet:
     """
 
     __slots__ = (
+        "arrival_ns",
         "calibration",
         "channel_id",
         "data",
@@ -60,12 +67,14 @@ class Packet:
         sampling_rate_hz: float,
         data: np.ndarray,
         calibration: bool = False,
+        arrival_ns: int | None = None,
     ) -> None:
         self.channel_id = channel_id
         self.starttime_ns = starttime_ns
         self.sampling_rate_hz = sampling_rate_hz
         self.data = data
         self.calibration = calibration
+        self.arrival_ns = arrival_ns
         n = int(data.shape[0])
         self.n_samples = n
         self.endtime_ns = starttime_ns + round(n * NS_PER_S / sampling_rate_hz)
@@ -87,7 +96,7 @@ class Packet:
         return (
             f"Packet({self.channel_id!r}, starttime_ns={self.starttime_ns}, "
             f"sampling_rate_hz={self.sampling_rate_hz}, n_samples={self.n_samples}, "
-            f"calibration={self.calibration})"
+            f"calibration={self.calibration}, arrival_ns={self.arrival_ns})"
         )
 
     def replace(self, **changes: Any) -> Packet:
@@ -98,9 +107,19 @@ class Packet:
             "sampling_rate_hz": self.sampling_rate_hz,
             "data": self.data,
             "calibration": self.calibration,
+            "arrival_ns": self.arrival_ns,
         }
         args.update(changes)
         return Packet(**args)
+
+    @property
+    def available_ns(self) -> int:
+        """When the packet was available for processing [ns].
+
+        Its arrival time if the live client stamped one, else its end time (replay: zero
+        telemetry delay).
+        """
+        return self.endtime_ns if self.arrival_ns is None else self.arrival_ns
 
     @property
     def period_ns(self) -> float:

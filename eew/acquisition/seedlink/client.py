@@ -151,7 +151,7 @@ class SeedLinkClient:
             self._state = load_state(opts.state_file)
         self._inbox = _Inbox(opts.queue_size)
         for spec in self.servers:
-            resume = dict(self._state.get(spec.name, {}))
+            resume = dict(self._state.setdefault(spec.name, {}))
             sess = Session(
                 spec,
                 resume,
@@ -168,7 +168,7 @@ class SeedLinkClient:
             self._tasks.append(asyncio.create_task(self._save_periodically(), name="sl-state"))
 
     async def close(self) -> None:
-        """Disconnect, stop every task and write the state file."""
+        """Disconnect, stop every task and write the state file (even if nothing changed)."""
         for sess in self._sessions:
             sess.stopping = True
         for t in self._tasks:
@@ -177,7 +177,8 @@ class SeedLinkClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._tasks.clear()
-        self.save_state()
+        if self._started:
+            self.save_state(force=True)
 
     async def __aenter__(self) -> SeedLinkClient:
         await self.start()
@@ -242,10 +243,14 @@ class SeedLinkClient:
         return base * (0.5 + 0.5 * self.rng.random())
 
     # ---- state and statistics -------------------------------------------------------------
-    def save_state(self) -> None:
-        """Write the state file now (if one is configured and anything changed)."""
+    def save_state(self, force: bool = False) -> None:
+        """Write the state file now, if one is configured and anything changed (or ``force``).
+
+        Every server of the client has an entry, empty until its first packet, so a stop
+        before the first packet still leaves a state file that names them.
+        """
         path = self.options.state_file
-        if path is None or not self._dirty:
+        if path is None or not (self._dirty or force):
             return
         save_state(path, self._state)
         self._dirty = False

@@ -249,9 +249,10 @@ class Session:
     # ---- LinkOwner callbacks --------------------------------------------------------------
     def on_data_frame(self, seq: int, record: bytes) -> bool:
         """Decode, check and queue a data frame; False if undecodable."""
+        now = self.clock.now_ns()  # arrival: stamped on the packet
         try:
             hdr = parse_header(record, 0)
-            pkt = decode_record(record, hdr, np.frombuffer(record, np.uint8))
+            pkt = decode_record(record, hdr, np.frombuffer(record, np.uint8), now)
         except DataError as exc:
             log.warning("server=%s packet %06X undecodable: %s", self.name, seq, exc)
             return False
@@ -274,7 +275,6 @@ class Session:
             self.counters["duplicates"] += 1
             return True
         self.last_seq[key] = seq
-        now = self.clock.now_ns()
         if not self._accept(pkt, now):
             self.counters["future"] += 1
             log.warning("server=%s future packet of %s dropped", self.name, pkt.channel_id)

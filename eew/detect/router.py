@@ -21,10 +21,10 @@ from eew.config import Config
 from eew.detect.channel import ChannelProcessor
 from eew.detect.state import ChannelCounts
 from eew.inventory import Inventory
-from eew.model.clock import Clock, DataClock
+from eew.model.clock import Clock, DataClock, ObservingClock
 from eew.model.packet import Packet
 
-log = logging.getLogger("eew.pipeline")
+log = logging.getLogger("eew.detect.router")
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Pipeline:
         self.inventory = inventory
         self._sink = sink
         self.clock: Clock = clock if clock is not None else DataClock()
-        self._observe = getattr(self.clock, "observe_ns", None)
+        self._observe = self.clock.observe_ns if isinstance(self.clock, ObservingClock) else None
         self._channels: dict[str, ChannelProcessor] = {}
         self._unknown: Counter[str] = Counter()
         self._first_ns: int | None = None
