@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import struct
 
 import pytest
 from test_bus_support import DATA, T0_NS, Keys, sample_alert
 
-from eew.bus import BusOverflowError, MessageGate, Signer, SubscriberConfig, Verifier
+from eew.bus import MessageGate, Signer, SubscriberConfig, Verifier
 from eew.bus.errors import RejectedMessage
 from eew.bus.gate import HeartbeatWatchdog
 from eew.bus.handover import Handover
-from eew.bus.signing import unsigned_block
+from eew.bus.keys import load_signing_key
+from eew.bus.signing import DOMAIN, unsigned_block
 from eew.bus.wire import Health, Heartbeat, encode_payload, make_topic
 from eew.formats import native
 from eew.model.clock import ManualClock
@@ -34,8 +36,10 @@ class Feed:
     def frames(self, payload: bytes, topic: bytes = TOPIC, **kw) -> list[bytes]:
         sent = kw.pop("sent_time_ns", self.clock.now_ns())
         seq = kw.pop("seq", self.seq)
+        session = kw.pop("session", 7)
         self.seq = seq + 1
-        return [topic, payload, self.signer.sign(topic, payload, sent_time_ns=sent, seq=seq)]
+        block = self.signer.sign(topic, payload, sent_time_ns=sent, seq=seq, session=session)
+        return [topic, payload, block]
 
 
 @pytest.fixture
@@ -155,9 +159,70 @@ def test_sequence_gap_is_counted_and_restart_accepted(setup) -> None:
     gate, feed, clock = setup
     assert gate.check(feed.frames(payload(version=0), seq=5)) is not None
     assert gate.check(feed.frames(payload(version=1), seq=9)) is not None
-    assert gate.statistics().missed == 3
+    assert gate.statistics().missed == 3 and gate.pop_gaps() == {TOPIC}
+    assert gate.pop_gaps() == set()
     clock.advance_s(1)
-    assert gate.check(feed.frames(payload(version=2), seq=0)) is not None  # publisher restart
+    # a new session from 0: a restart, however far the old session had got; not a loss
+    assert gate.check(feed.frames(payload(version=2), seq=0, session=8)) is not None
+    clock.advance_s(1)
+    assert gate.check(feed.frames(payload(version=3), seq=60, session=9)) is not None
+    stats = gate.statistics()
+    assert (stats.missed, stats.restarts) == (3, 2) and gate.pop_gaps() == set()
+
+
+def test_replays_within_and_across_sessions(setup) -> None:
+    gate, feed, clock = setup
+    old = feed.frames(payload(version=0), seq=0, session=1)
+    assert gate.check(old) is not None
+    clock.advance_s(1)
+    assert gate.check(feed.frames(payload(version=1), seq=0, session=2)) is not None
+    clock.advance_s(1)
+    # a capture of the earlier session, fresh enough, sent before the newest: replayed
+    assert gate.check(old) is None
+    # the current session going backwards: replayed
+    assert gate.check(feed.frames(payload(version=5), seq=0, session=2)) is None
+    assert gate.statistics().dropped_replayed == 2
+
+
+def test_backlog_of_a_known_session_is_not_stale(setup) -> None:
+    gate, feed, clock = setup
+    assert gate.check(feed.frames(payload(version=0), seq=0)) is not None
+    queued = [feed.frames(payload(version=v), seq=v) for v in (1, 2, 3)]
+    clock.advance_s(120)  # a subscriber stalled for two minutes, then reads its queue
+    assert all(gate.check(f) is not None for f in queued)
+    stats = gate.statistics()
+    assert (stats.accepted, stats.backlog, stats.dropped_stale) == (4, 3, 0)
+    # but a new session must be fresh, and a backlog has an age limit too
+    late = T0_NS + 1_000_000_000  # after the last message seen, but 119 s old
+    assert gate.check(feed.frames(payload(version=4), seq=0, session=99, sent_time_ns=late)) is None
+    clock.advance_s(900)
+    assert gate.check(feed.frames(payload(version=5), seq=4, sent_time_ns=T0_NS)) is None
+    assert gate.statistics().dropped_stale == 2
+
+
+def test_stale_log_line_says_how_old(setup, caplog: pytest.LogCaptureFixture) -> None:
+    gate, feed, clock = setup
+    assert gate.check(feed.frames(payload(), sent_time_ns=clock.now_ns() - 45_000_000_000)) is None
+    assert gate.check(feed.frames(payload(), sent_time_ns=clock.now_ns() + 45_000_000_000)) is None
+    lines = [r.getMessage() for r in caplog.records if "stale" in r.getMessage()]
+    assert "sent 45.0 s ago (limit 30 s" in lines[0]
+    assert "dated 45.0 s in the future of our clock" in lines[1]
+
+
+def test_version_1_blocks_are_still_read(setup, bus_keys: Keys) -> None:
+    gate, _, clock = setup
+    _, key = load_signing_key(bus_keys.signing_secret)
+
+    def v1(seq: int, body: bytes) -> list[bytes]:  # the layout before sessions
+        head = struct.pack(">BqQB", 1, clock.now_ns(), seq, 7) + b"KZ-AEWS"
+        signature = key.sign(b"".join((DOMAIN, TOPIC, b"\x00", head, body))).signature
+        return [TOPIC, body, head + signature]
+
+    assert gate.check(v1(0, payload(version=0))) is not None
+    assert gate.check(v1(1, payload(version=1))) is not None
+    clock.advance_s(1)
+    assert gate.check(v1(0, payload(version=2))) is not None  # a restart, told by sent time
+    assert gate.statistics().restarts == 1
 
 
 def test_verifier_rejections_carry_reasons(bus_keys: Keys) -> None:
@@ -195,19 +260,43 @@ def test_handover_drop_policies() -> None:
         b0 = sample_alert(event_id="e2", version=0)
         q.put_alert(a0)
         q.put_alert(b0)
-        q.put_alert(a1)  # full: the queued older version of e1 goes
+        q.put_alert(a1)  # full, but e1 has only its first alert queued: kept beside it
+        q.put_alert(sample_alert(event_id="e3"))  # a new event is never refused
+        a2 = sample_alert("alert_update", event_id="e1", version=2)
+        q.put_alert(a2)  # coalesces into e1's newest entry, in place
         assert q.statistics().alerts_superseded == 1
-        with pytest.raises(BusOverflowError):
-            q.put_alert(sample_alert(event_id="e3"))
         q.put_status("a")
         q.put_status("b")
         alerts, status, _ = q.drain()
-        assert [(a.event_id, a.version) for a in alerts] == [("e2", 0), ("e1", 1)]
+        assert [(a.event_id, a.version) for a in alerts] == [
+            ("e1", 0),
+            ("e2", 0),
+            ("e1", 2),
+            ("e3", 0),
+        ]
+        assert q.statistics().alerts_peak == 4
         assert status == [("b", "")] and q.statistics().status_dropped == 1
         p1, p2 = native.loads((DATA / "picks.jsonl").read_bytes())
         assert q.put_pick(p1) and q.put_pick(p2)
         assert not q.put_pick(dataclasses.replace(p1, update=9))  # the oldest goes
         _, _, picks = q.drain()
         assert len(picks) == 2 and picks[0] == p2 and q.statistics().picks_dropped == 1
+    finally:
+        q.close()
+
+
+def test_handover_burst_of_many_events_keeps_every_first_alert() -> None:
+    q = Handover(alert_capacity=8, pick_capacity=2, status_capacity=1)
+    try:
+        base = sample_alert()
+        for n in range(5000):
+            q.put_alert(base.with_(event_id=f"ev{n}", version=0, message_type="new"))
+            for v in range(1, 4):  # three updates each, arriving while the queue is full
+                q.put_alert(base.with_(event_id=f"ev{n}", version=v, message_type="update"))
+        alerts, _, _ = q.drain()
+        firsts = {a.event_id for a in alerts if a.version == 0}
+        newest = {a.event_id: a.version for a in alerts}
+        assert len(firsts) == 5000 and set(newest.values()) == {3}
+        assert len(alerts) <= 8 + 2 * 5000
     finally:
         q.close()

@@ -11,7 +11,9 @@ Implementation overview (see ``docs/alert_bus.md``):
 - :mod:`~eew.bus.publisher`: ``Publisher`` (the XPUB socket, last-value cache, heartbeats);
 - :mod:`~eew.bus.gate`: ``MessageGate`` (verification, replay, freshness) and the
   heartbeat watchdog;
-- :mod:`~eew.bus.subscriber`: ``Subscriber``;
+- :mod:`~eew.bus.subscriber`: ``Subscriber``; :mod:`~eew.bus.connection`: its socket,
+  re-created when the link is lost;
+- :mod:`~eew.bus.cache`: the last-value cache; :mod:`~eew.bus.zap`: CURVE client checks;
 - :mod:`~eew.bus.hooks`, :mod:`~eew.bus.render`: ``eew subscribe`` helpers.
 
 Only this package imports :mod:`zmq` for alerts; the processing core hands
@@ -25,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the checker sees real types; at run time __getattr__ imports on use
     from eew.bus.config import BusConfig, BusSetup, SecurityConfig, SubscriberConfig
+    from eew.bus.connection import CurveClient
     from eew.bus.errors import (
         BusError,
-        BusOverflowError,
         KeyFileError,
         PublisherCrashedError,
         RejectedMessage,
@@ -35,7 +37,7 @@ if TYPE_CHECKING:  # the checker sees real types; at run time __getattr__ import
     from eew.bus.gate import GateStatistics, MessageGate, WatchdogEvent
     from eew.bus.publisher import CurveServer, Publisher, PublisherStatistics
     from eew.bus.signing import Envelope, Signer, Verifier
-    from eew.bus.subscriber import CurveClient, Subscriber, SubscriberStatistics
+    from eew.bus.subscriber import Subscriber, SubscriberStatistics
     from eew.bus.wire import BusMessage, Health, Heartbeat, Status
 
 #: public name -> defining module; imported on first use (PEP 562), so that reading the
@@ -46,7 +48,6 @@ _EXPORTS = {
     "SecurityConfig": "eew.bus.config",
     "SubscriberConfig": "eew.bus.config",
     "BusError": "eew.bus.errors",
-    "BusOverflowError": "eew.bus.errors",
     "KeyFileError": "eew.bus.errors",
     "PublisherCrashedError": "eew.bus.errors",
     "RejectedMessage": "eew.bus.errors",
@@ -59,7 +60,7 @@ _EXPORTS = {
     "Envelope": "eew.bus.signing",
     "Signer": "eew.bus.signing",
     "Verifier": "eew.bus.signing",
-    "CurveClient": "eew.bus.subscriber",
+    "CurveClient": "eew.bus.connection",
     "Subscriber": "eew.bus.subscriber",
     "SubscriberStatistics": "eew.bus.subscriber",
     "BusMessage": "eew.bus.wire",
@@ -80,7 +81,6 @@ __all__ = [
     "BusConfig",
     "BusError",
     "BusMessage",
-    "BusOverflowError",
     "BusSetup",
     "CurveClient",
     "CurveServer",

@@ -147,9 +147,14 @@ class SubscriberConfig:
     Attributes
     ----------
     max_clock_skew_s : float
-        A message whose bus sent time differs from the subscriber's clock by
-        more than this is dropped as stale or replayed [s]. ``inf`` disables
-        the check (replays of archived data on a live clock).
+        The first message of a publisher session (and any message dated in
+        the future) whose bus sent time differs from the subscriber's clock by
+        more than this is dropped as stale [s]. ``inf`` disables the check
+        (replays of archived data on a live clock).
+    max_backlog_age_s : float
+        A message that continues a publisher session already seen (its
+        sequence number is new) is accepted up to this old [s]: the backlog of
+        a subscriber that stalled or reconnected. Never below ``max_clock_skew_s``.
     heartbeat_interval_s : float
         Expected heartbeat period until the publisher announces its own [s].
     heartbeat_missed_intervals : float
@@ -161,30 +166,38 @@ class SubscriberConfig:
         replay check; the oldest are forgotten first (the sent-time check
         still rejects old captures).
     reconnect_interval_s, reconnect_interval_max_s : float
-        ZMQ reconnection back-off, initial and maximum [s].
+        Reconnection back-off, initial and maximum [s]: of ZMQ's own
+        reconnections and of the subscriber re-creating its socket.
+    silence_reconnect_intervals : float
+        Re-create the socket when nothing at all came for this many heartbeat
+        intervals (a half-open or dead connection); repeated with back-off.
     """
 
-    max_clock_skew_s: float = _f(30.0, "drop messages sent further than this from our clock [s]")
+    max_clock_skew_s: float = _f(30.0, "drop new sessions sent this far from our clock [s]")
+    max_backlog_age_s: float = _f(900.0, "accept a session's backlog up to this old [s]")
     heartbeat_interval_s: float = _f(2.0, "expected heartbeat period before one is received [s]")
     heartbeat_missed_intervals: float = _f(3.0, "warn after this many missing heartbeats")
     rcvhwm_messages: int = _f(10000, "ZMQ receive high-water mark [messages]")
     replay_memory_events: int = _f(100_000, "event/pick ids remembered for replay checks")
     reconnect_interval_s: float = _f(0.2, "first reconnection delay [s]")
     reconnect_interval_max_s: float = _f(5.0, "largest reconnection delay [s]")
+    silence_reconnect_intervals: float = _f(2.0, "re-create the socket after this much silence")
 
     def check(self) -> None:
         """Raise :class:`ValueError` naming the key if an invariant is violated."""
         _positive(
             self,
             "max_clock_skew_s",
+            "max_backlog_age_s",
             "heartbeat_interval_s",
             "heartbeat_missed_intervals",
             "rcvhwm_messages",
             "replay_memory_events",
             "reconnect_interval_s",
             "reconnect_interval_max_s",
+            "silence_reconnect_intervals",
         )
-        if math.isnan(self.max_clock_skew_s):
+        if math.isnan(self.max_clock_skew_s) or math.isnan(self.max_backlog_age_s):
             raise ValueError("max_clock_skew_s: must be a number (inf disables the check)")
         if self.reconnect_interval_max_s < self.reconnect_interval_s:
             raise ValueError("reconnect_interval_max_s: must be >= reconnect_interval_s")

@@ -13,13 +13,6 @@ class PublisherCrashedError(BusError):
     """The publisher thread died; the original exception is the ``__cause__``."""
 
 
-class BusOverflowError(BusError):
-    """An alert could not be queued: the publisher thread is not keeping up at all.
-
-    Alerts are never dropped silently; this is raised to the caller instead.
-    """
-
-
 class KeyFileError(BusError):
     """A key file or key directory is missing, unreadable, malformed or unsafe."""
 

@@ -6,9 +6,17 @@ sockets so it can be tested alone. A message reaches the caller only if it
 1. has exactly three frames and a valid topic (else ``malformed``);
 2. carries a signature (else ``unsigned``) by the topic's agency, with a
    trusted key, that verifies (else ``forged``);
-3. was sent within ``max_clock_skew_s`` of the subscriber's clock (else
-   ``stale``);
-4. advances its topic's sequence number or sent time (else ``replayed``);
+3. continues its topic's stream: within one publisher session (the signed
+   ``session`` of :mod:`eew.bus.signing`) the sequence number must grow (else
+   ``replayed``; a jump is counted as ``missed``); a new session is a publisher
+   restart, accepted only if sent after the last message seen (else ``replayed``);
+4. is fresh: the first message of a session must have been sent within
+   ``max_clock_skew_s`` of the subscriber's clock, and nothing may be dated
+   further than that in the future (else ``stale``). A message that continues
+   a session already seen may be older, up to ``max_backlog_age_s``: it is the
+   backlog of a subscriber that stalled or reconnected, not a replay, since its
+   sequence number is new and signed. (Senders without a session, version-1
+   blocks, keep the plain ``max_clock_skew_s`` window.)
 5. has a payload that decodes to the topic's schema and names the topic's
    agency (else ``malformed`` / ``forged``) -- or, for an alert, an agency whose
    alerts the topic's agency may relay (:meth:`Verifier.relayed_by`, e.g. KZ-AEWS
@@ -34,7 +42,7 @@ from dataclasses import dataclass
 
 from eew.bus.config import SubscriberConfig
 from eew.bus.errors import RejectedMessage
-from eew.bus.signing import Verifier, parse_block
+from eew.bus.signing import Envelope, Verifier, parse_block
 from eew.bus.wire import BusMessage, Heartbeat, decode_payload, parse_topic
 from eew.model.alert import Alert
 from eew.model.clock import Clock
@@ -43,6 +51,16 @@ from eew.model.pick import Pick
 logger = logging.getLogger(__name__)
 
 DROP_REASONS = ("malformed", "unsigned", "forged", "stale", "replayed", "duplicate")
+_COUNTERS = ("received", "accepted", "missed", "restarts", "backlog", *DROP_REASONS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stream:
+    """The newest message seen on one topic."""
+
+    session: int
+    seq: int
+    sent_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +77,13 @@ class GateStatistics:
     dropped_replayed, dropped_duplicate : int
         Drops per reason.
     missed : int
-        Messages missing from sequence gaps (lost at a high-water mark or
-        while disconnected).
+        Messages missing from sequence gaps within one publisher session (lost
+        at a high-water mark or while disconnected).
+    restarts : int
+        Publisher restarts seen (a new session on a topic); not counted as missed.
+    backlog : int
+        Accepted messages older than ``max_clock_skew_s`` that continued their
+        publisher session (a stalled or reconnected subscriber's backlog).
     """
 
     received: int = 0
@@ -72,6 +95,8 @@ class GateStatistics:
     dropped_replayed: int = 0
     dropped_duplicate: int = 0
     missed: int = 0
+    restarts: int = 0
+    backlog: int = 0
 
     @property
     def dropped(self) -> int:
@@ -102,10 +127,18 @@ class MessageGate:
             if math.isinf(config.max_clock_skew_s)
             else round(config.max_clock_skew_s * 1e9)
         )
+        self._max_backlog_ns = max(
+            self._max_skew_ns,
+            math.inf
+            if math.isinf(config.max_backlog_age_s)
+            else round(config.max_backlog_age_s * 1e9),
+        )
         self._memory = config.replay_memory_events
-        self._streams: dict[bytes, tuple[int, int]] = {}
+        self._streams: dict[bytes, _Stream] = {}
+        self._sessions: dict[str, int] = {}  # agency -> the session of its newest message
+        self._gaps: set[bytes] = set()
         self._versions: OrderedDict[tuple[str, str, str], tuple[int, bytes]] = OrderedDict()
-        self._counts = dict.fromkeys(("received", "accepted", "missed", *DROP_REASONS), 0)
+        self._counts = dict.fromkeys(_COUNTERS, 0)
         if verifier is None:
             logger.warning("alert bus subscriber WITHOUT signature verification (insecure)")
 
@@ -116,6 +149,8 @@ class MessageGate:
             received=c["received"],
             accepted=c["accepted"],
             missed=c["missed"],
+            restarts=c["restarts"],
+            backlog=c["backlog"],
             **{f"dropped_{r}": c[r] for r in DROP_REASONS},
         )
 
@@ -152,13 +187,7 @@ class MessageGate:
             envelope = self._verifier.verify(topic, payload, block, agency)
         else:
             envelope = parse_block(block)[0]
-        skew_ns = self._clock.now_ns() - envelope.sent_time_ns
-        if abs(skew_ns) > self._max_skew_ns:
-            raise RejectedMessage(
-                "stale",
-                f"{topic!r} sent {skew_ns / 1e9:+.1f} s from our clock (seq {envelope.seq})",
-            )
-        self._check_stream(topic, envelope.seq, envelope.sent_time_ns)
+        self._check_stream(topic, agency, envelope)
         body = decode_payload(kind, self._payload_agency(kind, agency, payload), payload)
         if isinstance(body, Alert):
             self._check_version("alert", agency, body.event_id, body.version, payload)
@@ -177,26 +206,62 @@ class MessageGate:
             return agency  # decode_payload reports it as malformed
         return claimed if claimed in relayed else agency
 
-    def _check_stream(self, topic: bytes, seq: int, sent_ns: int) -> None:
+    def _check_stream(self, topic: bytes, agency: str, env: Envelope) -> None:
+        """Freshness and order of a message in its topic's stream (see the module docstring)."""
         last = self._streams.get(topic)
-        if last is not None:
-            last_seq, last_sent = last
-            if seq <= last_seq and sent_ns <= last_sent:
-                raise RejectedMessage("replayed", f"{topic!r} seq {seq} after {last_seq}")
-            if seq <= last_seq:
-                logger.info(
-                    "%r: sequence restarted (%d -> %d): publisher restart", topic, last_seq, seq
+        age_ns = self._clock.now_ns() - env.sent_time_ns
+        if -age_ns > self._max_skew_ns:
+            raise RejectedMessage(
+                "stale",
+                f"{topic!r} dated {-age_ns / 1e9:.1f} s in the future of our clock "
+                f"(limit {self._max_skew_ns / 1e9:g} s; seq {env.seq})",
+            )
+        if last is None:  # a topic's first message continues a session its siblings began
+            continuing = env.session != 0 and self._sessions.get(agency) == env.session
+        else:
+            continuing = env.session == last.session and env.seq > last.seq
+        restarted = False
+        if last is not None and not continuing:
+            legacy_restart = env.session == last.session == 0 and env.sent_time_ns > last.sent_ns
+            if env.session == last.session and not legacy_restart:
+                raise RejectedMessage("replayed", f"{topic!r} seq {env.seq} after {last.seq}")
+            if env.sent_time_ns <= last.sent_ns:
+                raise RejectedMessage(
+                    "replayed", f"{topic!r} of session {env.session:#x}, sent before the last one"
                 )
-            elif seq > last_seq + 1:
-                self._counts["missed"] += seq - last_seq - 1
-                logger.warning(
-                    "%r: %d message(s) missed (seq %d -> %d)",
-                    topic,
-                    seq - last_seq - 1,
-                    last_seq,
-                    seq,
-                )
-        self._streams[topic] = (seq, sent_ns)
+            restarted = True
+        backlog_ok = continuing and env.session != 0  # unsessioned (v1) senders: no backlog
+        limit_ns = self._max_backlog_ns if backlog_ok else self._max_skew_ns
+        if age_ns > limit_ns:
+            raise RejectedMessage(
+                "stale",
+                f"{topic!r} sent {age_ns / 1e9:.1f} s ago (limit {limit_ns / 1e9:g} s"
+                f"{' for a backlog' if backlog_ok else ''}; seq {env.seq})",
+            )
+        if last is not None and continuing and env.seq > last.seq + 1:
+            n = env.seq - last.seq - 1
+            self._counts["missed"] += n
+            self._gaps.add(topic)
+            logger.warning("%r: %d message(s) missed (seq %d -> %d)", topic, n, last.seq, env.seq)
+        if continuing and age_ns > self._max_skew_ns:
+            self._counts["backlog"] += 1
+        if restarted and last is not None:
+            self._counts["restarts"] += 1
+            logger.warning(
+                "%r: publisher restarted (session %#x -> %#x); %d message(s) of the new session "
+                "were sent before we (re)connected",
+                topic,
+                last.session,
+                env.session,
+                env.seq,
+            )
+        self._streams[topic] = _Stream(env.session, env.seq, env.sent_time_ns)
+        self._sessions[agency] = env.session
+
+    def pop_gaps(self) -> set[bytes]:
+        """Topics with a sequence gap since the last call (then forgotten)."""
+        gaps, self._gaps = self._gaps, set()
+        return gaps
 
     def _check_version(
         self, kind: str, agency: str, ident: str, version: int, payload: bytes

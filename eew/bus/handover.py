@@ -2,11 +2,15 @@
 
 Drop policy (also in ``docs/alert_bus.md``):
 
-- **alerts are never dropped silently.** If the alert queue is full (the
-  publisher thread has stopped making progress), an older queued version of
-  an event that has a newer version queued is discarded first (subscribers
-  only need the newest version of an event); if there is none,
-  :class:`~eew.bus.errors.BusOverflowError` is raised to the caller;
+- **alerts: never refused, first alerts never dropped, updates coalesce.**
+  Up to ``alert_capacity`` queued alerts every version is kept. Beyond it an
+  event keeps at most two entries: its oldest queued entry (which is the
+  event's first alert whenever that has not been sent yet: it is never
+  replaced) and one newest entry, which each further version replaces in
+  place (counted in ``alerts_superseded``; subscribers only need the newest
+  version, and ``final``/``delete`` are newest by definition). So a burst of
+  any number of distinct events is queued whole, and the queue never holds
+  more than ``alert_capacity + 2 x`` (distinct events with queued alerts);
 - **picks: drop oldest.** A full pick queue discards its oldest pick (a stale
   pick is worth less than a fresh one), counted in ``picks_dropped``;
 - **status: drop oldest**, counted.
@@ -20,10 +24,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from eew.bus.errors import BusOverflowError
 from eew.model.alert import Alert
 from eew.model.pick import Pick
 
@@ -40,6 +43,7 @@ class HandoverStatistics:
     picks_dropped: int
     status_dropped: int
     alerts_superseded: int
+    alerts_peak: int = 0
 
 
 class Handover:
@@ -54,12 +58,15 @@ class Handover:
     def __init__(self, alert_capacity: int, pick_capacity: int, status_capacity: int) -> None:
         self._lock = threading.Lock()
         self._alert_capacity = alert_capacity
-        self._alerts: deque[Alert] = deque()
+        #: (event id, slot) -> alert, in sending order; slot 0 is the event's oldest entry
+        self._alerts: OrderedDict[tuple[str, int], Alert] = OrderedDict()
+        self._slots: dict[str, int] = {}  # event id -> its newest slot
         self._picks: deque[Pick] = deque(maxlen=pick_capacity)
         self._status: deque[tuple[str, str]] = deque(maxlen=status_capacity)
         self._picks_dropped = 0
         self._status_dropped = 0
         self._superseded = 0
+        self._peak = 0
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         os.set_blocking(self._write_fd, False)
@@ -75,37 +82,19 @@ class Handover:
             pass  # the pipe is full: a wake-up is already pending
 
     def put_alert(self, alert: Alert) -> None:
-        """Queue an alert (never dropped; see the module docstring).
-
-        Raises
-        ------
-        BusOverflowError
-            The queue is full of alerts of distinct events.
-        """
+        """Queue an alert; never refuses, never drops a first alert (module docstring)."""
+        event_id = alert.event_id
         with self._lock:
-            if len(self._alerts) >= self._alert_capacity:
-                self._discard_superseded(alert)
-            self._alerts.append(alert)
+            newest = self._slots.get(event_id)
+            if newest is not None and newest >= 1 and len(self._alerts) >= self._alert_capacity:
+                self._alerts[(event_id, newest)] = alert  # coalesce, keeping the position
+                self._superseded += 1
+            else:
+                slot = 0 if newest is None else newest + 1
+                self._alerts[(event_id, slot)] = alert
+                self._slots[event_id] = slot
+            self._peak = max(self._peak, len(self._alerts))
         self._wake()
-
-    def _discard_superseded(self, incoming: Alert) -> None:
-        for i, queued in enumerate(self._alerts):
-            if queued.event_id == incoming.event_id:
-                del self._alerts[i]
-                self._superseded += 1
-                return
-        seen: set[str] = set()
-        for i in range(len(self._alerts) - 1, -1, -1):
-            event_id = self._alerts[i].event_id
-            if event_id in seen:
-                del self._alerts[i]
-                self._superseded += 1
-                return
-            seen.add(event_id)
-        raise BusOverflowError(
-            f"alert queue full ({self._alert_capacity} alerts of distinct events): "
-            "the publisher thread is not sending"
-        )
 
     def put_pick(self, pick: Pick) -> bool:
         """Queue a pick; return False if the oldest queued pick had to be dropped."""
@@ -131,8 +120,9 @@ class Handover:
         except BlockingIOError:
             pass  # pipe emptied
         with self._lock:
-            out = (list(self._alerts), list(self._status), list(self._picks))
+            out = (list(self._alerts.values()), list(self._status), list(self._picks))
             self._alerts.clear()
+            self._slots.clear()
             self._status.clear()
             self._picks.clear()
         return out
@@ -149,6 +139,7 @@ class Handover:
                 picks_dropped=self._picks_dropped,
                 status_dropped=self._status_dropped,
                 alerts_superseded=self._superseded,
+                alerts_peak=self._peak,
             )
 
     def close(self) -> None:

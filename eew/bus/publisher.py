@@ -23,14 +23,22 @@ from pathlib import Path
 from typing import Self
 
 import zmq
-from zmq.auth.thread import ThreadAuthenticator
 
+from eew.bus.cache import LastValueCache
 from eew.bus.config import BusConfig, SecurityConfig
 from eew.bus.errors import BusError, PublisherCrashedError
 from eew.bus.handover import Handover
 from eew.bus.keys import CurveKeyPair, load_allowed_curve_keys, load_curve_keypair
 from eew.bus.signing import Signer, unsigned_block
-from eew.bus.wire import Health, Heartbeat, Status, encode_payload, make_topic
+from eew.bus.wire import (
+    MAX_PAYLOAD_BYTES,
+    Health,
+    Heartbeat,
+    Status,
+    encode_payload,
+    make_topic,
+)
+from eew.bus.zap import ZapHandler
 from eew.model.alert import Alert
 from eew.model.clock import Clock
 from eew.model.pick import Pick
@@ -38,7 +46,6 @@ from eew.model.pick import Pick
 logger = logging.getLogger(__name__)
 
 _POLL_MAX_MS = 50  # the injected clock is re-read at least this often [ms]
-_END_TYPES = ("final", "delete")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +70,12 @@ class PublisherStatistics:
 
     ``send_dropped`` counts sends refused by ZMQ; messages ZMQ discards for one
     slow subscriber at its high-water mark are invisible here (subscribers
-    count them as sequence gaps).
+    count them as sequence gaps). ``active_alerts`` counts the cached events
+    without ``final``/``delete``, ``cached_alerts`` every cache entry.
+    ``refused_oversize`` counts messages not sent because their payload was
+    over the size limit (each logged at ERROR), ``clients_refused`` the CURVE
+    handshakes refused by the ZAP handler. ``alerts_peak`` is the deepest the
+    alert queue has been.
     """
 
     running: bool
@@ -81,6 +93,10 @@ class PublisherStatistics:
     status_dropped: int
     alerts_superseded: int
     crashes: int = 0
+    cached_alerts: int = 0
+    refused_oversize: int = 0
+    clients_refused: int = 0
+    alerts_peak: int = 0
 
 
 class Publisher:
@@ -139,7 +155,9 @@ class Publisher:
         )
         self._topics = {k: make_topic(k, agency) for k in ("alert", "pick", "heartbeat", "status")}
         self._seq = dict.fromkeys(self._topics, 0)
-        self._cache: dict[str, tuple[int, bytes, int]] = {}  # event_id -> (version, payload, t_ns)
+        #: drawn at each start and signed into every message: a restart is not a loss
+        self._session = int.from_bytes(os.urandom(8), "big") or 1
+        self._cache = LastValueCache(round(config.alert_cache_ttl_s * 1e9))
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
             (
@@ -151,10 +169,12 @@ class Publisher:
                 "subscriptions",
                 "send_dropped",
                 "crashes",
+                "refused_oversize",
+                "clients_refused",
             ),
             0,
         )
-        self._active = 0
+        self._active = (0, 0)  # (active, cached) alerts, for statistics()
         self._stop = threading.Event()
         self._bound = threading.Event()
         self._thread: threading.Thread | None = None
@@ -274,7 +294,7 @@ class Publisher:
         self._relay_agencies = frozenset(agencies)
 
     def publish_alert(self, alert: Alert) -> None:
-        """Queue an alert for sending (never dropped; may raise BusOverflowError).
+        """Queue an alert for sending (never refused; updates may coalesce, see Handover).
 
         The alert must be ours, or of an agency allowed with :meth:`allow_relay`.
         """
@@ -300,7 +320,7 @@ class Publisher:
         q = self._handover.statistics()
         with self._lock:
             c = dict(self._counts)
-            active = self._active
+            active, cached = self._active
         return PublisherStatistics(
             running=self._thread is not None and self._thread.is_alive(),
             alerts_sent=c["alert"],
@@ -317,6 +337,10 @@ class Publisher:
             status_dropped=q.status_dropped,
             alerts_superseded=q.alerts_superseded,
             crashes=c["crashes"],
+            cached_alerts=cached,
+            refused_oversize=c["refused_oversize"],
+            clients_refused=c["clients_refused"],
+            alerts_peak=q.alerts_peak,
         )
 
     # ---- publisher thread -----------------------------------------------------------------
@@ -332,16 +356,16 @@ class Publisher:
             self._bound.set()
 
     def _serve(self) -> None:
-        auth: ThreadAuthenticator | None = None
-        sock = self._context.socket(zmq.XPUB)
+        zap: ZapHandler | None = None
+        sock: zmq.SyncSocket | None = None
         try:
+            if self._curve is not None:  # bound before the CURVE socket: see eew.bus.zap
+                zap = ZapHandler(self._context, self._curve.allowed_keys_dir, self._clock)
+            sock = self._context.socket(zmq.XPUB)
             sock.linger = 0
             sock.sndhwm = self._config.sndhwm_messages
             sock.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscription, for the last-value cache
             if self._curve is not None:
-                auth = ThreadAuthenticator(self._context, log=logger.getChild("zap"))
-                auth.start()
-                auth.configure_curve(domain="*", location=str(self._curve.allowed_keys_dir))
                 sock.curve_secretkey = self._curve.keypair.secret_key
                 sock.curve_publickey = self._curve.keypair.public_key
                 sock.curve_server = True
@@ -351,19 +375,27 @@ class Publisher:
             else:
                 sock.bind(endpoint)
             self._endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-            logger.info("alert bus publishing on %s (CURVE %s)", self._endpoint, auth is not None)
+            logger.info(
+                "alert bus publishing on %s (CURVE %s, session %#x)",
+                self._endpoint,
+                zap is not None,
+                self._session,
+            )
             self._heartbeat(sock, self._clock.now_ns())  # a broken health callable fails start()
             self._bound.set()
-            self._loop(sock)
+            self._loop(sock, zap)
         finally:
-            sock.close(linger=0)
-            if auth is not None:
-                auth.stop()
+            if sock is not None:
+                sock.close(linger=0)
+            if zap is not None:
+                zap.close()
 
-    def _loop(self, sock: zmq.SyncSocket) -> None:
+    def _loop(self, sock: zmq.SyncSocket, zap: ZapHandler | None) -> None:
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._handover.fileno(), zmq.POLLIN)
+        if zap is not None:
+            poller.register(zap.socket, zmq.POLLIN)
         interval_ns = round(self._config.heartbeat_interval_s * 1e9)
         next_beat_ns = self._clock.now_ns() + interval_ns
         while True:
@@ -371,9 +403,14 @@ class Publisher:
             if now_ns >= next_beat_ns:
                 self._heartbeat(sock, now_ns)
                 next_beat_ns = now_ns + interval_ns
-            self._expire(now_ns)
+            if self._cache.expire(now_ns):
+                self._set_active()
             timeout_ms = min(_POLL_MAX_MS, max(0, (next_beat_ns - now_ns) // 1_000_000))
             events = dict(poller.poll(timeout_ms))
+            if zap is not None and zap.socket in events:
+                zap.handle()
+                with self._lock:
+                    self._counts["clients_refused"] = zap.refused
             if sock in events:
                 self._subscriptions(sock)
             stopping = self._stop.is_set()  # read before draining: see close()
@@ -388,16 +425,35 @@ class Publisher:
             if stopping:
                 return
 
-    def _send(self, sock: zmq.SyncSocket, kind: str, payload: bytes, counter: str = "") -> None:
+    def _send(self, sock: zmq.SyncSocket, kind: str, payload: bytes, counter: str = "") -> bool:
+        """Sign and send one message; False (logged, counted) if it is over the size limit."""
         topic = self._topics[kind]
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            # a subscriber would drop the connection for good at its maxmsgsize: never send
+            logger.error(
+                "NOT SENT: %s message of %d bytes is over the %d-byte limit: %r...",
+                kind,
+                len(payload),
+                MAX_PAYLOAD_BYTES,
+                payload[:120],
+            )
+            self._count("refused_oversize")  # after the log line: a reader sees both
+            return False
         seq = self._seq[kind]
         self._seq[kind] = seq + 1
         sent_ns = self._clock.now_ns()
         if self._signer is not None:
-            block = self._signer.sign(topic, payload, sent_time_ns=sent_ns, seq=seq)
+            block = self._signer.sign(
+                topic, payload, sent_time_ns=sent_ns, seq=seq, session=self._session
+            )
         else:
             block = unsigned_block(
-                topic, payload, sent_time_ns=sent_ns, seq=seq, agency=self._agency
+                topic,
+                payload,
+                sent_time_ns=sent_ns,
+                seq=seq,
+                agency=self._agency,
+                session=self._session,
             )
         self._count(counter or kind)  # before sending: whoever receives it sees it counted
         try:
@@ -405,6 +461,7 @@ class Publisher:
         except zmq.Again:
             self._count(counter or kind, -1)
             self._count("send_dropped")
+        return True
 
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -412,30 +469,13 @@ class Publisher:
 
     def _send_alert(self, sock: zmq.SyncSocket, alert: Alert) -> None:
         payload = encode_payload(alert)
-        self._send(sock, "alert", payload)
-        cached = self._cache.get(alert.event_id)
-        if cached is not None and alert.version < cached[0]:
-            return  # an older version sent late: keep the newer one cached
-        if alert.message_type in _END_TYPES:
-            self._cache.pop(alert.event_id, None)
-        else:
-            self._cache[alert.event_id] = (alert.version, payload, self._clock.now_ns())
-        self._set_active()
+        if self._send(sock, "alert", payload):
+            self._cache.put(alert, payload, self._clock.now_ns())
+            self._set_active()
 
     def _set_active(self) -> None:
         with self._lock:
-            self._active = len(self._cache)
-
-    def _expire(self, now_ns: int) -> None:
-        ttl_ns = round(self._config.alert_cache_ttl_s * 1e9)
-        stale = [e for e, (_, _, t_ns) in self._cache.items() if now_ns - t_ns > ttl_ns]
-        for event_id in stale:
-            logger.warning(
-                "alert %s expired from the last-value cache without final/delete", event_id
-            )
-            del self._cache[event_id]
-        if stale:
-            self._set_active()
+            self._active = (self._cache.active, len(self._cache))
 
     def _subscriptions(self, sock: zmq.SyncSocket) -> None:
         while True:
@@ -449,7 +489,7 @@ class Publisher:
             self._count("subscriptions")
             logger.info("new subscription to %r", prefix)
             if self._topics["alert"].startswith(prefix):
-                for _, payload, _ in list(self._cache.values()):
+                for payload in self._cache.payloads():
                     self._send(sock, "alert", payload, counter="cache_resends")
 
     def _heartbeat(self, sock: zmq.SyncSocket, now_ns: int) -> None:
@@ -459,7 +499,7 @@ class Publisher:
             sent_time_ns=now_ns,
             interval_s=self._config.heartbeat_interval_s,
             health=self._health(),
-            active_alerts=len(self._cache),
+            active_alerts=self._cache.active,
             picks_dropped=q.picks_dropped,
         )
         self._send(sock, "heartbeat", encode_payload(beat))

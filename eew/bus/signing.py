@@ -3,18 +3,22 @@ r"""Ed25519 signatures of bus messages (the third frame).
 The signature frame is a small binary block, big-endian::
 
     offset  size  field
-    0       1     block format version (1)
+    0       1     block format version (2)
     1       8     bus sent time [ns since the epoch, signed]
     9       8     sequence number per topic (starts at 0 when the publisher starts)
-    17      1     length L of the signer's agency code (1..32)
-    18      L     signer's agency code (ASCII)
-    18+L    64    Ed25519 signature (absent in an unsigned message)
+    17      8     publisher session: a random number drawn at each publisher start
+    25      1     length L of the signer's agency code (1..32)
+    26      L     signer's agency code (ASCII)
+    26+L    64    Ed25519 signature (absent in an unsigned message)
 
-The signature covers ``b"eew-bus/1\0" + topic + b"\0" + block[:18+L] +
+The signature covers ``b"eew-bus/1\0" + topic + b"\0" + block[:26+L] +
 payload``: the domain string keeps these signatures from being valid for any
 other protocol, the NUL keeps topic and header apart (topics contain no NUL),
-and the sent time and sequence number are signed, so a captured message cannot
-be made to look fresh.
+and the sent time, session and sequence number are signed, so a captured
+message cannot be made to look fresh or to belong to another session.
+
+Version 1 blocks (no session field: ``>BqQB`` then the signer) from older
+publishers are still read; their session is 0.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ from eew.bus.errors import KeyFileError, RejectedMessage
 from eew.bus.keys import check_agency, load_signing_key, load_trusted_keys
 
 DOMAIN = b"eew-bus/1\x00"
-BLOCK_VERSION = 1
+BLOCK_VERSION = 2
 SIGNATURE_SIZE = 64
-_HEAD = struct.Struct(">BqQB")
+_HEAD = struct.Struct(">BqQQB")
+_HEAD_V1 = struct.Struct(">BqQB")
 #: optional file in a trusted-keys directory: which agency may relay whose alerts
 RELAYS_FILE = "relays.toml"
 
@@ -50,6 +55,9 @@ class Envelope:
         When the publisher sent it (its clock) [ns].
     seq : int
         Sequence number within its topic.
+    session : int
+        The publisher's session (drawn at each start; 0 from a version-1 block): a new
+        session with sequence numbers from 0 is a publisher restart, not a loss.
     signer : str
         Agency code of the signer (or of the unsigned sender).
     signed : bool
@@ -60,11 +68,12 @@ class Envelope:
     seq: int
     signer: str
     signed: bool
+    session: int = 0
 
 
-def _head(sent_time_ns: int, seq: int, agency: str) -> bytes:
+def _head(sent_time_ns: int, seq: int, session: int, agency: str) -> bytes:
     code = agency.encode("ascii")
-    return _HEAD.pack(BLOCK_VERSION, sent_time_ns, seq, len(code)) + code
+    return _HEAD.pack(BLOCK_VERSION, sent_time_ns, seq, session, len(code)) + code
 
 
 def _message(topic: bytes, head: bytes, payload: bytes) -> bytes:
@@ -72,11 +81,11 @@ def _message(topic: bytes, head: bytes, payload: bytes) -> bytes:
 
 
 def unsigned_block(
-    topic: bytes, payload: bytes, *, sent_time_ns: int, seq: int, agency: str
+    topic: bytes, payload: bytes, *, sent_time_ns: int, seq: int, agency: str, session: int = 0
 ) -> bytes:
     """Signature frame without a signature (plain mode for tests and benchmarks)."""
     del topic, payload
-    return _head(sent_time_ns, seq, agency)
+    return _head(sent_time_ns, seq, session, agency)
 
 
 def parse_block(frame: bytes) -> tuple[Envelope, bytes, bytes | None]:
@@ -85,23 +94,30 @@ def parse_block(frame: bytes) -> tuple[Envelope, bytes, bytes | None]:
     Raises
     ------
     RejectedMessage
-        ``malformed`` if the frame is not a version-1 block.
+        ``malformed`` if the frame is not a version-1 or version-2 block.
     """
-    if len(frame) < _HEAD.size:
+    version = frame[0] if frame else 0
+    head = _HEAD if version == BLOCK_VERSION else _HEAD_V1
+    if len(frame) < head.size:
         raise RejectedMessage("malformed", f"signature frame of {len(frame)} bytes")
-    version, sent_ns, seq, n = _HEAD.unpack_from(frame)
-    if version != BLOCK_VERSION or not 1 <= n <= 32:
+    if version == BLOCK_VERSION:
+        _, sent_ns, seq, session, n = _HEAD.unpack_from(frame)
+    else:
+        version, sent_ns, seq, n = _HEAD_V1.unpack_from(frame)
+        session = 0
+    if version not in (1, BLOCK_VERSION) or not 1 <= n <= 32:
         raise RejectedMessage("malformed", f"signature block version {version}, signer length {n}")
-    end = _HEAD.size + n
+    end = head.size + n
     rest = len(frame) - end
     if rest not in (0, SIGNATURE_SIZE):
         raise RejectedMessage("malformed", f"signature of {rest} bytes (expected 64)")
     try:
-        signer = check_agency(frame[_HEAD.size : end].decode("ascii"))
+        signer = check_agency(frame[head.size : end].decode("ascii"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise RejectedMessage("malformed", f"signer code: {exc}") from exc
     signature = frame[end:] if rest else None
-    return Envelope(sent_ns, seq, signer, signature is not None), frame[:end], signature
+    envelope = Envelope(sent_ns, seq, signer, signature is not None, session)
+    return envelope, frame[:end], signature
 
 
 class Signer:
@@ -134,9 +150,11 @@ class Signer:
         """The raw 32-byte verify key."""
         return self._key.verify_key.encode()
 
-    def sign(self, topic: bytes, payload: bytes, *, sent_time_ns: int, seq: int) -> bytes:
+    def sign(
+        self, topic: bytes, payload: bytes, *, sent_time_ns: int, seq: int, session: int = 0
+    ) -> bytes:
         """Return the signature frame for ``topic`` and ``payload``."""
-        head = _head(sent_time_ns, seq, self._agency)
+        head = _head(sent_time_ns, seq, session, self._agency)
         return head + self._key.sign(_message(topic, head, payload)).signature
 
 
