@@ -71,6 +71,8 @@ class Picker:
         Receives every pick message and rejected trigger.
     now_ns : callable
         Returns the current time [ns] (the ``sent_time`` of what is emitted).
+    sampling_rate_hz : float, optional
+        The rate the channel runs at (its records'); default the inventory's.
 
     Attributes
     ----------
@@ -88,6 +90,7 @@ class Picker:
         rejection: RejectionConfig,
         emit: Callable[[object], None],
         now_ns: Callable[[], int],
+        sampling_rate_hz: float | None = None,
     ) -> None:
         self.info = info
         self.data = data
@@ -99,7 +102,7 @@ class Picker:
         self.n_picks = 0
         self.n_messages = 0
         self.rejections: Counter[str] = Counter()
-        fs = float(info.sampling_rate_hz)
+        fs = float(info.sampling_rate_hz if sampling_rate_hz is None else sampling_rate_hz)
         self.n_delay = max(1, round(self.cfg.decision_delay_s * fs))
         self.n_aic = round(self.cfg.aic_before_s * fs)
         self.n_noise = round(self.cfg.noise_window_s * fs)
