@@ -111,6 +111,7 @@ class Picker:
         self.n_extend = max(self.n_window, round(self.cfg.extend_window_s * fs))
         self.n_taup = round(self.cfg.taup_delay_s * fs)
         self.n_guard = round(0.1 * fs)
+        self.n_glitch_top = quality.glitch_top(fs)
         self.n_clip_hold = round(self.rej.clip_hold_s * fs)
         self.clip_counts = self.rej.clip_counts
         self.dt = 1.0 / fs
@@ -197,12 +198,12 @@ class Picker:
             self.tracks.remove(t)
             return
         counts = h.read(H_COUNTS, max(h.start, k0 - round(0.5 / self.dt)), end)
-        code, conc = quality.glitch_test(counts, self.rej.glitch_concentration)
+        code, conc = quality.glitch_test(counts, self.rej.glitch_concentration, self.n_glitch_top)
         if code != quality.GLITCH_NONE:
             self._reject(
                 t,
                 quality.GLITCH_NAMES[code],
-                f"{conc:.2f} of the first-difference energy in 4 samples",
+                f"{conc:.2f} of the first-difference energy in {self.n_glitch_top} samples",
             )
             self.tracks.remove(t)
             return

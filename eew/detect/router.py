@@ -230,9 +230,8 @@ class Pipeline:
             elif found.how == "alias":
                 used = self._alias.values()
                 if info.channel_id in used or info.channel_id in self._channels:
-                    return self._set_aside(
-                        cid, f"its inventory match {info.channel_id} is already in use"
-                    )
+                    self._set_aside(cid, f"its inventory match {info.channel_id} is already in use")
+                    return None
                 self._meta["alias"] += 1
                 self._alias[cid] = info.channel_id
                 log.warning(
@@ -268,7 +267,8 @@ class Pipeline:
                 can_trigger=self._can_trigger(info),
             )
         except ChannelError as exc:
-            return self._set_aside(cid, str(exc))
+            self._set_aside(cid, str(exc))
+            return None
         if proc.filters.adapted and old is None:
             self._meta["filters_adapted"] += 1
             f = proc.filters
