@@ -29,3 +29,10 @@ class DataError(EEWError):
 
 class CLIError(EEWError):
     """A command-line usage error; the CLI prints it and exits with status 2."""
+
+
+class ChannelError(EEWError):
+    """One channel cannot be processed (its sample rate, unit or metadata).
+
+    The router sets such a channel aside with one log line and a counter; the run goes on.
+    """

@@ -204,10 +204,13 @@ def test_sample_rate_change(replay, tmp_path, noise, t0_ns):
     path = tmp_path / "rate.mseed"
     st.write(str(path), format="MSEED", reclen=RECLEN, encoding="STEIM2")
     r = replay([path])
-    assert r.stats.data_problems.get("rate_mismatch", 0) >= 1
+    # the inventory says 100 Hz: the 50 Hz records are processed at 50 Hz (a restart)
+    assert r.stats.metadata.rate_changes == 1
+    assert r.stats.metadata.rate_mismatch == 0  # the channel was first seen at 100 Hz
+    assert r.stats.data_problems.get("rate_mismatch", 0) >= 1  # the 50 Hz records
     lines = r.warnings("Hz")
-    assert len(lines) == 1 and CID in lines[0]
-    assert r.stats.samples == 3000  # the 100 Hz part is processed, the 50 Hz part dropped
+    assert len(lines) == 1 and CID in lines[0] and "restarts" in lines[0]
+    assert r.stats.samples == 4500  # both parts are processed, each at its own rate
     no_trigger(r)
 
 

@@ -326,22 +326,48 @@ def test_unreadable_file_is_named(tmp_path: Path) -> None:
         load_inventory([garbage])
 
 
-def test_channel_without_sensitivity(tmp_path: Path) -> None:
+def _set_aside(path: Path, caplog: pytest.LogCaptureFixture, cause: str, text: str) -> None:
+    """Loading sets the one channel aside with one warning naming file and channel."""
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="eew.inventory"):
+        inventory = load_inventory([path])
+    assert len(inventory) == 0
+    assert inventory.issues.as_dict() == {cause: 1}
+    assert inventory.issues.set_aside == 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "eew.inventory"]
+    assert len(lines) == 1
+    assert re.search(rf"{re.escape(path.name)}.*XX\.TEST\.\..*{text}.*set aside", lines[0]), lines
+
+
+def test_channel_without_sensitivity(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write_station_file(tmp_path / "nosens.xml", sensitivity=None)
-    with pytest.raises(InventoryError, match=r"nosens\.xml.*XX\.TEST\.\.HHZ.*no instrument"):
-        load_inventory([path])
+    _set_aside(path, caplog, "no_sensitivity", "no response")
 
 
-def test_channel_without_sample_rate(tmp_path: Path) -> None:
+@pytest.mark.parametrize("value", [0.0, -5.0])
+def test_channel_with_zero_sensitivity(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, value: float
+) -> None:
+    path = write_station_file(tmp_path / "zero.xml", sensitivity=value)
+    _set_aside(path, caplog, "zero_sensitivity", "not positive")
+
+
+def test_channel_without_sample_rate(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write_station_file(tmp_path / "norate.xml", sample_rate=None)
-    with pytest.raises(InventoryError, match=r"norate\.xml.*XX\.TEST\.\.HHZ.*sample rate"):
-        load_inventory([path])
+    _set_aside(path, caplog, "invalid", "sample rate")
 
 
-def test_channel_with_unknown_unit(tmp_path: Path) -> None:
+def test_channel_with_unknown_unit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write_station_file(tmp_path / "pa.xml", code="HDF", input_units="PA")
-    with pytest.raises(InventoryError, match=r"pa\.xml.*XX\.TEST\.\.HDF.*'PA'"):
-        load_inventory([path])
+    _set_aside(path, caplog, "unsupported_unit", "'PA'")
+
+
+def test_bad_channel_does_not_stop_the_others(tmp_path: Path) -> None:
+    good = write_station_file(tmp_path / "good.xml")
+    bad = write_station_file(tmp_path / "bad.xml", code="HNZ", sensitivity=0.0)
+    inventory = load_inventory([good, bad])
+    assert inventory.channel_ids() == ["XX.TEST..HHZ"]
+    assert inventory.issues.zero_sensitivity == 1
 
 
 def test_file_without_channels(tmp_path: Path) -> None:
@@ -354,11 +380,18 @@ def test_file_without_channels(tmp_path: Path) -> None:
         load_inventory([path])
 
 
-def test_conflicting_duplicate_epoch_names_both_files(tmp_path: Path) -> None:
+def test_conflicting_duplicate_epoch_the_later_file_wins(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first = write_station_file(tmp_path / "first.xml", sensitivity=1.0e9)
     second = write_station_file(tmp_path / "second.xml", sensitivity=2.0e9)
-    with pytest.raises(InventoryError, match=r"XX\.TEST\.\.HHZ.*first\.xml.*second\.xml"):
-        load_inventory([first, second])
+    with caplog.at_level("WARNING", logger="eew.inventory"):
+        inventory = load_inventory([first, second])
+    assert inventory.get("XX.TEST..HHZ").sensitivity == 2.0e9
+    assert inventory.issues.as_dict() == {"conflicting_epochs": 1}
+    lines = [r.getMessage() for r in caplog.records if r.name == "eew.inventory"]
+    assert len(lines) == 1
+    assert re.search(r"XX\.TEST\.\.HHZ.*first\.xml.*second\.xml.*later", lines[0])
 
 
 def test_identical_duplicate_epoch_is_kept_once(tmp_path: Path) -> None:
@@ -369,11 +402,22 @@ def test_identical_duplicate_epoch_is_kept_once(tmp_path: Path) -> None:
     assert len(inventory.epochs("XX.TEST..HHZ")) == 1
 
 
-def test_overlapping_epochs_are_rejected(tmp_path: Path) -> None:
+def test_overlapping_epochs_the_later_start_applies(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first = write_station_file(tmp_path / "open.xml", start=UTCDateTime(2020, 1, 1))
-    second = write_station_file(tmp_path / "later.xml", start=UTCDateTime(2021, 1, 1))
-    with pytest.raises(InventoryError, match="overlapping epochs"):
-        load_inventory([first, second])
+    second = write_station_file(
+        tmp_path / "later.xml", start=UTCDateTime(2021, 1, 1), sensitivity=2.0e9
+    )
+    with caplog.at_level("WARNING", logger="eew.inventory"):
+        inventory = load_inventory([first, second])
+    epochs = inventory.epochs("XX.TEST..HHZ")
+    assert [e.end_ns for e in epochs] == [ns(2021, 1, 1), None]
+    assert inventory.get("XX.TEST..HHZ", ns(2020, 6, 1)).sensitivity == 1.0e9
+    assert inventory.get("XX.TEST..HHZ", ns(2022, 6, 1)).sensitivity == 2.0e9
+    assert inventory.issues.as_dict() == {"overlapping_epochs": 1}
+    lines = [r.getMessage() for r in caplog.records if r.name == "eew.inventory"]
+    assert len(lines) == 1 and "overlapping epochs" in lines[0] and "later.xml" in lines[0]
 
 
 def test_consecutive_epochs_in_two_files(tmp_path: Path) -> None:
@@ -423,14 +467,46 @@ def test_inventory_from_records() -> None:
     assert "1 stations, 2 channels, 3 epochs" in repr(inventory)
 
 
-def test_inventory_rejects_conflicts() -> None:
-    with pytest.raises(InventoryError, match="different metadata"):
-        Inventory([make_info(sensitivity=1.0), make_info(sensitivity=2.0)])
-    with pytest.raises(InventoryError, match="overlapping"):
-        Inventory([make_info(start_ns=None), make_info(start_ns=ns(2021, 1, 1))])
+def test_inventory_resolves_conflicts() -> None:
+    inventory = Inventory([make_info(sensitivity=1.0), make_info(sensitivity=2.0)])
+    assert inventory.get("XX.TEST..HHZ").sensitivity == 2.0
+    assert inventory.issues.conflicting_epochs == 1
+    same_start = Inventory([make_info(end_ns=ns(2022, 1, 1)), make_info(sensitivity=3.0)])
+    assert same_start.epochs("XX.TEST..HHZ") == (make_info(sensitivity=3.0),)
+    assert same_start.issues.overlapping_epochs == 1
+    overlap = Inventory([make_info(start_ns=None), make_info(start_ns=ns(2021, 1, 1))])
+    assert [e.end_ns for e in overlap.epochs("XX.TEST..HHZ")] == [ns(2021, 1, 1), None]
     base = Inventory([make_info(sensitivity=1.0)])
-    with pytest.raises(InventoryError, match="different metadata"):
-        base.merged(Inventory([make_info(sensitivity=2.0)]))
+    merged = base.merged(Inventory([make_info(sensitivity=2.0)]))
+    assert merged.get("XX.TEST..HHZ").sensitivity == 2.0
+    assert merged.issues.conflicting_epochs == 1
+
+
+def test_nearest_epoch_and_match() -> None:
+    old = make_info(start_ns=ns(2020, 1, 1), end_ns=ns(2021, 1, 1), sensitivity=1.0)
+    new = make_info(start_ns=ns(2022, 1, 1), sensitivity=2.0)
+    acc = make_info(channel_id="XX.LONGER.00.HNE", station="LONGER", location="00",
+                    channel="HNE", input_units="M/S**2")
+    inventory = Inventory([old, new, acc])
+    assert inventory.nearest("XX.TEST..HHZ", ns(2019, 1, 1)) is old
+    assert inventory.nearest("XX.TEST..HHZ", ns(2021, 2, 1)) is old
+    assert inventory.nearest("XX.TEST..HHZ", ns(2021, 12, 1)) is new
+    assert inventory.nearest("XX.NONE..HHZ", ns(2021, 12, 1)) is None
+    m = inventory.match("XX.TEST..HHZ", ns(2020, 6, 1))
+    assert m is not None and (m.info, m.how) == (old, "exact")
+    m = inventory.match("XX.TEST..HHZ", ns(2021, 6, 1))
+    assert m is not None and m.how == "outside_epoch"
+    for alias in ("XX.TEST.00.HHZ", "XX.TEST..BHZ", "XX.TEST.10.EHZ"):
+        m = inventory.match(alias, ns(2022, 6, 1))
+        assert m is not None and (m.info, m.how) == (new, "alias"), alias
+    # a station code cut to 5 characters by miniSEED 2, another location code
+    m = inventory.match("XX.LONGE..HNE", ns(2022, 6, 1))
+    assert m is not None and (m.info, m.how) == (acc, "alias")
+    assert inventory.match("XX.TEST..HHN", ns(2022, 6, 1)) is None  # other component
+    assert inventory.match("XX.TEST..HNZ", ns(2022, 6, 1)) is None  # other instrument
+    assert inventory.match("YY.TEST..HHZ", ns(2022, 6, 1)) is None  # other network
+    two = Inventory([new, make_info(channel_id="XX.TEST.00.HHZ", location="00")])
+    assert two.match("XX.TEST.10.HHZ", ns(2022, 6, 1)) is None  # ambiguous
 
 
 def test_types_are_immutable() -> None:

@@ -210,6 +210,17 @@ def _summary(
     lines.append(
         "  data problems: " + (", ".join(f"{k} {v}" for k, v in problems.items()) or "none")
     )
+    meta = stats.metadata.as_dict()
+    lines.append(
+        "  metadata against data (channels): "
+        + (", ".join(f"{k} {v}" for k, v in meta.items()) or "none")
+    )
+    lines.extend(f"    set aside {cid}: {why}" for cid, why in stats.set_aside.items())
+    issues = stats.inventory.as_dict()
+    lines.append(
+        "  inventory (channel epochs): "
+        + (", ".join(f"{k} {v}" for k, v in issues.items()) or "no problems")
+    )
     lines.append(
         f"  data span {stats.data_span_s:.1f} s, wall time {wall_s:.2f} s, "
         f"speed {speed:.0f}x real time"

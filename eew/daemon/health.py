@@ -47,6 +47,11 @@ class DaemonHealth:
         Items dropped, per cause, since the start.
     counts : dict
         Picks, alerts, events, rejected triggers and other output counters.
+    metadata : dict
+        Channels whose records disagree with the inventory, by how the router resolved it
+        (:class:`~eew.detect.router.MetadataCounts`: ``rate_mismatch``, ``outside_epoch``,
+        ``alias``, ``set_aside``...), and the channel epochs the inventory loader set aside
+        or corrected (``inventory_*``); only non-zero counters.
     """
 
     time_ns: int
@@ -60,6 +65,7 @@ class DaemonHealth:
     queues: Mapping[str, int] = field(default_factory=dict)
     drops: Mapping[str, int] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
+    metadata: Mapping[str, int] = field(default_factory=dict)
 
     def bus_health(self) -> Health:
         """The summary carried by bus heartbeats."""
@@ -77,6 +83,7 @@ class DaemonHealth:
         out.update({f"queue_{k}": v for k, v in self.queues.items()})
         out.update({f"dropped_{k}": v for k, v in self.drops.items()})
         out.update(self.counts)
+        out.update({f"metadata_{k}": v for k, v in self.metadata.items()})
         if self.station_latency_s:
             worst = max(self.station_latency_s.items(), key=lambda kv: kv[1])
             out["worst_station"] = worst[0]
@@ -162,6 +169,14 @@ class HealthCollector:
         for k, v in sorted(h.counts.items()):
             c.add_metric([k], v)
         yield c
+        m = GaugeMetricFamily(
+            "eew_metadata_mismatch",
+            "channels (or inventory epochs) whose metadata disagree with the data",
+            labels=["case"],
+        )
+        for k, v in sorted(h.metadata.items()):
+            m.add_metric([k], v)
+        yield m
 
 
 class MetricsServer:

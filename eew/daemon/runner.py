@@ -365,6 +365,13 @@ class Daemon:
             drops["partner_replayed"] = link.gate.dropped_replayed
             drops["partner_unsigned"] = link.gate.dropped_unsigned
             drops["partner_malformed"] = link.gate.dropped_malformed
+        metadata: dict[str, int] = {}
+        router = self.chain.router
+        if router is not None:
+            metadata.update(router.metadata_counts().as_dict())
+            metadata.update(
+                {f"inventory_{k}": v for k, v in router.inventory.issues.as_dict().items()}
+            )
         h = DaemonHealth(
             time_ns=now,
             role=self.role,
@@ -377,6 +384,7 @@ class Daemon:
             queues=queues,
             drops=drops,
             counts=dict(self.outputs.counts),
+            metadata=metadata,
         )
         self._health = h
         self.collector.latest = h

@@ -13,8 +13,10 @@ Continuity rules (state resets, pyrocko/SeisComP style):
   ``lta_s``), so no phantom trigger comes out of the gap;
 * a packet that lies wholly before the expected time is a **duplicate** or late
   record and is dropped; one that partly overlaps is an **overlap** and resets;
-* a packet whose sample rate differs from the inventory is dropped (**rate**
-  mismatch): its gain and filters would be wrong;
+* the channel runs at the sample rate of its records, with filter corners adapted to its
+  Nyquist frequency (:mod:`eew.detect.bands`); records at a rate other than the
+  inventory's are processed and counted (**rate_mismatch**), and a change of rate within
+  the stream restarts the channel (the router's policy, :mod:`eew.detect.router`);
 * a channel flat for ``flat_window_s`` is **dead**; it resets when data return.
 """
 
@@ -28,13 +30,14 @@ import numpy as np
 from numba import njit
 
 from eew.config import PickerConfig, ProcessingConfig, RejectionConfig, TriggerConfig
+from eew.detect.bands import channel_filters
 from eew.detect.picker import Picker
 from eew.detect.ring import History, _ring_write
 from eew.detect.state import ChannelCounts, ChannelData
 from eew.detect.trigger import TriggerState
 from eew.dsp import chain
 from eew.dsp.filters import design_bandpass, design_highpass, design_lowpass
-from eew.errors import ConfigError
+from eew.errors import ChannelError, ConfigError
 from eew.inventory import ChannelInfo
 from eew.model.packet import Packet
 from eew.model.timeutil import NS_PER_S
@@ -130,8 +133,17 @@ class ChannelProcessor:
     filter_cache : dict, optional
         Filter designs shared between channels of the same rate and kind (scipy's design
         functions cost about 1 ms each; a network has few distinct designs).
-    source : str
-        The configuration file, named in the error about an unusable filter.
+    sampling_rate_hz : float, optional
+        The rate to process at (the records'); default the inventory's.
+    can_trigger : bool, optional
+        Whether the channel may trigger; default: its component is in ``trigger.components``
+        (the router also lets a station without such a channel trigger on its others).
+
+    Raises
+    ------
+    ChannelError
+        If the channel cannot be processed (unsupported unit, a rate too low for a trigger
+        band; :func:`~eew.detect.bands.channel_filters`): the router sets it aside.
     """
 
     def __init__(
@@ -144,48 +156,43 @@ class ChannelProcessor:
         emit: Callable[[object], None],
         now_ns: Callable[[], int],
         filter_cache: dict[tuple[object, ...], np.ndarray] | None = None,
-        source: str = "<config>",
+        *,
+        sampling_rate_hz: float | None = None,
+        can_trigger: bool | None = None,
     ) -> None:
         self.info = info
         self.station_id = info.station_id  # ``NET.STA``, cached (read for every packet)
-        self.fs = float(info.sampling_rate_hz)
+        self.fs = float(info.sampling_rate_hz if sampling_rate_hz is None else sampling_rate_hz)
+        proc, trig = processing, trigger
+        #: the corners this channel runs with (adapted to its Nyquist frequency)
+        self.filters = channel_filters(info.kind, self.fs, proc, trig)
         self.period_ns = NS_PER_S / self.fs
         #: continuity and data-quality counters (the picker keeps its own)
         self.counters: Counter[str] = Counter()
         self._n_packets = 0  # the two per-packet counters are plain ints (hot path)
         self._n_samples = 0
+        #: the records are processed at a rate other than the inventory's (each is counted)
+        self.off_rate = self.fs != float(info.sampling_rate_hz)
         self._emit = emit
-        proc, trig = processing, trigger
         is_acc = info.kind == "acceleration"
-        if info.kind not in ("velocity", "acceleration"):
-            raise ConfigError(f"{info.channel_id}: input unit {info.input_units} is not supported")
-        self.can_trigger = info.component in trig.components
-        key = "acceleration" if is_acc else "velocity"
-        low = getattr(trig, f"{key}_band_low_hz")
-        high = getattr(trig, f"{key}_band_high_hz")
+        self.can_trigger = info.component in trig.components if can_trigger is None else can_trigger
+        f = self.filters
         designs = {} if filter_cache is None else filter_cache
         try:
-            key_bp = ("bp", low, high, self.fs, trig.band_order)
+            key_bp = ("bp", f.band_low_hz, f.band_high_hz, self.fs, trig.band_order)
             if key_bp not in designs:
-                designs[key_bp] = design_bandpass(low, high, self.fs, trig.band_order)
-            bp = designs[key_bp]
-        except ConfigError as exc:
-            raise ConfigError(
-                f"{source}: trigger.{key}_band_high_hz = {high} is not usable for "
-                f"{info.channel_id} at {self.fs} Hz: {exc}"
-            ) from exc
-        try:
-            key_hp = ("hp", proc.highpass_hz, self.fs, proc.highpass_order)
+                designs[key_bp] = design_bandpass(
+                    f.band_low_hz, f.band_high_hz, self.fs, trig.band_order
+                )
+            key_hp = ("hp", f.highpass_hz, self.fs, proc.highpass_order)
             if key_hp not in designs:
-                designs[key_hp] = design_highpass(proc.highpass_hz, self.fs, proc.highpass_order)
-            key_lp = ("lp", proc.taup_lowpass_hz, self.fs, 2)
+                designs[key_hp] = design_highpass(f.highpass_hz, self.fs, proc.highpass_order)
+            key_lp = ("lp", f.taup_lowpass_hz, self.fs, 2)
             if key_lp not in designs:
-                designs[key_lp] = design_lowpass(proc.taup_lowpass_hz, self.fs, 2)
-            hp, lp = designs[key_hp], designs[key_lp]
-        except ConfigError as exc:
-            raise ConfigError(
-                f"{source}: processing filter not usable for {info.channel_id}: {exc}"
-            ) from exc
+                designs[key_lp] = design_lowpass(f.taup_lowpass_hz, self.fs, 2)
+        except ConfigError as exc:  # a corner the rule let through but the design refuses
+            raise ChannelError(f"filter design failed at {self.fs:g} Hz: {exc}") from exc
+        bp, hp, lp = designs[key_bp], designs[key_hp], designs[key_lp]
         self.n_sta = max(1, round(trig.sta_s * self.fs))
         self.n_lta = max(self.n_sta + 1, round(trig.lta_s * self.fs))
         self.design = chain.design_chain(
@@ -223,7 +230,7 @@ class ChannelProcessor:
         #: recent samples, time base, clip and calibration episodes (what the picker reads)
         self.data = ChannelData(History(chain.N_ROWS + 1, round(hist_s * self.fs)), self.period_ns)
         self.history = self.data.history
-        self.picker = Picker(info, self.data, picker, rejection, emit, now_ns)
+        self.picker = Picker(info, self.data, picker, rejection, emit, now_ns, self.fs)
         self._state = self.design.new_state()
         self._next_ns: int | None = None
         self._flat_run = 0
@@ -242,16 +249,8 @@ class ChannelProcessor:
                 "%s: empty record at %d ns ignored", self.info.channel_id, packet.starttime_ns
             )
             return
-        if abs(packet.sampling_rate_hz - self.fs) > 1e-6 * self.fs:
-            c["rate_mismatch"] += 1
-            if c["rate_mismatch"] == 1:
-                log.warning(
-                    "%s: record at %.2f Hz but inventory says %.2f Hz; such records are dropped",
-                    self.info.channel_id,
-                    packet.sampling_rate_hz,
-                    self.fs,
-                )
-            return
+        if self.off_rate:
+            c["rate_mismatch"] += 1  # processed at the record's rate (the router's policy)
         if self._next_ns is not None:
             delta = packet.starttime_ns - self._next_ns
             if delta > self._gap_tol_ns:

@@ -71,6 +71,8 @@ class Picker:
         Receives every pick message and rejected trigger.
     now_ns : callable
         Returns the current time [ns] (the ``sent_time`` of what is emitted).
+    sampling_rate_hz : float, optional
+        The rate the channel runs at (its records'); default the inventory's.
 
     Attributes
     ----------
@@ -88,6 +90,7 @@ class Picker:
         rejection: RejectionConfig,
         emit: Callable[[object], None],
         now_ns: Callable[[], int],
+        sampling_rate_hz: float | None = None,
     ) -> None:
         self.info = info
         self.data = data
@@ -99,7 +102,7 @@ class Picker:
         self.n_picks = 0
         self.n_messages = 0
         self.rejections: Counter[str] = Counter()
-        fs = float(info.sampling_rate_hz)
+        fs = float(info.sampling_rate_hz if sampling_rate_hz is None else sampling_rate_hz)
         self.n_delay = max(1, round(self.cfg.decision_delay_s * fs))
         self.n_aic = round(self.cfg.aic_before_s * fs)
         self.n_noise = round(self.cfg.noise_window_s * fs)
@@ -108,6 +111,7 @@ class Picker:
         self.n_extend = max(self.n_window, round(self.cfg.extend_window_s * fs))
         self.n_taup = round(self.cfg.taup_delay_s * fs)
         self.n_guard = round(0.1 * fs)
+        self.n_glitch_top = quality.glitch_top(fs)
         self.n_clip_hold = round(self.rej.clip_hold_s * fs)
         self.clip_counts = self.rej.clip_counts
         self.dt = 1.0 / fs
@@ -194,12 +198,12 @@ class Picker:
             self.tracks.remove(t)
             return
         counts = h.read(H_COUNTS, max(h.start, k0 - round(0.5 / self.dt)), end)
-        code, conc = quality.glitch_test(counts, self.rej.glitch_concentration)
+        code, conc = quality.glitch_test(counts, self.rej.glitch_concentration, self.n_glitch_top)
         if code != quality.GLITCH_NONE:
             self._reject(
                 t,
                 quality.GLITCH_NAMES[code],
-                f"{conc:.2f} of the first-difference energy in 4 samples",
+                f"{conc:.2f} of the first-difference energy in {self.n_glitch_top} samples",
             )
             self.tracks.remove(t)
             return

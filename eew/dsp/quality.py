@@ -24,8 +24,19 @@ _TOP = 4
 _SPIKE_MAX_WIDTH = 3
 
 
+def glitch_top(sampling_rate_hz: float) -> int:
+    """How many of the largest first differences :func:`glitch_test` weighs at a rate.
+
+    4 at 88 Hz and above (a glitch spans a few samples, whatever the rate); fewer at lower
+    rates, down to 2 (a spike or a boxcar has two large differences, a step one): at 20 Hz a
+    4 Hz P wave has only 5 samples per cycle, and 4 of the few samples after its onset would
+    hold most of its first-difference energy, like a glitch.
+    """
+    return min(_TOP, max(2, round(_TOP * sampling_rate_hz / 100.0)))
+
+
 @njit(cache=True)
-def glitch_test(counts: np.ndarray, concentration_max: float) -> tuple[int, float]:
+def glitch_test(counts: np.ndarray, concentration_max: float, top: int = _TOP) -> tuple[int, float]:
     """Classify a window of raw samples as spike, step, boxcar or none.
 
     Parameters
@@ -33,8 +44,11 @@ def glitch_test(counts: np.ndarray, concentration_max: float) -> tuple[int, floa
     counts : numpy.ndarray
         Raw samples around the trigger [counts] (float64).
     concentration_max : float
-        Fraction of the first-difference energy in the 4 largest differences at
+        Fraction of the first-difference energy in the ``top`` largest differences at
         or above which the window is an artefact.
+    top : int
+        How many of the largest differences are weighed (4; fewer at low rates,
+        :func:`glitch_top`).
 
     Returns
     -------
@@ -55,16 +69,16 @@ def glitch_test(counts: np.ndarray, concentration_max: float) -> tuple[int, floa
     if total <= 0.0:
         return GLITCH_NONE, 0.0
     order = np.argsort(-np.abs(d))
-    top = 0.0
-    for j in range(min(_TOP, n - 1)):
-        top += d[order[j]] ** 2
-    conc = top / total
+    energy = 0.0
+    for j in range(min(top, n - 1)):
+        energy += d[order[j]] ** 2
+    conc = energy / total
     if conc < concentration_max:
         return GLITCH_NONE, conc
     big = abs(d[order[0]])
     n_sig = 0
-    idx = np.empty(_TOP, dtype=np.int64)
-    for j in range(min(_TOP, n - 1)):
+    idx = np.empty(top, dtype=np.int64)
+    for j in range(min(top, n - 1)):
         if abs(d[order[j]]) >= 0.25 * big:
             idx[n_sig] = order[j]
             n_sig += 1
@@ -79,7 +93,9 @@ def glitch_test(counts: np.ndarray, concentration_max: float) -> tuple[int, floa
     return GLITCH_OTHER, conc
 
 
-def glitch_test_np(counts: np.ndarray, concentration_max: float) -> tuple[int, float]:
+def glitch_test_np(
+    counts: np.ndarray, concentration_max: float, top: int = _TOP
+) -> tuple[int, float]:
     """Plain-NumPy twin of :func:`glitch_test`."""
     counts = np.asarray(counts, dtype=np.float64)
     if counts.shape[0] < 3:
@@ -90,10 +106,10 @@ def glitch_test_np(counts: np.ndarray, concentration_max: float) -> tuple[int, f
     if total <= 0:
         return GLITCH_NONE, 0.0
     order = np.argsort(-np.abs(d), kind="quicksort")
-    conc = float(e[order[:_TOP]].sum() / total)
+    conc = float(e[order[:top]].sum() / total)
     if conc < concentration_max:
         return GLITCH_NONE, conc
-    sig = [k for k in order[:_TOP] if abs(d[k]) >= 0.25 * abs(d[order[0]])]
+    sig = [k for k in order[:top] if abs(d[k]) >= 0.25 * abs(d[order[0]])]
     if len(sig) == 1:
         return GLITCH_STEP, conc
     if len(sig) == 2 and d[sig[0]] * d[sig[1]] < 0:

@@ -7,6 +7,9 @@ channel (:func:`eew.inventory.load_inventory` collects the records and is what c
 
 from __future__ import annotations
 
+import logging
+import math
+from collections import Counter
 from pathlib import Path
 
 import obspy
@@ -14,6 +17,17 @@ from obspy.core.inventory import Channel
 
 from eew.errors import InventoryError
 from eew.inventory.channel import COUNT_UNITS, ChannelInfo, format_epoch, normalise_input_units
+from eew.inventory.issues import InventoryIssues
+
+log = logging.getLogger("eew.inventory")
+
+
+class _UnusableError(InventoryError):
+    """A channel epoch the pipeline cannot use; ``cause`` is an InventoryIssues field."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 def _channel_info(path: str, network: str, station: str, channel: Channel) -> ChannelInfo:
@@ -36,8 +50,9 @@ def _channel_info(path: str, network: str, station: str, channel: Channel) -> Ch
     Raises
     ------
     InventoryError
-        If the sample rate, sensitivity, its frequency or units, or the orientation are
-        missing or invalid. The message names the file, the channel and its epoch.
+        (a private subclass with the cause) If the sample rate, sensitivity, its frequency
+        or units, or the orientation are missing or invalid. The message names the file,
+        the channel and its epoch.
     """
     location = (channel.location_code or "").strip()
     channel_id = f"{network}.{station}.{location}.{channel.code}"
@@ -46,21 +61,35 @@ def _channel_info(path: str, network: str, station: str, channel: Channel) -> Ch
     where = f"{path}: channel {channel_id} ({format_epoch(start_ns, end_ns)})"
 
     sensitivity = None if channel.response is None else channel.response.instrument_sensitivity
+    if channel.response is None:
+        raise _UnusableError(f"{where}: no response", "no_sensitivity")
     if sensitivity is None or sensitivity.value is None:
-        raise InventoryError(f"{where}: no instrument sensitivity")
+        raise _UnusableError(f"{where}: no instrument sensitivity", "no_sensitivity")
     if sensitivity.frequency is None:
-        raise InventoryError(f"{where}: the instrument sensitivity has no frequency")
+        raise _UnusableError(
+            f"{where}: the instrument sensitivity has no frequency", "no_sensitivity"
+        )
     if not sensitivity.input_units:
-        raise InventoryError(f"{where}: the instrument sensitivity has no input unit")
+        raise _UnusableError(
+            f"{where}: the instrument sensitivity has no input unit", "no_sensitivity"
+        )
+    value = float(sensitivity.value)
+    if not (math.isfinite(value) and value > 0.0):
+        raise _UnusableError(f"{where}: sensitivity {value!r} is not positive", "zero_sensitivity")
     output_units = sensitivity.output_units
     if output_units and output_units.strip().upper() not in COUNT_UNITS:
-        raise InventoryError(f"{where}: sensitivity output unit {output_units!r} is not counts")
-    if not channel.sample_rate:
-        raise InventoryError(f"{where}: no sample rate")
-    if channel.azimuth is None or channel.dip is None:
-        raise InventoryError(f"{where}: no azimuth or dip")
+        raise _UnusableError(
+            f"{where}: sensitivity output unit {output_units!r} is not counts", "unsupported_unit"
+        )
     try:
         input_units = normalise_input_units(sensitivity.input_units)
+    except InventoryError as exc:
+        raise _UnusableError(f"{where}: {exc}", "unsupported_unit") from exc
+    if not channel.sample_rate:
+        raise _UnusableError(f"{where}: no sample rate", "invalid")
+    if channel.azimuth is None or channel.dip is None:
+        raise _UnusableError(f"{where}: no azimuth or dip", "invalid")
+    try:
         return ChannelInfo(
             channel_id=channel_id,
             network=network,
@@ -81,10 +110,10 @@ def _channel_info(path: str, network: str, station: str, channel: Channel) -> Ch
             end_ns=end_ns,
         )
     except InventoryError as exc:
-        raise InventoryError(f"{where}: {exc}") from exc
+        raise _UnusableError(f"{where}: {exc}", "invalid") from exc
 
 
-def read_stationxml(path: str) -> list[ChannelInfo]:
+def read_stationxml(path: str) -> tuple[list[ChannelInfo], InventoryIssues]:
     """Read every channel epoch of one station file.
 
     Parameters
@@ -94,14 +123,15 @@ def read_stationxml(path: str) -> list[ChannelInfo]:
 
     Returns
     -------
-    list of ChannelInfo
-        The channel epochs in file order.
+    infos : list of ChannelInfo
+        The usable channel epochs in file order.
+    issues : InventoryIssues
+        The epochs set aside, by cause (each was logged once, with the file and channel).
 
     Raises
     ------
     InventoryError
-        If the file is missing, cannot be parsed, holds no channel, or a channel is
-        unusable (see :func:`_channel_info`).
+        If the file is missing, cannot be parsed or holds no channel.
     """
     if not Path(path).is_file():
         raise InventoryError(f"{path}: station file not found")
@@ -111,12 +141,18 @@ def read_stationxml(path: str) -> list[ChannelInfo]:
         raise InventoryError(
             f"{path}: cannot read station file ({type(exc).__name__}: {exc})"
         ) from exc
-    infos = [
-        _channel_info(path, network.code, station.code, channel)
-        for network in parsed
-        for station in network
-        for channel in station
-    ]
-    if not infos:
+    infos: list[ChannelInfo] = []
+    causes: Counter[str] = Counter()
+    n_channels = 0
+    for network in parsed:
+        for station in network:
+            for channel in station:
+                n_channels += 1
+                try:
+                    infos.append(_channel_info(path, network.code, station.code, channel))
+                except _UnusableError as exc:
+                    causes[exc.cause] += 1
+                    log.warning("%s; channel epoch set aside", exc)
+    if not n_channels:
         raise InventoryError(f"{path}: no channels (a station-level file?)")
-    return infos
+    return infos, InventoryIssues(**causes)
