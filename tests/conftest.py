@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import numpy as np
 import obspy
 import pytest
@@ -358,3 +359,16 @@ def write_mseed(
 def mseed_writer() -> Callable[..., Path]:
     """Write synthetic traces as miniSEED (obspy)."""
     return write_mseed
+
+
+# Hypothesis profiles (tests/test_event_geometry.py): derandomised and without an example
+# database, so every run, here and in CI, draws the same examples. ``default`` keeps
+# ``make test`` fast; ``thorough`` is the issue's "passes with 10 000 examples"
+# (``pytest --hypothesis-profile=thorough tests/test_event_geometry.py``).
+hypothesis.settings.register_profile(
+    "default", max_examples=300, derandomize=True, database=None, deadline=None
+)
+hypothesis.settings.register_profile(
+    "thorough", max_examples=10_000, derandomize=True, database=None, deadline=None
+)
+hypothesis.settings.load_profile("default")

@@ -213,7 +213,9 @@ def _summary(
         *(
             [
                 f"  events {events['events']} (teleseismic/distant {events['teleseisms']}), "
-                f"alerts {events['alerts']}"
+                f"alerts {events['alerts']}, pick messages set aside (station outside the "
+                f"location grid or beyond the travel-time tables) "
+                f"{events.get('picks_outside_grid', 0) + events.get('picks_beyond_tables', 0)}"
             ]
             if events is not None
             else []
