@@ -12,7 +12,8 @@ daemon, the alert bus and the partner exchange, declared in their packages; the 
 schema, its loader (unknown sections or keys, wrong types and violated invariants raise
 :class:`~eew.errors.ConfigError` naming the key and the file) and ``eew config --dump``
 are composed at the top, in :mod:`eew.daemon.config`. ``config/eew.toml`` is exactly
-that dump of the defaults, and a test keeps the two in step.
+that dump of the defaults with the location grid pinned (``[event] grid_*``: unset, the
+grid follows the inventory), and a test keeps the two in step.
 
 Relative paths in a configuration file are resolved against the directory of that file.
 """
