@@ -366,7 +366,7 @@ def mseed_writer() -> Callable[..., Path]:
 # ``make test`` fast; ``thorough`` is the "passes with 10 000 examples"
 # (``pytest --hypothesis-profile=thorough tests/test_event_geometry.py``).
 hypothesis.settings.register_profile(
-    "default", max_examples=200, derandomize=True, database=None, deadline=None
+    "default", max_examples=100, derandomize=True, database=None, deadline=None
 )
 hypothesis.settings.register_profile(
     "thorough", max_examples=10_000, derandomize=True, database=None, deadline=None

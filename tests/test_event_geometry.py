@@ -9,7 +9,7 @@
   its grid, finite uncertainties.
 
 The number of examples is the hypothesis profile's (``tests/conftest.py``): ``default``
-runs a few hundred, ``thorough`` (``--hypothesis-profile=thorough``) the issue's 10 000.
+runs 100 per test, ``thorough`` (``--hypothesis-profile=thorough``) the issue's 10 000.
 """
 
 from __future__ import annotations
