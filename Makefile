@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := waveforms_samples/local_m4.5
 
-.PHONY: venv demo test test-fast test-wheel wheel lint bench clean
+.PHONY: venv demo test test-fast test-thorough test-wheel wheel lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ test-wheel: $(STAMP)
 wheel: $(STAMP)
 	rm -rf build
 	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist .
+# the geometry property tests with the issue's 10 000 examples (about an hour on one core)
+test-thorough: $(STAMP)
+	$(BIN)/python -m pytest --hypothesis-profile=thorough tests/test_event_geometry.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check eew tests benchmarks tools

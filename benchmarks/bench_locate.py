@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from eew.daemon.config import load_settings
+from eew.event.grid import grid_spec
 from eew.event.locate import Grid, Locator
 from eew.event.traveltime import load_stack
 from eew.inventory import load_inventory
@@ -36,17 +37,13 @@ def build_locator() -> tuple[Locator, Grid, list[str]]:
     st = inv.stations()
     ids = sorted(st)
     c = cfg.event
-    grid = Grid(
-        c.grid_center_lat_deg,
-        c.grid_center_lon_deg,
-        np.arange(-c.grid_half_width_km, c.grid_half_width_km + 1e-6, c.grid_step_km),
-        np.arange(-c.grid_half_height_km, c.grid_half_height_km + 1e-6, c.grid_step_km),
-        stack.depth_km,
-    )
+    lat = np.array([st[s][0] for s in ids])
+    lon = np.array([st[s][1] for s in ids])
+    grid = grid_spec(c, lat, lon, stack).build(stack.depth_km)
     loc = Locator(
         grid,
-        np.array([st[s][0] for s in ids]),
-        np.array([st[s][1] for s in ids]),
+        lat,
+        lon,
         stack,
         c.edt_sigma_s,
         c.silent_tolerance_s,

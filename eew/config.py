@@ -12,7 +12,8 @@ the sections of the daemon, the alert bus and the partner exchange, declared in 
 packages; the file's schema, its loader (unknown sections or keys, wrong types and
 violated invariants raise :class:`~eew.errors.ConfigError` naming the key and the file)
 and ``eew config --dump`` are composed at the top, in :mod:`eew.daemon.config`.
-``config/eew.toml`` is exactly that dump of the defaults, and a test keeps the two in
+``config/eew.toml`` is exactly that dump of the defaults with the location grid pinned
+(``[event] grid_*``: unset, the grid follows the inventory), and a test keeps the two in
 step.
 
 Relative paths in a configuration file are resolved against the directory of that file;
@@ -218,9 +219,17 @@ class RejectionConfig:
                 raise ValueError(f"{key}: must be in (0, 1]")
 
 
+_FOLLOW = "follows the station inventory"
+
+
 @dataclass(frozen=True)
 class EventConfig:
-    """Association and location (eew_science.md §3)."""
+    """Association and location (eew_science.md §3).
+
+    The location grid's centre and half-widths may be left unset (the default): each unset
+    one then follows the station inventory by the rule of :mod:`eew.event.grid`. The
+    shipped ``config/eew.toml`` pins the Almaty grid the event core was calibrated with.
+    """
 
     min_picks_event: int = _f(3, "picks (stations) needed to declare an event")
     association_window_s: float = _f(60.0, "unassociated picks are kept this long [s]")
@@ -239,10 +248,14 @@ class EventConfig:
     station_latency_max_s: float = _f(
         10.0, "a station without a pick counts as silent only if its data are this recent [s]"
     )
-    grid_center_lat_deg: float = _f(42.9, "centre of the location grid [deg]")
-    grid_center_lon_deg: float = _f(76.0, "centre of the location grid [deg]")
-    grid_half_width_km: float = _f(300.0, "half width of the location grid east-west [km]")
-    grid_half_height_km: float = _f(220.0, "half height of the location grid north-south [km]")
+    grid_center_lat_deg: float | None = _f(None, "centre of the location grid [deg]", _FOLLOW)
+    grid_center_lon_deg: float | None = _f(None, "centre of the location grid [deg]", _FOLLOW)
+    grid_half_width_km: float | None = _f(
+        None, "half width of the location grid east-west [km]", _FOLLOW
+    )
+    grid_half_height_km: float | None = _f(
+        None, "half height of the location grid north-south [km]", _FOLLOW
+    )
     grid_step_km: float = _f(10.0, "coarse grid spacing [km]; a 1 km grid refines it")
     teleseism_max_slowness_s_km: float = _f(
         0.125,
@@ -278,8 +291,6 @@ class EventConfig:
             "edt_sigma_s",
             "silent_tolerance_s",
             "station_latency_max_s",
-            "grid_half_width_km",
-            "grid_half_height_km",
             "grid_step_km",
             "teleseism_max_slowness_s_km",
             "plane_wave_max_rms_s",
@@ -292,6 +303,15 @@ class EventConfig:
         )
         if self.min_picks_event < 2:
             raise ValueError("min_picks_event: must be >= 2")
+        for key in ("grid_half_width_km", "grid_half_height_km"):
+            if getattr(self, key) is not None:
+                _positive(self, key)
+        lat = self.grid_center_lat_deg
+        if lat is not None and not -90.0 <= lat <= 90.0:
+            raise ValueError("grid_center_lat_deg: must be in [-90, 90]")
+        lon = self.grid_center_lon_deg
+        if lon is not None and not -180.0 <= lon <= 360.0:
+            raise ValueError("grid_center_lon_deg: must be in [-180, 360]")
 
 
 @dataclass(frozen=True)

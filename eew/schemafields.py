@@ -23,12 +23,16 @@ from typing import Any
 from eew.errors import ConfigError
 
 
-def doc_field(default: Any, doc: str) -> Any:
-    """Declare a dataclass field with its one default and its documentation (unit included)."""
+def doc_field(default: Any, doc: str, unset: str = "") -> Any:
+    """Declare a dataclass field with its one default and its documentation (unit included).
+
+    A field typed ``X | None`` may default to ``None`` ("unset", which TOML cannot write):
+    ``unset`` then says what that means, and the dump writes the key as a comment.
+    """
     if isinstance(default, (list, tuple)):
         value = tuple(default)
         return field(default_factory=lambda: value, metadata={"doc": doc})
-    return field(default=default, metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc, "unset": unset})
 
 
 def require_positive(obj: Any, *keys: str) -> None:
@@ -122,6 +126,9 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         return tuple(_coerce(v, item_type, where) for v in value)
     if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        if len(args) == 1:  # X | None: a value in the file is an X
+            return _coerce(value, args[0], where)
         raise ConfigError(f"{where}: unsupported union type")  # pragma: no cover
     raise ConfigError(f"{where}: unsupported type {typ!r}")  # pragma: no cover
 
@@ -146,5 +153,9 @@ def render_section(name: str, section: Any, with_docs: bool = True) -> list[str]
     for f in dataclasses.fields(section):
         if with_docs:
             lines.append(f"# {f.metadata.get('doc', '')}")
-        lines.append(f"{f.name} = {_toml_value(getattr(section, f.name))}")
+        value = getattr(section, f.name)
+        if value is None:
+            lines.append(f"# {f.name} = ...  (unset: {f.metadata.get('unset', '')})")
+        else:
+            lines.append(f"{f.name} = {_toml_value(value)}")
     return lines

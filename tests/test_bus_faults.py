@@ -67,7 +67,11 @@ def test_subscriber_recovers_from_an_oversized_message(
     pub = bus.publisher()
     sub = bus.subscriber(pub.endpoint)
     wait_subscribed(pub, 3)
+    sent_before = pub.statistics().status_sent
     pub.publish_status("noise", "y" * (3 << 20))  # over the subscriber's 2 MiB: libzmq hangs up
+    # the publisher thread sends alerts before status messages: let the big one go out first,
+    # so that the genuine alert really follows the cut
+    wait_for(lambda: pub.statistics().status_sent > sent_before, what="the big message sent")
     t0 = time.monotonic()
     pub.publish_alert(sample_alert(event_id="evAfter"))  # lost in the cut, then from the cache
     receive_until(sub, _has_event(sub, "evAfter"), timeout_s=20)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from eew.cli import main
-from eew.config import Config
 from eew.configfile import (
     ENV_VAR,
     data_dir,
@@ -92,15 +91,15 @@ def test_loading_without_path_uses_the_environment_variable(
 
 
 def test_loading_in_a_folder_without_config_reads_the_packaged_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped: Settings
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("eew.configfile.SYSTEM_CONFIG", tmp_path / "no" / "eew.toml")
     settings = load_settings()
-    assert settings == Settings()
+    assert settings == shipped
     assert settings.source == str(packaged_config())
     cfg = settings.config
-    assert cfg == Config()
+    assert cfg == shipped.config
     assert all(p.parent == packaged_stations_dir() for p in cfg.stationxml_paths())
     assert cfg.targets_path() == packaged_config_dir() / "targets.csv"
 
@@ -134,8 +133,10 @@ def test_relative_paths_resolve_against_the_file_folder_not_the_current_one(
 
 
 # ---- packaged data and the repository folders ----------------------------------------------
-def test_packaged_default_and_checkout_config_are_the_dump_of_the_defaults() -> None:
-    dump = dump_settings(Settings())
+def test_packaged_default_and_checkout_config_are_the_dump_of_the_shipped_defaults(
+    shipped: Settings,
+) -> None:
+    dump = dump_settings(shipped)
     for path in (packaged_config(), ROOT / "config" / "eew.toml"):
         assert path.read_text(encoding="utf-8") == dump, (
             f"{path} is out of date: regenerate it with `eew config --dump > {path}`"

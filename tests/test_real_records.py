@@ -101,15 +101,7 @@ def first_picks(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [o for o in objects if o["type"] == "pick" and o["update"] == 0]
 
 
-def _case(name: str) -> Any:
-    if name == "obspy_uh":
-        return pytest.param(
-            name, marks=pytest.mark.xfail(strict=True, reason="fixed by geometry branch")
-        )
-    return name
-
-
-CASES = [_case(n) for n in FOLDERS]
+CASES = list(FOLDERS)
 
 
 def test_every_folder_is_covered() -> None:

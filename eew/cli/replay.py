@@ -195,7 +195,8 @@ def _summary(
         *(
             [
                 f"  events {events.events} (teleseismic/distant {events.teleseisms}), "
-                f"alerts {events.alerts}"
+                f"alerts {events.alerts}, pick messages set aside (station outside the "
+                f"location grid or beyond the travel-time tables) {events.picks_set_aside}"
             ]
             if events is not None
             else []

@@ -13,8 +13,9 @@ are declared by the packages that use them and composed here into :class:`Settin
 :func:`load_settings` reads a file with :mod:`tomllib`; unknown sections or keys, wrong
 types and violated invariants raise :class:`~eew.errors.ConfigError` naming the key and
 the file. :func:`dump_settings` renders the effective configuration back to TOML
-(``eew config --dump``); ``config/eew.toml`` is exactly that dump of the defaults, and a
-test keeps the two in step. Relative paths are resolved against the file's directory.
+(``eew config --dump``); ``config/eew.toml`` is exactly that dump of the defaults with the
+location grid pinned, and a test keeps the two in step. Relative paths are resolved against
+the file's directory.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ from eew.event import groundmotion as gm
 from eew.event import magnitude as mag
 from eew.event.distant import below_teleseism_line, is_distant_wavefront
 from eew.event.forecast import forecast_targets
+from eew.event.grid import BEYOND_TABLES, OUTSIDE_GRID, grid_spec, station_coverage
 from eew.event.lifecycle import AlertLifecycle, EventRecord
-from eew.event.locate import Grid, Location, Locator, TravelTimeStack
+from eew.event.locate import Location, Locator, TravelTimeStack
 from eew.event.onsite import OnsiteDetector
 from eew.event.stations import StationPick
 from eew.event.targets import Target
@@ -62,11 +63,24 @@ class EventStatistics:
         Events recognised as teleseismic or distant (no alert).
     alerts : int
         Source alerts issued (every version counts).
+    picks_outside_grid, picks_beyond_tables : int
+        Pick messages set aside: station outside the location grid, or farther from its
+        centre than the travel-time tables reach.
     """
 
     events: int
     teleseisms: int
     alerts: int
+    picks_outside_grid: int = 0
+    picks_beyond_tables: int = 0
+
+    @property
+    def picks_set_aside(self) -> int:
+        """Pick messages set aside for either reason."""
+        return self.picks_outside_grid + self.picks_beyond_tables
+
+
+_WHY = {OUTSIDE_GRID: "outside the location grid", BEYOND_TABLES: "beyond the travel-time tables"}
 
 
 class _Event:
@@ -152,12 +166,24 @@ class EventCore:
         self.st_lat = np.array([stations[s][0] for s in self.station_ids])
         self.st_lon = np.array([stations[s][1] for s in self.station_ids])
         c = self.cfg
-        grid = Grid(
-            c.grid_center_lat_deg,
-            c.grid_center_lon_deg,
-            np.arange(-c.grid_half_width_km, c.grid_half_width_km + 1e-6, c.grid_step_km),
-            np.arange(-c.grid_half_height_km, c.grid_half_height_km + 1e-6, c.grid_step_km),
-            stack.depth_km,
+        self.grid_spec = grid_spec(c, self.st_lat, self.st_lon, stack)
+        grid = self.grid_spec.build(stack.depth_km)
+        #: station -> why its picks are set aside (outside the grid, beyond the tables)
+        self.set_aside = {
+            sid: why
+            for sid, why in zip(
+                self.station_ids,
+                station_coverage(self.grid_spec, self.st_lat, self.st_lon, stack),
+                strict=True,
+            )
+            if why
+        }
+        self._set_aside_logged: set[str] = set()
+        log.info(
+            "%s; %d of %d stations inside",
+            self.grid_spec.describe(),
+            len(self.station_ids) - len(self.set_aside),
+            len(self.station_ids),
         )
         self.locator = Locator(
             grid, self.st_lat, self.st_lon, stack, c.edt_sigma_s, c.silent_tolerance_s
@@ -175,7 +201,13 @@ class EventCore:
         self.onsite = OnsiteDetector(
             onsite, alert.agency, config_hash, targets, sink, clock, software_version
         )
-        self.counters: dict[str, int] = {"events": 0, "teleseisms": 0, "alerts": 0}
+        self.counters: dict[str, int] = {
+            "events": 0,
+            "teleseisms": 0,
+            "alerts": 0,
+            "picks_outside_grid": 0,
+            "picks_beyond_tables": 0,
+        }
 
     # ---- input ------------------------------------------------------------------------
     def __call__(self, value: object) -> None:
@@ -188,6 +220,9 @@ class EventCore:
         """Process one pick message."""
         now = self._clock.now_ns()
         sid = pick.channel_id.rsplit(".", 2)[0]
+        if sid in self.set_aside:
+            self._set_pick_aside(sid, pick, now)
+            return
         sp, ev = self._find(sid, pick)
         phase: str | None = "P"
         if sp is not None:
@@ -218,6 +253,26 @@ class EventCore:
             and not self._later_phase(sid, pick.time_ns)
             and not self._teleseism_hold(now)
         ):
+            self.onsite.on_pick(sid, pick)
+        self._expire(now)
+
+    def _set_pick_aside(self, sid: str, pick: Pick, now: int) -> None:
+        """A pick of a station the grid cannot use: counted, never associated or located.
+
+        It still reaches the onsite detector, which has its own geometry (the city).
+        """
+        why = self.set_aside[sid]
+        self.counters[f"picks_{why}"] += 1
+        if sid not in self._set_aside_logged:
+            self._set_aside_logged.add(sid)
+            log.warning(
+                "picks of %s are set aside: the station is %s (counted as picks_%s; "
+                "not logged again)",
+                sid,
+                _WHY[why],
+                why,
+            )
+        if not self._later_phase(sid, pick.time_ns) and not self._teleseism_hold(now):
             self.onsite.on_pick(sid, pick)
         self._expire(now)
 
@@ -390,7 +445,7 @@ class EventCore:
         if len(cluster) < self.cfg.min_picks_event:
             return
         loc = self._locate(cluster, now, edt_only=True)
-        if not self._acceptable(loc):
+        if loc is None or not self._acceptable(loc):
             return
         self._n_events += 1
         ev = _Event(self._n_events, cluster)
@@ -415,7 +470,9 @@ class EventCore:
         now: int,
         exclude: set[str] | None = None,
         edt_only: bool = False,
-    ) -> Location:
+    ) -> Location | None:
+        if not picks:
+            return None
         t_ref = min(sp.time_ns for sp in picks)
         idx = np.array([self._index[sp.station_id] for sp in picks], dtype=np.int64)
         tp = np.array([(sp.time_ns - t_ref) / NS_PER_S for sp in picks])
@@ -428,7 +485,7 @@ class EventCore:
             busy.update(exclude)
         silent, ends = [], []
         for sid in self.station_ids:
-            if sid in busy:
+            if sid in busy or sid in self.set_aside:
                 continue
             end = self._data_end_ns(sid)
             if end is None or end < now - self.cfg.station_latency_max_s * NS_PER_S:
@@ -438,6 +495,8 @@ class EventCore:
         loc = self.locator.locate(
             idx, tp, np.array(silent, dtype=np.int64), np.array(ends), edt_only=edt_only
         )
+        if loc is None:
+            return None
         return Location(
             latitude_deg=loc.latitude_deg,
             longitude_deg=loc.longitude_deg,
@@ -467,6 +526,8 @@ class EventCore:
             for sp in picks:
                 rest = [p for p in picks if p is not sp]
                 trial = self._locate(rest, now)
+                if trial is None:
+                    continue
                 f = trial.likelihood / trial.max_likelihood if trial.max_likelihood > 0 else 0.0
                 if best is None or f > best[0]:
                     best = (f, sp, trial)
@@ -487,10 +548,10 @@ class EventCore:
 
     def _on_edge(self, loc: Location) -> bool:
         x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
-        c = self.cfg
+        g = self.grid_spec
         return bool(
-            abs(x) >= c.grid_half_width_km - 1.5 * c.grid_step_km
-            or abs(y) >= c.grid_half_height_km - 1.5 * c.grid_step_km
+            abs(x) >= g.half_width_km - 1.5 * g.step_km
+            or abs(y) >= g.half_height_km - 1.5 * g.step_km
         )
 
     def _set_location(self, ev: _Event, loc: Location, now: int) -> None:
@@ -511,9 +572,10 @@ class EventCore:
         loc: Location | None
         if changed or (len(picks) < 8 and now - ev.located_at_ns >= NS_PER_S):
             loc = self._locate(picks, now)
-            if changed:
-                loc, picks = self._drop_outliers(ev, loc, picks, now)
-            self._set_location(ev, loc, now)
+            if loc is not None:
+                if changed:
+                    loc, picks = self._drop_outliers(ev, loc, picks, now)
+                self._set_location(ev, loc, now)
         loc = ev.location
         assert loc is not None
         ev.distant = self._on_edge(loc)
@@ -637,6 +699,12 @@ class EventCore:
                 self._sink(out)
 
     def statistics(self) -> EventStatistics:
-        """Counters: events declared, teleseisms recognised, alerts issued."""
+        """Counters: events declared, teleseisms recognised, alerts issued, picks set aside."""
         c = self.counters
-        return EventStatistics(c["events"], c["teleseisms"], c["alerts"])
+        return EventStatistics(
+            c["events"],
+            c["teleseisms"],
+            c["alerts"],
+            c[f"picks_{OUTSIDE_GRID}"],
+            c[f"picks_{BEYOND_TABLES}"],
+        )

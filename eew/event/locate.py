@@ -58,6 +58,10 @@ class Grid:
     y_km: np.ndarray
     depth_km: np.ndarray
 
+    def _cos(self) -> float:
+        # at a pole the projection degenerates; keep it invertible
+        return max(math.cos(math.radians(self.lat0_deg)), 1e-9)
+
     @overload
     def to_xy(self, lat_deg: float, lon_deg: float) -> tuple[float, float]: ...
     @overload
@@ -65,16 +69,33 @@ class Grid:
     def to_xy(
         self, lat_deg: float | np.ndarray, lon_deg: float | np.ndarray
     ) -> tuple[float | np.ndarray, float | np.ndarray]:
-        """Project geographic coordinates to grid kilometres."""
-        c = math.cos(math.radians(self.lat0_deg))
-        x = (np.asarray(lon_deg, dtype=float) - self.lon0_deg) * KM_PER_DEG * c
+        """Project geographic coordinates to grid kilometres.
+
+        Longitude differences are taken the short way round (across the antimeridian).
+        """
+        dlon = np.asarray(lon_deg, dtype=float) - self.lon0_deg
+        far = np.abs(dlon) > 180.0
+        if np.any(far):
+            dlon = np.where(far, np.mod(dlon + 180.0, 360.0) - 180.0, dlon)
+        x = dlon * KM_PER_DEG * self._cos()
         y = (np.asarray(lat_deg, dtype=float) - self.lat0_deg) * KM_PER_DEG
         return x, y
 
     def to_latlon(self, x_km: float, y_km: float) -> tuple[float, float]:
-        """Inverse projection."""
-        c = math.cos(math.radians(self.lat0_deg))
-        return self.lat0_deg + y_km / KM_PER_DEG, self.lon0_deg + x_km / (KM_PER_DEG * c)
+        """Inverse projection (latitude within ±90°, longitude within ±180°)."""
+        lat = self.lat0_deg + y_km / KM_PER_DEG
+        lon = self.lon0_deg + x_km / (KM_PER_DEG * self._cos())
+        if not -180.0 <= lon <= 180.0:
+            lon = (lon + 180.0) % 360.0 - 180.0
+        return min(max(lat, -90.0), 90.0), lon
+
+    def contains(self, x_km: float, y_km: float) -> bool:
+        """True if a point lies within the grid's nodes (the region the search covers)."""
+        eps = 1e-6
+        return bool(
+            self.x_km[0] - eps <= x_km <= self.x_km[-1] + eps
+            and self.y_km[0] - eps <= y_km <= self.y_km[-1] + eps
+        )
 
 
 class DepthTable(Protocol):
@@ -358,13 +379,18 @@ class Locator:
         silent: np.ndarray,
         t_data_end_s: np.ndarray,
         edt_only: bool = False,
-    ) -> Location:
+    ) -> Location | None:
         """Locate from picks and the silent stations.
+
+        The estimate always lies within the grid: the search covers the coarse nodes near
+        the first-picked station (the nearest nodes when none is within
+        ``search_radius_km``: a station outside the grid), and the fine grid is cut at
+        the grid's edge.
 
         Parameters
         ----------
         picked : numpy.ndarray
-            Station indices with picks (at least 1).
+            Station indices with picks; with none there is nothing to locate (None).
         t_pick_s : numpy.ndarray
             Pick times [s relative to any reference].
         silent : numpy.ndarray
@@ -374,8 +400,15 @@ class Locator:
         edt_only : bool
             Use EDT with the silent stations whatever the number of picks (to declare an
             event: the silent stations are what tells a local source from a distant one).
+
+        Returns
+        -------
+        Location or None
+            None without picks.
         """
         picked = np.asarray(picked, dtype=np.int64)
+        if picked.size == 0:
+            return None
         silent = np.asarray(silent, dtype=np.int64)
         t_pick_s = np.asarray(t_pick_s, dtype=np.float64)
         t_data_end_s = np.asarray(t_data_end_s, dtype=np.float64)
@@ -383,6 +416,8 @@ class Locator:
         sx0, sy0 = self.sx[first], self.sy[first]
         d2 = (self._cx - sx0) ** 2 + (self._cy - sy0) ** 2
         sel = np.flatnonzero(d2 <= self.search_radius_km**2)
+        if sel.size == 0:  # no node near the first station: search the nearest ones
+            sel = np.flatnonzero(d2 <= d2.min() + 1e-6)
         many = picked.size >= self.many_picks and not edt_only
         # the coarse grid cannot resolve a peak narrower than its spacing: widen the
         # differential-time uncertainty by half a cell's travel time (P at ~6 km/s) there
@@ -400,9 +435,12 @@ class Locator:
         bx, by = self._cx[best], self._cy[best]
         fx = self._fx + bx
         fy = self._fy + by
-        tt_f = tt_grid(
-            fx, fy, self._fz, self.sx, self.sy, self.stack.p_s, self.stack.distance_step_km
-        )
+        fz = self._fz
+        g = self.grid
+        keep = (fx >= g.x_km[0]) & (fx <= g.x_km[-1]) & (fy >= g.y_km[0]) & (fy <= g.y_km[-1])
+        if not keep.all():  # the fine grid ends where the grid does
+            fx, fy, fz = fx[keep], fy[keep], fz[keep]
+        tt_f = tt_grid(fx, fy, fz, self.sx, self.sy, self.stack.p_s, self.stack.distance_step_km)
         if many:
             like_f = origin_likelihood(tt_f, picked, t_pick_s, self.sigma_s)
         else:
@@ -410,16 +448,18 @@ class Locator:
                 tt_f, picked, t_pick_s, silent, t_data_end_s, self.sigma_s, self.tolerance_s
             )
         fit_max = float(like_f.max())
-        like_f = like_f + self._depth_prior[self._fz] - inv2 * ((fx - sx0) ** 2 + (fy - sy0) ** 2)
+        like_f = like_f + self._depth_prior[fz] - inv2 * ((fx - sx0) ** 2 + (fy - sy0) ** 2)
         lmax = float(like_f.max())
         # the region of (near-)maximum likelihood: its centroid is the estimate
         region = like_f >= lmax - 0.5
         w = np.exp(like_f[region] - lmax)
         rx, ry = fx[region], fy[region]
-        rz = self.stack.depth_km[self._fz[region]]
-        x = float(np.average(rx, weights=w))
-        y = float(np.average(ry, weights=w))
-        z = float(np.average(rz, weights=w))
+        rz = self.stack.depth_km[fz[region]]
+        # (clipped: an average of nodes on the edge may round past it)
+        x = min(max(float(np.average(rx, weights=w)), float(g.x_km[0])), float(g.x_km[-1]))
+        y = min(max(float(np.average(ry, weights=w)), float(g.y_km[0])), float(g.y_km[-1]))
+        zs = self.stack.depth_km
+        z = min(max(float(np.average(rz, weights=w)), float(zs[0])), float(zs[-1]))
         h_sigma = float(np.sqrt(np.average((rx - x) ** 2 + (ry - y) ** 2, weights=w)))
         # region touching the fine grid's edge: it extends further; widen the uncertainty
         half = float(self._fx.max())

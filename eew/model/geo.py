@@ -66,3 +66,26 @@ def distances_km(
     a = np.sin(dphi / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
     km: np.ndarray = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
     return km
+
+
+def pairwise_distances_km(lats_deg: np.ndarray, lons_deg: np.ndarray) -> np.ndarray:
+    """Great-circle distances between every pair of points [km] (haversine, NumPy).
+
+    Parameters
+    ----------
+    lats_deg, lons_deg : numpy.ndarray
+        One-dimensional latitudes and longitudes of the points [deg].
+
+    Returns
+    -------
+    numpy.ndarray
+        Square matrix of distances on the :data:`EARTH_RADIUS_KM` sphere [km].
+    """
+    import numpy as np
+
+    p = np.radians(lats_deg)
+    dphi = p[:, None] - p[None, :]
+    dl = np.radians(lons_deg[:, None] - lons_deg[None, :])
+    a = np.sin(dphi / 2) ** 2 + np.cos(p[:, None]) * np.cos(p[None, :]) * np.sin(dl / 2) ** 2
+    km: np.ndarray = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return km
