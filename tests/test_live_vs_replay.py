@@ -166,7 +166,9 @@ endpoint = "tcp://127.0.0.1:{bus_port}"
 def _replay(tmp_path: Path) -> list[dict]:
     out = tmp_path / "replay.jsonl"
     subprocess.run(
-        [sys.executable, "-m", "eew", "replay", str(SCENARIO), "--no-progress", "--out", str(out)],
+        # the live run's own configuration file: the same processing settings on both sides
+        [sys.executable, "-m", "eew", "replay", str(SCENARIO), "--no-progress", "--out", str(out),
+         "--config", str(tmp_path / "live.toml")],
         check=True,
         capture_output=True,
         timeout=120,
