@@ -117,6 +117,8 @@ class Daemon:
         self.collector = HealthCollector()
         self.metrics: MetricsServer | None = None
         self._stop = asyncio.Event()
+        #: monotonic time the stop was asked for (the signal's arrival) [s]
+        self._stop_requested_s: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.client: SeedLinkClient | None = None
         self.upstream: Upstream | None = None
@@ -184,8 +186,18 @@ class Daemon:
         )
 
     # ---- control --------------------------------------------------------------------------
-    def request_stop(self) -> None:
-        """Ask the daemon to stop (signal handlers call this)."""
+    def request_stop(self, requested_s: float | None = None) -> None:
+        """Ask the daemon to stop (signal handlers call this).
+
+        Parameters
+        ----------
+        requested_s : float, optional
+            ``time.monotonic()`` when the stop was asked for (the signal's arrival, which
+            can precede this call when the event loop was busy); default: now. The logged
+            ``stop_s`` counts from there.
+        """
+        if self._stop_requested_s is None:
+            self._stop_requested_s = time.monotonic() if requested_s is None else requested_s
         self._stop.set()
 
     @property
@@ -384,7 +396,7 @@ class Daemon:
 
     # ---- stop -----------------------------------------------------------------------------
     async def _shutdown(self) -> None:
-        t0 = time.monotonic()
+        t0 = self._stop_requested_s if self._stop_requested_s is not None else time.monotonic()
         for t in self._tasks.values():
             t.cancel()
         for t in self._tasks.values():
