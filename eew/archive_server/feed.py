@@ -84,6 +84,19 @@ class ArchiveFeed:
     def __len__(self) -> int:
         return int(self.records.shape[0])
 
+    def since(self, begin_ns: int) -> ArchiveFeed:
+        """The records that end after ``begin_ns``, numbered again from 1 (a fresh ring)."""
+        keep = self.raw_end_ns > begin_ns
+        feed = ArchiveFeed(
+            np.ascontiguousarray(self.records[keep]),
+            self.channel_ids,
+            self.channel[keep],
+            self.raw_start_ns[keep],
+            self.raw_end_ns[keep],
+        )
+        feed.counters.update(self.counters)
+        return feed
+
     @property
     def oldest(self) -> int:
         """Sequence number of the oldest packet still in the ring (``newest + 1`` if empty)."""

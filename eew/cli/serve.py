@@ -11,6 +11,7 @@ from eew.archive_server.feed import load_feed
 from eew.archive_server.server import SeedLinkServer
 from eew.errors import CLIError
 from eew.model.clock import WallClock
+from eew.model.timeutil import iso_to_ns
 
 HELP = "serve miniSEED files or folders as a SeedLink 3.1 server (real time or N times faster)"
 
@@ -41,6 +42,20 @@ def setup(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--organization", default="EEW archive", help="second line of the HELLO answer"
+    )
+    parser.add_argument(
+        "--begin",
+        metavar="TIME",
+        help="serve only the records that end after this data time (ISO 8601, UTC); "
+        "they are numbered from 1, as in a fresh ring",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="close a connection that sends no command for S seconds before it streams "
+        "(default 120; 0: never)",
     )
 
 
@@ -107,6 +122,14 @@ def run(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
     speed = parse_speed(args.speed)
     feed = load_feed(args.paths)
+    if args.begin:
+        try:
+            begin_ns = iso_to_ns(args.begin)
+        except ValueError as exc:
+            raise CLIError(f"--begin must be an ISO 8601 time, not {args.begin!r}") from exc
+        feed = feed.since(begin_ns)
+        if not len(feed):
+            raise CLIError(f"no record ends after --begin {args.begin}")
     server = SeedLinkServer(
         feed,
         WallClock(),
@@ -116,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         shift_to_now=args.now,
         ring_size=args.ring,
         organization=args.organization,
+        idle_timeout_s=args.idle_timeout if args.idle_timeout > 0 else None,
     )
     asyncio.run(_serve(server))
     return 0
