@@ -36,9 +36,9 @@ def _free_port() -> int:
 
 def _serve(path: Path, port: int, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    args = ["serve", str(path), "--listen", f"127.0.0.1:{port}", "--speed", "10", *extra]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "eew", "serve", str(path), "--listen", f"127.0.0.1:{port}"]
-        + ["--speed", "10", *extra],
+        [sys.executable, "-m", "eew", *args],
         env=env,
         text=True,
         stdout=subprocess.PIPE,
