@@ -318,8 +318,7 @@ def escape_bytes(data: bytes | bytearray | str, limit: int = 80) -> str:
     """
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
     out = "".join(
-        "\\\\" if b == 0x5C else chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}"
-        for b in raw[:limit]
+        "\\\\" if b == 0x5C else chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw[:limit]
     )
     return out if len(raw) <= limit else f"{out}...({len(raw)} bytes)"
 
