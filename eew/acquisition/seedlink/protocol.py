@@ -312,14 +312,13 @@ def format_info_time(t_ns: int) -> str:
 def escape_bytes(data: bytes | bytearray | str, limit: int = 80) -> str:
     r"""Bytes from the network as one printable ASCII string, for log lines.
 
-    Printable ASCII passes (a backslash is doubled); every other byte is written
-    ``\xNN``; more than ``limit`` bytes are cut, with the total length appended. A
-    ``str`` (a decoded command) is encoded as UTF-8 first.
+    Printable ASCII passes; every other byte is written ``\xNN``; more than ``limit``
+    bytes are cut, with the total length appended. A ``str`` (a decoded command, an
+    error text) is encoded as UTF-8 first. Backslashes are not doubled, so a text that
+    was escaped already (a ``repr`` in an error message) passes unchanged.
     """
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
-    out = "".join(
-        "\\\\" if b == 0x5C else chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw[:limit]
-    )
+    out = "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw[:limit])
     return out if len(raw) <= limit else f"{out}...({len(raw)} bytes)"
 
 

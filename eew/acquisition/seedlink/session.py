@@ -180,9 +180,9 @@ class Session:
                     negotiated = await self._connect_once()
                 except (OSError, TimeoutError, ProtocolError) as exc:
                     self.counters["connect_failures"] += 1
-                    log.warning(
-                        "server=%s connection failed: %s", self.name, escape_bytes(str(exc))
-                    )
+                    # ProtocolError texts are escaped where they are made; OSError texts
+                    # are the system's
+                    log.warning("server=%s connection failed: %s", self.name, exc)
                     negotiated = False
                 if self._ended:
                     break
