@@ -8,6 +8,7 @@ import signal
 import sys
 
 from eew.archive_server.feed import load_feed
+from eew.archive_server.repack import load_feed_short
 from eew.archive_server.server import SeedLinkServer
 from eew.errors import CLIError
 from eew.model.clock import WallClock
@@ -42,6 +43,14 @@ def setup(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--organization", default="EEW archive", help="second line of the HELLO answer"
+    )
+    parser.add_argument(
+        "--record-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="re-pack the archive into records of at most S seconds (for example 1, as "
+        "dataloggers for early warning are set; 512-byte Steim2 records, samples unchanged)",
     )
     parser.add_argument(
         "--begin",
@@ -121,7 +130,12 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; return 0."""
     host, port = parse_listen(args.listen)
     speed = parse_speed(args.speed)
-    feed = load_feed(args.paths)
+    if args.record_seconds is None:
+        feed = load_feed(args.paths)
+    elif not args.record_seconds > 0:
+        raise CLIError(f"--record-seconds must be positive, not {args.record_seconds}")
+    else:
+        feed = load_feed_short(args.paths, args.record_seconds)
     if args.begin:
         try:
             begin_ns = iso_to_ns(args.begin)
