@@ -374,12 +374,10 @@ class Session:
         seen = self._seen.get(pkt.channel_id)
         last = self.last_seq.get(key)
         if last is not None and not seq_after(seq, last):
-            if seen is not None:
-                new = seen.is_new(pkt)
-            else:
-                t = self.last_time.get(key)
-                new = t is not None and pkt.starttime_ns > t
-            if not new:
+            # a channel not seen since this client started (resumed from the state file)
+            # has no data time to compare with: its station's last start time says
+            # nothing about it (records of one station's channels last 1-7 s each)
+            if seen is None or not seen.is_new(pkt):
                 return True
             self._ring_reset(seq, last, key, "went backwards")
             return False
