@@ -25,8 +25,8 @@ supervised: the first one that fails stops the daemon, and :meth:`Daemon.run` re
 its exception after the clean-up.
 
 Stop (:meth:`Daemon.request_stop`, wired to SIGTERM/SIGINT by the CLI): the links are
-closed (no new data), the packets already received are processed for at most
-``drain_s``, the SeedLink state is written (the last packet *processed* per station, so
+closed (no new data), the packets already received are processed until ``drain_s``
+after the stop request, the SeedLink state is written (the last packet *processed* per station, so
 a restart neither loses nor duplicates), the publisher sends what it has queued plus a
 ``down`` status, and everything is released within ``shutdown_timeout_s``. Picks in
 progress are not finalised: a stop is not the end of the data.
@@ -403,13 +403,20 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t  # failures were reported by run()
         drained = 0
+        drain_s = self.settings.daemon.drain_s
+
+        def budget_s() -> float:
+            # the drain ends drain_s after the stop request, not after its own start: a
+            # loop that was busy with a backlog when the signal came does not add to it
+            return max(0.0, drain_s - (time.monotonic() - t0))
+
         if self.client is not None:
             await self.client.close()  # links closed: no new data
-            drained = await self._drain(self.settings.daemon.drain_s)
+            drained = await self._drain(budget_s())
             self.client.save_state()
         if self.upstream is not None:
             await self.upstream.close()  # feeds closed: no new picks
-            drained += self._drain_picks(self.settings.daemon.drain_s)
+            drained += self._drain_picks(budget_s())
         try:
             if self.partner is not None:
                 await self.partner.close()  # partner feeds and export publisher closed
