@@ -41,7 +41,7 @@ class DaemonConfig:
     )
     station_live_s: float = _f(30.0, "a station is live if data arrived this recently [s]")
     event_tick_s: float = _f(1.0, "events without new picks are checked for expiry this often [s]")
-    drain_s: float = _f(0.5, "on stop, packets already received are processed this long [s]")
+    drain_s: float = _f(1.0, "on stop, packets already received are processed this long [s]")
     shutdown_timeout_s: float = _f(4.5, "everything stops within this after SIGTERM [s]")
     metrics_listen: str = _f("", "Prometheus endpoint HOST:PORT; empty: off")
     log_level: str = _f("INFO", "DEBUG, INFO, WARNING or ERROR")
