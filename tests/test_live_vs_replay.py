@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from eew.archive_server.repack import load_feed_short
 from eew.bus import Subscriber
 from eew.model.clock import WallClock
+from eew.model.timeutil import NS_PER_S, iso_to_ns, ns_to_iso
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "waveforms_samples" / "verny_m7.0"
@@ -89,7 +91,7 @@ class _Tap:
         assert not self._thread.is_alive()
 
 
-def _live(tmp_path: Path) -> tuple[list, int]:
+def _live(tmp_path: Path, *serve_args: str) -> tuple[list, int]:
     """Alerts received by a subscriber of ``eew run`` fed by ``eew serve``; packet count."""
     sl_port, bus_port = _free_port(), _free_port()
     cfg = tmp_path / "live.toml"
@@ -125,6 +127,7 @@ endpoint = "tcp://127.0.0.1:{bus_port}"
             f"127.0.0.1:{sl_port}",
             "--speed",
             str(SPEED),
+            *serve_args,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
@@ -163,11 +166,11 @@ endpoint = "tcp://127.0.0.1:{bus_port}"
                         s.close()
 
 
-def _replay(tmp_path: Path) -> list[dict]:
-    out = tmp_path / "replay.jsonl"
+def _replay(tmp_path: Path, archive: Path = SCENARIO) -> list[dict]:
+    out = tmp_path / f"replay-{archive.stem}.jsonl"
     subprocess.run(
         # the live run's own configuration file: the same processing settings on both sides
-        [sys.executable, "-m", "eew", "replay", str(SCENARIO), "--no-progress", "--out", str(out),
+        [sys.executable, "-m", "eew", "replay", str(archive), "--no-progress", "--out", str(out),
          "--config", str(tmp_path / "live.toml")],
         check=True,
         capture_output=True,
@@ -191,4 +194,32 @@ def test_verny_live_gives_the_alerts_of_replay_onsite_included(tmp_path):
     key = ("kind", "event_id", "version", "message_type", "sent_time", "magnitude")
     assert [tuple(a[k] for k in key) for a in live_alerts] == [
         tuple(a[k] for k in key) for a in replay_open
+    ]
+
+
+@pytest.mark.slow
+def test_verny_live_with_1_s_records_alerts_as_replay_within_half_a_second(tmp_path):
+    """``eew serve --record-seconds 1``, as dataloggers for early warning are set: the live
+    first alert is within 0.5 s (data time) of the replay of the same 1-s records, onsite
+    alert included. (The first alert is not always earlier than with the archive's own
+    records: what counts is when the record holding the deciding sample ends, and a
+    longer record can end sooner after that sample than the next whole second.)"""
+    live, n_packets = _live(tmp_path, "--record-seconds", "1")
+    repacked = tmp_path / "verny_1s.mseed"
+    repacked.write_bytes(load_feed_short([SCENARIO], 1.0).records.tobytes())
+    replay = _replay(tmp_path, repacked)
+    replay_own = _replay(tmp_path)
+    assert n_packets > 6000
+    assert {a.kind for a in live} == {a["kind"] for a in replay} == {"source", "onsite"}
+    first_live = min(iso_to_ns(a.to_dict()["sent_time"]) for a in live)
+    first_replay = min(iso_to_ns(a["sent_time"]) for a in replay)
+    first_own = min(iso_to_ns(a["sent_time"]) for a in replay_own)
+    print(
+        f"first alert (data time): live 1-s {ns_to_iso(first_live)}, replay 1-s "
+        f"{ns_to_iso(first_replay)}, replay of the archive's own records {ns_to_iso(first_own)}"
+    )
+    assert abs(first_live - first_replay) <= NS_PER_S // 2
+    key = ("kind", "event_id", "version", "message_type", "sent_time", "magnitude")
+    assert [tuple(a.to_dict()[k] for k in key) for a in live] == [
+        tuple(a[k] for k in key) for a in replay if a["message_type"] != "final"
     ]

@@ -170,8 +170,11 @@ def test_silent_stall_is_detected_by_keepalive():
     (s,) = stats.servers
     assert s.stalls >= 1 and s.keepalives >= 1 and fake.connections >= 2
     assert b"INFO ID" in fake.commands
-    # the second connection resumes after the last sequence number received
-    assert b"DATA 000003" in fake.commands
+    # the second connection resumes after the last sequence number received, with the
+    # data time of the last record (for a server whose ring no longer holds that number)
+    assert [c for c in fake.commands if c.startswith(b"DATA 000003 ")] == [
+        b"DATA 000003 2023,11,14,22,13,20"
+    ], fake.commands
     assert [r.seq for r in got] == [1, 2, 3, 4]
 
 
@@ -266,3 +269,40 @@ def test_late_out_of_order_future_and_duplicate_policy():
     assert s.duplicates == 1 and s.future == 1
     assert ch.gap_s == 1.0
     assert np.isclose(ch.latency_max_s, 34 - 3.99)
+
+
+def test_renumbered_ring_is_deduplicated_by_data_time(caplog):
+    """The second connection's server renumbered its ring: records already delivered come
+    back under higher sequence numbers, new records under numbers already seen. Every
+    record is delivered once; one WARNING."""
+    recs = records(3, 8)  # 24 records of one station, XX.S0000
+
+    async def script(writer, reader):
+        if fake.connections == 1:
+            frames = [format_data_frame(i + 1, recs[i]) for i in range(12)]
+        else:
+            frames = [format_data_frame(100 + i, recs[i]) for i in range(6, 12)]
+            frames += [format_data_frame(i - 9, recs[i]) for i in range(12, 24)]
+        writer.write(b"".join(frames))
+        await writer.drain()
+        if fake.connections == 1:
+            writer.close()  # the server goes away
+        await reader.read()
+
+    fake = FakeServer(script)
+
+    async def main():
+        async with fake:
+            async with SeedLinkClient([fake.spec], WallClock(), ClientOptions(**FAST)) as c:
+                got = [await c.get() for _ in range(24)]
+                await asyncio.sleep(0.2)
+                return got, c.statistics()
+
+    caplog.set_level("WARNING", "eew.acquisition.seedlink.client")
+    got, stats = arun(main())
+    keys = [(r.packet.channel_id, r.packet.starttime_ns) for r in got]
+    assert len(set(keys)) == 24 and stats.queued == 0
+    (s,) = stats.servers
+    assert s.duplicates == 6 and s.seq_resets >= 2
+    warnings = [r for r in caplog.records if "ring was reset" in r.getMessage()]
+    assert len(warnings) == 1

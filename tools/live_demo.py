@@ -4,9 +4,10 @@
    its SeedLink server;
 2. a subscriber in this process connects to the daemon's alert bus (CURVE, signatures
    verified);
-3. ``eew serve`` plays a bundled scenario at 10x real time with record times shifted to
-   "now" (the daemon's future-data check is off, as docs/seedlink.md says for ``--now``
-   at speed > 1, and its processing clock follows the data);
+3. ``eew serve`` plays a bundled scenario at 10x real time, re-packed into 1-s records
+   as dataloggers for early warning are set (``--record-seconds 1``), with record times
+   shifted to "now" (the daemon's future-data check is off, as docs/seedlink.md says for
+   ``--now`` at speed > 1, and its processing clock follows the data);
 4. every alert is printed with the warning time per target; when the archive has been
    played and processed, everything is stopped and a summary is printed.
 
@@ -33,7 +34,7 @@ from eew.model.timeutil import ns_to_iso
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEED = 10.0
-SERVE_ARGS = ("--speed", str(SPEED), "--now")
+SERVE_ARGS = ("--speed", str(SPEED), "--now", "--record-seconds", "1")
 
 
 def free_port() -> int:

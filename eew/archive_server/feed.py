@@ -84,6 +84,19 @@ class ArchiveFeed:
     def __len__(self) -> int:
         return int(self.records.shape[0])
 
+    def since(self, begin_ns: int) -> ArchiveFeed:
+        """The records that end after ``begin_ns``, numbered again from 1 (a fresh ring)."""
+        keep = self.raw_end_ns > begin_ns
+        feed = ArchiveFeed(
+            np.ascontiguousarray(self.records[keep]),
+            self.channel_ids,
+            self.channel[keep],
+            self.raw_start_ns[keep],
+            self.raw_end_ns[keep],
+        )
+        feed.counters.update(self.counters)
+        return feed
+
     @property
     def oldest(self) -> int:
         """Sequence number of the oldest packet still in the ring (``newest + 1`` if empty)."""
@@ -158,9 +171,10 @@ class ArchiveFeed:
         return shift_start_time(raw, self.shift_ns) if self.shift_ns else raw
 
 
-def _sort_order(
+def sort_order(
     channel_ids: list[str], channel: np.ndarray, start: np.ndarray, end: np.ndarray
 ) -> np.ndarray:
+    """Replay's arrival order: by end time, then channel id, then start time."""
     rank = np.empty(len(channel_ids), np.int64)
     rank[np.argsort(np.array(channel_ids, dtype=object))] = np.arange(len(channel_ids))
     ch_rank = rank[channel] if len(channel) else channel
@@ -221,7 +235,7 @@ def feed_from_index(idx: ArchiveIndex) -> ArchiveFeed:
     records = np.concatenate(recs)
     channel, start, end = (np.concatenate(a) for a in (chans, starts, ends))
     if extra:
-        o = _sort_order(ids, channel, start, end)
+        o = sort_order(ids, channel, start, end)
         records, channel, start, end = records[o], channel[o], start[o], end[o]
     feed = ArchiveFeed(np.ascontiguousarray(records), ids, channel, start, end)
     feed.counters.update(counters)

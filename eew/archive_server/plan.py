@@ -31,6 +31,8 @@ class Request:
     seq: int | None = None
     begin_ns: int | None = None
     end_ns: int | None = None
+    #: ``DATA seq time``: where to start by data time when ``seq`` is not in the ring
+    resume_ns: int | None = None
 
 
 class Plan:
@@ -59,9 +61,9 @@ class Plan:
         firsts = [self._first(r) for r in requests]
         for c in np.flatnonzero(self.chan_ok).tolist():
             req = requests[owner[c]]
-            self.from_seq[c] = firsts[owner[c]]
-            if req.begin_ns is not None:
-                self.lo[c] = req.begin_ns
+            self.from_seq[c], lo = firsts[owner[c]]
+            if lo is not None:
+                self.lo[c] = lo
             if req.end_ns is not None:
                 self.hi[c] = req.end_ns
         self.timed = bool(np.any(self.hi < _NEVER) or np.any(self.lo > np.iinfo(np.int64).min))
@@ -71,19 +73,35 @@ class Plan:
             seqs = self.select(1, len(feed))
             self.last_seq = int(seqs[-1]) if len(seqs) else 0
 
-    def _first(self, req: Request) -> int:
+    def _first(self, req: Request) -> tuple[int, int | None]:
+        """First sequence number, and the data time records must end after (or None).
+
+        ``DATA seq time`` whose ``seq`` is not in the ring (it left it, or the ring was
+        reset and has not reached it yet) starts at the oldest packet that ends after
+        ``time``, as the SeedLink 3.1 specification describes the optional begin time.
+        """
         feed = self.feed
         if req.action == "TIME":
-            return feed.oldest
+            return feed.oldest, req.begin_ns
         if req.seq is None:
-            return feed.newest + 1
+            return feed.newest + 1, None
         full = unwrap_sequence(req.seq, len(feed))
+        if feed.oldest <= full <= feed.newest + 1:
+            return full, None
+        if req.resume_ns is not None:
+            log.info(
+                "resume from %d: not in the ring (%d-%d); starting by data time",
+                full,
+                feed.oldest,
+                feed.newest,
+            )
+            return feed.oldest, req.resume_ns
         if full < 1:
-            return feed.newest + 1
+            return feed.newest + 1, None
         if full < feed.oldest:
             log.warning("resume from %d: packets before %d left the ring", full, feed.oldest)
-            return feed.oldest
-        return full
+            return feed.oldest, None
+        return full, None
 
     def select(self, a: int, b: int) -> np.ndarray:
         """Sequence numbers in ``[a, b]`` this connection sends."""

@@ -4,9 +4,12 @@ Each client connection is one task that reads commands and, once streaming,
 one more that sends packets. Negotiation follows SeedLink 3.1 as obspy,
 slinktool and libslink use it: HELLO, CAPABILITIES, BATCH, STATION, SELECT,
 DATA/FETCH ``[seq [time]]``, TIME ``start [end]``, END, ENDFETCH, INFO
-(ID, CAPABILITIES, STATIONS, STREAMS; other levels get the ID document marked
-as an error) and BYE. Without STATION the connection is in uni-station mode:
-DATA/FETCH/TIME start streaming at once, for every station.
+(ID, CAPABILITIES, STATIONS, STREAMS, CONNECTIONS; other levels get the ID
+document marked as an error) and BYE. Without STATION the connection is in
+uni-station mode: DATA/FETCH/TIME get no answer and start streaming at once, for
+every station (libslink reads the first frame right after the command). A
+connection that sends no command for ``idle_timeout_s`` before it streams is
+closed. Bytes from the network are escaped in every log line.
 
 Slow clients: a client only ever blocks its own task. Its transport buffer is
 bounded (``max_buffer_bytes``); when it stays full for ``write_timeout_s`` the
@@ -30,8 +33,10 @@ from eew.acquisition.seedlink.protocol import (
     ERROR_LINE,
     OK_LINE,
     Command,
+    ConnectionInfo,
     ProtocolError,
     StreamInfo,
+    escape_bytes,
     format_data_frame,
     format_info_frames,
     info_xml,
@@ -64,6 +69,7 @@ class ServerStatistics:
     info_requests: int
     command_errors: int
     slow_disconnects: int
+    idle_disconnects: int
     overruns: int
     skipped_packets: int
     newest_seq: int
@@ -93,6 +99,9 @@ class SeedLinkServer:
         A client whose buffer stays full this long is disconnected [s].
     max_buffer_bytes : int
         Transport buffer size above which a client's task waits [bytes].
+    idle_timeout_s : float or None
+        A connection that sends no command this long before it streams is closed [s];
+        None: never.
     """
 
     def __init__(
@@ -108,6 +117,7 @@ class SeedLinkServer:
         organization: str = "EEW archive",
         write_timeout_s: float = 30.0,
         max_buffer_bytes: int = 256 * 1024,
+        idle_timeout_s: float | None = 120.0,
     ) -> None:
         self.feed = feed
         self.clock = clock
@@ -119,6 +129,7 @@ class SeedLinkServer:
         self.organization = organization
         self.write_timeout_s = write_timeout_s
         self.max_buffer_bytes = max_buffer_bytes
+        self.idle_timeout_s = idle_timeout_s
         self.counters: Counter[str] = Counter()
         self.started_ns = 0
         self._server: asyncio.Server | None = None
@@ -204,6 +215,7 @@ class SeedLinkServer:
             info_requests=c["info_requests"],
             command_errors=c["command_errors"],
             slow_disconnects=c["slow_disconnects"],
+            idle_disconnects=c["idle_disconnects"],
             overruns=c["overruns"],
             skipped_packets=c["skipped_packets"],
             newest_seq=self.feed.newest,
@@ -236,7 +248,7 @@ class SeedLinkServer:
         peer = writer.get_extra_info("peername")
         log.info("client connected peer=%s", peer)
         writer.transport.set_write_buffer_limits(high=self.max_buffer_bytes)
-        session = _Session(self, reader, writer)
+        session = _Session(self, reader, writer, self.clock.now_ns())
         self._live.add(session)
         try:
             await session.run()
@@ -252,10 +264,16 @@ class SeedLinkServer:
         """INFO answer frames for ``level``."""
         self.counters["info_requests"] += 1
         level = level.upper()
-        known = level in ("ID", "CAPABILITIES", "STATIONS", "STREAMS")
+        known = level in ("ID", "CAPABILITIES", "STATIONS", "STREAMS", "CONNECTIONS")
         streams = self._stream_infos() if level in ("STATIONS", "STREAMS") else []
+        conns = [s.info() for s in self._live] if level == "CONNECTIONS" else []
         xml = info_xml(
-            level if known else "ID", SOFTWARE, self.organization, self.started_ns, streams
+            level if known else "ID",
+            SOFTWARE,
+            self.organization,
+            self.started_ns,
+            streams,
+            [c for c in conns if c is not None],
         )
         recs = text_records(
             xml.encode("ascii"), channel="INF" if known else "ERR", time_ns=self.clock.now_ns()
@@ -285,21 +303,57 @@ class _Session:
     """One client connection: negotiation, then streaming."""
 
     def __init__(
-        self, server: SeedLinkServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        server: SeedLinkServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        connected_ns: int,
     ) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
+        self.connected_ns = connected_ns
+        self.plan: Plan | None = None
+        self.cursor = 0
+        self.packets = 0
+        self.bytes_sent = 0
         self.batch = False
         self.uni = Request()
         self.current: Request | None = None
         self.requests: list[Request] = []
         self.streamer: asyncio.Task[None] | None = None
 
+    def info(self) -> ConnectionInfo | None:
+        """Describe the connection for INFO CONNECTIONS (None before it streams)."""
+        plan = self.plan
+        if plan is None:
+            return None
+        peer = self.writer.get_extra_info("peername") or ("?", 0)
+        feed = self.server.feed
+        stations = sorted({feed.codes[c][:2] for c in np.flatnonzero(plan.chan_ok).tolist()})
+        return ConnectionInfo(
+            host=str(peer[0]),
+            port=int(peer[1]),
+            connected_ns=self.connected_ns,
+            begin_seq=plan.first_seq if plan.first_seq < 2**62 else 0,
+            current_seq=max(self.cursor - 1, 0),
+            packets=self.packets,
+            bytes_sent=self.bytes_sent,
+            realtime=not plan.dialup and plan.last_seq >= 2**62,
+            stations=tuple((str(n), str(s)) for n, s in stations),
+        )
+
     async def run(self) -> None:
         buf = bytearray()
+        idle = self.server.idle_timeout_s
         while True:
-            chunk = await self.reader.read(4096)
+            try:
+                async with asyncio.timeout(idle if self.streamer is None else None):
+                    chunk = await self.reader.read(4096)
+            except TimeoutError:
+                self.server.counters["idle_disconnects"] += 1
+                log.info("client idle for %.0f s before streaming; closed", idle)
+                return
             if not chunk:
                 return
             buf += chunk
@@ -307,7 +361,7 @@ class _Session:
                 if not self._command(line):
                     return
             if len(buf) > _MAX_LINE:
-                log.warning("command line too long; closing")
+                log.warning("command line too long; closing: %s", escape_bytes(buf))
                 return
 
     def abort(self) -> None:
@@ -337,7 +391,8 @@ class _Session:
         except ProtocolError:
             self._reply(False, always=True)
             return True
-        log.debug("command %s %s", cmd.verb, " ".join(cmd.args))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("command %s", escape_bytes(" ".join((cmd.verb, *cmd.args))))
         if cmd.verb == "BYE":
             return False
         if cmd.verb == "INFO":
@@ -345,7 +400,7 @@ class _Session:
             self.writer.write(b"".join(self.server.info_frames(level)))
             return True
         if self.streamer is not None:
-            log.debug("command %s ignored while streaming", cmd.verb)
+            log.debug("command %s ignored while streaming", escape_bytes(cmd.verb))
             return True
         if cmd.verb == "HELLO":
             # one write: obspy reads the two-line answer with a single recv()
@@ -376,7 +431,7 @@ class _Session:
         try:
             sel = tuple(parse_selector(a) for a in cmd.args)
         except ProtocolError as exc:
-            log.info("%s", exc)
+            log.info("%s", escape_bytes(str(exc)))
             self._reply(False)
             return
         req.selectors = (*req.selectors, *sel) if sel else ()
@@ -392,21 +447,35 @@ class _Session:
                 req.end_ns = parse_seedlink_time(cmd.args[1]) if len(cmd.args) > 1 else None
             else:
                 req.seq = parse_sequence(cmd.args[0]) if cmd.args else None
+                req.resume_ns = self._resume_time(cmd.args[1:])
         except ProtocolError as exc:
-            log.info("%s", exc)
-            self._reply(False)
+            log.info("%s", escape_bytes(str(exc)))
+            self._reply(False, always=self.current is None)
             return True
         req.action = cmd.verb
-        self._reply(True)
         if self.current is None:
+            # uni-station mode: no answer, the data follow at once (libslink, ringserver)
             self._start([self.uni])
-        elif all(r is not self.current for r in self.requests):
-            self.requests.append(self.current)
+        else:
+            self._reply(True)
+            if all(r is not self.current for r in self.requests):
+                self.requests.append(self.current)
         return True
+
+    @staticmethod
+    def _resume_time(args: tuple[str, ...]) -> int | None:
+        """The optional begin time of ``DATA seq time`` (an unreadable one is ignored)."""
+        if not args:
+            return None
+        try:
+            return parse_seedlink_time(args[0])
+        except ProtocolError as exc:
+            log.info("DATA time ignored: %s", escape_bytes(str(exc)))
+            return None
 
     def _start(self, requests: list[Request]) -> None:
         self.server.begin_playback()
-        plan = Plan(self.server.feed, requests)
+        plan = self.plan = Plan(self.server.feed, requests)
         self.streamer = asyncio.create_task(self._stream(plan), name="seedlink-stream")
 
     async def _stream(self, plan: Plan) -> None:
@@ -439,12 +508,14 @@ class _Session:
                 continue
             hi = min(feed.newest, cursor + _CHUNK - 1)
             seqs = plan.select(cursor, hi)
-            cursor = hi + 1
+            cursor = self.cursor = hi + 1
             if len(seqs):
                 data = b"".join([format_data_frame(s, feed.record(s)) for s in seqs.tolist()])
                 w.write(data)
                 server.counters["packets_sent"] += len(seqs)
                 server.counters["bytes_sent"] += len(data)
+                self.packets += len(seqs)
+                self.bytes_sent += len(data)
             if w.transport.get_write_buffer_size() > server.max_buffer_bytes:
                 try:
                     async with asyncio.timeout(server.write_timeout_s):

@@ -8,9 +8,11 @@ import signal
 import sys
 
 from eew.archive_server.feed import load_feed
+from eew.archive_server.repack import load_feed_short
 from eew.archive_server.server import SeedLinkServer
 from eew.errors import CLIError
 from eew.model.clock import WallClock
+from eew.model.timeutil import iso_to_ns
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +41,28 @@ def setup(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--organization", default="EEW archive", help="second line of the HELLO answer"
+    )
+    parser.add_argument(
+        "--record-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="re-pack the archive into records of at most S seconds (for example 1, as "
+        "dataloggers for early warning are set; 512-byte Steim2 records, samples unchanged)",
+    )
+    parser.add_argument(
+        "--begin",
+        metavar="TIME",
+        help="serve only the records that end after this data time (ISO 8601, UTC); "
+        "they are numbered from 1, as in a fresh ring",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="close a connection that sends no command for S seconds before it streams "
+        "(default 120; 0: never)",
     )
 
 
@@ -104,7 +128,20 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; return 0."""
     host, port = parse_listen(args.listen)
     speed = parse_speed(args.speed)
-    feed = load_feed(args.paths)
+    if args.record_seconds is None:
+        feed = load_feed(args.paths)
+    elif not args.record_seconds > 0:
+        raise CLIError(f"--record-seconds must be positive, not {args.record_seconds}")
+    else:
+        feed = load_feed_short(args.paths, args.record_seconds)
+    if args.begin:
+        try:
+            begin_ns = iso_to_ns(args.begin)
+        except ValueError as exc:
+            raise CLIError(f"--begin must be an ISO 8601 time, not {args.begin!r}") from exc
+        feed = feed.since(begin_ns)
+        if not len(feed):
+            raise CLIError(f"no record ends after --begin {args.begin}")
     server = SeedLinkServer(
         feed,
         WallClock(),
@@ -114,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         shift_to_now=args.now,
         ring_size=args.ring,
         organization=args.organization,
+        idle_timeout_s=args.idle_timeout if args.idle_timeout > 0 else None,
     )
     asyncio.run(_serve(server))
     return 0

@@ -25,8 +25,8 @@ supervised: the first one that fails stops the daemon, and :meth:`Daemon.run` re
 its exception after the clean-up.
 
 Stop (:meth:`Daemon.request_stop`, wired to SIGTERM/SIGINT by the CLI): the links are
-closed (no new data), the packets already received are processed for at most
-``drain_s``, the SeedLink state is written (the last packet *processed* per station, so
+closed (no new data), the packets already received are processed until ``drain_s``
+after the stop request, the SeedLink state is written (the last packet *processed* per station, so
 a restart neither loses nor duplicates), the publisher sends what it has queued plus a
 ``down`` status, and everything is released within ``shutdown_timeout_s``. Picks in
 progress are not finalised: a stop is not the end of the data.
@@ -117,6 +117,8 @@ class Daemon:
         self.collector = HealthCollector()
         self.metrics: MetricsServer | None = None
         self._stop = asyncio.Event()
+        #: monotonic time the stop was asked for (the signal's arrival) [s]
+        self._stop_requested_s: float | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.client: SeedLinkClient | None = None
         self.upstream: Upstream | None = None
@@ -184,8 +186,18 @@ class Daemon:
         )
 
     # ---- control --------------------------------------------------------------------------
-    def request_stop(self) -> None:
-        """Ask the daemon to stop (signal handlers call this)."""
+    def request_stop(self, requested_s: float | None = None) -> None:
+        """Ask the daemon to stop (signal handlers call this).
+
+        Parameters
+        ----------
+        requested_s : float, optional
+            ``time.monotonic()`` when the stop was asked for (the signal's arrival, which
+            can precede this call when the event loop was busy); default: now. The logged
+            ``stop_s`` counts from there.
+        """
+        if self._stop_requested_s is None:
+            self._stop_requested_s = time.monotonic() if requested_s is None else requested_s
         self._stop.set()
 
     @property
@@ -392,20 +404,27 @@ class Daemon:
 
     # ---- stop -----------------------------------------------------------------------------
     async def _shutdown(self) -> None:
-        t0 = time.monotonic()
+        t0 = self._stop_requested_s if self._stop_requested_s is not None else time.monotonic()
         for t in self._tasks.values():
             t.cancel()
         for t in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t  # failures were reported by run()
         drained = 0
+        drain_s = self.settings.daemon.drain_s
+
+        def budget_s() -> float:
+            # the drain ends drain_s after the stop request, not after its own start: a
+            # loop that was busy with a backlog when the signal came does not add to it
+            return max(0.0, drain_s - (time.monotonic() - t0))
+
         if self.client is not None:
             await self.client.close()  # links closed: no new data
-            drained = await self._drain(self.settings.daemon.drain_s)
+            drained = await self._drain(budget_s())
             self.client.save_state()
         if self.upstream is not None:
             await self.upstream.close()  # feeds closed: no new picks
-            drained += self._drain_picks(self.settings.daemon.drain_s)
+            drained += self._drain_picks(budget_s())
         try:
             if self.partner is not None:
                 await self.partner.close()  # partner feeds and export publisher closed

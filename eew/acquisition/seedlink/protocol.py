@@ -308,7 +308,36 @@ def format_info_time(t_ns: int) -> str:
     return t.strftime("%Y/%m/%d %H:%M:%S.") + f"{t.microsecond // 100:04d}"
 
 
+# ---- logging ------------------------------------------------------------------------------
+def escape_bytes(data: bytes | bytearray | str, limit: int = 80) -> str:
+    r"""Bytes from the network as one printable ASCII string, for log lines.
+
+    Printable ASCII passes; every other byte is written ``\xNN``; more than ``limit``
+    bytes are cut, with the total length appended. A ``str`` (a decoded command, an
+    error text) is encoded as UTF-8 first. Backslashes are not doubled, so a text that
+    was escaped already (a ``repr`` in an error message) passes unchanged.
+    """
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
+    out = "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw[:limit])
+    return out if len(raw) <= limit else f"{out}...({len(raw)} bytes)"
+
+
 # ---- INFO XML -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """One client connection as listed by INFO CONNECTIONS."""
+
+    host: str
+    port: int
+    connected_ns: int
+    begin_seq: int
+    current_seq: int
+    packets: int
+    bytes_sent: int
+    realtime: bool
+    stations: tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class StreamInfo:
     """One stream as listed by INFO STREAMS (times in ns, sequence numbers full)."""
@@ -338,18 +367,22 @@ def info_xml(
     organization: str,
     started_ns: int,
     streams: Iterable[StreamInfo] = (),
+    connections: Iterable[ConnectionInfo] = (),
 ) -> str:
-    """The INFO answer for ``level`` (``ID``, ``CAPABILITIES``, ``STATIONS``, ``STREAMS``).
+    """The INFO answer for ``level``.
 
-    Other levels get the ID document (as ringserver does; the caller flags the error).
+    ``ID``, ``CAPABILITIES``, ``STATIONS``, ``STREAMS`` and ``CONNECTIONS``; other levels
+    get the ID document (as ringserver does; the caller flags the error).
     """
     root = _root(software, organization, started_ns)
     level = level.upper()
     if level == "CAPABILITIES":
         for cap in ("dialup", "multistation", "window-extraction", "info:id"):
             ET.SubElement(root, "capability", name=cap)
-        for cap in ("info:capabilities", "info:stations", "info:streams"):
+        for cap in ("info:capabilities", "info:stations", "info:streams", "info:connections"):
             ET.SubElement(root, "capability", name=cap)
+    elif level == "CONNECTIONS":
+        _connections_xml(root, connections)
     elif level in ("STATIONS", "STREAMS"):
         by_station: dict[tuple[str, str], list[StreamInfo]] = {}
         for s in streams:
@@ -381,6 +414,35 @@ def info_xml(
                         gap_treshold="0",
                     )
     return '<?xml version="1.0"?>' + ET.tostring(root, encoding="unicode")
+
+
+def _connections_xml(root: ET.Element, connections: Iterable[ConnectionInfo]) -> None:
+    """Add one ``station`` element per station, with the connections streaming it.
+
+    SeisComP's layout; counters that an archive server does not keep are given as 0.
+    """
+    by_station: dict[tuple[str, str], list[ConnectionInfo]] = {}
+    for c in connections:
+        for key in c.stations:
+            by_station.setdefault(key, []).append(c)
+    for (net, sta), conns in sorted(by_station.items()):
+        st = ET.SubElement(root, "station", name=sta, network=net, description="")
+        for c in conns:
+            ET.SubElement(
+                st,
+                "connection",
+                host=c.host,
+                port=str(c.port),
+                ctime=format_info_time(c.connected_ns),
+                begin_seq=format_sequence(c.begin_seq),
+                current_seq=format_sequence(c.current_seq),
+                sequence_gaps="0",
+                txcount=str(c.packets),
+                totBytes=str(c.bytes_sent),
+                begin_seq_valid="yes",
+                realtime="yes" if c.realtime else "no",
+                end_of_data="no",
+            )
 
 
 def parse_info_stations(xml: str) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +26,7 @@ from eew.acquisition.mseed import decode_record, parse_header
 from eew.acquisition.seedlink.link import Link
 from eew.acquisition.seedlink.protocol import (
     ProtocolError,
+    escape_bytes,
     format_command,
     format_seedlink_time,
     format_sequence,
@@ -37,8 +38,51 @@ from eew.acquisition.seedlink.spec import ClientOptions, Received, ServerSpec, S
 from eew.errors import DataError
 from eew.model.clock import Clock
 from eew.model.packet import Packet
+from eew.model.timeutil import NS_PER_S
 
 log = logging.getLogger("eew.acquisition.seedlink.client")
+
+#: record start times remembered per channel for de-duplication by data time
+RECENT_RECORDS = 64
+
+
+class _Seen:
+    """What one channel delivered, by data time.
+
+    The end of its newest record and the start times of its last :data:`RECENT_RECORDS`
+    records.
+    """
+
+    __slots__ = ("last_end_ns", "order", "starts", "tol_ns")
+
+    def __init__(self, pkt: Packet) -> None:
+        self.last_end_ns = pkt.endtime_ns
+        self.tol_ns = round(0.5 * NS_PER_S / pkt.sampling_rate_hz)
+        self.order: deque[int] = deque()
+        self.starts: set[int] = set()
+        self.add(pkt)
+
+    def add(self, pkt: Packet) -> None:
+        self.last_end_ns = max(self.last_end_ns, pkt.endtime_ns)
+        t = pkt.starttime_ns
+        if t in self.starts:
+            return
+        self.starts.add(t)
+        self.order.append(t)
+        if len(self.order) > RECENT_RECORDS:
+            self.starts.discard(self.order.popleft())
+
+    def repeats(self, pkt: Packet) -> bool:
+        """True if a record with this start time was delivered (recently)."""
+        return pkt.starttime_ns in self.starts
+
+    def is_new(self, pkt: Packet) -> bool:
+        """True if the record starts at or after the end of everything delivered."""
+        return pkt.starttime_ns >= self.last_end_ns - self.tol_ns
+
+    def before_memory(self, pkt: Packet) -> bool:
+        """True if the record ends before the oldest remembered start (too old to tell)."""
+        return bool(self.order) and pkt.endtime_ns <= min(self.order) + self.tol_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +104,7 @@ class ServerStatistics:
     future: int
     packets: int
     ended: bool
+    seq_resets: int = 0
 
 
 class Session:
@@ -109,6 +154,13 @@ class Session:
         self.name = spec.name
         #: "NET_STA" -> last received 24-bit sequence number
         self.last_seq = {k: v[0] for k, v in resume.items()}
+        #: "NET_STA" -> start time of the last received record [ns] (resume by time)
+        self.last_time = {k: v[1] for k, v in resume.items()}
+        #: channel id -> what it delivered, by data time
+        self._seen: dict[str, _Seen] = {}
+        #: this connection's server renumbered its packets (ring reset): de-duplicate
+        #: by data time as well
+        self._renumbered = False
         self.counters: Counter[str] = Counter()
         self.link: Link | None = None
         self.finished = False
@@ -128,6 +180,8 @@ class Session:
                     negotiated = await self._connect_once()
                 except (OSError, TimeoutError, ProtocolError) as exc:
                     self.counters["connect_failures"] += 1
+                    # ProtocolError texts are escaped where they are made; OSError texts
+                    # are the system's
                     log.warning("server=%s connection failed: %s", self.name, exc)
                     negotiated = False
                 if self._ended:
@@ -151,6 +205,7 @@ class Session:
             await loop.create_connection(lambda: link, self.spec.host, self.spec.port)
         self.link = link
         self._keepalive_pending = False
+        self._renumbered = False
         try:
             await self._negotiate(link)
             self.counters["connects"] += 1
@@ -171,7 +226,7 @@ class Session:
         hello = await link.read_line(t)
         await link.read_line(t)
         if not hello.startswith(b"SeedLink"):
-            raise ProtocolError(f"unexpected HELLO answer {hello[:60]!r}")
+            raise ProtocolError(f"unexpected HELLO answer {escape_bytes(hello)}")
         accepted = 0
         for sel in self.spec.stations:
             cmds = [format_command("STATION", sel.station, sel.network)]
@@ -188,7 +243,7 @@ class Session:
                 self.name,
                 sel.network,
                 sel.station,
-                b" ".join(a.strip() for a in answers).decode("ascii", "replace"),
+                escape_bytes(b" ".join(a.strip() for a in answers)),
             )
         if not accepted:
             raise ProtocolError("no station accepted")
@@ -209,6 +264,17 @@ class Session:
                 for s in nexts[1:]:
                     if seq_after(first, s):
                         first = s
+                # the time lets a server whose ring no longer holds this sequence number
+                # (restarted with a fresh ring) position by data time instead
+                times = [
+                    t
+                    for key, t in self.last_time.items()
+                    if station_matches(sel.network, sel.station, *key.split("_", 1))
+                ]
+                if times:
+                    return format_command(
+                        verb, format_sequence(first), format_seedlink_time(min(times))
+                    )
                 return format_command(verb, format_sequence(first))
         if opts.begin_ns is not None:
             args = [format_seedlink_time(opts.begin_ns)]
@@ -254,7 +320,9 @@ class Session:
             hdr = parse_header(record, 0)
             pkt = decode_record(record, hdr, np.frombuffer(record, np.uint8), now)
         except DataError as exc:
-            log.warning("server=%s packet %06X undecodable: %s", self.name, seq, exc)
+            log.warning(
+                "server=%s packet %06X undecodable: %s", self.name, seq, escape_bytes(str(exc))
+            )
             return False
         if pkt is None:  # a log/text record: nothing to deliver
             self.counters["unexpected"] += 1
@@ -268,21 +336,72 @@ class Session:
             )
         if not wanted:
             self.counters["unexpected"] += 1
-            log.warning("server=%s unexpected packet of %s", self.name, pkt.channel_id)
+            log.warning(
+                "server=%s unexpected packet of %s", self.name, escape_bytes(pkt.channel_id)
+            )
             return True
-        last = self.last_seq.get(key)
-        if last is not None and not seq_after(seq, last):
+        if self._duplicate(seq, key, pkt):
             self.counters["duplicates"] += 1
             return True
         self.last_seq[key] = seq
+        self.last_time[key] = pkt.starttime_ns
+        seen = self._seen.get(pkt.channel_id)
+        if seen is None:
+            self._seen[pkt.channel_id] = _Seen(pkt)
+        else:
+            seen.add(pkt)
         if not self._accept(pkt, now):
             self.counters["future"] += 1
-            log.warning("server=%s future packet of %s dropped", self.name, pkt.channel_id)
+            log.warning(
+                "server=%s future packet of %s dropped", self.name, escape_bytes(pkt.channel_id)
+            )
             return True
         self.counters["packets"] += 1
         if self._deliver(Received(self.name, seq, pkt, now)) and self.link is not None:
             self.link.pause()
         return True
+
+    def _duplicate(self, seq: int, key: str, pkt: Packet) -> bool:
+        """True if ``pkt`` was received already (by sequence number, or by data time).
+
+        A packet whose sequence number is not after the station's last one is new data
+        all the same when it starts after everything its channel delivered: the server's
+        ring was reset and its sequence numbers went backwards. A packet with a newer
+        sequence number whose record was already delivered (same channel and start time)
+        shows a renumbered ring too. Either way the connection then de-duplicates by data
+        time as well, and one WARNING is logged.
+        """
+        seen = self._seen.get(pkt.channel_id)
+        last = self.last_seq.get(key)
+        if last is not None and not seq_after(seq, last):
+            # a channel not seen since this client started (resumed from the state file)
+            # has no data time to compare with: its station's last start time says
+            # nothing about it (records of one station's channels last 1-7 s each)
+            if seen is None or not seen.is_new(pkt):
+                return True
+            self._ring_reset(seq, last, key, "went backwards")
+            return False
+        if seen is None:
+            return False
+        if seen.repeats(pkt):
+            self._ring_reset(seq, last, key, "were renumbered")
+            return True
+        return self._renumbered and seen.before_memory(pkt)
+
+    def _ring_reset(self, seq: int, last: int | None, key: str, how: str) -> None:
+        self.counters["seq_resets"] += 1
+        if self._renumbered:
+            return
+        self._renumbered = True
+        log.warning(
+            "server=%s sequence numbers %s (%s: %06X after %s): the server's ring was "
+            "reset; de-duplicating by data time on this connection",
+            self.name,
+            how,
+            key,
+            seq,
+            "-" if last is None else f"{last:06X}",
+        )
 
     def on_info_frame(self, record: bytes, final: bool) -> None:
         """Consume a keepalive answer; count any other INFO frame."""
@@ -333,4 +452,5 @@ class Session:
             future=c["future"],
             packets=c["packets"],
             ended=self._ended,
+            seq_resets=c["seq_resets"],
         )
