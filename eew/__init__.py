@@ -76,9 +76,12 @@ Modules
     (merged channel picks), ``magnitude``, ``groundmotion`` (published GMPE/IPE/GMICE),
     ``forecast`` (targets' intensity and warning time), ``targets``, ``distant`` (teleseism
     and distant-source tests), ``onsite`` (blind-zone alerts), ``lifecycle`` (event
-    versions new/update/delete/final).
+    versions new/update/delete/final), ``incident`` (one incident per earthquake: the
+    version chain shared by onsite and source alerts, the alert status), ``shakemap``
+    (the forecast model as a function of distance, for ShakeAlert contours and grid).
 ``eew.formats``
-    Native JSON, ShakeAlert v10, QuakeML 1.2, CAP 1.2, ANSS, and format detection.
+    Native JSON, ShakeAlert v10, QuakeML 1.2, CAP 1.2 (wording and areas in
+    ``eew/data/cap_*.toml``), ANSS, and format detection.
 ``eew.bus``
     The alert bus: publisher (XPUB, last-value cache), CURVE keys, Ed25519 signing,
     verifying subscriber, message gate, handover queue, ``feed`` (one subscriber thread).

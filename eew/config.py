@@ -327,10 +327,13 @@ class AlertConfig:
     location_step_km: float = _f(5.0, "re-issue when the epicentre moves by this much [km]")
     intensity_step: float = _f(0.5, "re-issue when the largest target intensity changes by this")
     targets_file: str = _f("targets.csv", "target sites (CSV, relative to this file)")
+    status: str = _f("actual", "alert status: actual, exercise (drills) or test")
 
     def check(self) -> None:
         """Raise :class:`ValueError` naming the key if an invariant is violated."""
         _positive(self, "magnitude_step", "location_step_km", "intensity_step")
+        if self.status not in ("actual", "exercise", "test"):
+            raise ValueError("status: must be actual, exercise or test")
         if self.min_stations < 1:
             raise ValueError("min_stations: must be >= 1")
         if not 0.0 <= self.min_likelihood <= 1.0:

@@ -396,3 +396,27 @@ def shipped() -> Settings:
     d = Settings()
     event = dataclasses.replace(d.config.event, **PINNED_GRID)
     return dataclasses.replace(d, config=dataclasses.replace(d.config, event=event))
+
+
+def _find_shared_schemas() -> Path | None:
+    """``shared/reference/schemas`` beside the checkout or a folder above it (worktrees)."""
+    for parent in ROOT.parents:
+        candidate = parent / "shared" / "reference" / "schemas"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+#: the shared reference schemas (ShakeAlert XSD, examples), None where absent
+SHARED_SCHEMAS = _find_shared_schemas()
+
+
+@pytest.fixture(scope="session")
+def shared_schemas() -> Path:
+    """The shared reference schema folder; skips (naming it) when absent."""
+    if SHARED_SCHEMAS is None:
+        pytest.skip(
+            "shared/reference/schemas not found beside the checkout or above it "
+            "(the ShakeAlert XSD is not part of the project: licence unclear)"
+        )
+    return SHARED_SCHEMAS

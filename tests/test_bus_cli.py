@@ -87,7 +87,7 @@ def test_subscribe_readable_filter_and_exec(
 ) -> None:
     out = tmp_path / "hook.jsonl"
     pub = bus.publisher(clock=WallClock())
-    argv = ["subscribe", pub.endpoint, "--min-intensity", "5", "--target", "Almaty-Center"]
+    argv = ["subscribe", pub.endpoint, "--min-intensity", "5", "--target", "Almaty-Almaly"]
     run = CliRun(
         [*argv, "--max-alerts", "2", "--duration-s", "20", *secure_args(bus.keys), *hook_args(out)]
     )
@@ -107,7 +107,7 @@ def test_subscribe_readable_filter_and_exec(
     text = capsys.readouterr().out
     lines = text.splitlines()
     assert len(lines) == 2 and all("strong" in line for line in lines)
-    assert "M>=5.6" in lines[0] and "Almaty-Center: MSK" in lines[0] and "S waves in 1" in lines[0]
+    assert "M>=5.6" in lines[0] and "Almaty-Almaly: MSK" in lines[0] and "S waves in 1" in lines[0]
     assert "CANCELLED" in lines[1]
     hooked = [json.loads(x) for x in out.read_text().splitlines()]
     assert [(h["event_id"], h["version"]) for h in hooked] == [("strong", 0), ("strong", 1)]

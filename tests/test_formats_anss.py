@@ -12,7 +12,11 @@ from eew.errors import DataError
 from eew.formats import native
 from eew.formats.anss import alert_to_anss, from_anss, pick_to_anss
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "schemas"
+SHARED = next(
+    (p / "shared" / "reference" / "schemas" for p in Path(__file__).resolve().parents
+     if (p / "shared" / "reference" / "schemas").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared" / "reference" / "schemas",
+)  # fmt: skip
 ALERTS = ("alert_new.json", "alert_update.json", "alert_final.json", "alert_delete.json")
 
 # Field names published by anss-formats 0.1.3 (shared/reference/schemas/anss_formats.md)

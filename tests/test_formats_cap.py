@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from lxml import etree
 
 from eew.errors import DataError
 from eew.formats import native
+from eew.formats._common import cap_time
 from eew.formats.cap import (
     CAP_NS,
     CapReference,
@@ -17,11 +19,16 @@ from eew.formats.cap import (
     alert_to_cap,
     cap_reference,
     cap_references,
+    cap_sent_times,
+    severity,
 )
+from eew.formats.cap_text import instruction, wording
 
-SHARED_XSD = (
-    Path(__file__).resolve().parents[2] / "shared" / "reference" / "schemas" / "CAP-v1.2.xsd"
-)
+SHARED_XSD = next(
+    (p / "shared" / "reference" / "schemas" for p in Path(__file__).resolve().parents
+     if (p / "shared" / "reference" / "schemas").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared" / "reference" / "schemas",
+) / "CAP-v1.2.xsd"  # fmt: skip
 ALERTS = ("alert_new.json", "alert_update.json", "alert_final.json", "alert_delete.json")
 CAP_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d$")
 N = {"c": CAP_NS}
@@ -32,10 +39,7 @@ def _alert(datapath: Path, name: str):
 
 
 def _cap(datapath: Path, name: str, **kw) -> bytes:
-    alert = _alert(datapath, name)
-    first = _alert(datapath, "alert_new.json")
-    refs = [] if alert.message_type == "new" else [cap_reference(first)]
-    return alert_to_cap(alert, references=refs, **kw)
+    return alert_to_cap(_alert(datapath, name), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +61,15 @@ def test_cap_validates_against_xsd(datapath: Path, cap_schema, name: str) -> Non
     assert cap_schema.validate(doc), cap_schema.error_log
 
 
-@pytest.mark.parametrize("status", ["Exercise", "Test"])
-def test_cap_exercise_status_is_valid(datapath: Path, cap_schema, status: str) -> None:
-    doc = etree.fromstring(_cap(datapath, "alert_new.json", status=status))
+@pytest.mark.parametrize(("status", "cap"), [("exercise", "Exercise"), ("test", "Test")])
+def test_cap_status_follows_the_alert(datapath: Path, cap_schema, status: str, cap: str) -> None:
+    alert = _alert(datapath, "alert_new.json").with_(status=status)
+    doc = etree.fromstring(alert_to_cap(alert))
     assert cap_schema.validate(doc), cap_schema.error_log
-    assert doc.findtext("c:status", namespaces=N) == status
+    assert doc.findtext("c:status", namespaces=N) == cap
+    for info in doc.findall("c:info", N):
+        assert info.findtext("c:headline", namespaces=N).startswith("[")
+    assert alert_from_cap(etree.tostring(doc)).status == status
 
 
 @pytest.mark.parametrize("name", ALERTS)
@@ -87,56 +95,132 @@ def test_sent_is_whole_seconds_with_numeric_offset(datapath: Path) -> None:
     assert doc.findtext("c:info/c:expires", namespaces=N) == "2024-01-22T18:19:04+00:00"
 
 
-def test_info_blocks_in_three_languages(datapath: Path) -> None:
+def test_info_blocks_in_four_languages(datapath: Path) -> None:
     alert = _alert(datapath, "alert_new.json")
     doc = etree.fromstring(_cap(datapath, "alert_new.json"))
     infos = doc.findall("c:info", N)
-    assert [i.findtext("c:language", namespaces=N) for i in infos] == ["kk", "ru", "en"]
+    assert [i.findtext("c:language", namespaces=N) for i in infos] == ["kk", "ru", "en", "ky"]
     for info in infos:
         for tag in ("headline", "description", "instruction"):
             assert info.findtext(f"c:{tag}", namespaces=N)
         assert info.findtext("c:category", namespaces=N) == "Geo"
         assert info.findtext("c:urgency", namespaces=N) == "Immediate"
         desc = info.findtext("c:description", namespaces=N)
-        assert "5.6" in desc and "Almaty-Medeu" in desc and "Talgar" in desc
-        assert "VII" in desc and "MSK-64" in desc
+        assert "5.6" in desc and "MSK-64" in desc
         assert len(info.findtext("c:headline", namespaces=N)) <= 160
     en = infos[2].findtext("c:description", namespaces=N)
-    assert "at least 5.6" in en and "Almaty-Medeu — intensity VII (MSK-64), in 4 s" in en
+    # Medeu: MSK 6.9 + sigma 0.7 = 7.6 -> VIII (the upper end), S in 4 s
+    assert "at least 5.6" in en and "Almaty, Medeu district — intensity VIII (MSK-64), in 4 s" in en
     ru = infos[1].findtext("c:description", namespaces=N)
-    assert "не менее 5.6" in ru and "через 4 с" in ru
+    assert "не менее 5.6" in ru and "через 4 с" in ru and "Медеуский район" in ru
     kk = infos[0].findtext("c:description", namespaces=N)
-    assert "кемінде 5.6" in kk and "4 с кейін" in kk
-    # one area per affected target; Kaskelen (MSK 1.5) is not affected
+    assert "кемінде 5.6" in kk and "4 с кейін" in kk and "Медеу ауданы" in kk
+    ky = infos[3].findtext("c:description", namespaces=N)
+    assert "кеминде 5.6" in ky and "4 секунддан кийин" in ky
+    # target names in the script of each language: no Latin letters in kk, ru, ky texts
+    for info in (infos[0], infos[1], infos[3]):
+        for tag in ("headline", "description", "instruction"):
+            text = info.findtext(f"c:{tag}", namespaces=N)
+            latin = set(re.findall(r"[A-Za-z]{2,}", text)) - {"MSK", "UTC", "MMI"}
+            assert not {w for w in latin if not set(w) <= set("IVX")}, text
+    # one area per affected target (public level >= 2); radius from the target's extent
     for info in infos:
         areas = info.findall("c:area", N)
-        names = [a.findtext("c:areaDesc", namespaces=N) for a in areas]
-        assert names == [t.name for t in alert.targets[:3]]
-        circle = areas[1].findtext("c:circle", namespaces=N)
-        assert circle == "43.1575,77.0589 5"
+        assert len(areas) == len(
+            [t for t in alert.targets if t.intensity_msk + t.intensity_sigma >= 2]
+        )
+    en_areas = infos[2].findall("c:area", N)
+    assert en_areas[1].findtext("c:areaDesc", namespaces=N) == "Almaty, Medeu district"
+    assert en_areas[1].findtext("c:circle", namespaces=N) == "43.1575,77.0589 9"
 
 
-def test_update_and_cancel_reference_the_previous_message(datapath: Path) -> None:
-    first = _alert(datapath, "alert_new.json")
+def test_severity_and_headline_use_the_same_level(datapath: Path) -> None:
+    for name in ("alert_new.json", "alert_update.json", "alert_final.json"):
+        alert = _alert(datapath, name)
+        doc = etree.fromstring(alert_to_cap(alert))
+        top = max(alert.targets, key=lambda t: t.intensity_msk + t.intensity_sigma)
+        level = round(top.intensity_msk + top.intensity_sigma)
+        roman = ("", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")[level]
+        expected = {
+            8: "Extreme",
+            9: "Extreme",
+            6: "Severe",
+            7: "Severe",
+            4: "Moderate",
+            5: "Moderate",
+        }
+        for info in doc.findall("c:info", N):
+            assert info.findtext("c:headline", namespaces=N).endswith(f" {roman}")
+            assert info.findtext("c:severity", namespaces=N) == expected.get(level, "Minor")
+
+
+def test_severity_table() -> None:
+    assert [severity(x) for x in range(1, 13)] == (
+        ["Minor"] * 3 + ["Moderate"] * 2 + ["Severe"] * 2 + ["Extreme"] * 5
+    )
+
+
+def test_instructions_by_level_in_four_languages() -> None:
+    assert instruction(3, "en") != instruction(5, "en") != instruction(7, "en")
+    assert instruction(8, "en") != instruction(7, "en")
+    assert "Drop, cover and hold on" in instruction(4, "en")
+    for lang in ("kk", "ru", "en", "ky"):
+        assert len({instruction(lvl, lang) for lvl in (2, 4, 6, 8)}) == 4
+    for entry in wording()["instruction"]:
+        assert entry["source"] and entry["review"]
+
+
+def test_lower_bound_intensity_is_marked_and_never_means_no_action(datapath: Path) -> None:
+    alert = _alert(datapath, "alert_new.json")
+    onsite = alert.with_(
+        kind="onsite",
+        targets=tuple(
+            t.with_(intensity_is_lower_bound=True, intensity_msk=3.2) for t in alert.targets
+        ),
+    )
+    doc = etree.fromstring(alert_to_cap(onsite))
+    en = doc.findall("c:info", N)[2]
+    assert en.findtext("c:headline", namespaces=N).endswith("≥ III")
+    assert "intensity ≥ III" in en.findtext("c:description", namespaces=N)
+    assert en.findtext("c:severity", namespaces=N) == "Moderate"
+    assert en.findtext("c:certainty", namespaces=N) == "Observed"
+    assert "Drop, cover and hold on" in en.findtext("c:instruction", namespaces=N)
+
+
+def test_update_and_cancel_reference_the_earlier_versions(datapath: Path) -> None:
     update = etree.fromstring(_cap(datapath, "alert_update.json"))
     assert update.findtext("c:msgType", namespaces=N) == "Update"
-    assert (
-        update.findtext("c:references", namespaces=N)
-        == "KZ-AEWS,kz2024bcxj-v0,2024-01-22T18:09:04+00:00"
+    assert update.findtext("c:references", namespaces=N) == (
+        "KZ-AEWS,kz2024bcxj-v0,2024-01-22T18:09:04+00:00 "
+        "KZ-AEWS,kz2024bcxj-v1,2024-01-22T18:09:05+00:00"
     )
-    assert cap_references(etree.tostring(update)) == (
-        CapReference("KZ-AEWS", "kz2024bcxj-v0", first.sent_time_ns - 250_000_000),
+    assert cap_references(etree.tostring(update))[0] == CapReference(
+        "KZ-AEWS", "kz2024bcxj-v0", _alert(datapath, "alert_new.json").sent_time_ns - 250_000_000
     )
     cancel = etree.fromstring(_cap(datapath, "alert_delete.json"))
     assert cancel.findtext("c:msgType", namespaces=N) == "Cancel"
-    assert cancel.findtext("c:references", namespaces=N)
+    assert len(cancel.findtext("c:references", namespaces=N).split()) == 3
     for info in cancel.findall("c:info", N):
         assert info.findtext("c:responseType", namespaces=N) == "AllClear"
+        assert info.findtext("c:severity", namespaces=N) == "Unknown"
 
 
-def test_update_without_references_is_refused(datapath: Path) -> None:
-    with pytest.raises(DataError, match="references"):
-        alert_to_cap(_alert(datapath, "alert_update.json"))
+def test_sent_strictly_increases_along_the_chain(datapath: Path) -> None:
+    # versions 2 and 3 were sent within the same second (06.250, 06.900)
+    final = _alert(datapath, "alert_final.json")
+    sent = cap_sent_times(final)
+    assert all(b > a for a, b in itertools.pairwise(sent))
+    assert [cap_time(t)[11:19] for t in sent] == [
+        "18:09:04", "18:09:05", "18:09:06", "18:09:07", "18:09:09", "18:09:13",
+    ]  # fmt: skip
+    doc = etree.fromstring(alert_to_cap(final))
+    assert doc.findtext("c:sent", namespaces=N) == "2024-01-22T18:09:13+00:00"
+    assert cap_reference(final).sent_ns == sent[-1]
+
+
+def test_update_without_chain_or_references_is_refused(datapath: Path) -> None:
+    with pytest.raises(DataError, match="no earlier versions"):
+        alert_to_cap(_alert(datapath, "alert_update.json").with_(previous_sent_ns=()))
 
 
 def test_reads_sceewlog_style_cap() -> None:

@@ -68,6 +68,8 @@ processing_clock = "data"
 publish = {"true" if bus else "false"}
 heartbeat_interval_s = 0.5
 event_tick_s = 0.5
+[alert]
+status = "test"
 [seedlink]
 servers = ["127.0.0.1:{seedlink_port}"]
 streams = "*_*"
@@ -134,7 +136,8 @@ def subscribe(endpoint: str, keys: Path, stop: threading.Event, alerts: list) ->
 def show(alert) -> None:
     """Print one alert: header, then targets by warning time."""
     print(
-        f"\n[{alert.message_type.upper()} v{alert.version}] {alert.event_id}"
+        f"\n[{alert.status.upper()}] [{alert.message_type.upper()} v{alert.version}] "
+        f"{alert.event_id}"
         f"  M{alert.magnitude:.1f}"
         f"  {alert.latitude_deg:.3f}N {alert.longitude_deg:.3f}E  depth {alert.depth_km:.0f} km"
         f"  stations {len(alert.stations)}  sent {ns_to_iso(alert.sent_time_ns)}"

@@ -44,7 +44,8 @@ def format_alert(alert: Alert, now_ns: int, targets: Collection[str] | None = No
         Only these targets (default: all).
     """
     label = _LABELS.get(alert.message_type, alert.message_type.upper())
-    head = f"[{label}] {alert.agency} {alert.event_id} v{alert.version} ({alert.kind})"
+    drill = "" if alert.status == "actual" else f"[{alert.status.upper()} - NOT A REAL ALERT] "
+    head = f"{drill}[{label}] {alert.agency} {alert.event_id} v{alert.version} ({alert.kind})"
     if alert.message_type == "delete":
         return f"{head}: event cancelled, disregard earlier alerts"
     mag = f"M{'>=' if alert.magnitude_is_lower_bound else ''}{alert.magnitude:.1f}"
@@ -58,6 +59,8 @@ def format_alert(alert: Alert, now_ns: int, targets: Collection[str] | None = No
     ]
     for t in _selected(alert, targets):
         intensity = "?" if math.isnan(t.intensity_msk) else f"{t.intensity_msk:.1f}"
+        if t.intensity_is_lower_bound:
+            intensity = ">=" + intensity
         parts.append(f"{t.name}: MSK {intensity}, {countdown(t, now_ns)}")
     return " | ".join(parts)
 

@@ -27,13 +27,22 @@ def setup(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         help="earlier message(s) of the same event, any format: CAP references for "
-        "Update/Cancel (repeatable; default for CAP input: its own references)",
+        "Update/Cancel (repeatable; default: the chain the alert carries, or for CAP input "
+        "its own references)",
     )
     parser.add_argument(
-        "--cap-status",
-        default="Actual",
-        choices=("Actual", "Exercise", "System", "Test", "Draft"),
-        help="CAP status (default: %(default)s)",
+        "--status",
+        choices=("actual", "exercise", "test"),
+        help="override the alert status (default: keep it; it becomes CAP status, "
+        "ShakeAlert category and a QuakeML comment)",
+    )
+    parser.add_argument(
+        "--orig-sys", metavar="NAME", help="ShakeAlert orig_sys (default: the agency)"
+    )
+    parser.add_argument(
+        "--no-shakemap",
+        action="store_true",
+        help="ShakeAlert without the gm_info contours and grid",
     )
 
 
@@ -48,6 +57,7 @@ def _read(path: str) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     """Read INPUT, detect its format, write it in the ``--to`` format."""
+    from eew.event.shakemap import shaking_model
     from eew.formats import cap
     from eew.formats.registry import detect_format, read_messages, write_messages
     from eew.model.alert import Alert
@@ -66,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
         args.to,
         agency=args.agency,
         references=references,
-        cap_status=args.cap_status,
+        status=args.status,
+        orig_sys=args.orig_sys,
+        shaking=None if args.no_shakemap else shaking_model(),
     )
     if args.out:
         try:

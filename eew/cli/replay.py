@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import IO
 
 from eew import __version__
@@ -53,6 +54,13 @@ def setup(parser: argparse.ArgumentParser) -> None:
         help="run the per-channel stage only (no association, events or alerts)",
     )
     parser.add_argument(
+        "--status",
+        choices=("test", "exercise", "actual"),
+        default="test",
+        help="status stamped on the alerts: a replay is a test unless said otherwise "
+        "(default: %(default)s; the [alert] status of the configuration is not used)",
+    )
+    parser.add_argument(
         "--table",
         action="store_true",
         help="also print a readable table of the picks (first and final message of each)",
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     speed = _parse_speed(args.speed)
     settings = load_settings(args.config)
     cfg = settings.config
+    cfg = replace(cfg, alert=replace(cfg.alert, status=args.status))
     inventory = load_inventory([*cfg.stationxml_paths(), *args.inventory])
     t_wall0 = time.perf_counter()
     idx = index_archive(args.paths)

@@ -152,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
                                 "EEW_EVENT_ID": body.event_id,
                                 "EEW_VERSION": str(body.version),
                                 "EEW_MESSAGE_TYPE": body.message_type,
+                                "EEW_STATUS": body.status,
                                 "EEW_MAGNITUDE": f"{body.magnitude:.2f}",
                                 "EEW_MAX_INTENSITY": f"{max_intensity(body, flt.targets):.2f}",
                             },

@@ -239,6 +239,8 @@ def _event_score(
     p4 = ev.p_nth_ns(4, with_data)
     if p4 is not None:
         s.p4_after_origin_s = (p4 - ev.origin_ns) / NS_PER_S
+    # events whose alerts continue an onsite incident carry its id (eew.event.incident)
+    linked = {st.event_id for st in run.events if st.incident_id and st.incident_id in ids}
     s.series = [
         (
             (st.sent_time_ns - ev.origin_ns) / NS_PER_S,
@@ -250,7 +252,7 @@ def _event_score(
             st.alerted,
         )
         for st in run.events
-        if st.event_id in ids and st.status == "active"
+        if (st.event_id in ids or st.event_id in linked) and st.status == "active"
     ]
     published = [a for a in msgs if a.message_type in ("new", "update")]
     if not published:

@@ -37,6 +37,7 @@ from eew.event import magnitude as mag
 from eew.event.distant import below_teleseism_line, is_distant_wavefront
 from eew.event.forecast import forecast_targets
 from eew.event.grid import BEYOND_TABLES, OUTSIDE_GRID, grid_spec, station_coverage
+from eew.event.incident import IncidentBook
 from eew.event.lifecycle import AlertLifecycle, EventRecord
 from eew.event.locate import Location, Locator, TravelTimeStack
 from eew.event.onsite import OnsiteDetector
@@ -197,9 +198,17 @@ class EventCore:
         self.absorbed: list[StationPick] = []
         self.events: list[_Event] = []
         self._n_events = 0
-        self._record_args = (alert, config_hash, software_version)
+        self.incidents = IncidentBook(alert.status)
+        self._record_args = (alert, config_hash, software_version, self.incidents)
         self.onsite = OnsiteDetector(
-            onsite, alert.agency, config_hash, targets, sink, clock, software_version
+            onsite,
+            alert.agency,
+            config_hash,
+            targets,
+            sink,
+            clock,
+            software_version,
+            self.incidents,
         )
         self.counters: dict[str, int] = {
             "events": 0,
@@ -679,6 +688,7 @@ class EventCore:
     # ---- lifecycle ----------------------------------------------------------------------
     def _expire(self, now: int) -> None:
         self._expired_at = now
+        self.onsite.expire(now)
         window = self.cfg.association_window_s * NS_PER_S
         self.pool = [sp for sp in self.pool if now - sp.time_ns <= window]
         self.absorbed = [sp for sp in self.absorbed if now - sp.time_ns <= window]

@@ -12,6 +12,12 @@ An :class:`AlertLifecycle` receives the successive estimates of one event
 
 Every estimate also goes out as an ``event`` value (the event's state, alerted or not),
 so replays show how the solution evolved.
+
+Alerts go out through the :class:`~eew.event.incident.IncidentBook`: it gives them the
+incident's event id and version (an onsite alert of the same earthquake may already have
+opened the incident; then the first source alert is an ``update`` of it), the history of
+earlier versions and the alert status. The ``event`` values keep the event core's own
+numbering (``event_id`` of the event, not of the incident).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from eew.config import AlertConfig
+from eew.event.incident import Incident, IncidentBook
 from eew.event.locate import Location
 from eew.event.magnitude import EventMagnitude
 from eew.model.alert import Alert, TargetForecast
@@ -57,6 +64,9 @@ class EventState:
     record: EventRecord
     alerted: bool
     status: str
+    #: event id of the alerts (the incident's, which may be an onsite alert's); "" before
+    #: the first alert. In memory only: not written, so ``event`` lines keep their form.
+    incident_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict with ``type: "event"``."""
@@ -85,10 +95,18 @@ class EventState:
 class AlertLifecycle:
     """The alert state machine of one event."""
 
-    def __init__(self, cfg: AlertConfig, config_hash: str, software_version: str) -> None:
+    def __init__(
+        self,
+        cfg: AlertConfig,
+        config_hash: str,
+        software_version: str,
+        incidents: IncidentBook | None = None,
+    ) -> None:
         self.cfg = cfg
         self.config_hash = config_hash
         self.software_version = software_version
+        self.incidents = incidents if incidents is not None else IncidentBook(cfg.status)
+        self.incident: Incident | None = None
         self.last: Alert | None = None
         self.last_record: EventRecord | None = None
         self.latest: EventRecord | None = None
@@ -117,16 +135,20 @@ class AlertLifecycle:
             )[0]
         )
         return (
-            abs(r.magnitude.magnitude - self.last.magnitude) >= c.magnitude_step
+            abs(r.magnitude.magnitude - prev.magnitude.magnitude) >= c.magnitude_step
             or moved >= c.location_step_km
             or abs(r.max_intensity - prev.max_intensity) >= c.intensity_step
-            or (self.last.magnitude_is_lower_bound and not r.magnitude.is_lower_bound)
+            or (prev.magnitude.is_lower_bound and not r.magnitude.is_lower_bound)
         )
 
     def _alert(self, r: EventRecord, now: int, message_type: str, version: int) -> Alert:
+        """Build the next alert and publish it through the incident book."""
+        if self.incident is None:
+            self.incident = self.incidents.open_source(self.event_id, r.origin_ns)
+        return self.incidents.publish(self.incident, self._draft(r, now, message_type, version))
+
+    def _draft(self, r: EventRecord, now: int, message_type: str, version: int) -> Alert:
         loc = r.location
-        if not self.event_id:
-            self.event_id = f"{self.cfg.agency}-{ns_to_iso(r.origin_ns, 1)}-{r.number}"
         return Alert(
             event_id=self.event_id,
             version=version,
@@ -152,6 +174,9 @@ class AlertLifecycle:
             config_hash=self.config_hash,
         )
 
+    def _incident_id(self) -> str:
+        return self.incident.event_id if self.incident is not None else ""
+
     def update(self, r: EventRecord, now: int) -> Iterator[object]:
         """Feed an estimate; yield the event state and any alert to send."""
         self.latest = r
@@ -169,14 +194,16 @@ class AlertLifecycle:
             self.active = True
         elif self.last is None:
             self.last_record = r
-        yield EventState(self.event_id, now, r, self.active, "active")
+        yield EventState(self.event_id, now, r, self.active, "active", self._incident_id())
         if alert is not None:
             yield alert
 
     def close(self, now: int) -> Iterator[object]:
         """The event is over: a ``final`` message (with the latest estimate) if it was alerted."""
         if self.latest is not None:
-            yield EventState(self.event_id, now, self.latest, self.active, "final")
+            yield EventState(
+                self.event_id, now, self.latest, self.active, "final", self._incident_id()
+            )
         if self.active and self.last is not None and self.latest is not None:
             self.active = False
             yield self._alert(self.latest, now, "final", self.last.version + 1)
@@ -184,7 +211,14 @@ class AlertLifecycle:
     def delete(self, now: int, why: str) -> Iterator[object]:
         """The event fell apart: a ``delete`` message if it was alerted."""
         if self.last_record is not None:
-            yield EventState(self.event_id, now, self.last_record, self.active, f"deleted: {why}")
+            yield EventState(
+                self.event_id,
+                now,
+                self.last_record,
+                self.active,
+                f"deleted: {why}",
+                self._incident_id(),
+            )
         if self.active and self.last is not None and self.last_record is not None:
             self.active = False
             yield self._alert(self.last_record, now, "delete", self.last.version + 1)

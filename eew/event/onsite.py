@@ -30,6 +30,7 @@ import numpy as np
 from eew.config import OnsiteConfig
 from eew.event import groundmotion as gm
 from eew.event.forecast import observed_mmi, plum_intensity
+from eew.event.incident import IncidentBook
 from eew.event.magnitude import magnitude_from_pd
 from eew.event.targets import Target
 from eew.model.alert import Alert, TargetForecast
@@ -60,6 +61,9 @@ class OnsiteDetector:
         Time source (the data clock under replay).
     software_version : str
         Stamped on every alert.
+    incidents : IncidentBook, optional
+        The publishing side shared with the source alerts (one incident per earthquake);
+        a private one if not given.
     """
 
     def __init__(
@@ -71,8 +75,10 @@ class OnsiteDetector:
         sink: Callable[[object], None],
         clock: Clock,
         software_version: str,
+        incidents: IncidentBook | None = None,
     ) -> None:
         self.cfg = config
+        self.incidents = incidents if incidents is not None else IncidentBook()
         self.agency = agency
         self.config_hash = config_hash
         self.software_version = software_version
@@ -132,7 +138,13 @@ class OnsiteDetector:
         if len(recent) >= self.cfg.min_stations:
             self.last_alert_ns = now
             self.count += 1
-            self._sink(self._alert(recent, now))
+            onset = min(v[0] for v in recent.values())
+            self._sink(self.incidents.onsite(self._alert(recent, now), onset))
+
+    def expire(self, now: int) -> None:
+        """Close onsite incidents that no source alert adopted (``final`` versions)."""
+        for alert in self.incidents.expire(now):
+            self._sink(alert)
 
     def _alert(self, passing: dict[str, tuple[int, float, float, float, float]], now: int) -> Alert:
         recent = list(passing.values())
@@ -170,6 +182,7 @@ class OnsiteDetector:
                     ),
                     s_arrival_time_ns=now,
                     warning_time_s=0.0,
+                    intensity_is_lower_bound=True,
                 )
             )
         return Alert(

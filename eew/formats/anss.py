@@ -170,6 +170,8 @@ def alert_to_anss(alert: Alert, *, author: str = "eew") -> dict[str, Any]:
         "targets": [{k: _nan_null(v) for k, v in t.to_dict().items()} for t in alert.targets],
         "software_version": alert.software_version,
         "config_hash": alert.config_hash,
+        "status": alert.status,
+        "previous_sent_times": [ns_to_iso(t) for t in alert.previous_sent_ns],
     }
     magnitude = _finite(
         {
@@ -248,6 +250,10 @@ def _alert_from_anss(d: dict[str, Any]) -> Alert:
         targets=tuple(TargetForecast.from_dict(t) for t in targets),
         software_version=str(x.get("software_version", "")),
         config_hash=str(x.get("config_hash", "")),
+        status=str(x.get("status", "actual")),
+        previous_sent_ns=tuple(
+            parse_time(t, "ANSS previous_sent_times") for t in x.get("previous_sent_times", [])
+        ),
     )
 
 

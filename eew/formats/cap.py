@@ -1,12 +1,19 @@
 """CAP 1.2 (OASIS Common Alerting Protocol) for public warning systems.
 
 One ``alert`` per message with ``msgType`` Alert (``new``), Update (``update``,
-``final``) or Cancel (``delete``); Update and Cancel must name the earlier
-message(s) in ``references`` (``sender,identifier,sent`` triplets). Three
-``info`` blocks (kk, ru, en) with headline, description (magnitude, place,
-intensity and seconds until shaking per target) and instruction, and one
-``area`` per affected target (a circle around it, named in ``areaDesc``).
-Date-times have the form the CAP 1.2 schema requires (``2024-01-22T18:09:04+00:00``).
+``final``) or Cancel (``delete``); Update and Cancel name the earlier versions in
+``references`` (``sender,identifier,sent`` triplets), built from the alert's own
+``previous_sent_ns`` chain, so a converter needs no state. ``status`` follows the
+alert's (Actual, Exercise, Test). Four ``info`` blocks (kk, ru, en, ky) with
+headline, description, instruction by intensity level (:mod:`.cap_text`) and one
+``area`` per affected target (a polygon or a circle of the target's extent from
+``eew/data/cap_areas.toml``, named in the block's language).
+
+Date-times have the form the CAP 1.2 schema requires (``2024-01-22T18:09:04+00:00``:
+whole seconds, numeric offset). So that the versions of an event stay ordered, the
+``sent`` of version *v* is ``max(floor(sent_v), sent_(v-1) + 1 s)`` (:func:`cap_sent_times`):
+at most a few seconds later than the true sent time, which the ``sent_time``
+parameter keeps to the millisecond.
 
 Each ``info`` also carries the full alert as ``parameter`` elements named as in
 the native JSON (``magnitude``, ``latitude_deg``...; one ``target`` parameter
@@ -34,9 +41,10 @@ from eew.formats._common import (
     parse_xml,
     to_bool,
     to_float,
+    to_int,
     to_xml_bytes,
 )
-from eew.formats.cap_text import LANGUAGES, info_text, public_intensity
+from eew.formats.cap_text import LANGUAGES, area_of, info_text, public_level, worst
 from eew.formats.native import TARGET_NULLABLE, alert_from_dict, alert_to_dict
 from eew.model.alert import SCHEMA as ALERT_SCHEMA
 from eew.model.alert import Alert, TargetForecast
@@ -45,6 +53,9 @@ from eew.model.timeutil import NS_PER_S
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 _MSG_TYPES = {"new": "Alert", "update": "Update", "final": "Update", "delete": "Cancel"}
 _STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
+#: alert status -> CAP status, and back (System and Draft are read as test)
+CAP_STATUS = {"actual": "Actual", "exercise": "Exercise", "test": "Test"}
+_FROM_CAP_STATUS = {"Actual": "actual", "Exercise": "exercise", "Test": "test"}
 _SCALAR_PARAMS = (
     "event_id",
     "version",
@@ -66,6 +77,7 @@ _SCALAR_PARAMS = (
     "kind",
     "software_version",
     "config_hash",
+    "status",
 )
 
 
@@ -107,7 +119,7 @@ def cap_identifier(alert: Alert) -> str:
 
 def cap_reference(alert: Alert) -> CapReference:
     """The ``references`` entry that names the CAP message made from ``alert``."""
-    return CapReference(cap_sender(alert), cap_identifier(alert), alert.sent_time_ns)
+    return CapReference(cap_sender(alert), cap_identifier(alert), cap_sent_times(alert)[-1])
 
 
 def _sub(parent: etree._Element, tag: str, text: str) -> etree._Element:
@@ -116,21 +128,81 @@ def _sub(parent: etree._Element, tag: str, text: str) -> etree._Element:
     return el
 
 
-def _severity(affected: tuple[TargetForecast, ...]) -> str:
-    worst = max((public_intensity(t)[0] for t in affected), default=0.0)
-    for limit, name in ((8.0, "Extreme"), (6.0, "Severe"), (4.0, "Moderate")):
-        if worst >= limit:
+def severity(level: int) -> str:
+    """CAP ``severity`` of a public intensity level (table in docs/formats.md)."""
+    for limit, name in ((8, "Extreme"), (6, "Severe"), (4, "Moderate")):
+        if level >= limit:
             return name
     return "Minor"
+
+
+def cap_codes(alert: Alert, affected: tuple[TargetForecast, ...]) -> dict[str, str]:
+    """``responseType``, ``urgency``, ``severity`` and ``certainty`` of an alert.
+
+    Documented as a table in docs/formats.md: severity from the highest public level
+    among the affected targets (the same level the headline shows); urgency Immediate
+    while shaking is to come, Past for the last message and a Cancel; certainty Observed
+    for shaking seen by the city stations (onsite) and for the last message, Likely for
+    likelihood >= 0.5, else Possible; Unlikely for a Cancel.
+    """
+    if alert.message_type == "delete":
+        return {
+            "responseType": "AllClear",
+            "urgency": "Past",
+            "severity": "Unknown",
+            "certainty": "Unlikely",
+        }
+    top = worst(affected)
+    level = top[1].action_level if top is not None else 1
+    sev = severity(level) if top is not None else "Minor"
+    if alert.message_type == "final":
+        return {
+            "responseType": "Monitor",
+            "urgency": "Past",
+            "severity": sev,
+            "certainty": "Observed",
+        }
+    if alert.kind in ("onsite", "plum"):
+        certainty = "Observed"
+    elif math.isfinite(alert.likelihood) and alert.likelihood >= 0.5:
+        certainty = "Likely"
+    else:
+        certainty = "Possible"
+    return {
+        "responseType": "Shelter" if level >= 4 else "Monitor",
+        "urgency": "Immediate",
+        "severity": sev,
+        "certainty": certainty,
+    }
+
+
+def cap_sent_times(alert: Alert) -> list[int]:
+    """CAP ``sent`` of every version of the alert's chain, the alert's own last [ns].
+
+    Whole seconds, strictly increasing: ``max(floor(sent_v), previous + 1 s)``.
+    """
+    out: list[int] = []
+    for t in (*alert.previous_sent_ns[: alert.version], alert.sent_time_ns):
+        whole = t - t % NS_PER_S
+        out.append(max(whole, out[-1] + NS_PER_S) if out else whole)
+    return out
+
+
+def chain_references(alert: Alert) -> tuple[CapReference, ...]:
+    """References to every earlier version, from the alert's own chain."""
+    sent = cap_sent_times(alert)[:-1]
+    sender = cap_sender(alert)
+    return tuple(
+        CapReference(sender, _token(f"{alert.event_id}-v{v}"), t) for v, t in enumerate(sent)
+    )
 
 
 def alert_to_cap(
     alert: Alert,
     *,
     references: Sequence[CapReference] = (),
-    status: str = "Actual",
+    status: str | None = None,
     min_intensity: float = 2.0,
-    target_radius_km: float = 5.0,
     expires_s: float = 600.0,
 ) -> bytes:
     """Serialize ``alert`` as a CAP 1.2 message.
@@ -140,15 +212,13 @@ def alert_to_cap(
     alert : Alert
         The message.
     references : sequence of CapReference
-        Earlier messages of the event (see :func:`cap_reference`); required for
-        Update and Cancel.
-    status : str
-        CAP ``status``: ``Actual``, or ``Exercise``/``Test`` for drills.
+        Earlier messages of the event; default: the alert's own chain
+        (:func:`chain_references`). Update and Cancel need at least one.
+    status : str, optional
+        CAP ``status``; default from the alert (:data:`CAP_STATUS`).
     min_intensity : float
-        Targets whose public intensity (MSK-64, MMI if unknown) is below this
-        get no ``area`` and no text line (all targets are areas of a Cancel).
-    target_radius_km : float
-        Radius of the circle around each target [km] (must be > 0).
+        Targets whose public level is below this get no ``area`` and no text
+        line (all targets are areas of a Cancel).
     expires_s : float
         ``expires`` = sent time + this [s].
 
@@ -158,26 +228,31 @@ def alert_to_cap(
         UTF-8 XML valid against the CAP 1.2 schema.
     """
     msg_type = _MSG_TYPES[alert.message_type]
+    status = status or CAP_STATUS[alert.status]
     if status not in _STATUSES:
         raise DataError(f"CAP status {status!r} not in {_STATUSES}")
-    if msg_type != "Alert" and not references:
-        raise DataError(f"CAP {msg_type} of {alert.event_id} needs references to earlier messages")
-    if not target_radius_km > 0:
-        raise DataError("CAP target_radius_km must be > 0")
+    refs = tuple(references) or chain_references(alert)
+    if msg_type != "Alert" and not refs:
+        raise DataError(
+            f"CAP {msg_type} of {alert.event_id} v{alert.version}: no earlier versions known "
+            "(the alert carries no previous_sent_times; give references)"
+        )
+    sent_ns = cap_sent_times(alert)[-1]
     root = etree.Element(f"{{{CAP_NS}}}alert", nsmap={None: CAP_NS})
     _sub(root, "identifier", cap_identifier(alert))
     _sub(root, "sender", cap_sender(alert))
-    _sub(root, "sent", cap_time(alert.sent_time_ns))
+    _sub(root, "sent", cap_time(sent_ns))
     _sub(root, "status", status)
     _sub(root, "msgType", msg_type)
     _sub(root, "scope", "Public")
-    if references:
-        _sub(root, "references", " ".join(r.text() for r in references))
+    if refs:
+        _sub(root, "references", " ".join(r.text() for r in refs))
     _sub(root, "incidents", _token(alert.event_id))
     if msg_type == "Cancel":
         affected = alert.targets
     else:
-        affected = tuple(t for t in alert.targets if public_intensity(t)[0] >= min_intensity)
+        affected = tuple(t for t in alert.targets if public_level(t).value >= min_intensity)
+    codes = cap_codes(alert, affected)
     params = _parameters(alert)
     for lang in LANGUAGES:
         text = info_text(alert, affected if msg_type != "Cancel" else (), lang)
@@ -185,14 +260,10 @@ def alert_to_cap(
         _sub(info, "language", lang)
         _sub(info, "category", "Geo")
         _sub(info, "event", text.event)
-        _sub(info, "responseType", "AllClear" if msg_type == "Cancel" else "Shelter")
-        _sub(info, "urgency", "Past" if msg_type == "Cancel" else "Immediate")
-        _sub(info, "severity", "Unknown" if msg_type == "Cancel" else _severity(affected))
-        likely = math.isfinite(alert.likelihood) and alert.likelihood >= 0.5
-        certainty = "Unlikely" if msg_type == "Cancel" else ("Likely" if likely else "Possible")
-        _sub(info, "certainty", certainty)
+        for key in ("responseType", "urgency", "severity", "certainty"):
+            _sub(info, key, codes[key])
         _sub(info, "onset", cap_time(alert.origin_time_ns))
-        _sub(info, "expires", cap_time(alert.sent_time_ns + round(expires_s * NS_PER_S)))
+        _sub(info, "expires", cap_time(sent_ns + round(expires_s * NS_PER_S)))
         _sub(info, "senderName", alert.agency or "-")
         _sub(info, "headline", text.headline)
         _sub(info, "description", text.description)
@@ -202,11 +273,19 @@ def alert_to_cap(
             _sub(param, "valueName", name)
             _sub(param, "value", value)
         for t in affected:
-            area = etree.SubElement(info, f"{{{CAP_NS}}}area")
-            _sub(area, "areaDesc", t.name)
-            circle = f"{fmt(t.latitude_deg, 5)},{fmt(t.longitude_deg, 5)} {fmt(target_radius_km)}"
-            _sub(area, "circle", circle)
+            _area(info, t, lang)
     return to_xml_bytes(root)
+
+
+def _area(info: etree._Element, t: TargetForecast, lang: str) -> None:
+    a = area_of(t)
+    area = etree.SubElement(info, f"{{{CAP_NS}}}area")
+    _sub(area, "areaDesc", a.names[lang])
+    if a.polygon:
+        _sub(area, "polygon", " ".join(f"{fmt(la, 5)},{fmt(lo, 5)}" for la, lo in a.polygon))
+    else:
+        circle = f"{fmt(t.latitude_deg, 5)},{fmt(t.longitude_deg, 5)} {fmt(a.radius_km, 3)}"
+        _sub(area, "circle", circle)
 
 
 def _parameters(alert: Alert) -> list[tuple[str, str]]:
@@ -222,6 +301,7 @@ def _parameters(alert: Alert) -> list[tuple[str, str]]:
             text = str(value)
         out.append((key, text))
     out.append(("stations", " ".join(d["stations"])))
+    out.append(("previous_sent_times", " ".join(d["previous_sent_times"])))
     out.extend(("target", json.dumps(t, ensure_ascii=False)) for t in d["targets"])
     return out
 
@@ -279,18 +359,23 @@ def _from_eew_parameters(params: dict[str, list[str]]) -> Alert:
         "sent_time",
         "origin_time",
     )
-    texts += ("magnitude_type", "kind", "software_version", "config_hash")
+    texts += ("magnitude_type", "kind", "software_version", "config_hash", "status")
     for key in _SCALAR_PARAMS:
+        if key == "status" and key not in params:
+            continue
         if key not in params:
             raise DataError(f"CAP: missing parameter {key!r}")
         value = params[key][0]
-        if key in texts:
+        if key == "version":
+            d[key] = to_int(value, "CAP parameter version")
+        elif key in texts:
             d[key] = value
         elif key == "magnitude_is_lower_bound":
             d[key] = to_bool(value, f"CAP parameter {key}")
         else:
             d[key] = None if value == "null" else to_float(value, f"CAP parameter {key}")
     d["stations"] = params.get("stations", [""])[0].split()
+    d["previous_sent_times"] = params.get("previous_sent_times", [""])[0].split()
     targets: list[dict[str, object]] = []
     for text in params.get("target", []):
         try:
@@ -333,4 +418,5 @@ def _from_sceewlog(root: etree._Element, params: dict[str, list[str]]) -> Alert:
         likelihood=math.nan,
         kind="source",
         stations=(),
+        status=_FROM_CAP_STATUS.get(root.findtext(f"{{{CAP_NS}}}status") or "", "test"),
     )

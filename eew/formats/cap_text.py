@@ -1,19 +1,34 @@
-"""Public-warning texts of CAP messages in Kazakh (kk), Russian (ru) and English (en).
+"""Public-warning texts of CAP messages in Kazakh (kk), Russian (ru), English (en) and Kyrgyz (ky).
 
-Texts are built from the alert only; target names are used as configured. The
-Kazakh and Russian wording should be reviewed by the civil-protection service
-before operational use.
+All wording, the protective-action instructions by intensity level and the names of the
+target areas in each language's script live in two data files,
+``eew/data/cap_text.toml`` and ``eew/data/cap_areas.toml``, each entry with its source and
+review status, so that native speakers and the civil-protection services can review them
+in one place. This module only assembles them.
+
+One **public level** per target drives everything a person reads: the headline, the
+severity, the per-place lines and the instruction (:func:`public_level`): the forecast
+intensity (MSK-64, MMI where MSK is unknown) plus one standard deviation where the
+forecast is uncertain (its upper end), rounded to a whole degree; an intensity that is a
+lower bound is shown as "≥" its value.
 """
 
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
+from eew.errors import DataError
 from eew.model.alert import Alert, TargetForecast
 from eew.model.timeutil import NS_PER_S
 
-LANGUAGES = ("kk", "ru", "en")
+LANGUAGES = ("kk", "ru", "en", "ky")
+_DATA = Path(__file__).resolve().parents[1] / "data"
+_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,137 +42,198 @@ class InfoText:
     instruction: str
 
 
-_W = {
-    "event": {"kk": "Жер сілкінісі", "ru": "Землетрясение", "en": "Earthquake"},
-    "warn": {
-        "kk": "Жер сілкінісі туралы ескерту",
-        "ru": "Предупреждение о землетрясении",
-        "en": "Earthquake warning",
-    },
-    "cancel_head": {
-        "kk": "Жер сілкінісі туралы ескерту жойылды",
-        "ru": "Отбой: предупреждение о землетрясении отменено",
-        "en": "Earthquake warning cancelled",
-    },
-    "cancel_desc": {
-        "kk": "Жер сілкінісі туралы ескерту жойылды: оқиға расталмады.",
-        "ru": "Предупреждение о землетрясении отменено: событие не подтвердилось.",
-        "en": "The earthquake warning has been cancelled: the event was not confirmed.",
-    },
-    "cancel_instr": {
-        "kk": "Ешқандай әрекет қажет емес.",
-        "ru": "Никаких действий не требуется.",
-        "en": "No action is required.",
-    },
-    "instruction": {
-        "kk": "Еңкейіп, паналап, сілкініс тоқтағанша берік затты ұстап тұрыңыз. "
-        "Терезелер мен ауыр жиһаздан аулақ болыңыз. Лифтті пайдаланбаңыз. "
-        "Сілкініс кезінде сыртқа жүгірмеңіз.",
-        "ru": "Пригнитесь, укройтесь и держитесь, пока не прекратятся толчки. "
-        "Держитесь подальше от окон и тяжёлой мебели. Не пользуйтесь лифтом. "
-        "Не выбегайте на улицу во время толчков.",
-        "en": "Drop, cover and hold on until the shaking stops. "
-        "Stay away from windows and heavy furniture. Do not use lifts. "
-        "Do not run outside during the shaking.",
-    },
-    "none": {
-        "kk": "Бақыланатын нысандарда сезілетін сілкініс күтілмейді.",
-        "ru": "На контролируемых объектах ощутимых сотрясений не ожидается.",
-        "en": "No perceptible shaking is expected at the monitored sites.",
-    },
-    "expected": {
-        "kk": "Күтілетін сілкініс",
-        "ru": "Ожидаемые сотрясения",
-        "en": "Expected shaking",
-    },
-    "now": {"kk": "қазір", "ru": "уже сейчас", "en": "now"},
-}
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A target's CAP area: names by language and a polygon or a radius."""
+
+    names: dict[str, str]
+    radius_km: float
+    polygon: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PublicLevel:
+    """The intensity a person is told about at one target.
+
+    Attributes
+    ----------
+    value : float
+        Intensity used (forecast + 1 sigma where uncertain, or the observed lower bound).
+    level : int
+        ``value`` rounded, 1 to 12.
+    scale : str
+        ``MSK-64`` or ``MMI``.
+    lower_bound : bool
+        The intensity is a lower bound (shown as "≥").
+    """
+
+    value: float
+    level: int
+    scale: str
+    lower_bound: bool
+
+    @property
+    def action_level(self) -> int:
+        """Level for severity and instruction: a lower bound counts as at least IV.
+
+        Shaking that is still growing never gets "no action needed".
+        """
+        return max(self.level, 4) if self.lower_bound else self.level
+
+    def roman(self) -> str:
+        """``VIII`` or ``≥ III``."""
+        return ("≥ " if self.lower_bound else "") + _ROMAN[self.level - 1]
+
+
+def _load(name: str) -> dict[str, Any]:
+    try:
+        with open(_DATA / name, "rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DataError(f"cannot read {_DATA / name}: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def wording() -> dict[str, Any]:
+    """``cap_text.toml`` (checked: every entry has every language)."""
+    data = _load("cap_text.toml")
+    for key, entry in data["text"].items():
+        missing = [lang for lang in LANGUAGES if lang not in entry]
+        if missing:
+            raise DataError(f"cap_text.toml: text.{key} lacks {missing}")
+    for entry in data["instruction"]:
+        missing = [lang for lang in LANGUAGES if lang not in entry]
+        if missing or "source" not in entry:
+            raise DataError(f"cap_text.toml: instruction {entry.get('key')} lacks {missing}")
+    return data
+
+
+@lru_cache(maxsize=1)
+def _areas() -> tuple[dict[str, Area], float]:
+    data = _load("cap_areas.toml")
+    out = {}
+    for name, entry in data.get("area", {}).items():
+        poly = tuple((float(p[0]), float(p[1])) for p in entry.get("polygon", ()))
+        if poly and (len(poly) < 4 or poly[0] != poly[-1]):
+            raise DataError(f"cap_areas.toml: polygon of {name!r} is not a closed ring")
+        radius = float(entry.get("radius_km", 0.0))
+        if not poly and not radius > 0:
+            raise DataError(f"cap_areas.toml: {name!r} needs a polygon or radius_km > 0")
+        out[name] = Area({lang: str(entry.get(lang, name)) for lang in LANGUAGES}, radius, poly)
+    return out, float(data["meta"]["default_radius_km"])
+
+
+def area_of(target: TargetForecast) -> Area:
+    """The CAP area of a target (a default circle if the data file does not list it)."""
+    areas, default_km = _areas()
+    area = areas.get(target.name)
+    if area is not None:
+        return area
+    return Area(dict.fromkeys(LANGUAGES, target.name), default_km)
+
+
+def _w(key: str, lang: str, **fmt: object) -> str:
+    text = str(wording()["text"][key][lang])
+    return text.format(**fmt) if fmt else text
 
 
 def roman(intensity: float) -> str:
     """Intensity as a Roman numeral (rounded, I to XII)."""
-    n = min(12, max(1, round(intensity)))
-    return ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")[n - 1]
+    return _ROMAN[min(12, max(1, round(intensity))) - 1]
 
 
-def public_intensity(t: TargetForecast) -> tuple[float, str]:
-    """The intensity shown to the public and its scale: MSK-64, or MMI if MSK is unknown."""
+def public_level(t: TargetForecast) -> PublicLevel:
+    """The public level of a target (see the module docstring)."""
     if math.isfinite(t.intensity_msk):
-        return t.intensity_msk, "MSK-64"
-    return t.intensity_mmi, "MMI"
+        value, scale = t.intensity_msk, "MSK-64"
+    else:
+        value, scale = t.intensity_mmi, "MMI"
+    if not math.isfinite(value):
+        return PublicLevel(0.0, 1, scale, True)
+    if not t.intensity_is_lower_bound and math.isfinite(t.intensity_sigma):
+        value += t.intensity_sigma
+    # a lower bound is shown as "at least" the whole degree below it (never overstated)
+    level = math.floor(value + 1e-9) if t.intensity_is_lower_bound else round(value)
+    return PublicLevel(value, min(12, max(1, level)), scale, t.intensity_is_lower_bound)
 
 
-def _mag(alert: Alert, lang: str) -> str:
-    m = f"{alert.magnitude:.1f}"
-    if alert.magnitude_is_lower_bound:
-        return {
-            "kk": f"магнитудасы кемінде {m} (бағалау өсуде)",
-            "ru": f"магнитудой не менее {m} (оценка растёт)",
-            "en": f"of magnitude at least {m} (estimate still growing)",
-        }[lang]
-    return {"kk": f"магнитудасы {m}", "ru": f"магнитудой {m}", "en": f"of magnitude {m}"}[lang]
+def instruction(level: int, lang: str) -> str:
+    """The protective-action instruction for a public level."""
+    best = max(
+        (e for e in wording()["instruction"] if int(e["min_level"]) <= level),
+        key=lambda e: int(e["min_level"]),
+    )
+    return str(best[lang])
 
 
 def _place(alert: Alert, lang: str) -> str:
     lat, lon = alert.latitude_deg, alert.longitude_deg
-    ns = {"kk": ("с. е.", "о. е."), "ru": ("с. ш.", "ю. ш."), "en": ("N", "S")}[lang]
-    ew = {"kk": ("ш. б.", "б. б."), "ru": ("в. д.", "з. д."), "en": ("E", "W")}[lang]
+    n, s, e, w = _w("north", lang).split("|")
     sep = "" if lang == "en" else " "
     pos = (
-        f"{abs(lat):.2f}°{sep}{ns[lat < 0]} {abs(lon):.2f}°{sep}{ew[lon < 0]}, "
-        + {"kk": "тереңдігі", "ru": "глубина", "en": "depth"}[lang]
-        + f" {alert.depth_km:.0f} "
-        + ("km" if lang == "en" else "км")
+        f"{abs(lat):.2f}°{sep}{s if lat < 0 else n} {abs(lon):.2f}°{sep}{w if lon < 0 else e}, "
+        + _w("depth", lang, km=f"{alert.depth_km:.0f}")
     )
     if alert.targets:
         near = min(alert.targets, key=lambda t: t.distance_km)
-        d = f"{near.distance_km:.0f}"
-        pos += {
-            "kk": f", эпицентрден {near.name} нүктесіне дейін {d} км",
-            "ru": f", {d} км от {near.name}",
-            "en": f", {d} km from {near.name}",
-        }[lang]
+        pos += ", " + _w("from", lang, name=area_of(near).names[lang], km=f"{near.distance_km:.0f}")
     return pos
 
 
 def _target_line(t: TargetForecast, sent_ns: int, lang: str) -> str:
-    value, scale = public_intensity(t)
+    lvl = public_level(t)
     seconds = (t.s_arrival_time_ns - sent_ns) / NS_PER_S
-    when = _W["now"][lang] if seconds < 0.5 else f"{seconds:.0f}"
-    intensity = {"kk": "қарқындылығы", "ru": "интенсивность", "en": "intensity"}[lang]
-    if seconds >= 0.5:
-        when = {"kk": f"{when} с кейін", "ru": f"через {when} с", "en": f"in {when} s"}[lang]
-    return f"{t.name} — {intensity} {roman(value)} ({scale}), {when}"
+    when = _w("now", lang) if seconds < 0.5 else _w("in_s", lang, s=f"{seconds:.0f}")
+    name = area_of(t).names[lang]
+    return f"{name} — {_w('intensity', lang)} {lvl.roman()} ({lvl.scale}), {when}"
+
+
+def worst(affected: tuple[TargetForecast, ...]) -> tuple[TargetForecast, PublicLevel] | None:
+    """The affected target with the highest public level, and that level."""
+    if not affected:
+        return None
+    t = max(affected, key=lambda t: (public_level(t).action_level, public_level(t).value))
+    return t, public_level(t)
 
 
 def info_text(alert: Alert, affected: tuple[TargetForecast, ...], lang: str) -> InfoText:
     """Headline, description and instruction of ``alert`` in language ``lang``."""
+    marker = "" if alert.status == "actual" else f"[{_w(alert.status, lang)}] "
+    not_real = "" if alert.status == "actual" else _w("not_real", lang) + " "
     if alert.message_type == "delete":
         return InfoText(
             lang,
-            _W["event"][lang],
-            _W["cancel_head"][lang],
-            _W["cancel_desc"][lang],
-            _W["cancel_instr"][lang],
+            _w("event", lang),
+            marker + _w("cancel_head", lang),
+            not_real + _w("cancel_desc", lang),
+            _w("cancel_instr", lang),
         )
     short = f"M{'≥' if alert.magnitude_is_lower_bound else ''}{alert.magnitude:.1f}"
-    headline = f"{_W['warn'][lang]}: {short}"
-    if affected:
-        worst = max(affected, key=lambda t: public_intensity(t)[0])
-        headline += f", {worst.name} {roman(public_intensity(worst)[0])}"
+    headline = f"{marker}{_w('warn', lang)}: {short}"
+    top = worst(affected)
+    if top is not None:
+        headline += f", {area_of(top[0]).names[lang]} {top[1].roman()}"
     origin = (alert.origin_time_ns // NS_PER_S) % 86400
     hms = f"{origin // 3600:02d}:{origin // 60 % 60:02d}:{origin % 60:02d} UTC"
-    when = {"kk": "ошақтағы уақыты", "ru": "время в очаге", "en": "origin time"}[lang]
-    head = {
-        "kk": f"Жер сілкінісі, {_mag(alert, lang)}, эпицентрі",
-        "ru": f"Землетрясение {_mag(alert, lang)}, эпицентр",
-        "en": f"Earthquake {_mag(alert, lang)} at",
-    }[lang]
-    desc = f"{head} {_place(alert, lang)}, {when} {hms}. "
+    m = f"{alert.magnitude:.1f}"
+    mag = _w("mag_lower", lang, mag=m) if alert.magnitude_is_lower_bound else _w("mag", lang, mag=m)
+    if alert.kind == "onsite":
+        desc = f"{not_real}{_w('onsite_head', lang, mag=mag)}. "
+    else:
+        desc = (
+            f"{not_real}{_w('head', lang, mag=mag)} {_place(alert, lang)}, "
+            f"{_w('origin', lang, hms=hms)}. "
+        )
+    if alert.message_type == "final":
+        desc += _w("final", lang) + " "
     if affected:
         ordered = sorted(affected, key=lambda t: t.s_arrival_time_ns)
         lines = "; ".join(_target_line(t, alert.sent_time_ns, lang) for t in ordered)
-        desc += f"{_W['expected'][lang]}: {lines}."
+        desc += f"{_w('expected', lang)}: {lines}."
     else:
-        desc += _W["none"][lang]
-    return InfoText(lang, _W["event"][lang], headline, desc, _W["instruction"][lang])
+        desc += _w("none", lang)
+    if alert.message_type == "final":
+        instr = _w("after", lang)
+    else:
+        instr = instruction(top[1].action_level if top is not None else 0, lang)
+    return InfoText(lang, _w("event", lang), headline, desc, instr)

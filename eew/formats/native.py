@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from eew.errors import DataError
-from eew.formats._common import nan_to_none, none_to_nan, parse_time, to_bool, to_float, to_int
+from eew.formats._common import nan_to_none, parse_time, to_bool, to_float, to_int
 from eew.model.alert import SCHEMA as ALERT_SCHEMA
 from eew.model.alert import Alert
 from eew.model.pick import PICK_FLOAT_FIELDS, Pick
@@ -51,15 +51,6 @@ def alert_from_dict(d: dict[str, Any]) -> Alert:
     """Parse an ``eew.alert/1`` object; :class:`DataError` if malformed."""
     if not isinstance(d, dict):
         raise DataError(f"{ALERT_SCHEMA}: expected a JSON object, got {type(d).__name__}")
-    d = none_to_nan(d, ALERT_NULLABLE)
-    targets = d.get("targets", [])
-    if not isinstance(targets, list) or not all(isinstance(t, dict) for t in targets):
-        raise DataError(f"{ALERT_SCHEMA}: 'targets' must be a list of objects")
-    d["targets"] = [none_to_nan(t, TARGET_NULLABLE) for t in targets]
-    if not isinstance(d.get("stations", []), list):
-        raise DataError(f"{ALERT_SCHEMA}: 'stations' must be a list")
-    if "magnitude_is_lower_bound" in d and not isinstance(d["magnitude_is_lower_bound"], bool):
-        raise DataError(f"{ALERT_SCHEMA}: 'magnitude_is_lower_bound' must be true or false")
     return Alert.from_dict(d)
 
 
@@ -127,20 +118,36 @@ def loads(text: str | bytes) -> list[Message]:
     return [from_dict(d) for d in load_json_objects(text)]
 
 
+def _no_constant(name: str) -> Any:
+    raise DataError(f"JSON: {name} is not a number in JSON (unknown values are null)")
+
+
+def _decode(text: str) -> Any:
+    """``json.loads`` that refuses NaN/Infinity and turns deep nesting into DataError."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise DataError("JSON: nested too deeply") from None
+
+
 def load_json_objects(text: str | bytes) -> list[Any]:
-    """Decode a JSON document or JSON Lines; :class:`DataError` if neither."""
+    """Decode a JSON document or JSON Lines; :class:`DataError` if neither.
+
+    ``NaN`` and ``Infinity`` (which Python's ``json`` would accept) are refused, and
+    nesting too deep for the decoder is a :class:`DataError`, not a ``RecursionError``.
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DataError(f"JSON input is not UTF-8: {exc}") from exc
     try:
-        return [json.loads(text)]
+        return [_decode(text)]
     except json.JSONDecodeError:
         pass
     lines = [line for line in text.splitlines() if line.strip()]
     try:
-        objs = [json.loads(line) for line in lines]
+        objs = [_decode(line) for line in lines]
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON: {exc}") from exc
     if not objs:

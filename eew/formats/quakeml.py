@@ -4,9 +4,11 @@ An alert becomes one ``event`` with a preferred ``origin`` (time, latitude,
 longitude and depth with uncertainties, ``originUncertainty`` with the
 horizontal 1-sigma, ``evaluationMode`` automatic) and a preferred ``magnitude``
 (value and uncertainty, type, station count); ``creationInfo`` carries the agency,
-the sent time and the message version. ``delete`` is written as
-``evaluationStatus`` rejected and event type ``not existing``; ``final`` as
-``evaluationStatus`` final. Likelihood is also written as SED-EEW's
+the sent time and the message version. The alert status (actual, exercise, test)
+is also a ``comment`` of the event (``status: test``), so that a QuakeML reader sees
+a drill as such. ``delete`` is written as ``evaluationStatus`` rejected and event
+type ``not existing``; ``final`` as ``evaluationStatus`` final. Likelihood is also
+written as SED-EEW's
 ``vs:likelihood``. Pick messages are ``pick`` elements of an event without origin.
 
 What QuakeML has no element for is kept in one extension element per event
@@ -26,6 +28,7 @@ import obspy
 from lxml import etree
 from obspy.core.event import (
     Catalog,
+    Comment,
     CreationInfo,
     Event,
     Magnitude,
@@ -58,7 +61,7 @@ EXT_NS = "urn:almaty-eew:xmlns:quakeml-ext:1"
 #: SED-EEW's namespace for likelihood and rupture extensions
 VS_NS = "http://quakeml.org/xmlns/vstypes/0.1"
 
-_ALERT_ATTRS = ("event_id", "message_type", "kind", "software_version", "config_hash")
+_ALERT_ATTRS = ("event_id", "message_type", "kind", "software_version", "config_hash", "status")
 _TARGET_ATTRS = (
     "latitude_deg",
     "longitude_deg",
@@ -148,6 +151,13 @@ def alert_to_quakeml(alert: Alert) -> bytes:
         preferred_origin_id=origin.resource_id,
         preferred_magnitude_id=magnitude.resource_id,
         creation_info=info,
+        comments=[
+            Comment(
+                text=f"status: {alert.status}"
+                + ("" if alert.status == "actual" else " (not a real alert)"),
+                resource_id=_rid(a, "comment", alert.event_id, str(alert.version), "status"),
+            )
+        ],
     )
     root = _write(Catalog(events=[event], resource_id=_rid(a, "catalog", alert.event_id)))
     ev_el = root.find(f"{{{BED_NS}}}eventParameters/{{{BED_NS}}}event")
@@ -159,11 +169,13 @@ def alert_to_quakeml(alert: Alert) -> bytes:
     ext.set("magnitude_is_lower_bound", str(alert.magnitude_is_lower_bound).lower())
     ext.set("likelihood", _num(alert.likelihood))
     ext.set("stations", " ".join(alert.stations))
+    ext.set("previous_sent_times", " ".join(ns_to_iso(t, 9) for t in alert.previous_sent_ns))
     for t in alert.targets:
         el = etree.SubElement(ext, f"{{{EXT_NS}}}target", name=t.name)
         for key in _TARGET_ATTRS:
             el.set(key, _num(getattr(t, key)))
         el.set("s_arrival_time", ns_to_iso(t.s_arrival_time_ns, digits=9))
+        el.set("intensity_is_lower_bound", str(t.intensity_is_lower_bound).lower())
     return to_xml_bytes(root)
 
 
@@ -285,7 +297,23 @@ def _alert_from_event(ev: Event, ev_el: etree._Element) -> Alert:
         else (),
         software_version=x.get("software_version", ""),
         config_hash=x.get("config_hash", ""),
+        status=x.get("status", _status_comment(ev)),
+        previous_sent_ns=tuple(
+            parse_time(t, "QuakeML eew:alert@previous_sent_times")
+            for t in x.get("previous_sent_times", "").split()
+        ),
     )
+
+
+def _status_comment(ev: Event) -> str:
+    """Status from a ``status: ...`` comment (QuakeML from us without the extension)."""
+    for c in ev.comments:
+        text = str(c.text or "")
+        if text.startswith("status: "):
+            word = text[8:].split()[0] if text[8:].split() else ""
+            if word in ("actual", "exercise", "test"):
+                return word
+    return "actual"
 
 
 def _err(q: QuantityError | None) -> float:
@@ -302,7 +330,22 @@ def _target(el: etree._Element, sent_ns: int) -> TargetForecast:
     name = el.get("name")
     if not name:
         raise DataError("QuakeML: eew:target without name")
-    return TargetForecast(name=name, s_arrival_time_ns=s_ns, **f)
+    return TargetForecast(
+        name=name,
+        latitude_deg=f["latitude_deg"],
+        longitude_deg=f["longitude_deg"],
+        pga_cm_s2=f["pga_cm_s2"],
+        pga_sigma_log10=f["pga_sigma_log10"],
+        intensity_msk=f["intensity_msk"],
+        intensity_mmi=f["intensity_mmi"],
+        intensity_sigma=f["intensity_sigma"],
+        distance_km=f["distance_km"],
+        s_arrival_time_ns=s_ns,
+        warning_time_s=f["warning_time_s"],
+        intensity_is_lower_bound=to_bool(
+            el.get("intensity_is_lower_bound", "false"), "eew:target@intensity_is_lower_bound"
+        ),
+    )
 
 
 def _pick_from_qml(p: QmlPick, ext: etree._Element | None) -> Pick:

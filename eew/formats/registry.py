@@ -91,7 +91,9 @@ def write_messages(
     *,
     agency: str,
     references: Sequence[cap.CapReference] = (),
-    cap_status: str = "Actual",
+    status: str | None = None,
+    orig_sys: str | None = None,
+    shaking: shakealert.ShakingFn | None = None,
 ) -> bytes:
     """Serialize messages in format ``fmt``.
 
@@ -105,12 +107,19 @@ def write_messages(
     agency : str
         Agency code for picks (which do not carry one).
     references : sequence of CapReference
-        Earlier messages, for CAP Update and Cancel.
-    cap_status : str
-        CAP ``status`` (``Actual``, ``Exercise``, ``Test``...).
+        Earlier messages, for CAP Update and Cancel (default: each alert's own chain).
+    status : str, optional
+        ``actual``, ``exercise`` or ``test``: overrides the status of every alert
+        (default: keep it).
+    orig_sys : str, optional
+        ShakeAlert ``orig_sys`` (default: the agency).
+    shaking : callable, optional
+        Ground-motion model for the ShakeAlert contours and grid.
     """
     if not messages:
         raise DataError("no message to write")
+    if status is not None:
+        messages = [m.with_(status=status) if isinstance(m, Alert) else m for m in messages]
     if fmt == "json":
         return "".join(native.dumps(m) + "\n" for m in messages).encode("utf-8")
     if fmt == "anss":
@@ -123,10 +132,11 @@ def write_messages(
             raise DataError(f"ANSS: a required value is unknown (NaN): {exc}") from exc
         return "".join(line + "\n" for line in lines).encode("utf-8")
     if fmt == "shakealert":
-        return shakealert.alert_to_shakealert(_one_alert(messages, fmt))
+        return shakealert.alert_to_shakealert(
+            _one_alert(messages, fmt), orig_sys=orig_sys, shaking=shaking
+        )
     if fmt == "cap":
-        alert = _one_alert(messages, fmt)
-        return cap.alert_to_cap(alert, references=references, status=cap_status)
+        return cap.alert_to_cap(_one_alert(messages, fmt), references=references)
     if fmt == "quakeml":
         from eew.formats import quakeml
 

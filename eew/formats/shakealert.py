@@ -1,31 +1,39 @@
 """ShakeAlert ``event_message`` XML (schema ``ShakeAlert_Message_v10_20191004``).
 
-Mapping (see ``docs/formats.md``, section ShakeAlert):
+Mapping (see ``docs/formats.md``, section ShakeAlert, for the table and a side-by-side
+comparison with ShakeAlert's own example messages):
 
-* ``event_message@message_type``: ``new``/``update``/``delete``; our ``final`` is
-  sent as ``update`` (ShakeAlert's ``follow_up`` is a reviewer's verdict, not ours).
-  ``orig_sys`` = agency, ``version``, ``timestamp`` = sent time, ``category``
-  (``live`` or ``test``), ``alg_vers`` = software version.
+* ``event_message@message_type``: ``new``/``update``/``delete``. The v10 schema has no
+  end-of-event message (``follow_up`` is a human reviewer's verdict), so our ``final``
+  is the last ``update``, marked ``message_type=final`` in our contributor.
+  ``orig_sys`` = the agency unless given, ``version``, ``timestamp`` = sent time,
+  ``category`` ``live`` for actual alerts and ``test`` for exercises and tests,
+  ``alg_vers`` = software version.
 * ``core_info`` with all uncertainties; the horizontal 1-sigma [km] becomes
-  ``lat_uncer``/``lon_uncer`` in degrees; ``num_stations`` = number of stations.
+  ``lat_uncer``/``lon_uncer`` in degrees; ``num_stations`` = number of stations. The
+  schema fixes the unit of ``mag`` to ``Mw``: our magnitude type (e.g. ``Mpd``) and
+  whether it is a lower bound are stated in the contributor.
 * ``contributors/contributor`` with ``alg_name="eew"`` carries what the schema has
   no element for, as ``key=value`` pairs separated by ``;`` in ``alg_instance``:
-  ``kind``, ``magnitude_type``, ``magnitude_is_lower_bound``, ``config_hash``.
-* ``gm_info/gmpoint_pred/pga_pred/pred``: one per target (``SNCL`` = target
-  name, ``value`` = median PGA [cm/s/s], ``time`` = S arrival, ``value_uncer`` =
-  PGA x (10**sigma_log10 - 1) (the schema fixes its units to ``cm/s``),
-  ``app_rad`` = epicentral distance [km], ``time_uncer`` = origin-time sigma).
-* ``gm_info/gmmap_pred``: the predicted MMI at the target points (fields
-  LAT, LON, PGA [%g], MMI), one grid row per target, in the order of ``pga_pred``.
+  ``kind``, ``magnitude_type``, ``magnitude_is_lower_bound``, ``gm_is_lower_bound``,
+  ``message_type``, ``status``, ``config_hash``.
+* ``gm_info`` (with a ground-motion model, ``shaking=``): ``gmcontour_pred`` MMI
+  contours (polygons around the epicentre where the model's MMI reaches II, III, ...)
+  and a ``gmmap_pred`` grid (LAT, LON, PGA [%g], MMI) of ``grid_step_deg``. Our target
+  forecasts are not written as ``gmpoint_pred``: that element holds predictions at
+  stations (``SNCL``), and our targets are places, not stations.
 
-Not carried: the station codes, MSK-64 intensity and intensity sigma (read back
-as NaN), ``final``. Ids of messages from other systems are read as they are.
+Not carried: the station codes, the target forecasts (see above), MSK-64 intensity.
+Ids of messages from other systems are read as they are; their ``gmpoint_pred``
+predictions become targets named by their SNCL.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+import numpy as np
 from lxml import etree
 
 from eew.errors import DataError
@@ -67,24 +75,53 @@ def _el(parent: etree._Element, tag: str, text: str, units: str | None = None) -
     sub.text = text
 
 
-def alert_to_shakealert(alert: Alert, *, category: str = "live") -> bytes:
+#: (magnitude, epicentral distances [km]) -> (median PGA [cm/s²], MMI); see eew.event.shakemap
+ShakingFn = Callable[[float, np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: contours are drawn out to this epicentral distance [km]
+CONTOUR_MAX_KM = 300.0
+#: Worden et al. (2012) MMI from PGV: C1, C2, C3, C4, T1 (log10 cm/s)
+_WORDEN2012_PGV = (3.78, 1.47, 2.89, 3.16, 0.53)
+
+
+def category_of(alert: Alert) -> str:
+    """ShakeAlert ``category``: ``live`` for an actual alert, ``test`` otherwise."""
+    return "live" if alert.status == "actual" else "test"
+
+
+def alert_to_shakealert(
+    alert: Alert,
+    *,
+    category: str | None = None,
+    orig_sys: str | None = None,
+    shaking: ShakingFn | None = None,
+    grid_step_deg: float = 0.1,
+    grid_half_width_deg: float = 1.0,
+) -> bytes:
     """Serialize ``alert`` as a ShakeAlert ``event_message``.
 
     Parameters
     ----------
     alert : Alert
         The message.
-    category : str
-        ``live`` for real alerts, ``test`` for exercises and replays.
+    category : str, optional
+        ``live`` or ``test``; default from the alert's status (:func:`category_of`).
+    orig_sys : str, optional
+        ``orig_sys`` (the originating system); default the alert's agency.
+    shaking : callable, optional
+        Ground-motion model for the ``gm_info`` contours and grid
+        (:func:`eew.event.shakemap.shaking_model`); without it no ``gm_info``.
+    grid_step_deg, grid_half_width_deg : float
+        Grid spacing and half-width (in latitude; longitude scaled to the same km) [deg].
 
     Returns
     -------
     bytes
         UTF-8 XML valid against the version-10 schema.
     """
+    category = category or category_of(alert)
     mtype = "update" if alert.message_type == "final" else alert.message_type
     root = etree.Element(ROOT_TAG)
-    root.set("orig_sys", alert.agency or "-")
+    root.set("orig_sys", orig_sys or alert.agency or "-")
     root.set("version", str(alert.version))
     root.set("message_type", mtype)
     root.set("category", category)
@@ -109,10 +146,16 @@ def alert_to_shakealert(alert: Alert, *, category: str = "live") -> bytes:
     _el(core, "likelihood", fmt(alert.likelihood))
     _el(core, "num_stations", str(len(alert.stations)))
     contributors = etree.SubElement(root, "contributors")
+    gm_lower = alert.magnitude_is_lower_bound or any(
+        t.intensity_is_lower_bound for t in alert.targets
+    )
     extras = {
         "kind": alert.kind,
         "magnitude_type": alert.magnitude_type,
         "magnitude_is_lower_bound": str(alert.magnitude_is_lower_bound).lower(),
+        "gm_is_lower_bound": str(gm_lower).lower(),
+        "message_type": alert.message_type,
+        "status": alert.status,
         "config_hash": alert.config_hash,
     }
     for value in extras.values():
@@ -128,33 +171,86 @@ def alert_to_shakealert(alert: Alert, *, category: str = "live") -> bytes:
         event_id=alert.event_id,
         version=str(alert.version),
     )
-    if alert.targets:
-        _write_gm_info(root, alert)
+    if shaking is not None and alert.message_type != "delete":
+        _write_gm_info(root, alert, shaking, grid_step_deg, grid_half_width_deg)
     return to_xml_bytes(root)
 
 
-def _write_gm_info(root: etree._Element, alert: Alert) -> None:
+def pgv_from_mmi(mmi: float) -> float:
+    """PGV [cm/s] at which Worden et al. (2012) gives ``mmi`` (their relation inverted)."""
+    c1, c2, c3, c4, t1 = _WORDEN2012_PGV
+    t2 = c1 + c2 * t1
+    log_v = (mmi - c1) / c2 if mmi <= t2 else (mmi - c3) / c4
+    return float(10.0**log_v)
+
+
+def contours(
+    alert: Alert, shaking: ShakingFn, n_vertices: int = 16
+) -> list[tuple[int, float, float, list[tuple[float, float]]]]:
+    """MMI contours: ``(MMI, PGA cm/s², PGV cm/s, ring of (lat, lon))`` for MMI II, III...
+
+    A point source with distance-only attenuation gives circles around the epicentre
+    (drawn as ``n_vertices``-gons); at most 10 levels, as the schema allows. Levels
+    reached beyond :data:`CONTOUR_MAX_KM` (outside the attenuation model's range) are
+    left out rather than drawn at an arbitrary edge.
+    """
+    dist = np.arange(0.0, CONTOUR_MAX_KM + 0.25, 0.25)
+    pga, mmi = shaking(alert.magnitude, dist)
+    out: list[tuple[int, float, float, list[tuple[float, float]]]] = []
+    for level in range(2, 12):
+        reached = np.nonzero(mmi >= level)[0]
+        if reached.size == 0 or len(out) == 10:
+            break
+        if reached[-1] == dist.size - 1:
+            continue
+        i = int(reached[-1])
+        radius = float(max(dist[i], 0.5))
+        ring = []
+        for k in range(n_vertices + 1):
+            az = 2.0 * math.pi * (k % n_vertices) / n_vertices
+            ring.append(
+                (
+                    alert.latitude_deg + km_to_deg_lat(radius * math.cos(az)),
+                    alert.longitude_deg + km_to_deg_lon(radius * math.sin(az), alert.latitude_deg),
+                )
+            )
+        out.append((level, float(pga[i]), pgv_from_mmi(level), ring))
+    return out
+
+
+def _write_gm_info(
+    root: etree._Element, alert: Alert, shaking: ShakingFn, step: float, half: float
+) -> None:
     gm = etree.SubElement(root, "gm_info")
-    point = etree.SubElement(gm, "gmpoint_pred")
-    pga = etree.SubElement(point, "pga_pred", number=str(len(alert.targets)))
-    for t in alert.targets:
-        pred = etree.SubElement(pga, "pred")
-        _el(pred, "SNCL", t.name)
-        _el(pred, "value", fmt(t.pga_cm_s2, 6), "cm/s/s")
-        _el(pred, "lat", fmt(t.latitude_deg, 5), "deg")
-        _el(pred, "lon", fmt(t.longitude_deg, 5), "deg")
-        _el(pred, "time", ns_to_iso(t.s_arrival_time_ns), "UTC")
-        _el(pred, "value_uncer", fmt(t.pga_cm_s2 * (10.0**t.pga_sigma_log10 - 1.0), 6), "cm/s")
-        _el(pred, "app_rad", fmt(t.distance_km, 3), "km")
-        _el(pred, "time_uncer", fmt(alert.origin_time_sigma_s), "sec")
-    gmmap = etree.SubElement(gm, "gmmap_pred", number=str(len(alert.targets)))
-    for i, (name, units) in enumerate((("LAT", "deg"), ("LON", "deg"), ("PGA", "pctg"))):
+    rings = contours(alert, shaking)
+    if rings:
+        cont = etree.SubElement(gm, "gmcontour_pred", number=str(len(rings)))
+        for level, c_pga, pgv, ring in rings:
+            c = etree.SubElement(cont, "contour")
+            _el(c, "MMI", fmt(level), "")
+            _el(c, "PGA", fmt(c_pga), "cm/s/s")
+            _el(c, "PGV", fmt(pgv), "cm/s")
+            poly = etree.SubElement(c, "polygon", number=str(len(ring) - 1))
+            poly.text = " ".join(f"{fmt(la)},{fmt(lo)}" for la, lo in ring)
+    n = round(half / step)
+    offs = np.arange(-n, n + 1) * step
+    lat = alert.latitude_deg + offs
+    cos = max(math.cos(math.radians(alert.latitude_deg)), 1e-6)
+    lon = alert.longitude_deg + offs / cos
+    glat, glon = np.meshgrid(lat, lon, indexing="ij")
+    d = np.hypot(
+        (glat - alert.latitude_deg) * KM_PER_DEG, (glon - alert.longitude_deg) * KM_PER_DEG * cos
+    )
+    pga, mmi = shaking(alert.magnitude, d.ravel())
+    gmmap = etree.SubElement(gm, "gmmap_pred", number=str(d.size))
+    fields = (("LAT", "deg"), ("LON", "deg"), ("PGA", "pctg"), ("MMI", "mmi"))
+    for i, (name, units) in enumerate(fields):
         etree.SubElement(gmmap, "grid_field", index=str(i + 1), name=name, units=units)
-    etree.SubElement(gmmap, "grid_field", index="4", name="MMI", units="mmi")
     rows = [
-        f"{fmt(t.latitude_deg, 5)} {fmt(t.longitude_deg, 5)} "
-        f"{fmt(100.0 * t.pga_cm_s2 / _G_CM_S2, 6)} {fmt(t.intensity_mmi, 2)}"
-        for t in alert.targets
+        f"{la:.4f} {lo:.4f} {100.0 * p / _G_CM_S2:.4f} {m:.2f}"
+        for la, lo, p, m in zip(
+            glat.ravel().tolist(), glon.ravel().tolist(), pga.tolist(), mmi.tolist(), strict=True
+        )
     ]
     etree.SubElement(gmmap, "grid_data").text = "\n" + "\n".join(rows) + "\n"
 
@@ -212,10 +308,15 @@ def alert_from_shakealert(data: bytes | str) -> Alert:
     if num_el is not None:
         to_int(num_el.text, "ShakeAlert num_stations")
     alg_vers = root.get("alg_vers", "-")
+    category = root.get("category", "live")
+    status = extras.get("status", "actual" if category == "live" else "test")
+    if mtype == "update" and extras.get("message_type") == "final":
+        mtype = "final"
     return Alert(
         event_id=core.get("id", ""),
         version=to_int(root.get("version"), "ShakeAlert version"),
         message_type="update" if mtype == "follow_up" else mtype,
+        status=status,
         agency=root.get("orig_sys", ""),
         sent_time_ns=sent_ns,
         origin_time_ns=origin_ns,
@@ -234,29 +335,30 @@ def alert_from_shakealert(data: bytes | str) -> Alert:
         likelihood=_num(core, "likelihood", "core_info"),
         kind=extras.get("kind", "source"),
         stations=(),
-        targets=_read_targets(root, lat, lon, sent_ns),
+        targets=_read_targets(root, lat, lon, sent_ns, extras),
         software_version="" if alg_vers == "-" else alg_vers,
         config_hash=extras.get("config_hash", ""),
     )
 
 
 def _read_targets(
-    root: etree._Element, lat_deg: float, lon_deg: float, sent_ns: int
+    root: etree._Element, lat_deg: float, lon_deg: float, sent_ns: int, extras: dict[str, str]
 ) -> tuple[TargetForecast, ...]:
-    preds = root.findall("gm_info/gmpoint_pred/pga_pred/pred")
-    mmi = _read_mmi(root, len(preds))
+    """Predictions at points (``gmpoint_pred/pga_pred``) of other producers, by SNCL."""
+    lower = extras.get("gm_is_lower_bound") == "true"
     out = []
-    for i, pred in enumerate(preds):
+    for pred in root.findall("gm_info/gmpoint_pred/pga_pred/pred"):
         pga = _num(pred, "value", "pga_pred/pred")
         uncer = _num(pred, "value_uncer", "pga_pred/pred")
         t_lat = _num(pred, "lat", "pga_pred/pred")
         t_lon = _num(pred, "lon", "pga_pred/pred")
         s_ns = parse_time(_text(pred, "time", "pga_pred/pred"), "ShakeAlert pred time")
-        rad = pred.find("app_rad")
-        dist = (
-            _num(pred, "app_rad", "pga_pred/pred")
-            if rad is not None
-            else distance_km(lat_deg, lon_deg, t_lat, t_lon)
+        mmi = float(
+            np.clip(1.78 + 1.55 * math.log10(pga), 1.0, 10.0)
+            if 0 < pga <= 10**1.57
+            else np.clip(-1.60 + 3.70 * math.log10(pga), 1.0, 10.0)
+            if pga > 0
+            else math.nan
         )
         out.append(
             TargetForecast(
@@ -266,28 +368,12 @@ def _read_targets(
                 pga_cm_s2=pga,
                 pga_sigma_log10=math.log10(1.0 + uncer / pga) if pga > 0 else math.nan,
                 intensity_msk=math.nan,
-                intensity_mmi=mmi[i],
+                intensity_mmi=mmi,
                 intensity_sigma=math.nan,
-                distance_km=dist,
+                distance_km=distance_km(lat_deg, lon_deg, t_lat, t_lon),
                 s_arrival_time_ns=s_ns,
                 warning_time_s=(s_ns - sent_ns) / NS_PER_S,
+                intensity_is_lower_bound=lower,
             )
         )
     return tuple(out)
-
-
-def _read_mmi(root: etree._Element, n: int) -> list[float]:
-    """MMI per target from ``gmmap_pred`` (NaN where absent)."""
-    gmmap = root.find("gm_info/gmmap_pred")
-    if gmmap is None:
-        return [math.nan] * n
-    names = [f.get("name") for f in gmmap.iterfind("grid_field")]
-    data = gmmap.findtext("grid_data") or ""
-    rows = [line.split() for line in data.strip().splitlines() if line.strip()]
-    if "MMI" not in names or len(rows) != n:
-        return [math.nan] * n
-    col = names.index("MMI")
-    try:
-        return [float(r[col]) for r in rows]
-    except (IndexError, ValueError) as exc:
-        raise DataError(f"ShakeAlert: malformed gmmap_pred grid_data: {exc}") from exc

@@ -11,11 +11,11 @@ the wire.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eew.errors import DataError
-from eew.model.timeutil import iso_to_ns, ns_to_iso
+from eew.model.timeutil import NS_PER_S, iso_to_ns, ns_to_iso
 
 SCHEMA = "eew.alert/1"
 
@@ -25,17 +25,69 @@ def _out(value: float, digits: int) -> float | None:
     return None if math.isnan(value) else round(value, digits)
 
 
-def _in(value: object) -> float:
+def _in(value: object, key: str = "value") -> float:
     """Read a number from the wire; null means unknown (NaN)."""
     if value is None:
         return math.nan
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"{key}: not a number: {value!r}")
     return float(value)
+
+
+def _get(d: dict[str, Any], key: str, where: str) -> Any:
+    """``d[key]`` with a :class:`DataError` naming the missing field."""
+    try:
+        return d[key]
+    except KeyError:
+        raise DataError(f"{where}: missing field {key!r}") from None
+
+
+def _time_in(d: dict[str, Any], key: str, where: str) -> int:
+    value = _get(d, key, where)
+    if not isinstance(value, str):
+        raise DataError(f"{where}: {key} must be an ISO 8601 time string, got {value!r}")
+    try:
+        return iso_to_ns(value)
+    except (ValueError, OverflowError) as exc:
+        raise DataError(f"{where}: {key}: invalid time {value!r}") from exc
+
+
+def _text(d: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = d.get(key, default) if default is not None else _get(d, key, where)
+    if not isinstance(value, str):
+        raise DataError(f"{where}: {key} must be a string, got {value!r}")
+    return value
+
+
+def _bool_in(d: dict[str, Any], key: str, where: str, default: bool | None = None) -> bool:
+    value = d.get(key, default) if default is not None else _get(d, key, where)
+    if not isinstance(value, bool):
+        raise DataError(f"{where}: {key} must be true or false, got {value!r}")
+    return value
+
+
+def _check(where: str, key: str, value: float, lo: float, hi: float, *, nullable: bool) -> None:
+    """One clear :class:`DataError` naming ``key`` if ``value`` is not allowed.
+
+    ``nullable`` fields may be NaN (unknown, ``null`` on the wire); no field may be
+    infinite, and a known value must lie in ``[lo, hi]``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"{where}: {key} is not a number: {value!r}")
+    if math.isnan(value):
+        if nullable:
+            return
+        raise DataError(f"{where}: {key} is null or NaN where a value is required")
+    if not lo <= value <= hi:
+        raise DataError(f"{where}: {key} = {value!r} is outside [{lo:g}, {hi:g}]")
 
 
 MESSAGE_TYPES = ("new", "update", "delete", "final")
 ALERT_KINDS = ("source", "onsite", "plum")
+#: ``actual`` for real alerts, ``exercise`` for drills, ``test`` for technical tests
+#: and replays (CAP ``status`` Actual/Exercise/Test, ShakeAlert ``category`` live/test)
+ALERT_STATUSES = ("actual", "exercise", "test")
+_INF = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +116,10 @@ class TargetForecast:
         Predicted S-wave arrival time [ns since the epoch].
     warning_time_s : float
         S arrival minus the alert's sent time [s]; negative inside the blind zone.
+    intensity_is_lower_bound : bool
+        True when the intensities (and PGA) are a lower bound of the shaking to come,
+        not a median forecast: observed shaking forwarded by an onsite/PLUM alert
+        while it is still growing.
     """
 
     name: str
@@ -77,6 +133,31 @@ class TargetForecast:
     distance_km: float
     s_arrival_time_ns: int
     warning_time_s: float
+    intensity_is_lower_bound: bool = False
+
+    def __post_init__(self) -> None:
+        w = f"target {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise DataError("target: name must be a non-empty string")
+        _check(w, "latitude_deg", self.latitude_deg, -90.0, 90.0, nullable=False)
+        _check(w, "longitude_deg", self.longitude_deg, -180.0, 180.0, nullable=False)
+        _check(w, "pga_cm_s2", self.pga_cm_s2, 0.0, 1e5, nullable=True)
+        _check(w, "pga_sigma_log10", self.pga_sigma_log10, 0.0, 10.0, nullable=True)
+        _check(w, "intensity_msk", self.intensity_msk, -5.0, 13.0, nullable=True)
+        _check(w, "intensity_mmi", self.intensity_mmi, -5.0, 13.0, nullable=True)
+        _check(w, "intensity_sigma", self.intensity_sigma, 0.0, 12.0, nullable=True)
+        _check(w, "distance_km", self.distance_km, 0.0, 20040.0, nullable=False)
+        _check(w, "warning_time_s", self.warning_time_s, -_INF, _INF, nullable=False)
+        if not isinstance(self.intensity_is_lower_bound, bool):
+            raise DataError(f"{w}: intensity_is_lower_bound must be true or false")
+
+    def with_(self, **changes: Any) -> TargetForecast:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def with_warning(self, sent_time_ns: int) -> TargetForecast:
+        """A copy whose warning time is counted from ``sent_time_ns``."""
+        return replace(self, warning_time_s=(self.s_arrival_time_ns - sent_time_ns) / NS_PER_S)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (times as ISO strings)."""
@@ -92,27 +173,57 @@ class TargetForecast:
             "distance_km": _out(self.distance_km, 3),
             "s_arrival_time": ns_to_iso(self.s_arrival_time_ns),
             "warning_time_s": _out(self.warning_time_s, 3),
+            "intensity_is_lower_bound": self.intensity_is_lower_bound,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TargetForecast:
-        """Inverse of :meth:`to_dict`."""
-        try:
-            return cls(
-                name=str(d["name"]),
-                latitude_deg=_in(d["latitude_deg"]),
-                longitude_deg=_in(d["longitude_deg"]),
-                pga_cm_s2=_in(d["pga_cm_s2"]),
-                pga_sigma_log10=_in(d["pga_sigma_log10"]),
-                intensity_msk=_in(d["intensity_msk"]),
-                intensity_mmi=_in(d["intensity_mmi"]),
-                intensity_sigma=_in(d["intensity_sigma"]),
-                distance_km=_in(d["distance_km"]),
-                s_arrival_time_ns=iso_to_ns(d["s_arrival_time"]),
-                warning_time_s=_in(d["warning_time_s"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"invalid target forecast: {exc!r}") from exc
+        """Inverse of :meth:`to_dict`; :class:`DataError` naming the field if malformed."""
+        if not isinstance(d, dict):
+            raise DataError(f"target: expected a JSON object, got {type(d).__name__}")
+        w = f"target {d.get('name')!r}"
+        name = _get(d, "name", "target")
+        if not isinstance(name, str):
+            raise DataError(f"target: name must be a string, got {name!r}")
+        f = {k: _in(_get(d, k, w), f"{w}: {k}") for k in _TARGET_FLOATS}
+        return cls(
+            name=name,
+            latitude_deg=f["latitude_deg"],
+            longitude_deg=f["longitude_deg"],
+            pga_cm_s2=f["pga_cm_s2"],
+            pga_sigma_log10=f["pga_sigma_log10"],
+            intensity_msk=f["intensity_msk"],
+            intensity_mmi=f["intensity_mmi"],
+            intensity_sigma=f["intensity_sigma"],
+            distance_km=f["distance_km"],
+            s_arrival_time_ns=_time_in(d, "s_arrival_time", w),
+            warning_time_s=f["warning_time_s"],
+            intensity_is_lower_bound=_bool_in(d, "intensity_is_lower_bound", w, False),
+        )
+
+
+_TARGET_FLOATS = (
+    "latitude_deg",
+    "longitude_deg",
+    "pga_cm_s2",
+    "pga_sigma_log10",
+    "intensity_msk",
+    "intensity_mmi",
+    "intensity_sigma",
+    "distance_km",
+    "warning_time_s",
+)
+_ALERT_FLOATS = (
+    "origin_time_sigma_s",
+    "latitude_deg",
+    "longitude_deg",
+    "horizontal_sigma_km",
+    "depth_km",
+    "depth_sigma_km",
+    "magnitude",
+    "magnitude_sigma",
+    "likelihood",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +270,14 @@ class Alert:
         Forecasts at the configured target sites.
     software_version, config_hash : str
         Provenance.
+    status : str
+        ``actual`` (a real alert), ``exercise`` (a drill) or ``test`` (technical tests,
+        replays, demos): see :data:`ALERT_STATUSES`.
+    previous_sent_ns : tuple of int
+        Sent times of the earlier versions of this event, ``previous_sent_ns[v]`` for
+        version ``v`` [ns]; entries from ``version`` on are ignored. The publishing
+        side keeps the chain so that a converter without state can name the earlier
+        messages (CAP ``references``).
     """
 
     event_id: str
@@ -183,14 +302,32 @@ class Alert:
     targets: tuple[TargetForecast, ...] = field(default_factory=tuple)
     software_version: str = ""
     config_hash: str = ""
+    status: str = "actual"
+    previous_sent_ns: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        w = f"alert {self.event_id}"
+        if not isinstance(self.event_id, str) or not self.event_id:
+            raise DataError("alert: event_id must be a non-empty string")
         if self.message_type not in MESSAGE_TYPES:
-            raise DataError(f"alert {self.event_id}: message_type {self.message_type!r}")
+            raise DataError(f"{w}: message_type {self.message_type!r} not in {MESSAGE_TYPES}")
         if self.kind not in ALERT_KINDS:
-            raise DataError(f"alert {self.event_id}: kind {self.kind!r}")
-        if self.version < 0:
-            raise DataError(f"alert {self.event_id}: negative version")
+            raise DataError(f"{w}: kind {self.kind!r} not in {ALERT_KINDS}")
+        if self.status not in ALERT_STATUSES:
+            raise DataError(f"{w}: status {self.status!r} not in {ALERT_STATUSES}")
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 0:
+            raise DataError(f"{w}: version must be an integer >= 0, got {self.version!r}")
+        if not all(isinstance(t, int) for t in self.previous_sent_ns):
+            raise DataError(f"{w}: previous_sent_ns must be integers [ns]")
+        _check(w, "origin_time_sigma_s", self.origin_time_sigma_s, 0.0, 3600.0, nullable=True)
+        _check(w, "latitude_deg", self.latitude_deg, -90.0, 90.0, nullable=False)
+        _check(w, "longitude_deg", self.longitude_deg, -180.0, 180.0, nullable=False)
+        _check(w, "horizontal_sigma_km", self.horizontal_sigma_km, 0.0, 20040.0, nullable=True)
+        _check(w, "depth_km", self.depth_km, -10.0, 800.0, nullable=False)
+        _check(w, "depth_sigma_km", self.depth_sigma_km, 0.0, 1000.0, nullable=True)
+        _check(w, "magnitude", self.magnitude, -3.0, 10.5, nullable=False)
+        _check(w, "magnitude_sigma", self.magnitude_sigma, 0.0, 10.0, nullable=True)
+        _check(w, "likelihood", self.likelihood, 0.0, 1.0, nullable=True)
 
     def with_(self, **changes: Any) -> Alert:
         """A copy with some fields changed."""
@@ -223,6 +360,8 @@ class Alert:
             "targets": [t.to_dict() for t in self.targets],
             "software_version": self.software_version,
             "config_hash": self.config_hash,
+            "status": self.status,
+            "previous_sent_times": [ns_to_iso(t) for t in self.previous_sent_ns],
         }
 
     @classmethod
@@ -232,33 +371,46 @@ class Alert:
             raise DataError(
                 f"not an {SCHEMA} alert: type={d.get('type')!r} schema={d.get('schema')!r}"
             )
-        known = {f.name for f in fields(cls)}
-        try:
-            return cls(
-                event_id=str(d["event_id"]),
-                version=int(d["version"]),
-                message_type=str(d["message_type"]),
-                agency=str(d["agency"]),
-                sent_time_ns=iso_to_ns(d["sent_time"]),
-                origin_time_ns=iso_to_ns(d["origin_time"]),
-                origin_time_sigma_s=_in(d["origin_time_sigma_s"]),
-                latitude_deg=_in(d["latitude_deg"]),
-                longitude_deg=_in(d["longitude_deg"]),
-                horizontal_sigma_km=_in(d["horizontal_sigma_km"]),
-                depth_km=_in(d["depth_km"]),
-                depth_sigma_km=_in(d["depth_sigma_km"]),
-                magnitude=_in(d["magnitude"]),
-                magnitude_sigma=_in(d["magnitude_sigma"]),
-                magnitude_type=str(d["magnitude_type"]),
-                magnitude_is_lower_bound=bool(d["magnitude_is_lower_bound"]),
-                likelihood=_in(d["likelihood"]),
-                kind=str(d["kind"]),
-                stations=tuple(str(s) for s in d["stations"]),
-                targets=tuple(TargetForecast.from_dict(t) for t in d.get("targets", [])),
-                software_version=str(d.get("software_version", "")),
-                config_hash=str(d.get("config_hash", "")),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(
-                f"malformed alert ({sorted(set(d) - known - {'type', 'schema'})}): {exc!r}"
-            ) from exc
+        w = f"{SCHEMA} {d.get('event_id')!r}"
+        version = _get(d, "version", w)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise DataError(f"{w}: version must be an integer, got {version!r}")
+        stations = _get(d, "stations", w)
+        if not isinstance(stations, list) or not all(isinstance(x, str) for x in stations):
+            raise DataError(f"{w}: stations must be a list of strings")
+        targets = d.get("targets", [])
+        if not isinstance(targets, list):
+            raise DataError(f"{w}: targets must be a list of objects")
+        previous = d.get("previous_sent_times", [])
+        if not isinstance(previous, list):
+            raise DataError(f"{w}: previous_sent_times must be a list of times")
+        t = {k: _text(d, k, w) for k in ("event_id", "message_type", "agency", "kind")}
+        f = {k: _in(_get(d, k, w), f"{w}: {k}") for k in _ALERT_FLOATS}
+        return cls(
+            event_id=t["event_id"],
+            message_type=t["message_type"],
+            agency=t["agency"],
+            kind=t["kind"],
+            magnitude_type=_text(d, "magnitude_type", w),
+            software_version=_text(d, "software_version", w, ""),
+            config_hash=_text(d, "config_hash", w, ""),
+            status=_text(d, "status", w, "actual"),
+            origin_time_sigma_s=f["origin_time_sigma_s"],
+            latitude_deg=f["latitude_deg"],
+            longitude_deg=f["longitude_deg"],
+            horizontal_sigma_km=f["horizontal_sigma_km"],
+            depth_km=f["depth_km"],
+            depth_sigma_km=f["depth_sigma_km"],
+            magnitude=f["magnitude"],
+            magnitude_sigma=f["magnitude_sigma"],
+            likelihood=f["likelihood"],
+            version=version,
+            sent_time_ns=_time_in(d, "sent_time", w),
+            origin_time_ns=_time_in(d, "origin_time", w),
+            magnitude_is_lower_bound=_bool_in(d, "magnitude_is_lower_bound", w),
+            stations=tuple(stations),
+            targets=tuple(TargetForecast.from_dict(t) for t in targets),
+            previous_sent_ns=tuple(
+                _time_in({"t": t}, "t", f"{w}: previous_sent_times") for t in previous
+            ),
+        )
