@@ -40,10 +40,9 @@ def test_daemon_serves_the_console(tmp_path):
                         messages.append(json.loads(msg.data))
 
                 reader = asyncio.create_task(read())
-                await play(
-                    clock, daemon, lambda: any(m["type"] == "alert" for m in messages)
-                )
-                await wait_for(lambda: any(m["type"] == "alert" for m in messages), 10, "alert")
+                await play(clock, daemon, lambda: any(m["type"] == "alert" for m in messages))
+                # under load the daemon may be well behind the server's clock
+                await wait_for(lambda: any(m["type"] == "alert" for m in messages), 60, "alert")
                 reader.cancel()
             daemon.request_stop()
             assert await task == 0
@@ -51,7 +50,7 @@ def test_daemon_serves_the_console(tmp_path):
             await srv.close()
         return daemon, messages
 
-    daemon, messages = arun(main(), 60)
+    daemon, messages = arun(main(), 150)
     assert messages[0]["type"] == "snapshot" and messages[0]["mode"] == "live"
     alert = next(m for m in messages if m["type"] == "alert")
     assert not alert["drill"] and alert["targets"][0]["roman"]
