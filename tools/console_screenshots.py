@@ -4,7 +4,7 @@ Replays ``waveforms_samples/verny_m7.0`` at 2x with ``eew replay --console``, wa
 headless Chromium (``apt-get install chromium chromium-driver``) and writes
 ``docs/console_verny_alert.png`` (2 s after the first network alert: wavefronts, countdowns)
 and ``docs/console_verny_record.png`` (25 s after the origin: record section, alert log),
-reduced to a 64-colour palette to keep them small.
+reduced to a 256-colour palette to keep them small.
 
 Run: ``PYTHONPATH=. .venv/bin/python tools/console_screenshots.py``
 """
@@ -28,7 +28,7 @@ SHOTS = {"console_verny_alert.png": 2.0, "console_verny_record.png": 25.0}
 
 def _save(png: bytes, path: Path) -> None:
     img = Image.open(io.BytesIO(png)).convert("RGB")
-    img.quantize(colors=64, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    img.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     print(f"{path.relative_to(ROOT)}: {path.stat().st_size // 1024} KiB")
 
 
