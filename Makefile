@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_seedlink.py
 	$(BIN)/python benchmarks/bench_latency.py
 	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_console.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info demo_picks.jsonl demo_plots demo_live

@@ -11,7 +11,10 @@ rules (issue 9):
   partner exchange or the command line;
 * the formats and the bus never import detect or event (they speak :mod:`eew.model`);
 * the partner exchange never imports the daemon (the daemon imports it);
-* only the bus imports zmq.
+* only the bus imports zmq;
+* the web console (:mod:`eew.console`) speaks the model: it imports none of the stages,
+  the bus, the daemon, the partner exchange or the command line (they hand it what it
+  shows), and only it imports aiohttp.
 
 A known violation that other work will remove goes into :data:`ALLOWED`, with its reason;
 an entry that no longer matches anything fails :func:`test_allowlist_is_not_stale`, so that
@@ -31,11 +34,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "eew"
 
 STAGES = ("eew.acquisition", "eew.dsp", "eew.detect", "eew.event")
-ABOVE_STAGES = ("eew.bus", "eew.daemon", "eew.partner", "eew.cli")
+ABOVE_STAGES = ("eew.bus", "eew.daemon", "eew.partner", "eew.cli", "eew.console")
 SPEAK_MODEL = ("eew.formats", "eew.bus")
 PROCESSING = ("eew.detect", "eew.event")
 #: packages that may import zmq (add the broker bridges here when they arrive)
 ZMQ_ALLOWED = ("eew.bus",)
+#: what the console must not import (issue 14)
+CONSOLE_FORBIDDEN = (*STAGES, "eew.bus", "eew.daemon", "eew.partner", "eew.cli")
 
 #: (importing package, imported package) -> why it is still there; the edge is left out of
 #: the package-cycle check. Empty this as the work named lands.
@@ -98,6 +103,8 @@ def imports() -> dict[str, frozenset[str]]:
                     edges.add(t.removeprefix("dynamic:"))
             elif t == "zmq" or t.startswith("zmq."):
                 edges.add("zmq")
+            elif t == "aiohttp" or t.startswith("aiohttp."):
+                edges.add("aiohttp")
             elif t == "eew" or t.startswith("eew."):
                 owner = _owner(t)
                 if owner is not None:
@@ -130,7 +137,7 @@ def package_graph(skip: Iterable[tuple[str, str]] = ()) -> dict[str, set[str]]:
     for mod, targets in imports().items():
         src = package_of(mod)
         graph.setdefault(src, set())
-        for t in targets - {"zmq"}:
+        for t in targets - {"zmq", "aiohttp"}:
             dst = package_of(t)
             if dst not in (src, "eew") and (src, dst) not in skipped:
                 graph[src].add(dst)
@@ -212,7 +219,7 @@ def test_the_walker_sees_the_package() -> None:
 
 
 def test_no_import_cycle_between_files() -> None:
-    graph = {m: set(t) - {"zmq"} for m, t in imports().items()}
+    graph = {m: set(t) - {"zmq", "aiohttp"} for m, t in imports().items()}
     found = cycles(graph)
     assert not found, "import cycles between files:\n" + "\n".join(
         _path_in(graph, c) for c in found
@@ -262,6 +269,16 @@ def test_only_the_bus_imports_zmq() -> None:
         if "zmq" in targets and not _in(mod, ZMQ_ALLOWED)
     ]
     assert not bad, "zmq imported outside eew.bus: " + ", ".join(bad)
+
+
+def test_console_speaks_the_model() -> None:
+    bad = list(violations(["eew.console"], CONSOLE_FORBIDDEN))
+    assert not bad, "the console imports what should hand it its data:\n" + "\n".join(bad)
+
+
+def test_only_the_console_imports_aiohttp() -> None:
+    users = [mod for mod, targets in sorted(imports().items()) if "aiohttp" in targets]
+    assert users and all(_in(m, ["eew.console"]) for m in users), users
 
 
 def test_allowlist_is_not_stale() -> None:

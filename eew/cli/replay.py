@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from eew import __version__
 from eew.acquisition.archive import index_archive, iter_packets
 from eew.assembly import Stages, build_chain
 from eew.cli.jsonl import JsonlWriter
 from eew.configfile import SEARCH_HELP
-from eew.daemon.config import load_settings
+from eew.daemon.config import Settings, load_settings
 from eew.detect.router import PipelineStatistics
 from eew.errors import CLIError
 from eew.event.core import EventStatistics
-from eew.inventory import load_inventory
+from eew.inventory import Inventory, load_inventory
 from eew.model.clock import DataClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
 from eew.model.timeutil import ns_to_iso
+
+if TYPE_CHECKING:
+    from eew.console.server import ConsoleServer
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +44,10 @@ def setup(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", metavar="FILE", help="JSON Lines output (default: stdout)")
     parser.add_argument(
-        "--speed", default="max", help="'max' (as fast as possible, default) or N times real time"
+        "--speed",
+        default=None,
+        help="'max' (as fast as possible; the default) or N times real time "
+        "(default with --console: 1)",
     )
     parser.add_argument(
         "--with-rejections",
@@ -52,6 +59,29 @@ def setup(parser: argparse.ArgumentParser) -> None:
         "--picks-only",
         action="store_true",
         help="run the per-channel stage only (no association, events or alerts)",
+    )
+    console = parser.add_argument_group(
+        "console", "watch the replay in the web console (a drill: its alerts are marked so)"
+    )
+    console.add_argument(
+        "--console",
+        action="store_true",
+        help="serve the web console ([console] host, port and token of the configuration)",
+    )
+    console.add_argument("--console-port", type=int, metavar="PORT", help="override the port")
+    console.add_argument(
+        "--console-wait",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="wait up to S seconds for a browser before the replay starts",
+    )
+    console.add_argument(
+        "--console-linger",
+        type=float,
+        default=None,
+        metavar="S",
+        help="keep serving S seconds after the replay (default: until Ctrl-C)",
     )
     parser.add_argument(
         "--status",
@@ -67,7 +97,9 @@ def setup(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _parse_speed(text: str) -> float | None:
+def _parse_speed(text: str | None, console: bool = False) -> float | None:
+    if text is None:
+        return 1.0 if console else None
     if text == "max":
         return None
     try:
@@ -81,7 +113,7 @@ def _parse_speed(text: str) -> float | None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the archive; write results; print a summary on stderr."""
-    speed = _parse_speed(args.speed)
+    speed = _parse_speed(args.speed, args.console)
     settings = load_settings(args.config)
     cfg = settings.config
     cfg = replace(cfg, alert=replace(cfg.alert, status=args.status))
@@ -96,10 +128,16 @@ def run(args: argparse.Namespace) -> int:
         writer = JsonlWriter(out, types)
         picks: list[Pick] = []
 
+        console = None
+        observe: Callable[[object], None] | None = None
+        observe_packet: Callable[[Packet], None] | None = None
+
         def sink(value: object) -> None:
             writer(value)  # type: ignore[arg-type]
             if args.table and isinstance(value, Pick):
                 picks.append(value)
+            if observe is not None:
+                observe(value)
 
         chain = build_chain(
             cfg,
@@ -109,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
             stages=Stages(channels=True, events=not args.picks_only),
             inventory=inventory,
         )
+        if args.console:
+            console = _start_console(args, settings, inventory, chain.clock.now_ns, speed)
+            stack.callback(console.close)
+            observe, observe_packet = console.tap.observe, console.tap.observe_packet
         progress = _Progress(len(idx)) if (sys.stderr.isatty() and not args.no_progress) else None
         pace = _pacer(speed)
         done = 0
@@ -116,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         def before(pkt: Packet) -> None:
             nonlocal done
             pace(pkt.endtime_ns)
+            if observe_packet is not None:
+                observe_packet(pkt)
             done += 1
             if progress is not None:
                 progress.update(done)
@@ -123,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
         chain.run(iter_packets(idx, cfg.replay.max_packet_samples), before)
         if progress is not None:
             progress.close()
+        if console is not None:
+            console.finish()
+            _linger(args.console_linger)
     wall = time.perf_counter() - t_wall0
     if args.table:
         _print_table(picks, sys.stderr if not args.out else sys.stdout)
@@ -130,6 +177,53 @@ def run(args: argparse.Namespace) -> int:
     assert stats is not None
     _summary(stats, idx.counters, wall, writer.written, settings.hash(), chain.event_statistics())
     return 0
+
+
+def _start_console(
+    args: argparse.Namespace,
+    settings: Settings,
+    inventory: Inventory,
+    now_ns: Callable[[], int],
+    speed: float | None,
+) -> ConsoleServer:
+    """Start the web console for this replay; wait for a browser if asked to."""
+    from eew.console.assemble import build_console
+    from eew.event.targets import load_targets
+
+    cfg = settings.console
+    if args.console_port is not None:
+        cfg = dataclasses.replace(cfg, port=args.console_port)
+    console = build_console(
+        cfg,
+        inventory.stations(),
+        load_targets(settings.config.targets_path()),
+        now_ns,
+        mode="replay",
+        rate=speed or 1.0,
+        health=lambda: {"bus": "none (replay)", "partner_link": "none (replay)"},
+        base_dir=settings.base_dir,
+    )
+    console.start()
+    sys.stderr.write(f"eew replay: console at {console.url} (a drill: alerts are marked so)\n")
+    if args.console_wait > 0 and not console.wait_for_client(args.console_wait):
+        sys.stderr.write("eew replay: no browser connected; replaying anyway\n")
+    return console
+
+
+def _linger(seconds: float | None) -> None:
+    """Keep the console up after the replay: ``seconds``, or until Ctrl-C (None)."""
+    sys.stderr.write(
+        "eew replay: replay done; console still serving "
+        + (f"for {seconds:g} s\n" if seconds is not None else "until Ctrl-C\n")
+    )
+    try:
+        if seconds is None:
+            while True:
+                time.sleep(3600)
+        elif seconds > 0:
+            time.sleep(seconds)
+    except KeyboardInterrupt:
+        pass
 
 
 def _print_table(picks: list[Pick], stream: IO[str]) -> None:

@@ -8,7 +8,8 @@ are declared by the packages that use them and composed here into :class:`Settin
 - ``[bus]`` and ``[bus_security]``: :class:`eew.bus.config.BusConfig` and
   :class:`eew.bus.config.SecurityConfig`, the alert publisher;
 - ``[daemon]``, ``[seedlink]``, ``[upstream]``: :mod:`eew.daemon.schema`;
-- ``[partner]``: :class:`eew.partner.config.PartnerConfig`.
+- ``[partner]``: :class:`eew.partner.config.PartnerConfig`;
+- ``[console]``: :class:`eew.console.config.ConsoleConfig`, the web console.
 
 :func:`load_settings` reads a file with :mod:`tomllib`; unknown sections or keys, wrong
 types and violated invariants raise :class:`~eew.errors.ConfigError` naming the key and
@@ -30,6 +31,7 @@ from typing import Any
 from eew import config as processing
 from eew.bus.config import BusConfig, BusSetup, SecurityConfig
 from eew.config import Config, default_config_path
+from eew.console.config import ConsoleConfig
 from eew.daemon.schema import CLOCKS, ROLES, DaemonConfig, SeedLinkConfig, UpstreamConfig
 from eew.errors import ConfigError
 from eew.partner.config import PartnerConfig
@@ -60,6 +62,7 @@ class Settings:
     partner: PartnerConfig = field(default_factory=PartnerConfig)
     bus: BusConfig = field(default_factory=BusConfig)
     bus_security: SecurityConfig = field(default_factory=SecurityConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -98,9 +101,17 @@ class Settings:
         return dataclasses.replace(self, daemon=dataclasses.replace(self.daemon, role=role))
 
     def hash(self) -> str:
-        """Short SHA-256 of the effective configuration (stamped on every output)."""
-        return hashlib.sha256(dump_settings(self).encode()).hexdigest()[:12]
+        """Short SHA-256 of the effective configuration (stamped on every output).
 
+        The sections in :data:`NOT_HASHED` only show results (the console): they change no
+        output, so they take no part in the hash.
+        """
+        text = dump_settings(self, skip=NOT_HASHED)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+#: sections that change no output and are left out of :meth:`Settings.hash`
+NOT_HASHED = ("console",)
 
 #: the sections of the file, in the order ``eew config --dump`` writes them
 SECTIONS = (
@@ -118,6 +129,7 @@ SECTIONS = (
     "seedlink",
     "upstream",
     "partner",
+    "console",
     "replay",
 )
 
@@ -175,13 +187,18 @@ def _section_type(name: str) -> type:
     return section
 
 
-def dump_settings(settings: Settings, with_docs: bool = True) -> str:
-    """Render ``settings`` as TOML that :func:`load_settings` reads back to equal settings."""
+def dump_settings(settings: Settings, with_docs: bool = True, skip: tuple[str, ...] = ()) -> str:
+    """Render ``settings`` as TOML that :func:`load_settings` reads back to equal settings.
+
+    ``skip`` leaves sections out (:meth:`Settings.hash`).
+    """
     lines = [
         "# Almaty EEW pipeline configuration.",
         "# Generated from the schema in eew/config.py (`eew config --dump`); all keys optional.",
     ]
     for name in SECTIONS:
+        if name in skip:
+            continue
         lines.append("")
         lines.extend(render_section(name, settings.section(name), with_docs))
     return "\n".join(lines) + "\n"

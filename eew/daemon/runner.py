@@ -40,6 +40,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from eew import __version__
 from eew.acquisition.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
@@ -58,12 +59,16 @@ from eew.daemon.publish import AlertPublisher, build_publisher
 from eew.daemon.upstream import Upstream
 from eew.detect.router import Pipeline
 from eew.event.core import EventCore
-from eew.event.targets import Target
+from eew.event.targets import Target, load_targets
 from eew.inventory import Inventory, load_inventory
 from eew.model.clock import Clock, DataClock, WallClock
+from eew.model.packet import Packet
 from eew.model.pick import Pick
 from eew.partner.config import PartnerConfig
 from eew.partner.exchange import PartnerExchange, build_relay_publisher
+
+if TYPE_CHECKING:
+    from eew.console.server import ConsoleServer
 
 log = logging.getLogger("eew.daemon")
 
@@ -90,6 +95,8 @@ class Daemon:
         Target sites (default: the configured CSV file).
     observers : sequence of callable
         Called with every result value (picks, events, alerts, rejections).
+        With ``[console] enabled`` the console's tap is one of them, and it takes every
+        packet after the chain (:mod:`eew.console.tap`: bounded, never blocking).
     partner : PartnerConfig, optional
         Exchange with a partner network (central and all roles); by default the
         ``partner`` section of the settings, if the schema has one.
@@ -124,6 +131,8 @@ class Daemon:
         self.upstream: Upstream | None = None
         self._processed = 0
         cfg = settings.config
+        self.console: ConsoleServer | None = None
+        self._packet_tap: Callable[[Packet], None] | None = None
         partner = partner or getattr(settings, "partner", None)
         self.partner: PartnerExchange | None = None
         if partner is not None and partner.enabled and self.role in ("central", "all"):
@@ -132,6 +141,12 @@ class Daemon:
             inventory = inventory or load_inventory(cfg.stationxml_paths())
             extra = self.partner.inventory(settings.bus_setup())
             inventory = inventory.merged(extra) if extra is not None else inventory
+        if settings.console.enabled:
+            inventory = inventory or load_inventory(cfg.stationxml_paths())
+            targets = targets or load_targets(cfg.targets_path())
+            self.console = self._build_console(inventory, targets)
+            observers = (*observers, self.console.tap.observe)
+            self._packet_tap = self.console.tap.observe_packet
         self.outputs = Outputs(
             None,
             self.clock,
@@ -158,6 +173,33 @@ class Daemon:
             targets=targets,
             data_end_ns=self.upstream.data_end_ns if self.upstream is not None else None,
         )
+
+    def _build_console(self, inventory: Inventory, targets: tuple[Target, ...]) -> ConsoleServer:
+        from eew.console.assemble import build_console
+
+        return build_console(
+            self.settings.console,
+            inventory.stations(),
+            targets,
+            self.proc_clock.now_ns,
+            mode="live",
+            health=self._console_health,
+            base_dir=self.settings.base_dir,
+        )
+
+    def _console_health(self) -> dict[str, object]:
+        """Bus and partner link health for the console (its thread reads one snapshot)."""
+        h = self._health
+        out: dict[str, object] = {
+            "role": h.role,
+            "bus": getattr(self.publisher, "endpoint", "off") or "off",
+            "live_stations": f"{h.live_stations}/{h.stations}",
+            "data_latency_s": h.data_latency_s if h.data_latency_s == h.data_latency_s else "?",
+            "partner_link": "off" if self.partner is None else "on",
+        }
+        out.update({f"queue_{k}": v for k, v in h.queues.items()})
+        out.update({f"dropped_{k}": v for k, v in h.drops.items()})
+        return out
 
     @property
     def pipeline(self) -> Pipeline | None:
@@ -276,6 +318,9 @@ class Daemon:
             host, _, port = d.metrics_listen.rpartition(":")
             self.metrics = MetricsServer(self.collector, host, int(port))
         self._refresh_health()
+        if self.console is not None:
+            await asyncio.to_thread(self.console.start)
+            log.info("console", extra={"kv": {"url": self.console.url.split("?")[0]}})
         if self.client is not None:
             await self.client.start()
             self._spawn("intake", self._intake())
@@ -295,11 +340,13 @@ class Daemon:
 
     # ---- stages ---------------------------------------------------------------------------
     async def _intake(self) -> None:
-        client, chain = self.client, self.chain
+        client, chain, tap = self.client, self.chain, self._packet_tap
         assert client is not None
         n = 0
         while (item := await client.get()) is not None:
             chain.feed(item.packet)  # the packet carries its arrival time
+            if tap is not None:
+                tap(item.packet)  # one deque append: never blocks
             self._processed += 1
             n += 1
             if n % _YIELD_EVERY == 0:
@@ -437,6 +484,8 @@ class Daemon:
             await asyncio.to_thread(self.publisher.close)
         if self.metrics is not None:
             self.metrics.close()
+        if self.console is not None:
+            await asyncio.to_thread(self.console.close)
         log.info(
             "daemon stopped",
             extra={
