@@ -36,3 +36,15 @@ class ChannelError(EEWError):
 
     The router sets such a channel aside with one log line and a counter; the run goes on.
     """
+
+
+#: exit status of a temporary failure (``EX_TEMPFAIL`` of sysexits.h): try again later
+EXIT_TEMPFAIL = 75
+
+
+class EndpointInUseError(EEWError):
+    """A port the daemon must listen on is held by another process.
+
+    Temporary, not a configuration error: the CLI prints it in one line and exits with
+    :data:`EXIT_TEMPFAIL` (75), so that systemd restarts the daemon.
+    """

@@ -139,6 +139,7 @@ class MessageGate:
         self._gaps: set[bytes] = set()
         self._versions: OrderedDict[tuple[str, str, str], tuple[int, bytes]] = OrderedDict()
         self._counts = dict.fromkeys(_COUNTERS, 0)
+        self.last_rejected: tuple[bytes, str] = (b"", "")
         if verifier is None:
             logger.warning("alert bus subscriber WITHOUT signature verification (insecure)")
 
@@ -161,6 +162,8 @@ class MessageGate:
             message = self._check(frames)
         except RejectedMessage as exc:
             self._drop(exc)
+            #: topic and reason of the newest dropped message (the heartbeat watchdog's)
+            self.last_rejected = (bytes(frames[0]) if frames else b"", exc.reason)
             return None
         self._counts["accepted"] += 1
         return message
@@ -315,9 +318,16 @@ class HeartbeatWatchdog:
         Expected heartbeat period until a heartbeat announces its own [s].
     missed_intervals : float
         How many periods may pass without a heartbeat.
+    label : str
+        Whose heartbeats: the endpoint and the expected agency (named in every message).
     """
 
-    def __init__(self, clock: Clock, interval_s: float, missed_intervals: float) -> None:
+    def __init__(
+        self, clock: Clock, interval_s: float, missed_intervals: float, label: str = ""
+    ) -> None:
+        self._label = label or "the publisher"
+        #: heartbeats dropped by the gate since the last valid one, per reason
+        self.rejected: dict[str, int] = {}
         self._clock = clock
         self._interval_s = interval_s
         self._missed = missed_intervals
@@ -337,12 +347,20 @@ class HeartbeatWatchdog:
         self._interval_s = heartbeat.interval_s
         self._last_ns = now
         self._ever = True
+        self.rejected = {}
         if not self._lost:
             return None
         self._lost = False
-        msg = f"heartbeats from {heartbeat.agency} resumed after {silence_s:.1f} s of silence"
+        msg = (
+            f"heartbeats from {self._label} ({heartbeat.agency}) resumed after "
+            f"{silence_s:.1f} s of silence"
+        )
         logger.warning(msg)
         return WatchdogEvent("resumed", silence_s, msg)
+
+    def reject(self, reason: str) -> None:
+        """Count a heartbeat the gate dropped (forged, unsigned, stale...)."""
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
 
     def check(self) -> WatchdogEvent | None:
         """Return a ``lost`` event once when heartbeats have become overdue."""
@@ -350,15 +368,24 @@ class HeartbeatWatchdog:
         if self._lost or silence_s <= self._missed * self._interval_s:
             return None
         self._lost = True
-        if self._ever:
+        if self.rejected:
+            why = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items()))
             msg = (
-                f"NO HEARTBEAT for {silence_s:.1f} s ({silence_s / self._interval_s:.1f} "
-                "intervals): the alert feed may be down; alerts may be missed"
+                f"HEARTBEATS REJECTED from {self._label} for {silence_s:.1f} s: heartbeats "
+                f"arrive but fail verification ({why}): an impostor or a wrong key, "
+                "not a silent publisher; alerts may be missed"
+            )
+        elif self._ever:
+            msg = (
+                f"NO HEARTBEAT for {silence_s:.1f} s from {self._label} "
+                f"({silence_s / self._interval_s:.1f} intervals): the alert feed may be down; "
+                "alerts may be missed"
             )
         else:
             msg = (
-                f"NO HEARTBEAT since start ({silence_s:.1f} s): publisher down, wrong endpoint, "
-                "wrong server key, or this subscriber's CURVE key is not allowed"
+                f"NO HEARTBEAT since start ({silence_s:.1f} s) from {self._label}: publisher "
+                "down, wrong endpoint, wrong server key, or this subscriber's CURVE key is not "
+                "allowed"
             )
         logger.error(msg)
         return WatchdogEvent("lost", silence_s, msg)

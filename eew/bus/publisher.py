@@ -226,6 +226,8 @@ class Publisher:
         self._thread.start()
         if not self._bound.wait(timeout_s):
             raise BusError(f"publisher did not bind {self._config.endpoint} within {timeout_s} s")
+        if self._error is not None and not self._endpoint:
+            raise BusError(f"cannot bind {self._config.endpoint}: {self._error}") from self._error
         self.check()
         return self._endpoint
 
@@ -266,7 +268,7 @@ class Publisher:
         self._handover.close()
         if self._own_context:
             self._context.term()
-        if self._error is not None:
+        if self._error is not None and self._endpoint:  # (a bind failure: start() raised it)
             raise self._crashed() from self._error
 
     def _crashed(self) -> PublisherCrashedError:
@@ -348,7 +350,10 @@ class Publisher:
         try:
             self._serve()
         except Exception as exc:  # thread boundary: kept, re-raised by check()/close()/publish
-            logger.exception("alert publisher thread crashed")
+            if self._bound.is_set():
+                logger.exception("alert publisher thread crashed")
+            else:  # start() raises it, with its cause: no traceback in the log for a bind
+                logger.debug("alert publisher could not start: %r", exc)
             with self._lock:
                 self._counts["crashes"] += 1
             self._error = exc

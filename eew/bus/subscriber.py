@@ -70,6 +70,8 @@ class SubscriberStatistics:
         How often the socket was re-created (lost connection or silence).
     cache_refreshes : int
         How often the last-value cache was asked for again after a gap.
+    heartbeats_rejected : int
+        Heartbeats the gate dropped (forged, unsigned, stale...): told apart from silence.
     """
 
     messages: GateStatistics
@@ -77,6 +79,7 @@ class SubscriberStatistics:
     heartbeat_losses: int
     reconnects: int = 0
     cache_refreshes: int = 0
+    heartbeats_rejected: int = 0
 
 
 class Subscriber:
@@ -127,9 +130,14 @@ class Subscriber:
         self._endpoint = endpoint
         self._prefixes = tuple(f"{k}.".encode("ascii") for k in sorted({*kinds, "heartbeat"}))
         self._gate = MessageGate(verifier, clock, config)
+        agencies = ", ".join(verifier.agencies) if verifier is not None else "unsigned"
         self._watchdog = HeartbeatWatchdog(
-            clock, config.heartbeat_interval_s, config.heartbeat_missed_intervals
+            clock,
+            config.heartbeat_interval_s,
+            config.heartbeat_missed_intervals,
+            label=f"{endpoint} ({agencies})",
         )
+        self._heartbeats_rejected = 0
         self._interval_s = config.heartbeat_interval_s
         self._on_watchdog = on_watchdog
         self._losses = 0
@@ -200,6 +208,10 @@ class Subscriber:
         message = self._gate.check(frames)
         self._refresh_after_gaps()
         if message is None:
+            topic, reason = self._gate.last_rejected
+            if topic.startswith(b"heartbeat.") and reason != "duplicate":
+                self._heartbeats_rejected += 1
+                self._watchdog.reject(reason)
             return None
         self._backoff_s = 0.0
         if self._lost_since is not None:
@@ -299,6 +311,7 @@ class Subscriber:
             self._losses,
             self._reconnects,
             self._refreshes,
+            self._heartbeats_rejected,
         )
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from eew import __version__
-from eew.errors import EEWError
+from eew.errors import EXIT_TEMPFAIL, EEWError, EndpointInUseError
 
 #: subcommand name -> (module, one-line help); modules are imported only when chosen
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args._run(args))
+    except EndpointInUseError as exc:  # temporary: a supervisor may retry (not status 2)
+        print(f"eew {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_TEMPFAIL
     except EEWError as exc:
         print(f"eew {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -146,7 +146,8 @@ class ConsoleServer:
         if not self._ready.wait(timeout_s):
             raise ConsoleError("the console did not start in time")
         if self._error is not None:
-            raise ConsoleError(f"console on {self.host}:{self.port}: {self._error}")
+            err = self._error
+            raise ConsoleError(f"console on {self.host}:{self.port}: {err}") from err
 
     def wait_for_client(self, timeout_s: float) -> bool:
         """Block until a browser is connected (or ``timeout_s`` passed); True if one is."""

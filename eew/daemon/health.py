@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from eew.acquisition.seedlink.tracking import ChannelStatistics
 from eew.bus.wire import Health
+from eew.partner.exchange import PartnerStatistics
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,16 @@ class DaemonHealth:
         (:class:`~eew.detect.router.MetadataCounts`: ``rate_mismatch``, ``outside_epoch``,
         ``alias``, ``set_aside``...), and the channel epochs the inventory loader set aside
         or corrected (``inventory_*``); only non-zero counters.
+    partner : dict
+        The partner exchange (:func:`partner_fields`): agency, endpoints, liveness,
+        heartbeat age and the imported, merged, relayed, exported and loop-blocked counts;
+        empty without a partner.
+    first_packet_wait_s : float
+        From the arrival of the first packet to the end of its processing [s, wall
+        clock]; NaN before it. Seconds here mean the loop was blocked (e.g. kernels
+        compiled on first use, which the warm-up prevents).
+    packet_wait_max_s : float
+        The longest such wait of any packet since the start [s]; NaN before the first.
     """
 
     time_ns: int
@@ -66,6 +77,9 @@ class DaemonHealth:
     drops: Mapping[str, int] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
     metadata: Mapping[str, int] = field(default_factory=dict)
+    partner: Mapping[str, Any] = field(default_factory=dict)
+    first_packet_wait_s: float = math.nan
+    packet_wait_max_s: float = math.nan
 
     def bus_health(self) -> Health:
         """The summary carried by bus heartbeats."""
@@ -84,6 +98,10 @@ class DaemonHealth:
         out.update({f"dropped_{k}": v for k, v in self.drops.items()})
         out.update(self.counts)
         out.update({f"metadata_{k}": v for k, v in self.metadata.items()})
+        out.update({f"partner_{k}": v for k, v in self.partner.items()})
+        if not math.isnan(self.first_packet_wait_s):
+            out["first_packet_wait_s"] = round(self.first_packet_wait_s, 4)
+            out["packet_wait_max_s"] = round(self.packet_wait_max_s, 4)
         if self.station_latency_s:
             worst = max(self.station_latency_s.items(), key=lambda kv: kv[1])
             out["worst_station"] = worst[0]
@@ -119,6 +137,44 @@ def station_latencies(
         if now_ns - ch.last_end_ns <= live_ns:
             latency[sid] = max(latency.get(sid, -math.inf), ch.latency_last_s)
     return latency, len(latency), len(seen), newest
+
+
+#: partner counters, :func:`partner_fields` key -> help of the Prometheus sample
+PARTNER_COUNTS = {
+    "picks_imported": "partner picks given to our event core",
+    "picks_foreign_station": "partner picks refused: station not in the partner's inventory",
+    "alerts_merged": "partner alerts merged into an event of ours",
+    "alerts_relayed": "partner alert versions published on our bus",
+    "alerts_closed": "relayed partner events closed (now ours)",
+    "exported_picks": "our picks sent to the partner",
+    "exported_alerts": "our alerts sent to the partner",
+    "loop_blocked": "values not sent back to the partner",
+    "heartbeats_rejected": "partner heartbeats dropped by the gate (forged, unsigned...)",
+}
+
+
+def partner_fields(
+    stats: PartnerStatistics, agency: str, endpoints: Sequence[str]
+) -> dict[str, Any]:
+    """Flat partner fields of a health snapshot (heartbeat line, metrics, console)."""
+    link, export = stats.link, stats.export
+    out: dict[str, Any] = {"agency": agency, "endpoints": ",".join(endpoints)}
+    if link is not None:
+        out["up"] = link.alive
+        out["feeds"] = link.feeds
+        out["heartbeat_age_s"] = round(link.heartbeat_age_s, 3)
+    out.update(
+        picks_imported=stats.picks_imported,
+        picks_foreign_station=stats.picks_foreign_station,
+        alerts_merged=stats.alerts.merged,
+        alerts_relayed=stats.alerts_relayed,
+        alerts_closed=stats.alerts.closed,
+        exported_picks=export.picks if export is not None else 0,
+        exported_alerts=export.alerts if export is not None else 0,
+        loop_blocked=export.loop_blocked if export is not None else 0,
+        heartbeats_rejected=link.heartbeats_rejected if link is not None else 0,
+    )
+    return out
 
 
 def median_or_nan(values: Iterable[float]) -> float:
@@ -177,6 +233,44 @@ class HealthCollector:
         for k, v in sorted(h.metadata.items()):
             m.add_metric([k], v)
         yield m
+        if not math.isnan(h.packet_wait_max_s):
+            yield GaugeMetricFamily(
+                "eew_packet_wait_max_seconds",
+                "longest wait of a packet between arrival and end of processing",
+                h.packet_wait_max_s,
+            )
+        yield from _partner_metrics(h.partner)
+
+
+def _partner_metrics(p: Mapping[str, Any]) -> Iterator[Any]:
+    """The partner exchange's metric families (none without a partner)."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    if not p:
+        return
+    agency = str(p["agency"])
+    if "up" in p:
+        up = GaugeMetricFamily(
+            "eew_partner_feeds_up",
+            "partner feeds whose heartbeats are on time (of eew_partner_feeds)",
+            labels=["agency", "endpoints"],
+        )
+        up.add_metric([agency, str(p["endpoints"])], p["up"])
+        yield up
+        feeds = GaugeMetricFamily("eew_partner_feeds", "partner endpoints", labels=["agency"])
+        feeds.add_metric([agency], p["feeds"])
+        yield feeds
+        age = GaugeMetricFamily(
+            "eew_partner_heartbeat_age_seconds",
+            "time since the last verified partner heartbeat (oldest over the feeds)",
+            labels=["agency"],
+        )
+        age.add_metric([agency], p["heartbeat_age_s"])
+        yield age
+    c = CounterMetricFamily("eew_partner", "partner exchange counts", labels=["agency", "what"])
+    for key in PARTNER_COUNTS:
+        c.add_metric([agency, key], p.get(key, 0))
+    yield c
 
 
 class MetricsServer:

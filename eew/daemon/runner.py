@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -47,20 +48,25 @@ from eew.acquisition.seedlink.client import ClientOptions, SeedLinkClient, Serve
 from eew.assembly import Chain, Stages, build_chain
 from eew.bus.wire import Health
 from eew.daemon.config import Settings
+from eew.daemon.eventstate import EventJournal, journal_path
 from eew.daemon.health import (
     DaemonHealth,
     HealthCollector,
     MetricsServer,
     median_or_nan,
+    partner_fields,
     station_latencies,
 )
 from eew.daemon.outputs import Outputs
 from eew.daemon.publish import AlertPublisher, build_publisher
+from eew.daemon.startup import listening, warn_ignored_sections
 from eew.daemon.upstream import Upstream
+from eew.daemon.warmup import WarmupReport, warm_up
 from eew.detect.router import Pipeline
 from eew.event.core import EventCore
 from eew.event.targets import Target, load_targets
 from eew.inventory import Inventory, load_inventory
+from eew.model.alert import Alert
 from eew.model.clock import Clock, DataClock, WallClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
@@ -130,6 +136,12 @@ class Daemon:
         self.client: SeedLinkClient | None = None
         self.upstream: Upstream | None = None
         self._processed = 0
+        #: from arrival to the end of processing: first packet, longest so far [s]
+        self._first_wait_s = math.nan
+        self._wait_max_s = math.nan
+        self._intake_started = False
+        #: the warm-up's report (None until it ran)
+        self.warmup: WarmupReport | None = None
         cfg = settings.config
         self.console: ConsoleServer | None = None
         self._packet_tap: Callable[[Packet], None] | None = None
@@ -155,6 +167,12 @@ class Daemon:
             observers=observers,
         )
         stages = Stages.for_role(self.role)
+        #: our open events across restarts (roles with an event core)
+        self.events: EventJournal | None = None
+        if stages.events:
+            self.events = EventJournal(
+                journal_path(settings.path(settings.seedlink.state_file)), cfg.alert.agency
+            )
         if stages.channels:
             self.client = SeedLinkClient(
                 [ServerSpec.parse(s, settings.seedlink.streams) for s in settings.seedlink.servers],
@@ -163,16 +181,28 @@ class Daemon:
             )
         else:
             self.upstream = Upstream(settings.upstream, settings.base_dir, self.clock)
+        sink = self._own_outputs if self.events is not None else self.outputs
         self.chain: Chain = build_chain(
             cfg,
             settings.hash(),
-            self.partner.filter_sink(self.outputs) if self.partner else self.outputs,
+            self.partner.filter_sink(sink) if self.partner else sink,
             self.proc_clock,
             stages=stages,
             inventory=inventory,
             targets=targets,
             data_end_ns=self.upstream.data_end_ns if self.upstream is not None else None,
         )
+
+    def _own_outputs(self, value: object) -> None:
+        """The sink with the event journal: continued ids, then persisted after publishing."""
+        events = self.events
+        assert events is not None
+        if isinstance(value, Alert):
+            value = events.rewrite(value)
+            self.outputs(value)
+            events.record(value)
+        else:
+            self.outputs(value)
 
     def _build_console(self, inventory: Inventory, targets: tuple[Target, ...]) -> ConsoleServer:
         from eew.console.assemble import build_console
@@ -197,6 +227,7 @@ class Daemon:
             "data_latency_s": h.data_latency_s if h.data_latency_s == h.data_latency_s else "?",
             "partner_link": "off" if self.partner is None else "on",
         }
+        out.update({f"partner_{k}": v for k, v in h.partner.items()})
         out.update({f"queue_{k}": v for k, v in h.queues.items()})
         out.update({f"dropped_{k}": v for k, v in h.drops.items()})
         return out
@@ -304,7 +335,15 @@ class Daemon:
         return 0
 
     async def _start(self) -> None:
+        """Listen on every port, warm the kernels up, then connect to the data.
+
+        A port in use raises :class:`~eew.errors.EndpointInUseError` naming the endpoint
+        and its ``section.key``. A stop asked for during the warm-up ends the start there.
+        """
         d = self.settings.daemon
+        warn_ignored_sections(self.settings)
+        if self.events is not None:
+            self.events.load()
         if self._own_publisher and self.partner is not None and self.partner.cfg.import_alerts:
             self.publisher = build_relay_publisher(
                 self.settings.bus_setup(), (self.partner.cfg.agency,), self.clock, self.bus_health
@@ -312,28 +351,76 @@ class Daemon:
         elif self._own_publisher:
             self.publisher = build_publisher(self.settings.bus_setup(), self.clock, self.bus_health)
         if self.publisher is not None:
-            await asyncio.to_thread(self.publisher.start)
+            with listening("bus.endpoint", self.settings.bus.endpoint):
+                await asyncio.to_thread(self.publisher.start)
             self.outputs.publisher = self.publisher
         if d.metrics_listen:
             host, _, port = d.metrics_listen.rpartition(":")
-            self.metrics = MetricsServer(self.collector, host, int(port))
+            with listening("daemon.metrics_listen", d.metrics_listen):
+                self.metrics = MetricsServer(self.collector, host, int(port))
         self._refresh_health()
         if self.console is not None:
-            await asyncio.to_thread(self.console.start)
+            c = self.settings.console
+            with listening("console.port", f"{c.host}:{c.port}"):
+                await asyncio.to_thread(self.console.start)
             log.info("console", extra={"kv": {"url": self.console.url.split("?")[0]}})
+        if self.partner is not None:  # the export binds now; partner values wait in the link
+            with listening("partner.export_endpoint", self.partner.cfg.export_endpoint):
+                await self.partner.start(self.publisher)
+        self._spawn("heartbeat", self._heartbeat())
+        if not await self._warm_up():
+            return
         if self.client is not None:
             await self.client.start()
+            self._intake_started = True
             self._spawn("intake", self._intake())
         if self.upstream is not None:
             self.upstream.start()
             self._spawn("upstream", self._central())
-        if self.partner is not None:
-            await self.partner.start(self.publisher)
-            if self.partner.link is not None:
-                self._spawn("partner", self._partner())
+        if self.partner is not None and self.partner.link is not None:
+            self._spawn("partner", self._partner())
         if self.core is not None:
             self._spawn("event-tick", self._event_tick())
-        self._spawn("heartbeat", self._heartbeat())
+
+    async def _warm_up(self) -> bool:
+        """Run :func:`~eew.daemon.warmup.warm_up` in a thread; False if stopped meanwhile.
+
+        A thread (not the loop) so that signals, heartbeats and the console stay served
+        while kernels compile; a daemon thread, so that a stop need not wait for it.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[WarmupReport] = loop.create_future()
+
+        def settle(result: WarmupReport | None, exc: BaseException | None) -> None:
+            if done.done():
+                return
+            if exc is not None:
+                done.set_exception(exc)
+            else:
+                assert result is not None
+                done.set_result(result)
+
+        def work() -> None:
+            try:
+                report = warm_up(self.chain)
+            except Exception as exc:  # noqa: BLE001 (thread boundary: raised in the loop)
+                with contextlib.suppress(RuntimeError):  # loop already closed: stopping
+                    loop.call_soon_threadsafe(settle, None, exc)
+            else:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(settle, report, None)
+
+        threading.Thread(target=work, name="eew-warmup", daemon=True).start()
+        stopper = asyncio.ensure_future(self._stop.wait())
+        waiters: list[asyncio.Future[object]] = [done, stopper]  # type: ignore[list-item]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not done.done():
+            log.info("stop requested during the warm-up")
+            return False
+        self.warmup = done.result()
+        log.info("warm-up", extra={"kv": self.warmup.log_fields()})
+        return True
 
     def _spawn(self, name: str, coro: object) -> None:
         self._tasks[name] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
@@ -345,6 +432,7 @@ class Daemon:
         n = 0
         while (item := await client.get()) is not None:
             chain.feed(item.packet)  # the packet carries its arrival time
+            self._waited(item.packet)
             if tap is not None:
                 tap(item.packet)  # one deque append: never blocks
             self._processed += 1
@@ -352,6 +440,14 @@ class Daemon:
             if n % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
         log.info("SeedLink intake ended (every server said END)")
+
+    def _waited(self, packet: Packet) -> None:
+        """Note how long ``packet`` waited from its arrival to the end of its processing."""
+        wait_s = (self.clock.now_ns() - packet.available_ns) / 1e9
+        if math.isnan(self._first_wait_s):
+            self._first_wait_s = self._wait_max_s = wait_s
+        elif wait_s > self._wait_max_s:
+            self._wait_max_s = wait_s
 
     async def _central(self) -> None:
         upstream = self.upstream
@@ -376,6 +472,9 @@ class Daemon:
         while True:
             await asyncio.sleep(self.settings.daemon.event_tick_s)
             self.chain.tick()
+            if self.events is not None:
+                for final in self.events.expired(self.proc_clock.now_ns()):
+                    self._own_outputs(final)
 
     async def _heartbeat(self) -> None:
         while True:
@@ -424,6 +523,14 @@ class Daemon:
             drops["partner_replayed"] = link.gate.dropped_replayed
             drops["partner_unsigned"] = link.gate.dropped_unsigned
             drops["partner_malformed"] = link.gate.dropped_malformed
+        partner: dict[str, object] = {}
+        if self.partner is not None:
+            cfg = self.partner.cfg
+            partner = partner_fields(self.partner.statistics(), cfg.agency, cfg.endpoints)
+        if self.events is not None:
+            counts_events = {f"events_{k}": v for k, v in self.events.counts.items()}
+        else:
+            counts_events = {}
         metadata: dict[str, int] = {}
         router = self.chain.router
         if router is not None:
@@ -442,8 +549,11 @@ class Daemon:
             packets=self._processed,
             queues=queues,
             drops=drops,
-            counts=dict(self.outputs.counts),
+            counts={**self.outputs.counts, **counts_events},
             metadata=metadata,
+            partner=partner,
+            first_packet_wait_s=self._first_wait_s,
+            packet_wait_max_s=self._wait_max_s,
         )
         self._health = h
         self.collector.latest = h
@@ -467,8 +577,9 @@ class Daemon:
 
         if self.client is not None:
             await self.client.close()  # links closed: no new data
-            drained = await self._drain(budget_s())
-            self.client.save_state()
+            if self._intake_started:  # (not when the start failed or was stopped before)
+                drained = await self._drain(budget_s())
+                self.client.save_state()
         if self.upstream is not None:
             await self.upstream.close()  # feeds closed: no new picks
             drained += self._drain_picks(budget_s())
@@ -523,5 +634,6 @@ class Daemon:
             if item is None:
                 break
             self.chain.feed(item.packet)
+            self._waited(item.packet)
             n += 1
         return n

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import threading
 from collections import deque
@@ -51,6 +52,13 @@ class LinkStatistics:
         Picks dropped from the full queue (oldest first).
     gate : GateStatistics
         The subscribers' gate counters, summed over the feeds (forged, stale, ...).
+    alive : int
+        Feeds whose partner heartbeats are on time (the subscribers' watchdogs).
+    heartbeat_age_s : float
+        Time since the last verified partner heartbeat, the oldest over the feeds
+        [s, our clock]; inf before the first.
+    heartbeats_rejected : int
+        Partner heartbeats dropped by the gate (forged, unsigned, stale...).
     """
 
     feeds: int
@@ -60,6 +68,9 @@ class LinkStatistics:
     queued: int
     dropped: int
     gate: GateStatistics
+    alive: int = 0
+    heartbeat_age_s: float = math.inf
+    heartbeats_rejected: int = 0
 
 
 def partner_verifier(cfg: PartnerConfig, key_file: str | os.PathLike[str]) -> Verifier:
@@ -115,6 +126,9 @@ class PartnerLink:
         self._counts = {"picks": 0, "alerts": 0, "heartbeats": 0, "dropped": 0}
         self._gates: dict[str, GateStatistics] = {}
         self._data_end: dict[str, int] = {}
+        self._beat_ns: dict[str, int] = {}  # endpoint -> our clock at its last heartbeat
+        self._alive: dict[str, bool] = {}
+        self._hb_rejected: dict[str, int] = {}
         self.error: BaseException | None = None
 
     # ---- life cycle -------------------------------------------------------------------------
@@ -175,6 +189,11 @@ class PartnerLink:
         with self._lock:
             c = dict(self._counts)
             gates = list(self._gates.values())
+            beats = [self._beat_ns.get(e) for e in self.cfg.endpoints]
+            alive = sum(self._alive.values())
+            rejected = sum(self._hb_rejected.values())
+        now = self.clock.now_ns()
+        age = max(((now - b) / 1e9 if b is not None else math.inf for b in beats), default=math.inf)
         total = {f.name: sum(getattr(g, f.name) for g in gates) for f in fields(GateStatistics)}
         return LinkStatistics(
             feeds=len(self.cfg.endpoints),
@@ -184,6 +203,9 @@ class PartnerLink:
             queued=len(self._picks) + len(self._alerts),
             dropped=c["dropped"],
             gate=GateStatistics(**total),
+            alive=alive,
+            heartbeat_age_s=age,
+            heartbeats_rejected=rejected,
         )
 
     # ---- subscriber threads -----------------------------------------------------------------
@@ -206,8 +228,11 @@ class PartnerLink:
         assert loop is not None
 
         def on_message(msg: BusMessage | None, sub: Subscriber) -> None:
+            st = sub.statistics()
             with self._lock:
-                self._gates[endpoint] = sub.statistics().messages
+                self._gates[endpoint] = st.messages
+                self._alive[endpoint] = st.heartbeats_alive
+                self._hb_rejected[endpoint] = st.heartbeats_rejected
             body = msg.body if msg is not None else None
             if isinstance(body, (Pick, Alert)):
                 key = "picks" if isinstance(body, Pick) else "alerts"
@@ -217,6 +242,7 @@ class PartnerLink:
             elif isinstance(body, Heartbeat):
                 with self._lock:
                     self._counts["heartbeats"] += 1
+                    self._beat_ns[endpoint] = self.clock.now_ns()
                     if body.health.last_packet_time_ns is not None:
                         self._data_end[endpoint] = body.health.last_packet_time_ns
 
