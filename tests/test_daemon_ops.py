@@ -117,9 +117,7 @@ def test_sections_a_role_ignores_are_warned(caplog):
             "partner": {"enabled": True, "import_picks": False, "import_alerts": False},
         }
     )
-    assert ignored_sections(station) == [
-        ("partner", ["enabled", "import_alerts", "import_picks"])
-    ]
+    assert ignored_sections(station) == [("partner", ["enabled", "import_alerts", "import_picks"])]
     central = settings_from_dict(
         {
             "daemon": {"role": "central"},
@@ -243,11 +241,11 @@ def test_first_packet_is_processed_promptly_even_with_a_cold_kernel_cache(tmp_pa
 
 # ---- d. partner liveness and counts -------------------------------------------------------
 def test_partner_fields_reach_the_heartbeat_line_and_the_metrics():
+    from eew.bus import GateStatistics
     from eew.partner.exchange import PartnerStatistics
     from eew.partner.link import LinkStatistics
     from eew.partner.merge import MergeStatistics
     from eew.partner.relay import ExportStatistics
-    from eew.bus import GateStatistics
 
     stats = PartnerStatistics(
         picks_imported=7,
@@ -317,13 +315,13 @@ def test_forged_partner_heartbeats_are_reported_as_rejected_not_silent(tmp_path)
     import threading
     import time
 
+    import nacl.signing
+
     from eew.bus import Publisher, Signer, Verifier
     from eew.bus.config import BusConfig
     from eew.model.clock import WallClock
     from eew.partner.config import PartnerConfig
     from eew.partner.link import PartnerLink
-
-    import nacl.signing
 
     real = nacl.signing.SigningKey.generate()
     rogue = Signer("KG-MES", nacl.signing.SigningKey.generate())
@@ -449,11 +447,10 @@ def test_restarted_daemon_closes_or_resumes_its_open_event(tmp_path):
     """The all-role daemon is stopped right after its first alert (the event still open),
     then restarted on the same state: the old event id gets a final (or is continued),
     and never stays open."""
-    from tests.test_daemon import T0 as DT0
-    from tests.test_daemon import play, settings, start_server, wait_for
-
     from eew.daemon.publish import MemoryPublisher
     from eew.daemon.runner import Daemon
+    from tests.test_daemon import T0 as DT0
+    from tests.test_daemon import play, settings, start_server, wait_for
 
     async def one_run(pub: MemoryPublisher, until) -> Daemon:
         clock = ManualClock(DT0)
