@@ -21,6 +21,15 @@ Implementation overview (see ``docs/operations.md``):
 :mod:`eew.daemon.health`
     ``DaemonHealth`` snapshots (latency per station, live stations, queues, drops) and the
     optional Prometheus endpoint.
+:mod:`eew.daemon.startup`
+    Start-up checks: a port in use as one clear error (exit status 75), WARNINGs for the
+    sections the role ignores.
+:mod:`eew.daemon.warmup`
+    Every numba kernel of the chain compiled or loaded from its cache, on synthetic data,
+    before the daemon connects to its data.
+:mod:`eew.daemon.eventstate`
+    ``EventJournal``: our open events persisted; after a restart continued under their
+    id or closed with a ``final``.
 :mod:`eew.daemon.runner`
     :class:`Daemon`: wires the role's stages as asyncio tasks, supervises them and stops
     cleanly (stop intake, drain, close the publisher, persist the SeedLink state).
