@@ -254,7 +254,7 @@ def iter_packets(idx: ArchiveIndex, max_packet_samples: int = 0) -> Iterator[Pac
         one record per packet.
     """
     if max_packet_samples <= 0:
-        for _k, rec in _iter_records(idx):
+        for _k, rec in iter_records(idx):
             yield rec
         return
     if not len(idx):
@@ -264,7 +264,7 @@ def iter_packets(idx: ArchiveIndex, max_packet_samples: int = 0) -> Iterator[Pac
     ends = idx.end_ns[idx.order]
     heap: list[tuple[int, str, int, int, Packet]] = []
     seq = 0
-    for j, rec in _iter_records(idx):
+    for j, rec in iter_records(idx):
         parts = (
             split_packet(rec, max_packet_samples) if rec.n_samples > max_packet_samples else (rec,)
         )
@@ -279,8 +279,12 @@ def iter_packets(idx: ArchiveIndex, max_packet_samples: int = 0) -> Iterator[Pac
         yield heapq.heappop(heap)[-1]
 
 
-def _iter_records(idx: ArchiveIndex) -> Iterator[tuple[int, Packet]]:
-    """Decode the indexed records in arrival order; yield (position in the order, packet)."""
+def iter_records(idx: ArchiveIndex) -> Iterator[tuple[int, Packet]]:
+    """Decode the indexed records in arrival order; yield (position in the order, packet).
+
+    A record that cannot be decoded is logged, counted in ``idx.counters`` and skipped: its
+    position is missing from the sequence.
+    """
     ids = idx.channel_ids
     order = idx.order
     # Python lists in arrival order: one conversion up front instead of one per record

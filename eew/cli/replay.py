@@ -11,18 +11,18 @@ from contextlib import ExitStack
 from typing import IO
 
 from eew import __version__
-from eew.acquisition.archive import index_archive, iter_packets
-from eew.assembly import Stages, build_chain
+from eew.acquisition.archive import index_archive
+from eew.assembly import Stages
 from eew.cli.jsonl import JsonlWriter
 from eew.daemon.config import load_settings
 from eew.detect.router import PipelineStatistics
 from eew.errors import CLIError
 from eew.event.core import EventStatistics
 from eew.inventory import load_inventory
-from eew.model.clock import DataClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
 from eew.model.timeutil import ns_to_iso
+from eew.parallel import replay_archive
 
 HELP = "replay miniSEED files or folders through the pipeline; write picks as JSON Lines"
 
@@ -48,6 +48,14 @@ def setup(parser: argparse.ArgumentParser) -> None:
         "--with-rejections",
         action="store_true",
         help="also write rejected triggers (type 'rejected_trigger')",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes for the per-channel stage (default 1); the output is the same as "
+        "with one (see eew.parallel)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
@@ -77,9 +85,14 @@ def _parse_speed(text: str) -> float | None:
 def run(args: argparse.Namespace) -> int:
     """Replay the archive; write results; print a summary on stderr."""
     speed = _parse_speed(args.speed)
+    if args.jobs < 1:
+        raise CLIError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.jobs > 1 and speed is not None:
+        raise CLIError("--speed paces one process: use it with --jobs 1")
     settings = load_settings(args.config)
     cfg = settings.config
-    inventory = load_inventory([*cfg.stationxml_paths(), *args.inventory])
+    inventory_paths = [*map(str, cfg.stationxml_paths()), *args.inventory]
+    inventory = load_inventory(inventory_paths)
     t_wall0 = time.perf_counter()
     idx = index_archive(args.paths)
     with ExitStack() as stack:
@@ -95,14 +108,6 @@ def run(args: argparse.Namespace) -> int:
             if args.table and isinstance(value, Pick):
                 picks.append(value)
 
-        chain = build_chain(
-            cfg,
-            settings.hash(),
-            sink,
-            DataClock(),
-            stages=Stages(channels=True, events=not args.picks_only),
-            inventory=inventory,
-        )
         progress = _Progress(len(idx)) if (sys.stderr.isatty() and not args.no_progress) else None
         pace = _pacer(speed)
         done = 0
@@ -114,15 +119,24 @@ def run(args: argparse.Namespace) -> int:
             if progress is not None:
                 progress.update(done)
 
-        chain.run(iter_packets(idx, cfg.replay.max_packet_samples), before)
+        result = replay_archive(
+            idx,
+            cfg,
+            settings.hash(),
+            inventory,
+            inventory_paths,
+            sink,
+            stages=Stages(channels=True, events=not args.picks_only),
+            jobs=args.jobs,
+            on_packet=before,
+            on_progress=progress.update if progress is not None else None,
+        )
         if progress is not None:
             progress.close()
     wall = time.perf_counter() - t_wall0
     if args.table:
         _print_table(picks, sys.stderr if not args.out else sys.stdout)
-    stats = chain.statistics()
-    assert stats is not None
-    _summary(stats, idx.counters, wall, writer.written, settings.hash(), chain.event_statistics())
+    _summary(result.statistics, result.ingest, wall, writer.written, settings.hash(), result.events)
     return 0
 
 
