@@ -150,10 +150,26 @@ class Chain:
         on_packet : callable, optional
             Called with each packet before it is fed (pacing, progress, bookkeeping).
         """
-        for pkt in packets:
-            if on_packet is not None:
-                on_packet(pkt)
-            self.feed(pkt)
+        router = self.router
+        if router is None:  # raises at the first packet
+            for pkt in packets:
+                if on_packet is not None:
+                    on_packet(pkt)
+                self.feed(pkt)
+            self.flush()
+            return
+        feed = router.feed
+        n = 0
+        try:
+            # :meth:`feed`, inlined: one Python call less per packet
+            for pkt in packets:
+                if on_packet is not None:
+                    on_packet(pkt)
+                self.arrival_ns = pkt.endtime_ns if pkt.arrival_ns is None else pkt.arrival_ns
+                feed(pkt)
+                n += 1
+        finally:
+            self.packets += n
         self.flush()
 
     def flush(self) -> None:
