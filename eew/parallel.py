@@ -97,6 +97,7 @@ def replay_archive(
     jobs: int = 1,
     on_packet: Callable[[Packet], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    pool: WorkerPool | None = None,
 ) -> ReplayResult:
     """Replay an indexed archive through the chain on ``jobs`` processes.
 
@@ -120,9 +121,14 @@ def replay_archive(
         Called before each packet (single run only: pacing, progress).
     on_progress : callable, optional
         Called with the number of packets done (parallel run).
+    pool : WorkerPool, optional
+        Workers started before the indexing (its size is the number of jobs); closed here.
+        Without one, ``jobs > 1`` starts its own.
     """
     stages = stages if stages is not None else Stages()
-    n_jobs = min(jobs, max(1, len(idx.channel_ids)))
+    if pool is not None:
+        jobs = len(pool)
+    n_jobs = jobs
     if n_jobs > 1 and config.replay.max_packet_samples > 0:
         log.warning(
             "replay.max_packet_samples = %d: records are cut into packets in one process only; "
@@ -131,7 +137,9 @@ def replay_archive(
             jobs,
         )
         n_jobs = 1
-    if n_jobs <= 1 or not len(idx):
+    if n_jobs <= 1 or len(idx.channel_ids) <= 1:
+        if pool is not None:
+            pool.close()
         chain = build_chain(
             config, config_hash, sink, DataClock(), stages=stages, inventory=inventory
         )
@@ -139,9 +147,12 @@ def replay_archive(
         stats = chain.statistics()
         assert stats is not None
         return ReplayResult(stats, chain.event_statistics(), idx.counters, 1)
-    return _Parallel(idx, config, config_hash, inventory, inventory_paths, sink, stages).run(
-        n_jobs, on_progress
-    )
+    if pool is None:
+        pool = WorkerPool(min(n_jobs, len(idx.channel_ids)), config, config_hash, inventory_paths)
+    try:
+        return _Parallel(idx, config, config_hash, inventory, sink, stages).run(pool, on_progress)
+    finally:
+        pool.close()
 
 
 # ---- the workers ------------------------------------------------------------------------------
@@ -149,17 +160,12 @@ def replay_archive(
 class _WorkerSpec:
     """Everything a worker needs (pickled into the spawned process)."""
 
-    number: int
-    config: Config
-    config_hash: str
-    inventory_paths: list[str]
     files: list[str]
     channel_ids: list[str]
     table: np.ndarray  # rows in arrival order, C_FILE renumbered into ``files``
     rate_hz: np.ndarray
     end_ns: np.ndarray
     positions: np.ndarray  # position of each row in the whole archive's arrival order
-    log_level: int
 
 
 @dataclass
@@ -181,31 +187,43 @@ class _End:
     ingest: Counter[str]
 
 
+@dataclass
+class _Setup:
+    """What a worker needs before the work: the chain's configuration."""
+
+    config: Config
+    config_hash: str
+    inventory_paths: list[str]
+    log_level: int
+
+
 def _worker(out: Any, control: Any) -> None:
     """Run the router over one share of the channels (runs in a spawned process).
 
-    The work comes through ``control`` (not as a process argument, whose pickle the parent
-    would write while the child is still importing: the workers would start one by one).
+    The worker builds its chain as soon as it starts (:class:`_Setup`), while the parent
+    is still indexing the archive, then waits for its share (:class:`_WorkerSpec`; None: no
+    work). Both come through ``control``, not as process arguments, whose pickle the parent
+    would write while the child is still importing.
     """
     try:
-        spec = control.get()
+        setup = control.get()
         logging.basicConfig(
-            level=spec.log_level,
+            level=setup.log_level,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
-        _work(spec, out, control)
+        _work(setup, out, control)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         out.put(("error", exc))
 
 
-def _work(spec: _WorkerSpec, out: Any, control: Any) -> None:
-    inventory = load_inventory(spec.inventory_paths)
+def _work(setup: _Setup, out: Any, control: Any) -> None:
+    inventory = load_inventory(setup.inventory_paths)
     results: list[object] = []
     clock = DataClock()
     chain = build_chain(
-        spec.config,
-        spec.config_hash,
+        setup.config,
+        setup.config_hash,
         results.append,
         clock,
         stages=Stages(channels=True, events=False),
@@ -213,6 +231,9 @@ def _work(spec: _WorkerSpec, out: Any, control: Any) -> None:
     )
     router = chain.router
     assert router is not None
+    spec = control.get()
+    if spec is None:
+        return
     idx = ArchiveIndex()
     for path in spec.files:
         buf = Path(path).read_bytes()
@@ -251,6 +272,61 @@ def _work(spec: _WorkerSpec, out: Any, control: Any) -> None:
     out.put(("end", _End(results[:], router.statistics(), idx.counters)))
 
 
+class WorkerPool:
+    """Worker processes for a parallel replay, started before the archive is indexed.
+
+    Their start (interpreter, imports, numba cache, inventory, chain) then overlaps the
+    parent's indexing. Pass the pool to :func:`replay_archive`; :meth:`close` it after.
+
+    Parameters
+    ----------
+    jobs : int
+        Processes.
+    config, config_hash : Config, str
+        Processing configuration and its hash.
+    inventory_paths : sequence of str
+        StationXML files the workers load.
+    """
+
+    def __init__(
+        self, jobs: int, config: Config, config_hash: str, inventory_paths: Sequence[str]
+    ) -> None:
+        ctx = mp.get_context("spawn")
+        setup = _Setup(
+            config, config_hash, list(inventory_paths), logging.getLogger().getEffectiveLevel()
+        )
+        self.outs = [ctx.Queue(QUEUE_MESSAGES) for _ in range(jobs)]
+        self.controls = [ctx.Queue(2) for _ in range(jobs)]
+        self.procs = [
+            ctx.Process(target=_worker, args=(o, c), name=f"eew-replay-{j}", daemon=True)
+            for j, (o, c) in enumerate(zip(self.outs, self.controls, strict=True))
+        ]
+        self._given = False
+        for p, c in zip(self.procs, self.controls, strict=True):
+            p.start()
+            c.put(setup)
+
+    def __len__(self) -> int:
+        return len(self.procs)
+
+    def give(self, specs: Sequence[_WorkerSpec]) -> None:
+        """Hand each worker its share (once)."""
+        self._given = True
+        for c, spec in zip(self.controls, specs, strict=True):
+            c.put(spec)
+
+    def close(self) -> None:
+        """Stop the workers (those never given work are told to quit)."""
+        if not self._given:
+            self._given = True
+            for c in self.controls:
+                c.put(None)
+        for p in self.procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+
+
 # ---- the parent -------------------------------------------------------------------------------
 class _Parallel:
     def __init__(
@@ -259,7 +335,6 @@ class _Parallel:
         config: Config,
         config_hash: str,
         inventory: Inventory,
-        inventory_paths: Sequence[str],
         sink: Sink,
         stages: Stages,
     ) -> None:
@@ -267,7 +342,6 @@ class _Parallel:
         self.config = config
         self.config_hash = config_hash
         self.inventory = inventory
-        self.inventory_paths = list(inventory_paths)
         self.sink = sink
         order = idx.order
         self.end = idx.end_ns[order]  # non-decreasing: the arrival order is by end time
@@ -326,25 +400,11 @@ class _Parallel:
         return int(self.end[pos[j]]) if j >= 0 else None
 
     # ---- the merge --------------------------------------------------------------------------
-    def run(self, n_jobs: int, on_progress: Callable[[int], None] | None) -> ReplayResult:
-        ctx = mp.get_context("spawn")
-        specs = self._specs(n_jobs)
-        outs = [ctx.Queue(QUEUE_MESSAGES) for _ in specs]
-        controls = [ctx.Queue(2) for _ in specs]
-        procs = [
-            ctx.Process(target=_worker, args=(o, c), name=f"eew-replay-{s.number}", daemon=True)
-            for s, o, c in zip(specs, outs, controls, strict=True)
-        ]
-        for p, s, c in zip(procs, specs, controls, strict=True):
-            p.start()
-            c.put(s)
-        try:
-            return self._merge(procs, outs, controls, on_progress)
-        finally:
-            for p in procs:
-                p.join(timeout=5)
-                if p.is_alive():
-                    p.terminate()
+    def run(self, pool: WorkerPool, on_progress: Callable[[int], None] | None) -> ReplayResult:
+        pool.give(self._specs(len(pool)))
+        # the workers read their own files: the parent keeps no record bytes
+        self.idx.buffers, self.idx.arrays = [], []
+        return self._merge(pool.procs, pool.outs, pool.controls, on_progress)
 
     def _specs(self, n_jobs: int) -> list[_WorkerSpec]:
         """Share out the channels by samples (largest first, to the least loaded worker)."""
@@ -360,7 +420,6 @@ class _Parallel:
             w_load, j = heapq.heappop(heap)
             share[c] = j
             heapq.heappush(heap, (w_load + float(load[c]), j))
-        level = logging.getLogger().getEffectiveLevel()
         specs = []
         for j in range(n_jobs):
             pos = np.flatnonzero(share[self.chan] == j)
@@ -370,17 +429,12 @@ class _Parallel:
             table[:, C_FILE] = local
             specs.append(
                 _WorkerSpec(
-                    j,
-                    self.config,
-                    self.config_hash,
-                    self.inventory_paths,
                     [idx.sources[f] for f in files.tolist()],
                     idx.channel_ids,
                     table,
                     idx.rate_hz[rows].copy(),
                     idx.end_ns[rows].copy(),
                     pos,
-                    level,
                 )
             )
         return specs

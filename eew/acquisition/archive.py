@@ -39,6 +39,8 @@ MSEED_SUFFIXES = {".mseed", ".miniseed", ".ms", ".msd", ".seed", ".mseed3", ".ms
 C_FILE = scan.N_COLS
 C_CHANNEL = scan.N_COLS + 1
 N_INDEX_COLS = scan.N_COLS + 2
+#: index rows converted to Python lists at a time by :func:`iter_records`
+ROWS_PER_CHUNK = 65536
 
 
 @dataclass
@@ -297,40 +299,46 @@ def iter_records(idx: ArchiveIndex) -> Iterator[tuple[int, Packet]]:
     """
     ids = idx.channel_ids
     order = idx.order
-    # Python lists in arrival order: one conversion up front instead of one per record
-    rows = idx.table[order].tolist()
-    rates = idx.rate_hz[order].tolist()
     arrays = idx.arrays
-    for k, (row, rate) in enumerate(zip(rows, rates, strict=True)):
-        (off, reclen, start, nsamp, enc, bod, big, calib, _f, _m, fi, ch) = row
-        pkt: Packet | None = None
-        if (enc == 11 or enc == 10) and bod >= 48 and big == 1:
-            # decode_steim_fast, inlined (one Python call less per record)
-            data, status = decode_steim(
-                arrays[fi], off + bod, off + reclen, nsamp, 2 if enc == 11 else 1, True
-            )
-            if status == STATUS_OK:
-                pkt = Packet(ids[ch], start, rate, data, calib == 1)
-        if pkt is None:
-            i = int(order[k])
-            hdr = RecordHeader(ids[ch], start, int(idx.end_ns[i]), rate, nsamp, off, reclen)
-            try:
-                pkt = decode_record(idx.buffers[fi], hdr)
-            except DataError as exc:
-                idx.counters["corrupt_records"] += 1
-                log.warning("%s: record of %s skipped: %s", idx.sources[fi], ids[ch], exc)
-                continue
-            if pkt is None:
-                idx.counters["non_data_records"] += 1
-                log.warning(
-                    "%s: record of %s without numeric samples (text/log) skipped",
-                    idx.sources[fi],
-                    ids[ch],
+    # Python lists in arrival order, converted chunk by chunk: one conversion per chunk
+    # instead of one per record, and not the whole archive at once (~400 bytes per record)
+    for c0 in range(0, order.shape[0], ROWS_PER_CHUNK):
+        sel = order[c0 : c0 + ROWS_PER_CHUNK]
+        rows = idx.table[sel].tolist()
+        rates = idx.rate_hz[sel].tolist()
+        for j, (row, rate) in enumerate(zip(rows, rates, strict=True)):
+            k = c0 + j
+            (off, reclen, start, nsamp, enc, bod, big, calib, _f, _m, fi, ch) = row
+            pkt: Packet | None = None
+            if (enc == 11 or enc == 10) and bod >= 48 and big == 1:
+                # decode_steim_fast, inlined (one Python call less per record)
+                data, status = decode_steim(
+                    arrays[fi], off + bod, off + reclen, nsamp, 2 if enc == 11 else 1, True
                 )
-                continue
-            if calib == 1 and not pkt.calibration:
-                pkt = Packet(pkt.channel_id, pkt.starttime_ns, pkt.sampling_rate_hz, pkt.data, True)
-        yield k, pkt
+                if status == STATUS_OK:
+                    pkt = Packet(ids[ch], start, rate, data, calib == 1)
+            if pkt is None:
+                i = int(order[k])
+                hdr = RecordHeader(ids[ch], start, int(idx.end_ns[i]), rate, nsamp, off, reclen)
+                try:
+                    pkt = decode_record(idx.buffers[fi], hdr)
+                except DataError as exc:
+                    idx.counters["corrupt_records"] += 1
+                    log.warning("%s: record of %s skipped: %s", idx.sources[fi], ids[ch], exc)
+                    continue
+                if pkt is None:
+                    idx.counters["non_data_records"] += 1
+                    log.warning(
+                        "%s: record of %s without numeric samples (text/log) skipped",
+                        idx.sources[fi],
+                        ids[ch],
+                    )
+                    continue
+                if calib == 1 and not pkt.calibration:
+                    pkt = Packet(
+                        pkt.channel_id, pkt.starttime_ns, pkt.sampling_rate_hz, pkt.data, True
+                    )
+            yield k, pkt
 
 
 def split_packet(pkt: Packet, n_max: int) -> Iterator[Packet]:

@@ -22,7 +22,7 @@ from eew.inventory import load_inventory
 from eew.model.packet import Packet
 from eew.model.pick import Pick
 from eew.model.timeutil import ns_to_iso
-from eew.parallel import replay_archive
+from eew.parallel import WorkerPool, replay_archive
 
 HELP = "replay miniSEED files or folders through the pipeline; write picks as JSON Lines"
 
@@ -94,7 +94,16 @@ def run(args: argparse.Namespace) -> int:
     inventory_paths = [*map(str, cfg.stationxml_paths()), *args.inventory]
     inventory = load_inventory(inventory_paths)
     t_wall0 = time.perf_counter()
-    idx = index_archive(args.paths)
+    pool = None
+    if args.jobs > 1 and cfg.replay.max_packet_samples == 0:
+        # the workers start (imports, numba, inventory) while the archive is indexed
+        pool = WorkerPool(args.jobs, cfg, settings.hash(), inventory_paths)
+    try:
+        idx = index_archive(args.paths)
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     with ExitStack() as stack:
         out: IO[str] = sys.stdout
         if args.out:
@@ -130,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             on_packet=before,
             on_progress=progress.update if progress is not None else None,
+            pool=pool,
         )
         if progress is not None:
             progress.close()
