@@ -178,6 +178,10 @@ class Pipeline:
         if self._after_packet is not None:
             self._after_packet(self.clock.now_ns())
 
+    def has_channel(self, channel_id: str) -> bool:
+        """True if the channel has a processor (it was fed and is in the inventory)."""
+        return channel_id in self._channels
+
     def data_end_ns(self, station_id: str) -> int | None:
         """End time of the newest data seen from a station (``NET.STA``) [ns], or None."""
         return self._station_end.get(station_id)
