@@ -11,7 +11,10 @@ rules (issue 9):
   partner exchange or the command line;
 * the formats and the bus never import detect or event (they speak :mod:`eew.model`);
 * the partner exchange never imports the daemon (the daemon imports it);
-* only the bus imports zmq.
+* only the bus imports zmq;
+* the broker bridges (:mod:`eew.bridge`) read the bus through its subscriber API and write
+  with :mod:`eew.formats`: they import only the model, the formats, the bus and
+  :mod:`eew.errors`, and nothing below the CLI imports them.
 
 A known violation that other work will remove goes into :data:`ALLOWED`, with its reason;
 an entry that no longer matches anything fails :func:`test_allowlist_is_not_stale`, so that
@@ -31,11 +34,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "eew"
 
 STAGES = ("eew.acquisition", "eew.dsp", "eew.detect", "eew.event")
-ABOVE_STAGES = ("eew.bus", "eew.daemon", "eew.partner", "eew.cli")
+ABOVE_STAGES = ("eew.bus", "eew.daemon", "eew.partner", "eew.cli", "eew.bridge")
 SPEAK_MODEL = ("eew.formats", "eew.bus")
 PROCESSING = ("eew.detect", "eew.event")
-#: packages that may import zmq (add the broker bridges here when they arrive)
+#: packages that may import zmq (the broker bridges use eew.bus's Subscriber instead)
 ZMQ_ALLOWED = ("eew.bus",)
+#: what the broker bridges may import of eew
+BRIDGE_MAY_IMPORT = ("eew.bridge", "eew.bus", "eew.formats", "eew.model", "eew.errors")
 
 #: (importing package, imported package) -> why it is still there; the edge is left out of
 #: the package-cycle check. Empty this as the work named lands.
@@ -262,6 +267,27 @@ def test_only_the_bus_imports_zmq() -> None:
         if "zmq" in targets and not _in(mod, ZMQ_ALLOWED)
     ]
     assert not bad, "zmq imported outside eew.bus: " + ", ".join(bad)
+
+
+def test_bridges_sit_on_the_bus_and_the_formats() -> None:
+    bad = [
+        f"{mod} -> {t}"
+        for mod, targets in sorted(imports().items())
+        if _in(mod, ["eew.bridge"])
+        for t in sorted(targets)
+        if t != "zmq" and not _in(t, BRIDGE_MAY_IMPORT)
+    ]
+    bad += [
+        f"{mod} -> {t}"
+        for mod, targets in sorted(imports().items())
+        if not _in(mod, ["eew.bridge", "eew.cli"])
+        for t in sorted(targets)
+        if _in(t, ["eew.bridge"])
+    ]
+    assert not bad, (
+        "eew.bridge imports beyond bus/formats/model, or is imported below the CLI:\n"
+        + ("\n".join(bad))
+    )
 
 
 def test_allowlist_is_not_stale() -> None:

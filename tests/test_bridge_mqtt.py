@@ -162,7 +162,10 @@ def test_bridge_reconnects_after_a_broker_restart(mosquitto: Mosquitto, bus: Pub
 def test_drill_flag_survives_the_mqtt_bridge(mosquitto: Mosquitto, bus: Publisher) -> None:
     live = Collector(mosquitto.port, "eew/alert/#")
     bridge = BridgeThread(bus, _sink(mosquitto.port))
-    drills = [with_status(a, s) for a, s in zip(sample_chain(), ("exercise", "test", "exercise"))]
+    drills = [
+        with_status(a, s)
+        for a, s in zip(sample_chain(), ("exercise", "test", "exercise"), strict=True)
+    ]
     publish_all(bus, drills)
     wait_for(lambda: len(live.messages) == 3, what="drill alerts")
     bridge.stop()
@@ -178,8 +181,10 @@ def test_cli_bridge_mqtt(mosquitto: Mosquitto, bus: Publisher, tmp_path: Path) -
     live = Collector(mosquitto.port, "eew/alert/#")
     before = bus.statistics().subscriptions
     proc = subprocess.Popen(
-        [sys.executable, "-m", "eew", "bridge", "mqtt", bus.endpoint, "--insecure"]
-        + ["--port", str(mosquitto.port), "--max-alerts", "1", "--duration-s", "60"],
+        [
+            *(sys.executable, "-m", "eew", "bridge", "mqtt", bus.endpoint, "--insecure"),
+            *("--port", str(mosquitto.port), "--max-alerts", "1", "--duration-s", "60"),
+        ],
         cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,

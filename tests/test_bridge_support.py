@@ -14,6 +14,7 @@ without the real broker.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -72,7 +73,7 @@ def wait_for(pred: Callable[[], bool], timeout_s: float = 10.0, what: str = "con
         time.sleep(0.01)
 
 
-# ---- certificates ---------------------------------------------------------------------------------
+# ---- certificates -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Certs:
     """A self-signed certificate for 127.0.0.1/localhost (it is its own CA)."""
@@ -83,29 +84,37 @@ class Certs:
     password: str = "changeit"
 
 
-@pytest.fixture(scope="session")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed: " + INSTALL.format("openssl"))
-    d = tmp_path_factory.mktemp("certs")
+def make_certs(d: Path) -> Certs:
+    """Write a self-signed certificate, its key and a PKCS#12 keystore into ``d``."""
     cert, key, p12 = d / "cert.pem", d / "key.pem", d / "broker.p12"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
-        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+        ],
         check=True,
         capture_output=True,
     )
     subprocess.run(
-        ["openssl", "pkcs12", "-export", "-in", str(cert), "-inkey", str(key)]
-        + ["-out", str(p12), "-passout", "pass:changeit"],
+        [
+            *("openssl", "pkcs12", "-export", "-in", str(cert), "-inkey", str(key)),
+            *("-out", str(p12), "-passout", "pass:changeit"),
+        ],
         check=True,
         capture_output=True,
     )
     return Certs(cert, key, p12)
 
 
-# ---- Mosquitto ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed: " + INSTALL.format("openssl"))
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+# ---- Mosquitto ----------------------------------------------------------------------------------
 @dataclass
 class Mosquitto:
     """A mosquitto process with a plain and a TLS listener on loopback."""
@@ -164,7 +173,7 @@ def mosquitto(tmp_path: Path, certs: Certs) -> Iterator[Mosquitto]:
         broker.stop()
 
 
-# ---- ActiveMQ -------------------------------------------------------------------------------------
+# ---- ActiveMQ -----------------------------------------------------------------------------------
 ACTIVEMQ_XML = """<beans xmlns="http://www.springframework.org/schema/beans"
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
   xsi:schemaLocation="http://www.springframework.org/schema/beans
@@ -194,47 +203,66 @@ class ActiveMQ:
     startup_s: float
 
 
-@pytest.fixture(scope="session")
-def activemq(tmp_path_factory: pytest.TempPathFactory, certs: Certs) -> Iterator[ActiveMQ]:
-    java = shutil.which("java")
-    if not ACTIVEMQ_JAR.exists() or java is None:
-        pytest.skip("ActiveMQ not installed: " + INSTALL.format("activemq"))
-    base = tmp_path_factory.mktemp("activemq")
+def start_activemq(base: Path, certs: Certs) -> tuple[ActiveMQ, subprocess.Popen[bytes]]:
+    """Start ActiveMQ with its data and configuration in ``base``; wait until it listens."""
+    java = shutil.which("java") or "java"
     port, ssl_port = free_port(), free_port()
     xml = base / "activemq.xml"
     xml.write_text(
         ACTIVEMQ_XML.format(
-            data=base / "data", p12=certs.pkcs12, password=certs.password, port=port,
+            data=base / "data",
+            p12=certs.pkcs12,
+            password=certs.password,
+            port=port,
             ssl_port=ssl_port,
         ),
         encoding="utf-8",
     )
-    log = open(base / "activemq.log", "wb")  # noqa: SIM115 (closed below)
     t0 = time.monotonic()
-    proc = subprocess.Popen(
-        [java, "-Xms64m", "-Xmx256m", "-Dactivemq.home=/usr/share/activemq"]
-        + [f"-Dactivemq.base={base}", f"-Dactivemq.conf={base}", f"-Dactivemq.data={base}/data"]
-        + ["-jar", str(ACTIVEMQ_JAR), "start", f"xbean:file:{xml}"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with open(base / "activemq.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                *(java, "-Xms64m", "-Xmx256m", "-Dactivemq.home=/usr/share/activemq"),
+                *(f"-Dactivemq.base={base}", f"-Dactivemq.conf={base}"),
+                f"-Dactivemq.data={base}/data",
+                *("-jar", str(ACTIVEMQ_JAR), "start", f"xbean:file:{xml}"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_port(port, 90, proc)
         wait_port(ssl_port, 30, proc)
-        jar = os.path.realpath("/usr/share/java/activemq-broker.jar")
-        version = Path(jar).stem.removeprefix("activemq-broker-") or "unknown"
-        yield ActiveMQ(port, ssl_port, version, time.monotonic() - t0)
+    except BaseException:
+        stop_process(proc)
+        raise
+    jar = os.path.realpath("/usr/share/java/activemq-broker.jar")
+    version = Path(jar).stem.removeprefix("activemq-broker-") or "unknown"
+    return ActiveMQ(port, ssl_port, version, time.monotonic() - t0), proc
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
+    """Terminate ``proc``; kill it if it does not end in ``timeout_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def activemq(tmp_path_factory: pytest.TempPathFactory, certs: Certs) -> Iterator[ActiveMQ]:
+    if not ACTIVEMQ_JAR.exists() or shutil.which("java") is None:
+        pytest.skip("ActiveMQ not installed: " + INSTALL.format("activemq"))
+    broker, proc = start_activemq(tmp_path_factory.mktemp("activemq"), certs)
+    try:
+        yield broker
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+        stop_process(proc)
 
 
-# ---- the bus and a bridge thread ------------------------------------------------------------------
+# ---- the bus and a bridge thread ----------------------------------------------------------------
 @pytest.fixture
 def bus() -> Iterator[Publisher]:
     """A plain (unsigned, no CURVE) bus publisher on a random loopback port."""
@@ -279,7 +307,7 @@ class BridgeThread:
                     stop=self._stop,
                     tick_s=0.02,
                 )
-            except BaseException as exc:  # handed to the test thread by stop()
+            except BaseException as exc:  # noqa: BLE001 (raised in the test thread by stop())
                 self.error = exc
 
         self._thread = threading.Thread(target=main, name="bridge", daemon=True)
@@ -296,13 +324,20 @@ class BridgeThread:
         return self.result
 
 
-# ---- alerts ---------------------------------------------------------------------------------------
+# ---- alerts -------------------------------------------------------------------------------------
 def sample_chain() -> list[Alert]:
     """new (v0), update (v2), delete (v3) of one event, from tests/data/formats."""
     return [
         native.loads((SAMPLES / f"alert_{name}.json").read_bytes())[0]
         for name in ("new", "update", "delete")
     ]
+
+
+def replay_alerts(path: Path) -> list[Alert]:
+    """The alerts among the picks, events and alerts that ``eew replay`` wrote to ``path``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    chosen = [line for line in lines if json.loads(line).get("type") == "alert"]
+    return [m for m in native.loads("\n".join(chosen).encode()) if isinstance(m, Alert)]
 
 
 @pytest.fixture(scope="session")
@@ -312,7 +347,7 @@ def scenario_alerts(tmp_path_factory: pytest.TempPathFactory) -> list[Alert]:
 
     out = tmp_path_factory.mktemp("replay") / "local.jsonl"
     assert main(["replay", str(SCENARIO), "--out", str(out), "--no-progress"]) == 0
-    alerts = [m for m in native.loads(out.read_bytes()) if isinstance(m, Alert)]
+    alerts = replay_alerts(out)
     assert len(alerts) >= 3, "the scenario should give several alert versions"
     return alerts
 

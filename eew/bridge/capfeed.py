@@ -199,7 +199,8 @@ class CapFeed:
         return entry
 
     def heartbeat(self, now_ns: int, feed_alive: bool) -> None:
-        """Record a heartbeat of the bridge loop and the state of the bus feed."""
+        """Record a heartbeat of the bridge loop (at the feed's clock) and the bus feed's state."""
+        now_ns = self._clock.now_ns()
         with self._lock:
             self._beat_ns = now_ns
             self._feed_alive = feed_alive

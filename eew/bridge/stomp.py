@@ -182,7 +182,7 @@ class StompSink:
             logger.warning(
                 "stomp bridge: cannot connect to %s (%s); next try in %.1f s",
                 self._where,
-                exc or type(exc).__name__,
+                f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
                 delay,
             )
             return
