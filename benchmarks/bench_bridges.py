@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
+from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -39,13 +40,13 @@ from test_bridge_support import (  # noqa: E402
     BridgeThread,
     Mosquitto,
     make_certs,
-    mosquitto_version,
+    package_version,
     replay_alerts,
     start_activemq,
     stop_process,
 )
 
-from eew.bridge.capfeed import CapFeed  # noqa: E402
+from eew.bridge.capfeed import ATOM_NS, CapFeed  # noqa: E402
 from eew.bridge.http import FEED_PATH, CapSink  # noqa: E402
 from eew.bridge.mqtt import MqttConfig, MqttSink  # noqa: E402
 from eew.bridge.stomp import DATA_TOPIC, StompConfig, StompSink  # noqa: E402
@@ -74,8 +75,9 @@ class Arrivals:
             return self._seen[key]
 
 
-def rounds_of(alerts: list[Alert], n: int) -> list[Alert]:
-    return [a.with_(event_id=f"{a.event_id}-r{i}") for i in range(n) for a in alerts]
+def rounds_of(alerts: list[Alert], n: int, tag: str) -> list[Alert]:
+    """``n`` copies of the scenario with fresh event ids (the bus drops versions it has seen)."""
+    return [a.with_(event_id=f"{a.event_id}-{tag}{i}") for i in range(n) for a in alerts]
 
 
 def measure(pub: Publisher, alerts: list[Alert], wait: Callable[[Alert], float]) -> list[float]:
@@ -155,15 +157,18 @@ def bench_cap(pub: Publisher, alerts: list[Alert]) -> list[float]:
             try:
                 with urllib.request.urlopen(req, timeout=5) as resp:
                     etag = resp.headers["ETag"]
-                    atom = resp.read().decode()
+                    atom = resp.read()
             except urllib.error.HTTPError as exc:  # 304: nothing new yet
                 exc.close()
                 time.sleep(0.001)
                 continue
-            start = atom.find(want)
-            if start >= 0:
-                href = atom[atom.rfind('"', 0, start) + 1 : start + len(want)]
-                with urllib.request.urlopen(href, timeout=5) as resp:
+            hrefs = [
+                link.get("href", "")
+                for link in etree.fromstring(atom).iter(f"{{{ATOM_NS}}}link")
+                if link.get("href", "").endswith(want)
+            ]
+            if hrefs:
+                with urllib.request.urlopen(hrefs[0], timeout=5) as resp:
                     resp.read()
                 return time.perf_counter()
             time.sleep(0.001)
@@ -190,8 +195,8 @@ def main() -> None:
             src = tmp / "replay.jsonl"
             eew(["replay", str(SCENARIO), "--out", str(src), "--no-progress"])
         scenario = replay_alerts(src)
-        alerts = rounds_of(scenario, args.rounds)
-        print(f"{len(scenario)} alerts of {SCENARIO.name} x {args.rounds} rounds = {len(alerts)}")
+        n = len(scenario) * args.rounds
+        print(f"{len(scenario)} alerts of {SCENARIO.name} x {args.rounds} rounds = {n}")
         certs = make_certs(tmp)
         pub = Publisher(
             BusConfig(endpoint="tcp://127.0.0.1:*", heartbeat_interval_s=1.0),
@@ -207,7 +212,7 @@ def main() -> None:
                 (tmp / "amq").mkdir()
                 amq, proc = start_activemq(tmp / "amq", certs)
                 try:
-                    lat = bench_stomp(pub, alerts, amq.port)
+                    lat = bench_stomp(pub, rounds_of(scenario, args.rounds, "s"), amq.port)
                 finally:
                     stop_process(proc)
                 results["STOMP -> ActiveMQ"] = (f"ActiveMQ {amq.version}", lat)
@@ -216,12 +221,13 @@ def main() -> None:
                 mq = Mosquitto(tmp / "mq", certs)
                 mq.start()
                 try:
-                    lat = bench_mqtt(pub, alerts, mq.port)
+                    lat = bench_mqtt(pub, rounds_of(scenario, args.rounds, "m"), mq.port)
                 finally:
                     mq.stop()
-                results["MQTT -> Mosquitto"] = (mosquitto_version(), lat)
+                results["MQTT -> Mosquitto"] = (f"Mosquitto {package_version('mosquitto')}", lat)
             if "cap" in only:
-                results["CAP feed (HTTP poll)"] = ("stdlib http.server", bench_cap(pub, alerts))
+                lat = bench_cap(pub, rounds_of(scenario, args.rounds, "c"))
+                results["CAP feed (HTTP poll)"] = ("stdlib http.server", lat)
         print(f"{'bridge':<22} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'n':>5}  broker")
         for name, (broker, lat) in results.items():
             ms = np.asarray(lat) * 1e3

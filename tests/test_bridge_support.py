@@ -156,9 +156,15 @@ class Mosquitto:
         self.proc = None
 
 
-def mosquitto_version() -> str:
-    out = subprocess.run([str(MOSQUITTO), "-h"], capture_output=True, text=True, check=False)
-    return (out.stdout or out.stderr).splitlines()[0]
+def package_version(name: str) -> str:
+    """The installed version of Debian package ``name`` (``unknown`` without dpkg)."""
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Version}", name], capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
 
 
 @pytest.fixture
@@ -236,8 +242,7 @@ def start_activemq(base: Path, certs: Certs) -> tuple[ActiveMQ, subprocess.Popen
     except BaseException:
         stop_process(proc)
         raise
-    jar = os.path.realpath("/usr/share/java/activemq-broker.jar")
-    version = Path(jar).stem.removeprefix("activemq-broker-") or "unknown"
+    version = package_version("activemq")
     return ActiveMQ(port, ssl_port, version, time.monotonic() - t0), proc
 
 
