@@ -202,10 +202,11 @@ def test_scenario_alerts_become_a_cap_feed(bus: Publisher, scenario_alerts, cap_
 @needs_status
 def test_drill_flag_survives_the_cap_feed(bus: Publisher) -> None:
     new, update, _ = sample_chain()
+    drills = [with_status(new, "exercise"), with_status(update, "exercise")]
     feed, _ = _feed_at(new)
     sink = CapSink(feed, "127.0.0.1", 0)
     bridge = BridgeThread(bus, sink)
-    publish_all(bus, [with_status(new, "exercise"), with_status(update, "exercise")])
+    publish_all(bus, drills)
     wait_for(lambda: feed.statistics().sent == 2, what="drill messages")
     [(title, href)] = entries(get(sink.base_url + FEED_PATH)[1])
     _, xml, _ = get(href)

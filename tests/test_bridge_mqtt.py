@@ -160,12 +160,12 @@ def test_bridge_reconnects_after_a_broker_restart(mosquitto: Mosquitto, bus: Pub
 
 @needs_status
 def test_drill_flag_survives_the_mqtt_bridge(mosquitto: Mosquitto, bus: Publisher) -> None:
-    live = Collector(mosquitto.port, "eew/alert/#")
-    bridge = BridgeThread(bus, _sink(mosquitto.port))
     drills = [
         with_status(a, s)
         for a, s in zip(sample_chain(), ("exercise", "test", "exercise"), strict=True)
     ]
+    live = Collector(mosquitto.port, "eew/alert/#")
+    bridge = BridgeThread(bus, _sink(mosquitto.port))
     publish_all(bus, drills)
     wait_for(lambda: len(live.messages) == 3, what="drill alerts")
     bridge.stop()

@@ -68,18 +68,28 @@ class Relay:
     def __init__(self, target_port: int) -> None:
         self._target = target_port
         self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self._closed = threading.Event()
         self.port = self._server.getsockname()[1]
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
 
     def _accept(self) -> None:
-        while True:
+        while not self._closed.is_set():
             try:
                 client, _ = self._server.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self._target))
+            client.settimeout(None)
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self._target))
+            except OSError:
+                client.close()
+                continue
             with self._lock:
                 self._socks += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
@@ -109,6 +119,8 @@ class Relay:
             s.close()
 
     def close(self) -> None:
+        self._closed.set()
+        self._thread.join(5)
         self._server.close()
         self.cut()
 
@@ -178,21 +190,26 @@ def test_bridge_reconnects_and_sends_what_was_not_confirmed(
     relay.cut()  # the broker and the bridge both see the connection drop
     wait_for(lambda: not sink.statistics().connected, what="disconnection noticed")
     publish_all(bus, [update, delete])
-    wait_for(lambda: len(live.on(DATA_TOPIC)) == 3, timeout_s=20, what="alerts after reconnect")
+
+    def versions() -> list[int]:
+        return [int(etree.fromstring(b).get("version")) for _, b, _ in live.on(DATA_TOPIC)]
+
+    wait_for(lambda: set(versions()) == {0, 2, 3}, timeout_s=20, what="alerts after reconnect")
     stats = bridge.stop()
     relay.close()
     live.close()
-    versions = [int(etree.fromstring(b).get("version")) for _, b, _ in live.on(DATA_TOPIC)]
-    assert versions == [0, 2, 3]
+    # a message whose RECEIPT was lost in the cut is sent again: at least once, in order
+    assert versions() == sorted(versions()) and versions()[-1] == 3
     assert stats.sink.reconnects >= 1 and stats.sink.dropped == 0
 
 
 @needs_status
 def test_drill_flag_survives_the_stomp_bridge(activemq: ActiveMQ, bus: Publisher) -> None:
+    new, update, _ = sample_chain()
+    drills = [with_status(new, "exercise"), with_status(update, "actual")]
     live = Collector(activemq.port)
     bridge = BridgeThread(bus, _sink(activemq.port))
-    new, update, _ = sample_chain()
-    publish_all(bus, [with_status(new, "exercise"), with_status(update, "actual")])
+    publish_all(bus, drills)
     wait_for(lambda: len(live.on(DATA_TOPIC)) == 2, what="drill alerts")
     bridge.stop()
     live.close()
