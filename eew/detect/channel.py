@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numba import njit
@@ -198,6 +198,7 @@ class ChannelProcessor:
         *,
         sampling_rate_hz: float | None = None,
         can_trigger: bool | None = None,
+        siblings: Callable[[], Sequence[ChannelData]] | None = None,
     ) -> None:
         self.info = info
         self.station_id = info.station_id  # ``NET.STA``, cached (read for every packet)
@@ -269,7 +270,9 @@ class ChannelProcessor:
         #: recent samples, time base, clip and calibration episodes (what the picker reads)
         self.data = ChannelData(History(chain.N_ROWS + 1, round(hist_s * self.fs)), self.period_ns)
         self.history = self.data.history
-        self.picker = Picker(info, self.data, picker, rejection, emit, now_ns, self.fs)
+        self.picker = Picker(
+            info, self.data, picker, rejection, emit, now_ns, self.fs, siblings=siblings
+        )
         self._state = self.design.new_state()
         self._next_ns: int | None = None
         self._flat = np.zeros(2)  # F_RUN, F_VALUE
