@@ -11,7 +11,7 @@ DEMO   := waveforms_samples/local_m4.5
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bridges]'
 	touch $(STAMP)
 
 venv: $(STAMP)

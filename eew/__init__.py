@@ -10,7 +10,8 @@ Data flow::
         -> eew.model.pick.Pick -> eew.event (association, location, magnitude, forecasts,
            lifecycle, onsite/PLUM)
         -> eew.model.alert.Alert -> sink: JSON Lines (eew replay) or the daemon's outputs
-        -> eew.bus (signed ZeroMQ; wire formats in eew.formats) -> subscribers, partner
+        -> eew.bus (signed ZeroMQ; wire formats in eew.formats) -> subscribers, partner,
+           eew.bridge (ActiveMQ/STOMP, MQTT, CAP feed over HTTP)
 
 :mod:`eew.assembly` wires inventory -> router -> event core -> sink once, for ``eew
 replay``, ``eew evaluate`` and ``eew run`` alike: only the clock and the data source differ.
@@ -25,7 +26,8 @@ package imports in a circle):
 4. ``eew.formats`` and ``eew.bus`` -- they import the model, never ``detect`` or ``event``;
    only ``eew.bus`` imports zmq;
 5. ``eew.assembly``, ``eew.partner``, ``eew.daemon``, ``eew.archive_server``,
-   ``eew.evaluate``, ``eew.simulate``;
+   ``eew.evaluate``, ``eew.simulate``; ``eew.bridge`` (only the bus, the formats and the
+   model below it);
 6. ``eew.cli``.
 
 Processing never publishes: every stage hands its results on through a callable or a
@@ -85,6 +87,9 @@ Modules
 ``eew.bus``
     The alert bus: publisher (XPUB, last-value cache), CURVE keys, Ed25519 signing,
     verifying subscriber, message gate, handover queue, ``feed`` (one subscriber thread).
+``eew.bridge``
+    ``eew bridge``: the bus to ActiveMQ over STOMP (ShakeAlert XML), to MQTT (retained
+    JSON) and a CAP feed over HTTP (Atom index, Update/Cancel chains).
 ``eew.assembly``
     The one assembly of the chain (:func:`~eew.assembly.build_chain`).
 ``eew.partner``

@@ -150,10 +150,26 @@ class Chain:
         on_packet : callable, optional
             Called with each packet before it is fed (pacing, progress, bookkeeping).
         """
-        for pkt in packets:
-            if on_packet is not None:
-                on_packet(pkt)
-            self.feed(pkt)
+        router = self.router
+        if router is None:  # raises at the first packet
+            for pkt in packets:
+                if on_packet is not None:
+                    on_packet(pkt)
+                self.feed(pkt)
+            self.flush()
+            return
+        feed = router.feed
+        n = 0
+        try:
+            # :meth:`feed`, inlined: one Python call less per packet
+            for pkt in packets:
+                if on_packet is not None:
+                    on_packet(pkt)
+                self.arrival_ns = pkt.endtime_ns if pkt.arrival_ns is None else pkt.arrival_ns
+                feed(pkt)
+                n += 1
+        finally:
+            self.packets += n
         self.flush()
 
     def flush(self) -> None:
@@ -184,6 +200,7 @@ def build_chain(
     targets: tuple[Target, ...] | None = None,
     data_end_ns: Callable[[str], int | None] | None = None,
     software_version: str = __version__,
+    deferred: bool | None = None,
 ) -> Chain:
     """Build inventory -> router -> event core -> ``sink`` from a configuration.
 
@@ -212,6 +229,10 @@ def build_chain(
         upstream feeds'); a chain with a router uses the router's.
     software_version : str
         Stamped on every alert.
+    deferred : bool, optional
+        Evaluate the event core once per packet (default: when the chain has a router). A
+        parallel replay (:mod:`eew.parallel`) sets it for an event-only chain fed with the
+        workers' picks packet by packet.
 
     Raises
     ------
@@ -247,7 +268,7 @@ def build_chain(
             targets if targets is not None else load_targets(config.targets_path()),
             software_version,
             # with a router: evaluate once per packet; picks from the bus one by one
-            deferred=stages.channels,
+            deferred=stages.channels if deferred is None else deferred,
         )
     if stages.channels:
         router = Pipeline(

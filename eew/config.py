@@ -206,9 +206,9 @@ class RejectionConfig:
         True, "reject triggers in records flagged 'calibration signals present'"
     )
     monochromatic_fraction: float = _f(
-        0.8,
-        "a steady window (>= 2 s) with this fraction of its energy at one frequency is a "
-        "calibration sine",
+        0.95,
+        "a window (>= 2 s, >= 3 cycles, steady amplitude, the same on every component of "
+        "the sensor) with this fraction of its energy at one frequency is a calibration sine",
     )
 
     def check(self) -> None:
@@ -319,9 +319,17 @@ class AlertConfig:
     """When an event becomes an alert, and when an alert is re-issued."""
 
     agency: str = _f("KZ-AEWS", "agency code stamped on every message")
-    min_stations: int = _f(4, "stations needed for a source alert")
+    min_stations: int = _f(
+        4,
+        "stations that must agree (located with the event, each with a magnitude) before a "
+        "public source alert (at least 2: never one station)",
+    )
     min_magnitude: float = _f(4.0, "smallest magnitude that is alerted")
-    min_intensity_msk: float = _f(4.0, "smallest predicted MSK-64 intensity at any target")
+    min_intensity_msk: float = _f(
+        4.0,
+        "a public alert needs at least this forecast MSK-64 intensity at a target; below it "
+        "the event is an operators' event message only",
+    )
     min_likelihood: float = _f(0.5, "smallest event likelihood (0-1)")
     magnitude_step: float = _f(0.1, "re-issue when the magnitude changes by this much")
     location_step_km: float = _f(5.0, "re-issue when the epicentre moves by this much [km]")
@@ -334,8 +342,8 @@ class AlertConfig:
         _positive(self, "magnitude_step", "location_step_km", "intensity_step")
         if self.status not in ("actual", "exercise", "test"):
             raise ValueError("status: must be actual, exercise or test")
-        if self.min_stations < 1:
-            raise ValueError("min_stations: must be >= 1")
+        if self.min_stations < 2:
+            raise ValueError("min_stations: must be >= 2 (never one station)")
         if not 0.0 <= self.min_likelihood <= 1.0:
             raise ValueError("min_likelihood: must be in [0, 1]")
 
@@ -348,7 +356,9 @@ class OnsiteConfig:
     city_lat_deg: float = _f(43.238, "centre of the city whose stations give onsite alerts [deg]")
     city_lon_deg: float = _f(76.946, "centre of the city [deg]")
     city_radius_km: float = _f(30.0, "stations within this distance are city stations [km]")
-    min_stations: int = _f(2, "city stations that must pass a threshold together")
+    min_stations: int = _f(
+        2, "city stations that must pass a threshold together (at least 2: never one station)"
+    )
     coincidence_s: float = _f(2.0, "their onsets must lie within this [s]")
     tau_c_min_s: float = _f(1.0, "onsite rule: tau_c at least this [s] and ...")
     pd_min_cm: float = _f(0.2, "... Pd at least this (Wu & Kanamori 2005 use 0.5) [cm]")
@@ -372,8 +382,8 @@ class OnsiteConfig:
             "pa_min_cm_s2",
             "plum_radius_km",
         )
-        if self.min_stations < 1:
-            raise ValueError("min_stations: must be >= 1")
+        if self.min_stations < 2:
+            raise ValueError("min_stations: must be >= 2 (never one station)")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ rules (issue 9):
 * the web console (:mod:`eew.console`) speaks the model: it imports none of the stages,
   the bus, the daemon, the partner exchange or the command line (they hand it what it
   shows), and only it imports aiohttp.
+* the broker bridges (:mod:`eew.bridge`) read the bus through its subscriber API and write
+  with :mod:`eew.formats`: they import only the model, the formats, the bus and
+  :mod:`eew.errors`, and nothing below the CLI imports them.
 
 A known violation that other work will remove goes into :data:`ALLOWED`, with its reason;
 an entry that no longer matches anything fails :func:`test_allowlist_is_not_stale`, so that
@@ -34,13 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "eew"
 
 STAGES = ("eew.acquisition", "eew.dsp", "eew.detect", "eew.event")
-ABOVE_STAGES = ("eew.bus", "eew.daemon", "eew.partner", "eew.cli", "eew.console")
+ABOVE_STAGES = ("eew.bus", "eew.daemon", "eew.partner", "eew.cli", "eew.console", "eew.bridge")
 SPEAK_MODEL = ("eew.formats", "eew.bus")
 PROCESSING = ("eew.detect", "eew.event")
-#: packages that may import zmq (add the broker bridges here when they arrive)
+#: packages that may import zmq (the broker bridges use eew.bus's Subscriber instead)
 ZMQ_ALLOWED = ("eew.bus",)
 #: what the console must not import (issue 14)
 CONSOLE_FORBIDDEN = (*STAGES, "eew.bus", "eew.daemon", "eew.partner", "eew.cli")
+#: what the broker bridges may import of eew
+BRIDGE_MAY_IMPORT = ("eew.bridge", "eew.bus", "eew.formats", "eew.model", "eew.errors")
 
 #: (importing package, imported package) -> why it is still there; the edge is left out of
 #: the package-cycle check. Empty this as the work named lands.
@@ -279,6 +284,26 @@ def test_console_speaks_the_model() -> None:
 def test_only_the_console_imports_aiohttp() -> None:
     users = [mod for mod, targets in sorted(imports().items()) if "aiohttp" in targets]
     assert users and all(_in(m, ["eew.console"]) for m in users), users
+
+def test_bridges_sit_on_the_bus_and_the_formats() -> None:
+    bad = [
+        f"{mod} -> {t}"
+        for mod, targets in sorted(imports().items())
+        if _in(mod, ["eew.bridge"])
+        for t in sorted(targets)
+        if t != "zmq" and not _in(t, BRIDGE_MAY_IMPORT)
+    ]
+    bad += [
+        f"{mod} -> {t}"
+        for mod, targets in sorted(imports().items())
+        if not _in(mod, ["eew.bridge", "eew.cli"])
+        for t in sorted(targets)
+        if _in(t, ["eew.bridge"])
+    ]
+    assert not bad, (
+        "eew.bridge imports beyond bus/formats/model, or is imported below the CLI:\n"
+        + ("\n".join(bad))
+    )
 
 
 def test_allowlist_is_not_stale() -> None:

@@ -43,6 +43,12 @@ def test_daemon_serves_the_console(tmp_path):
                 await play(clock, daemon, lambda: any(m["type"] == "alert" for m in messages))
                 # under load the daemon may be well behind the server's clock
                 await wait_for(lambda: any(m["type"] == "alert" for m in messages), 60, "alert")
+                # station states go out every update interval: wait for one with states
+                await wait_for(
+                    lambda: any(m["type"] == "stations" and m["states"] for m in messages),
+                    30,
+                    "station states",
+                )
                 reader.cancel()
             daemon.request_stop()
             assert await task == 0

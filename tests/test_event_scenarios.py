@@ -31,8 +31,13 @@ SCENARIOS = (
     "noise_30min",
     "teleseism_m7.5",
     "hindu_kush_m7.0",
+    "bishkek_m6.0",
+    "regional_m4.5",
+    "city_glitch",
 )
-QUIET = ("noise_30min", "teleseism_m7.5", "hindu_kush_m7.0")
+QUIET = ("noise_30min", "teleseism_m7.5", "hindu_kush_m7.0", "regional_m4.5", "city_glitch")
+#: earthquakes whose P onsets on broadband and accelerometer channels must all be kept
+EARTHQUAKES = ("bishkek_m6.0", "regional_m4.5", "m6_chilik", "kemin_m7.7", "verny_m7.0")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +74,7 @@ ALERTABLE = (
     "kyrgyz_m5.5/ev1",
     "double_m5/east",
     "double_m5/west",
+    "bishkek_m6.0/ev1",
 )
 
 
@@ -176,6 +182,37 @@ def test_noise_teleseism_and_distant_deep_events_give_no_alert(results, name):
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_no_false_source_alerts(results, name):
     assert results[name].score.false_alerts == []
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_public_alert_decision_agrees_with_the_truth(results, name):
+    """Issue 11 item 7: a public alert exactly where one is expected (truth or default)."""
+    assert results[name].score.public_alert_right
+
+
+@pytest.mark.parametrize("name", EARTHQUAKES)
+def test_p_onsets_of_earthquakes_are_not_rejected_as_artefacts(results, name):
+    """Issue 11 item 5: no calibration, spike, step, boxcar or glitch rejection in scenarios
+    that hold only earthquakes (M4.5-7.7 at 5-300 km, HH and HN channels)."""
+    stats = results[name].run.statistics
+    assert stats is not None
+    artefacts = {"calibration", "spike", "step", "boxcar", "glitch"}
+    assert not artefacts & set(stats.rejections), stats.rejections
+
+
+def test_regional_m45_is_an_operators_event_only(results):
+    """The October 2025 false alert: declared and followed, but withheld from the public."""
+    run = results["regional_m4.5"].run
+    assert run.events and not run.alerts
+    last = run.events[-1].to_dict()
+    assert not last["alerted"] and "forecast MSK" in last["withheld"]
+    assert max(f.intensity_msk for e in run.events for f in e.record.forecasts) < 4.0
+
+
+def test_bishkek_m6_is_alerted_with_the_partner_stations(results):
+    ev = results["bishkek_m6.0"].score.events[0]
+    assert ev.detected and ev.first_alert_after_p4_s <= 2.0
+    assert ev.first_alert_epicentral_error_km <= 5.0
 
 
 def test_small_event_below_threshold_is_not_alerted(results):

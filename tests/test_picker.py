@@ -351,6 +351,42 @@ def test_calibration_sine_is_retracted(f_hz, noise, syn_inventory, run_pipeline,
     assert run.pipeline.statistics().rejections == {"calibration": 1}
 
 
+@pytest.mark.parametrize("other_has_sine", [True, False])
+def test_calibration_needs_the_same_sine_on_the_other_component(
+    other_has_sine, noise, syn_inventory, run_pipeline, packets, t0_ns
+):
+    """A calibration drives every component of a sensor; a sine on Z alone is not one."""
+    n, on = 6000, 3000
+    t = np.arange(n) / FS
+    z = noise(n, 200.0, offset=1500.0)
+    z[on:] += 1e4 * np.sin(2 * np.pi * 5.0 * t[on:])
+    e = noise(n, 200.0, seed=7, offset=-900.0)
+    if other_has_sine:
+        e[on:] += 8e3 * np.sin(2 * np.pi * 5.0 * t[on:] + 0.4)
+    else:
+        e[on:] += 8e3 * noise(n - on, 1.0, seed=9)  # broadband shaking on the horizontal
+    pkts = packets(CID, t0_ns, np.round(z), 100) + packets("BW.RJOB..EHN", t0_ns, np.round(e), 100)
+    pkts.sort(key=lambda p: (p.endtime_ns, p.channel_id))
+    run = run_pipeline(pkts, syn_inventory)
+    reasons = [r.reason for r in run.rejected if r.channel_id == CID]
+    assert (reasons == ["calibration"]) is other_has_sine
+    assert run.final_picks()
+
+
+def test_early_p_of_a_large_event_is_not_a_calibration_sine(
+    noise, syn_inventory, run_pipeline, packets, t0_ns
+):
+    """Long periods dominate the first seconds of a large event's P wave on a broadband
+    sensor: a steady half cycle is no sine (issue 11: M6 P waves rejected as calibration)."""
+    n, on = 8000, 3000
+    t = np.arange(n - on) / FS
+    x = noise(n, 200.0, offset=1500.0)
+    x[on:] += 2e5 * np.sin(2 * np.pi * 0.15 * t) + 2e4 * noise(n - on, 1.0, seed=3)
+    run = run_pipeline(packets(CID, t0_ns, np.round(x), 100), syn_inventory)
+    assert not run.rejected
+    assert not any(p.retracted for p in run.picks)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_noise_alone_gives_no_pick(seed, noise, syn_inventory, run_pipeline, packets, t0_ns):
     x = np.round(noise(18_000, 300.0, seed=seed, offset=-2500.0))

@@ -119,6 +119,25 @@ def test_monochromatic_fraction_of_noise_and_bursts_is_small() -> None:
     assert quality.monochromatic_fraction(burst) < Config().rejection.monochromatic_fraction
 
 
+@pytest.mark.parametrize("f_hz", [1.0, 5.0, 12.5])
+def test_sine_calibration_is_sine_like(f_hz: float) -> None:
+    t = np.arange(350) / FS
+    x = 1500 + noisy(350, seed=2) + 1e4 * np.sin(2 * np.pi * f_hz * t + 0.7)
+    sine, frac = quality.is_sine_like(x, Config().rejection.monochromatic_fraction)
+    assert sine and frac > 0.95
+
+
+def test_few_cycles_ramps_and_growing_waves_are_not_sine_like() -> None:
+    frac_min = Config().rejection.monochromatic_fraction
+    t = np.arange(300) / FS
+    # half a cycle of a long period (the start of a large event's P wave on a broadband sensor)
+    assert not quality.is_sine_like(1e5 * np.sin(2 * np.pi * 0.2 * t), frac_min)[0]
+    # two cycles only
+    assert not quality.is_sine_like(1e4 * np.sin(2 * np.pi * 0.7 * t), frac_min)[0]
+    # one frequency, but growing: a P wave, not a calibration
+    assert not quality.is_sine_like(1e4 * t * np.sin(2 * np.pi * 3.0 * t), frac_min)[0]
+
+
 def test_monochromatic_fraction_degenerate_windows() -> None:
     assert quality.monochromatic_fraction(np.zeros(4)) == 0.0
     assert quality.monochromatic_fraction(np.full(100, 5.0)) == 0.0

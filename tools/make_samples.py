@@ -215,6 +215,68 @@ depth_km = 200.0
 magnitude = 7.0
 stress_drop_bar = 100.0
 """),
+    "bishkek_m6.0": ("M6.0 at 10 km depth by Bishkek, 10-20 km from KN.KBK and KN.CHM: the "
+                     "partner's stations see it first (their P waves are kept, not taken for "
+                     "calibration sines)", """
+seed = 600
+start_time = 2024-05-11T07:00:02Z
+length_s = 43.0
+[stations]
+channels = ["HHZ", "HN?", "HHN", "HHE"]
+[[source]]
+origin_time = 2024-05-11T07:00:05Z
+latitude_deg = 42.80
+longitude_deg = 74.75
+depth_km = 10.0
+magnitude = 6.0
+expect_public_alert = true
+"""),
+    "regional_m4.5": ("Unfelt regional M4.5 at 10 km depth 140 km SW of Almaty in Kyrgyzstan "
+                      "(42.30N 75.70E): an event for operators, no public alert", """
+seed = 451
+start_time = 2024-05-12T15:00:02Z
+length_s = 50.0
+[stations]
+channels = ["HHZ", "HN?"]
+[[source]]
+origin_time = 2024-05-12T15:00:05Z
+latitude_deg = 42.30
+longitude_deg = 75.70
+depth_km = 10.0
+magnitude = 4.5
+expect_public_alert = false
+"""),
+    "city_glitch": ("One city station's glitches (spike, boxcar, a 3-s burst on every channel) "
+                    "and nothing else: no event, no alert", """
+seed = 38
+start_time = 2025-03-05T09:00:00Z
+length_s = 50.0
+[stations]
+include = ["AW.ALMY", "AW.AUEZ", "AW.BOST", "AW.MEDE", "AW.ZHET", "AW.KTOB", "AW.KAMN"]
+channels = ["HHZ", "HN?"]
+[[disturbance]]
+kind = "spike"
+target = "AW.ALMY..HHZ"
+time_s = 15.0
+amplitude_counts = 3000000.0
+[[disturbance]]
+kind = "step"
+target = "AW.ALMY..HNZ"
+time_s = 25.0
+amplitude_counts = 400000.0
+[[disturbance]]
+kind = "step"
+target = "AW.ALMY..HNZ"
+time_s = 25.4
+amplitude_counts = -400000.0
+[[disturbance]]
+kind = "clip"
+target = "AW.ALMY"
+time_s = 40.0
+duration_s = 3.0
+frequency_hz = 4.0
+amplitude_counts = 3000000.0
+"""),
 }
 
 

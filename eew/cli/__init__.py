@@ -53,6 +53,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "eew.cli.subscribe",
         "subscribe to an alert bus: print verified alerts, optionally run a hook per alert",
     ),
+    "bridge": (
+        "eew.cli.bridge",
+        "forward the alert bus to ActiveMQ (STOMP), an MQTT broker or a CAP feed over HTTP",
+    ),
     "run": (
         "eew.cli.run",
         "run the live daemon: SeedLink in, picks and alerts out on the alert bus",

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eew.errors import CLIError
+
+if TYPE_CHECKING:
+    from eew.formats.shakealert import ShakingFn
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -55,9 +59,17 @@ def _read(path: str) -> bytes:
         raise CLIError(f"cannot read {path}: {exc.strerror}") from exc
 
 
+def _shaking(args: argparse.Namespace) -> ShakingFn | None:
+    """The forecast's ground-motion model for ShakeAlert contours and grid (NumPy), else None."""
+    if args.no_shakemap or args.to != "shakealert":
+        return None
+    from eew.event.shakemap import shaking_model
+
+    return shaking_model()
+
+
 def run(args: argparse.Namespace) -> int:
     """Read INPUT, detect its format, write it in the ``--to`` format."""
-    from eew.event.shakemap import shaking_model
     from eew.formats import cap
     from eew.formats.registry import detect_format, read_messages, write_messages
     from eew.model.alert import Alert
@@ -78,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         references=references,
         status=args.status,
         orig_sys=args.orig_sys,
-        shaking=None if args.no_shakemap else shaking_model(),
+        shaking=_shaking(args),
     )
     if args.out:
         try:

@@ -15,7 +15,22 @@ from eew.errors import CLIError
 def setup(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``eew evaluate``."""
     parser.add_argument(
-        "scenarios", nargs="+", metavar="SCENARIO_DIR", help="scenario folders (with truth.json)"
+        "scenarios", nargs="*", metavar="SCENARIO_DIR", help="scenario folders (with truth.json)"
+    )
+    parser.add_argument(
+        "--continuous",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="continuous archive (miniSEED files or folders, may repeat): count triggers per "
+        "channel-hour and events and alerts per day instead of scoring scenarios",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --continuous: processes for the per-channel stage (default 1)",
     )
     parser.add_argument(
         "--packet-s",
@@ -34,6 +49,10 @@ def setup(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate every scenario; print the scorecard; write files if ``--out``."""
+    if args.continuous:
+        return _run_continuous(args)
+    if not args.scenarios:
+        raise CLIError("name scenario folders, or a continuous archive with --continuous DIR")
     from eew.evaluate.report import LEGEND, format_scenario, format_totals, totals
     from eew.evaluate.scenario import Evaluator, scorecard, write_outputs
 
@@ -71,4 +90,30 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         files = write_outputs(results, args.out)
         print(f"wrote {len(files)} files to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _run_continuous(args: argparse.Namespace) -> int:
+    """``--continuous``: replay the archive, print the counts (or JSON)."""
+    from pathlib import Path
+
+    from eew.evaluate.continuous import evaluate_continuous, format_continuous
+
+    if args.scenarios:
+        raise CLIError("--continuous takes the archive; scenario folders are evaluated apart")
+    if args.jobs < 1:
+        raise CLIError(f"--jobs must be at least 1, not {args.jobs}")
+    settings = load_settings(args.config)
+    report = evaluate_continuous(args.continuous, settings.config, settings.hash(), jobs=args.jobs)
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        print(format_continuous(report))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "continuous.json"
+        path.write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import IO, TYPE_CHECKING
 
 from eew import __version__
-from eew.acquisition.archive import index_archive, iter_packets
-from eew.assembly import Stages, build_chain
+from eew.acquisition.archive import index_archive
+from eew.assembly import Stages
 from eew.cli.jsonl import JsonlWriter
 from eew.configfile import SEARCH_HELP
 from eew.daemon.config import Settings, load_settings
@@ -26,6 +26,7 @@ from eew.model.clock import DataClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
 from eew.model.timeutil import ns_to_iso
+from eew.parallel import WorkerPool, replay_archive
 
 if TYPE_CHECKING:
     from eew.console.server import ConsoleServer
@@ -53,6 +54,14 @@ def setup(parser: argparse.ArgumentParser) -> None:
         "--with-rejections",
         action="store_true",
         help="also write rejected triggers (type 'rejected_trigger')",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes for the per-channel stage (default 1); the output is the same as "
+        "with one (see eew.parallel)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
@@ -114,12 +123,26 @@ def _parse_speed(text: str | None, console: bool = False) -> float | None:
 def run(args: argparse.Namespace) -> int:
     """Replay the archive; write results; print a summary on stderr."""
     speed = _parse_speed(args.speed, args.console)
+    if args.jobs < 1:
+        raise CLIError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.jobs > 1 and speed is not None:
+        raise CLIError("--speed and --console pace one process: use them with --jobs 1")
     settings = load_settings(args.config)
     cfg = settings.config
     cfg = replace(cfg, alert=replace(cfg.alert, status=args.status))
-    inventory = load_inventory([*cfg.stationxml_paths(), *args.inventory])
+    inventory_paths = [*map(str, cfg.stationxml_paths()), *args.inventory]
+    inventory = load_inventory(inventory_paths)
     t_wall0 = time.perf_counter()
-    idx = index_archive(args.paths)
+    pool = None
+    if args.jobs > 1 and cfg.replay.max_packet_samples == 0:
+        # the workers start (imports, numba, inventory) while the archive is indexed
+        pool = WorkerPool(args.jobs, cfg, settings.hash(), inventory_paths)
+    try:
+        idx = index_archive(args.paths)
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     with ExitStack() as stack:
         out: IO[str] = sys.stdout
         if args.out:
@@ -139,16 +162,9 @@ def run(args: argparse.Namespace) -> int:
             if observe is not None:
                 observe(value)
 
-        chain = build_chain(
-            cfg,
-            settings.hash(),
-            sink,
-            DataClock(),
-            stages=Stages(channels=True, events=not args.picks_only),
-            inventory=inventory,
-        )
+        clock = DataClock()
         if args.console:
-            console = _start_console(args, settings, inventory, chain.clock.now_ns, speed)
+            console = _start_console(args, settings, inventory, clock.now_ns, speed)
             stack.callback(console.close)
             observe, observe_packet = console.tap.observe, console.tap.observe_packet
         progress = _Progress(len(idx)) if (sys.stderr.isatty() and not args.no_progress) else None
@@ -164,7 +180,20 @@ def run(args: argparse.Namespace) -> int:
             if progress is not None:
                 progress.update(done)
 
-        chain.run(iter_packets(idx, cfg.replay.max_packet_samples), before)
+        result = replay_archive(
+            idx,
+            cfg,
+            settings.hash(),
+            inventory,
+            inventory_paths,
+            sink,
+            stages=Stages(channels=True, events=not args.picks_only),
+            jobs=args.jobs,
+            on_packet=before,
+            on_progress=progress.update if progress is not None else None,
+            pool=pool,
+            clock=clock,
+        )
         if progress is not None:
             progress.close()
         if console is not None:
@@ -173,9 +202,7 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t_wall0
     if args.table:
         _print_table(picks, sys.stderr if not args.out else sys.stdout)
-    stats = chain.statistics()
-    assert stats is not None
-    _summary(stats, idx.counters, wall, writer.written, settings.hash(), chain.event_statistics())
+    _summary(result.statistics, result.ingest, wall, writer.written, settings.hash(), result.events)
     return 0
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numba import njit
@@ -85,6 +85,45 @@ def _process_and_store(
         if out[0, i] > rmax:
             rmax = out[0, i]
     return rmax
+
+
+#: the flat-run state of a channel: samples equal to the last value, and that value
+F_RUN, F_VALUE = 0, 1
+
+
+@njit(cache=True)
+def _feed_fast(
+    x: np.ndarray,
+    flat: np.ndarray,
+    flat_n: int,
+    params: np.ndarray,
+    bp_sos: np.ndarray,
+    hp_sos: np.ndarray,
+    lp_sos: np.ndarray,
+    state: np.ndarray,
+    out: np.ndarray,
+    ring: np.ndarray,
+    pos: int,
+) -> tuple[bool, float, float, float]:
+    """The common packet in one call: not flat, no dead stretch ending in it.
+
+    Returns ``(done, min, max, max ratio)``. When the packet needs the general path
+    (a flat packet, or a flat run that reaches ``flat_n`` inside it) nothing is changed and
+    ``done`` is False; otherwise the flat-run state is updated as
+    :meth:`ChannelProcessor._check_flat` would, and the chain runs as in
+    :func:`_process_and_store`.
+    """
+    lo, hi = _minmax(x)
+    if lo == hi:
+        return False, lo, hi, 0.0
+    lead, trail = _flat_edges(x)
+    run = flat[F_RUN] + lead if (flat[F_RUN] > 0.0 and x[0] == flat[F_VALUE]) else 0.0
+    if run >= flat_n:
+        return False, lo, hi, 0.0
+    flat[F_VALUE] = x[x.shape[0] - 1]
+    flat[F_RUN] = trail
+    rmax = _process_and_store(x, params, bp_sos, hp_sos, lp_sos, state, out, ring, pos)
+    return True, lo, hi, rmax
 
 
 @njit(cache=True)
@@ -159,6 +198,7 @@ class ChannelProcessor:
         *,
         sampling_rate_hz: float | None = None,
         can_trigger: bool | None = None,
+        siblings: Callable[[], Sequence[ChannelData]] | None = None,
     ) -> None:
         self.info = info
         self.station_id = info.station_id  # ``NET.STA``, cached (read for every packet)
@@ -230,12 +270,30 @@ class ChannelProcessor:
         #: recent samples, time base, clip and calibration episodes (what the picker reads)
         self.data = ChannelData(History(chain.N_ROWS + 1, round(hist_s * self.fs)), self.period_ns)
         self.history = self.data.history
-        self.picker = Picker(info, self.data, picker, rejection, emit, now_ns, self.fs)
+        self.picker = Picker(
+            info, self.data, picker, rejection, emit, now_ns, self.fs, siblings=siblings
+        )
         self._state = self.design.new_state()
         self._next_ns: int | None = None
-        self._flat_run = 0
-        self._flat_value = 0.0
+        self._flat = np.zeros(2)  # F_RUN, F_VALUE
+        self._out = np.empty((chain.N_ROWS, 0))  # the chain's output, reused per size
         self.dead = False
+
+    @property
+    def _flat_run(self) -> int:
+        return int(self._flat[F_RUN])
+
+    @_flat_run.setter
+    def _flat_run(self, value: int) -> None:
+        self._flat[F_RUN] = value
+
+    @property
+    def _flat_value(self) -> float:
+        return float(self._flat[F_VALUE])
+
+    @_flat_value.setter
+    def _flat_value(self, value: float) -> None:
+        self._flat[F_VALUE] = value
 
     # ---- feeding ----------------------------------------------------------------------
     def feed(self, packet: Packet) -> None:
@@ -281,24 +339,48 @@ class ChannelProcessor:
                 )
                 self.reset()
         counts = packet.data
-        lo, hi, lead, trail = _scan_counts(counts)
-        drop = self._check_flat(counts, lo, hi, n, lead, trail)
         start_ns = packet.starttime_ns
-        if drop:
-            counts = counts[drop:]
-            n -= drop
-            start_ns += round(drop * self.period_ns)
-            lo, hi = _minmax(counts)
-        k0 = self.history.end
+        history = self.history
+        k0 = history.end
+        d = self.design
+        done = False
+        lo = hi = rmax = 0.0
+        out = self._out
+        if not self.dead:
+            pos = history.slot(n)
+            if pos >= 0:
+                if out.shape[1] != n:
+                    out = self._out = np.empty((chain.N_ROWS, n))
+                done, lo, hi, rmax = _feed_fast(
+                    counts,
+                    self._flat,
+                    self._flat_n,
+                    d.params,
+                    d.bp_sos,
+                    d.hp_sos,
+                    d.lp_sos,
+                    self._state,
+                    out,
+                    history.buffer,
+                    pos,
+                )
+        if not done:
+            lo, hi, lead, trail = _scan_counts(counts)
+            drop = self._check_flat(counts, lo, hi, n, lead, trail)
+            if drop:
+                counts = counts[drop:]
+                n -= drop
+                start_ns += round(drop * self.period_ns)
+                lo, hi = _minmax(counts)
+            k0 = history.end
+            out = np.empty((chain.N_ROWS, n))  # contiguous: faster in the kernel than a view
+            ring, pos = history.reserve(n)
+            rmax = _process_and_store(
+                counts, d.params, d.bp_sos, d.hp_sos, d.lp_sos, self._state, out, ring, pos
+            )
         data = self.data
         data.anchor_ns, data.anchor_k = start_ns, k0
-        out = np.empty((chain.N_ROWS, n))  # contiguous: faster in the kernel than a view
-        d = self.design
-        ring, pos = self.history.reserve(n)
-        rmax = _process_and_store(
-            counts, d.params, d.bp_sos, d.hp_sos, d.lp_sos, self._state, out, ring, pos
-        )
-        self.history.advance(n)
+        history.advance(n)
         self._next_ns = packet.endtime_ns
         self._n_samples += n
         clip = self.picker.clip_counts

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +73,9 @@ class Picker:
         Returns the current time [ns] (the ``sent_time`` of what is emitted).
     sampling_rate_hz : float, optional
         The rate the channel runs at (its records'); default the inventory's.
+    siblings : callable, optional
+        Returns the data of the other components of the same sensor (a calibration
+        sine is on every component; an earthquake's P wave is not a steady sine on all).
 
     Attributes
     ----------
@@ -91,8 +94,11 @@ class Picker:
         emit: Callable[[object], None],
         now_ns: Callable[[], int],
         sampling_rate_hz: float | None = None,
+        *,
+        siblings: Callable[[], Sequence[ChannelData]] | None = None,
     ) -> None:
         self.info = info
+        self._siblings = siblings
         self.data = data
         self.cfg = picker
         self.rej = rejection
@@ -158,6 +164,8 @@ class Picker:
         if not final and t.due - t.k0 >= round(2.0 / self.dt):
             raw = self.data.history.read(H_RAW, t.k0, t.due)
             sine, frac = quality.is_sine_like(raw, self.rej.monochromatic_fraction)
+            if sine and self._siblings_disagree(t.k0, t.due):
+                sine = False
             if sine:
                 self._emit_update(t, t.due, final=True, retracted=True)
                 self._reject(
@@ -171,6 +179,27 @@ class Picker:
             self.tracks.remove(t)
         else:
             self._schedule(t)
+
+    def _siblings_disagree(self, k0: int, k1: int) -> bool:
+        """True if another component of the sensor holds the window and shows no sine there.
+
+        A calibration signal drives every component of a sensor; components whose data do
+        not (yet) cover the window are not consulted, so a single-component sensor decides
+        alone.
+        """
+        if self._siblings is None:
+            return False
+        t0, t1 = self.data.time_of(k0), self.data.time_of(k1)
+        for other in self._siblings():
+            h = other.history
+            a = other.anchor_k + round((t0 - other.anchor_ns) / other.period_ns)
+            b = other.anchor_k + round((t1 - other.anchor_ns) / other.period_ns)
+            if a < h.start or b > h.end or b - a < 16:
+                continue
+            sine, _frac = quality.is_sine_like(h.read(H_RAW, a, b), self.rej.monochromatic_fraction)
+            if not sine:
+                return True
+        return False
 
     def _decide(self, t: _Track) -> None:
         data = self.data

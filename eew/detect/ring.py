@@ -8,16 +8,20 @@ from numba import njit
 
 @njit(cache=True)
 def _ring_write(buf: np.ndarray, pos: int, block: np.ndarray, extra: np.ndarray) -> None:
-    """Write ``block`` rows and ``extra`` (as the last row) at ring position ``pos``."""
+    """Write ``block`` rows and ``extra`` (as the last row) at ring position ``pos``.
+
+    As slices, in at most two runs (the ring wraps once at most): contiguous copies rather
+    than one store per row and sample.
+    """
     cap = buf.shape[1]
     rows = block.shape[0]
-    for i in range(block.shape[1]):
-        p = pos + i
-        if p >= cap:
-            p -= cap
-        for r in range(rows):
-            buf[r, p] = block[r, i]
-        buf[rows, p] = extra[i]
+    n = block.shape[1]
+    first = min(n, cap - pos)
+    buf[:rows, pos : pos + first] = block[:, :first]
+    buf[rows, pos : pos + first] = extra[:first]
+    if first < n:
+        buf[:rows, : n - first] = block[:, first:]
+        buf[rows, : n - first] = extra[first:]
 
 
 class History:
@@ -61,6 +65,20 @@ class History:
         if n + self._min > self._buf.shape[1]:
             self._grow(n + self._min)
         return self._buf, self._end % self._buf.shape[1]
+
+    def slot(self, n: int) -> int:
+        """Write position for ``n`` new samples if they fit without growing, else -1.
+
+        The fast path of :meth:`eew.detect.channel.ChannelProcessor.feed` writes into
+        :attr:`buffer` at this position, then calls :meth:`advance`.
+        """
+        cap = self._buf.shape[1]
+        return -1 if n + self._min > cap else self._end % cap
+
+    @property
+    def buffer(self) -> np.ndarray:
+        """The ring itself (rows x capacity)."""
+        return self._buf
 
     def advance(self, n: int) -> None:
         """Commit ``n`` samples written after :meth:`reserve`."""

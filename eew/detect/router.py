@@ -37,12 +37,13 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import partial
 
 import numpy as np
 
 from eew.config import Config
 from eew.detect.channel import ChannelProcessor
-from eew.detect.state import ChannelCounts
+from eew.detect.state import ChannelCounts, ChannelData
 from eew.errors import ChannelError
 from eew.inventory import ChannelInfo, Inventory, InventoryIssues, format_epoch
 from eew.model.clock import Clock, DataClock, ObservingClock
@@ -178,6 +179,10 @@ class Pipeline:
         if self._after_packet is not None:
             self._after_packet(self.clock.now_ns())
 
+    def has_channel(self, channel_id: str) -> bool:
+        """True if the channel has a processor (it was fed and is in the inventory)."""
+        return channel_id in self._channels
+
     def data_end_ns(self, station_id: str) -> int | None:
         """End time of the newest data seen from a station (``NET.STA``) [ns], or None."""
         return self._station_end.get(station_id)
@@ -265,6 +270,7 @@ class Pipeline:
                 self._filter_cache,
                 sampling_rate_hz=fs,
                 can_trigger=self._can_trigger(info),
+                siblings=partial(self._siblings, info.channel_id),
             )
         except ChannelError as exc:
             self._set_aside(cid, str(exc))
@@ -284,6 +290,15 @@ class Pipeline:
             )
         self._channels[cid] = proc
         return proc
+
+    def _siblings(self, channel_id: str) -> list[ChannelData]:
+        """The data of the other components of a channel's sensor (same id but the last letter)."""
+        sensor = channel_id[:-1]
+        return [
+            p.data
+            for cid, p in self._channels.items()
+            if cid != channel_id and cid[:-1] == sensor and len(cid) == len(channel_id)
+        ]
 
     def _set_aside(self, channel_id: str, why: str) -> None:
         self._aside[channel_id] = why

@@ -181,6 +181,32 @@ def process_packet(
     out : numpy.ndarray
         Output, shape ``(7, len(x))``, written in place.
     """
+    n = x.shape[0]
+    if bp_sos.shape[0] == 2 and hp_sos.shape[0] == 1 and lp_sos.shape[0] == 1:
+        # the default design (4-pole band-pass, 2-pole high- and low-pass): the state in
+        # registers; the first sample after a (re)start goes through the general loop
+        i0 = 0
+        if state[S_NSEEN] == 0.0 and n > 0:
+            _process_range(x, params, bp_sos, hp_sos, lp_sos, state, out, 0, 1)
+            i0 = 1
+        _process_221(x, params, bp_sos, hp_sos, lp_sos, state, out, i0)
+        return
+    _process_range(x, params, bp_sos, hp_sos, lp_sos, state, out, 0, n)
+
+
+@njit(cache=True)
+def _process_range(
+    x: np.ndarray,
+    params: np.ndarray,
+    bp_sos: np.ndarray,
+    hp_sos: np.ndarray,
+    lp_sos: np.ndarray,
+    state: np.ndarray,
+    out: np.ndarray,
+    i0: int,
+    i1: int,
+) -> None:
+    """The chain over samples ``[i0, i1)``, any number of filter sections."""
     gain = params[P_GAIN]
     is_acc = params[P_KIND] == KIND_ACCELERATION
     dt = params[P_DT]
@@ -205,7 +231,7 @@ def process_packet(
     o += 2 * nhp
     z_lp = state[o : o + 2 * nlp].reshape((nlp, 2))
     half_dt = 0.5 * dt
-    for i in range(x.shape[0]):
+    for i in range(i0, i1):
         xi = x[i] * gain
         first = state[S_NSEEN] == 0.0
         if first:
@@ -254,6 +280,129 @@ def process_packet(
         else:
             out[ROW_TAUP, i] = 0.0
         state[S_NSEEN] += 1.0
+
+
+@njit(cache=True)
+def _process_221(
+    x: np.ndarray,
+    params: np.ndarray,
+    bp_sos: np.ndarray,
+    hp_sos: np.ndarray,
+    lp_sos: np.ndarray,
+    state: np.ndarray,
+    out: np.ndarray,
+    i0: int,
+) -> None:
+    """:func:`_process_range` from ``i0`` to the end, for the default sections (2, 1, 1).
+
+    Only after the first sample of a (re)start (``state[S_NSEEN] > 0``). The same operations
+    in the same order (the outputs are identical to the last bit), with the state and the
+    coefficients in local variables: the compiler keeps them in registers instead of storing
+    and reloading the state array on every sample.
+    """
+    gain = params[P_GAIN]
+    is_acc = params[P_KIND] == KIND_ACCELERATION
+    dt = params[P_DT]
+    alpha = params[P_BASE_ALPHA]
+    n_sta = int(params[P_NSTA])
+    n_lta = int(params[P_NLTA])
+    n_warmup = int(params[P_WARMUP])
+    t_alpha = params[P_TAUP_ALPHA]
+    do_trigger = params[P_TRIGGER] != 0.0
+    half_dt = 0.5 * dt
+    b00, b01, b02, a01, a02 = bp_sos[0, 0], bp_sos[0, 1], bp_sos[0, 2], bp_sos[0, 4], bp_sos[0, 5]
+    b10, b11, b12, a11, a12 = bp_sos[1, 0], bp_sos[1, 1], bp_sos[1, 2], bp_sos[1, 4], bp_sos[1, 5]
+    h0, h1, h2, ha1, ha2 = hp_sos[0, 0], hp_sos[0, 1], hp_sos[0, 2], hp_sos[0, 4], hp_sos[0, 5]
+    l0, l1, l2, la1, la2 = lp_sos[0, 0], lp_sos[0, 1], lp_sos[0, 2], lp_sos[0, 4], lp_sos[0, 5]
+    o = N_FIXED
+    zb00, zb01, zb10, zb11 = state[o], state[o + 1], state[o + 2], state[o + 3]
+    zh10, zh11, zh20, zh21 = state[o + 4], state[o + 5], state[o + 6], state[o + 7]
+    zh30, zh31, zl0, zl1 = state[o + 8], state[o + 9], state[o + 10], state[o + 11]
+    mean = state[S_MEAN]
+    sta, lta, n_sl = state[S_STA], state[S_LTA], state[S_NSTALTA]
+    prev_in1, int1, prev_in2, int2 = (
+        state[S_PREV_IN1],
+        state[S_INT1],
+        state[S_PREV_IN2],
+        state[S_INT2],
+    )
+    prev_v, prev_vl, tx, td = state[S_PREV_V], state[S_PREV_VL], state[S_TX], state[S_TD]
+    n_seen_all = state[S_NSEEN]
+    for i in range(i0, x.shape[0]):
+        xi = x[i] * gain
+        mean += alpha * (xi - mean)
+        raw = xi - mean
+        out[ROW_RAW, i] = raw
+        if do_trigger:
+            y = b00 * raw + zb00
+            zb00 = b01 * raw - a01 * y + zb01
+            zb01 = b02 * raw - a02 * y
+            xin = y
+            y = b10 * xin + zb10
+            zb10 = b11 * xin - a11 * y + zb11
+            zb11 = b12 * xin - a12 * y
+            out[ROW_BP, i] = y
+            cf = y * y
+            n_seen = n_sl
+            n_sl = n_seen + 1.0
+            ratio = 0.0
+            if n_seen != 0.0:
+                c_sta = 1.0 / n_sta
+                c_lta = 1.0 / n_lta
+                c_sta = max(c_sta, 1.0 / n_seen)
+                c_lta = max(c_lta, 1.0 / n_seen)
+                sta = c_sta * cf + (1.0 - c_sta) * sta
+                lta = c_lta * cf + (1.0 - c_lta) * lta
+                if not (n_seen < n_warmup or lta <= 0.0):
+                    ratio = sta / lta
+            out[ROW_RATIO, i] = ratio
+        else:
+            out[ROW_BP, i] = 0.0
+            out[ROW_RATIO, i] = 0.0
+        if is_acc:
+            acc = h0 * raw + zh10
+            zh10 = h1 * raw - ha1 * acc + zh11
+            zh11 = h2 * raw - ha2 * acc
+            int1 += half_dt * (acc + prev_in1)
+            prev_in1 = acc
+            vel = h0 * int1 + zh20
+            zh20 = h1 * int1 - ha1 * vel + zh21
+            zh21 = h2 * int1 - ha2 * vel
+        else:
+            vel = h0 * raw + zh10
+            zh10 = h1 * raw - ha1 * vel + zh11
+            zh11 = h2 * raw - ha2 * vel
+            acc = (vel - prev_v) / dt
+        prev_v = vel
+        int2 += half_dt * (vel + prev_in2)
+        prev_in2 = vel
+        disp = h0 * int2 + zh30
+        zh30 = h1 * int2 - ha1 * disp + zh31
+        zh31 = h2 * int2 - ha2 * disp
+        out[ROW_ACC, i] = acc
+        out[ROW_VEL, i] = vel
+        out[ROW_DISP, i] = disp
+        vl = l0 * vel + zl0
+        zl0 = l1 * vel - la1 * vl + zl1
+        zl1 = l2 * vel - la2 * vl
+        dvl = (vl - prev_vl) / dt
+        prev_vl = vl
+        tx = t_alpha * tx + vl * vl
+        td = t_alpha * td + dvl * dvl
+        if td > 0.0:
+            out[ROW_TAUP, i] = 2.0 * np.pi * np.sqrt(tx / td)
+        else:
+            out[ROW_TAUP, i] = 0.0
+        n_seen_all += 1.0
+    state[o], state[o + 1], state[o + 2], state[o + 3] = zb00, zb01, zb10, zb11
+    state[o + 4], state[o + 5], state[o + 6], state[o + 7] = zh10, zh11, zh20, zh21
+    state[o + 8], state[o + 9], state[o + 10], state[o + 11] = zh30, zh31, zl0, zl1
+    state[S_MEAN] = mean
+    state[S_STA], state[S_LTA], state[S_NSTALTA] = sta, lta, n_sl
+    state[S_PREV_IN1], state[S_INT1] = prev_in1, int1
+    state[S_PREV_IN2], state[S_INT2] = prev_in2, int2
+    state[S_PREV_V], state[S_PREV_VL], state[S_TX], state[S_TD] = prev_v, prev_vl, tx, td
+    state[S_NSEEN] = n_seen_all
 
 
 def process_packet_np(

@@ -8,8 +8,10 @@ implemented here from their published description).
 * :func:`glitch_test` - spikes, steps and boxcars put nearly all the energy of the
   first difference into one or two samples; an earthquake spreads it over many
   cycles.
-* :func:`monochromatic_fraction` - a sine calibration signal puts nearly all its
-  energy at one frequency; earthquake P waves are broadband.
+* :func:`monochromatic_fraction` and :func:`is_sine_like` - a sine calibration signal
+  puts nearly all its energy at one frequency, over several cycles, at a steady
+  amplitude; an earthquake P wave is broadband, dominated by long periods early on, and
+  grows.
 * :func:`is_flat` and :func:`is_clipped` - dead and saturated channels.
 """
 
@@ -22,6 +24,10 @@ GLITCH_NONE, GLITCH_SPIKE, GLITCH_STEP, GLITCH_BOXCAR, GLITCH_OTHER = 0, 1, 2, 3
 GLITCH_NAMES = ("none", "spike", "step", "boxcar", "glitch")
 _TOP = 4
 _SPIKE_MAX_WIDTH = 3
+#: a calibration sine shows at least this many cycles of one frequency in the window
+SINE_MIN_CYCLES = 3
+#: and the RMS of its whole-cycle segments agrees within this ratio
+SINE_STEADY_MAX = 1.2
 
 
 def glitch_top(sampling_rate_hz: float) -> int:
@@ -125,42 +131,81 @@ def monochromatic_fraction(x: np.ndarray) -> float:
     The window is demeaned and Hann-tapered; a pure sine gives about 1, white
     noise about ``3 / (len(x) / 2)``, an earthquake P coda well below 0.5.
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape[0] < 8:
-        return 0.0
-    y = (x - x.mean()) * np.hanning(x.shape[0])
-    p = np.abs(np.fft.rfft(y)) ** 2
+    return _peak(np.asarray(x, dtype=np.float64), detrend=False)[0]
+
+
+def _peak(x: np.ndarray, detrend: bool) -> tuple[float, int, np.ndarray]:
+    """Monochromatic fraction, peak bin (= cycles in the window) and the detrended window."""
+    n = x.shape[0]
+    if n < 8:
+        return 0.0, 0, x
+    if detrend:
+        t = np.arange(n, dtype=np.float64)
+        tc = t - t.mean()
+        slope = float(np.dot(tc, x - x.mean()) / np.dot(tc, tc))
+        y = x - x.mean() - slope * tc
+    else:
+        y = x - x.mean()
+    p = np.abs(np.fft.rfft(y * np.hanning(n))) ** 2
     p[0] = 0.0
     total = p.sum()
     if total <= 0:
-        return 0.0
+        return 0.0, 0, y
     k = int(np.argmax(p))
-    return float(p[max(k - 1, 0) : k + 2].sum() / total)
+    return float(p[max(k - 1, 0) : k + 2].sum() / total), k, y
 
 
-def is_sine_like(x: np.ndarray, fraction_min: float) -> tuple[bool, float]:
-    """Test for a calibration sine: one frequency *and* a steady amplitude.
+def is_sine_like(
+    x: np.ndarray,
+    fraction_min: float,
+    min_cycles: int = SINE_MIN_CYCLES,
+    steady_max: float = SINE_STEADY_MAX,
+) -> tuple[bool, float]:
+    """Test for a calibration sine: one *resolved* frequency held at a steady amplitude.
 
-    Earthquake P waves of small events can be narrow-band over a short window, but
-    their amplitude changes; a calibration sine holds it. The window is split in halves
-    whose RMS must agree within 25 %.
+    What a sine calibration looks like, and a P wave does not:
+
+    * one frequency holds at least ``fraction_min`` of the energy of the linearly
+      detrended window (:func:`monochromatic_fraction`), **and** the window holds at
+      least ``min_cycles`` cycles of it. The first seconds of a large earthquake's P wave
+      on a broadband sensor are dominated by periods longer than the window: their energy
+      sits in the lowest bins (a ramp or half a cycle), which a plain spectral-peak test
+      takes for a sine. A peak in bin ``k`` means ``k`` cycles in the window;
+    * its amplitude is steady: the RMS of consecutive segments of whole cycles (up to
+      4) agrees within ``steady_max`` (max/min). A P wave grows while its rupture
+      grows; a calibration holds its amplitude for minutes.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Raw samples from the onset on [counts].
+    fraction_min : float
+        ``[rejection] monochromatic_fraction``.
+    min_cycles : int
+        Cycles of the peak frequency the window must hold.
+    steady_max : float
+        Largest ratio of segment RMS values of a steady sine.
 
     Returns
     -------
     is_sine : bool
-        True if both tests pass.
+        True if every test passes.
     fraction : float
-        :func:`monochromatic_fraction` of the window.
+        Energy fraction at the peak frequency of the detrended window.
     """
     x = np.asarray(x, dtype=np.float64)
-    frac = monochromatic_fraction(x)
-    if frac < fraction_min or x.shape[0] < 16:
+    frac, k, y = _peak(x, detrend=True)
+    if frac < fraction_min or k < min_cycles or x.shape[0] < 16:
         return False, frac
-    h = x.shape[0] // 2
-    r1 = float(np.sqrt(np.mean((x[:h] - x[:h].mean()) ** 2)))
-    r2 = float(np.sqrt(np.mean((x[h:] - x[h:].mean()) ** 2)))
-    steady = r1 > 0 and r2 > 0 and 0.8 <= r2 / r1 <= 1.25
-    return steady, frac
+    per_seg = max(1, k // 4)  # whole cycles per segment
+    n_seg = k // per_seg
+    seg_len = per_seg * x.shape[0] / k
+    rms = [
+        float(np.sqrt(np.mean(y[round(i * seg_len) : round((i + 1) * seg_len)] ** 2)))
+        for i in range(min(n_seg, 4))
+    ]
+    lo, hi = min(rms), max(rms)
+    return bool(lo > 0 and hi / lo <= steady_max), frac
 
 
 def is_flat(counts: np.ndarray) -> bool:

@@ -46,6 +46,8 @@ def totals(scores: Sequence[ScenarioScore]) -> dict[str, Any]:
             for e in s.events
             if e.alertable and not e.detected
         ),
+        "public_alert_decisions_right": sum(s.public_alert_right for s in scores),
+        "public_alert_wrong": sorted(s.scenario for s in scores if not s.public_alert_right),
         "false_alerts": sum(len(s.false_alerts) for s in scores),
         "duplicate_alerts": sum(s.duplicate_alerts for s in scores),
         "onsite_alerts": sum(s.onsite_alerts for s in scores),
@@ -96,6 +98,11 @@ def format_scenario(s: ScenarioScore) -> str:
         f"{s.events_declared}), onsite alerts {s.onsite_alerts} (false "
         f"{s.false_onsite_alerts}), picks {s.picks}"
     )
+    lines.append(
+        f"  public alert: expected {'yes' if s.public_alert_expected else 'no'}, sent "
+        f"{'yes' if s.public_alert_sent else 'no'} "
+        f"({'right' if s.public_alert_right else 'WRONG'})"
+    )
     return "\n".join(lines)
 
 
@@ -121,6 +128,11 @@ def format_totals(t: dict[str, Any]) -> str:
             f"TOTAL over {t['scenarios']} scenarios: {t['alertable_detected']}/"
             f"{t['alertable_events']} alertable events alerted"
             + (f" (missed: {', '.join(t['missed'])})" if t["missed"] else ""),
+            f"  public-alert decision right in {t['public_alert_decisions_right']}/"
+            f"{t['scenarios']} scenarios"
+            + (
+                f" (wrong: {', '.join(t['public_alert_wrong'])})" if t["public_alert_wrong"] else ""
+            ),
             f"  false source alerts {t['false_alerts']}, duplicates {t['duplicate_alerts']}, "
             f"onsite alerts {t['onsite_alerts']} (false {t['false_onsite_alerts']})",
             f"  first alert: median {_f(t['median_first_alert_after_origin_s'])} s after origin, "

@@ -111,10 +111,20 @@ class ScenarioScore:
     onsite_alerts: int
     false_onsite_alerts: int
     picks: int
+    #: a public alert (source or onsite) was expected: some true event is alertable
+    public_alert_expected: bool = False
+    #: a public alert (source or onsite) was sent
+    public_alert_sent: bool = False
+
+    @property
+    def public_alert_right(self) -> bool:
+        """The public-alert decision agrees with the truth."""
+        return self.public_alert_expected == self.public_alert_sent
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN -> None)."""
         d: dict[str, Any] = _clean(asdict(self))
+        d["public_alert_right"] = self.public_alert_right
         return d
 
 
@@ -212,6 +222,8 @@ def score_scenario(
         onsite_alerts=len(onsite),
         false_onsite_alerts=len(onsite) - len(onsite_expected),
         picks=len({p.pick_id for p in run.picks}),
+        public_alert_expected=any(s.alertable for s in scores),
+        public_alert_sent=bool(run.alerts),
     )
 
 
@@ -233,7 +245,11 @@ def _event_score(
         longitude_deg=ev.longitude_deg,
         inside_network=truth.inside_network(ev.latitude_deg, ev.longitude_deg),
         near_network=near,
-        alertable=near and ev.magnitude >= ALERT_MIN_MAGNITUDE,
+        alertable=(
+            near and ev.magnitude >= ALERT_MIN_MAGNITUDE
+            if ev.expect_public_alert is None
+            else ev.expect_public_alert
+        ),
         alert_ids=ids,
     )
     p4 = ev.p_nth_ns(4, with_data)

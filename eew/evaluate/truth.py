@@ -48,6 +48,8 @@ class TrueEvent:
     depth_km: float
     magnitude: float
     arrivals: tuple[TrueArrival, ...]
+    #: the scenario's ``expect_public_alert`` (None: decided from magnitude and position)
+    expect_public_alert: bool | None = None
 
     def p_nth_ns(self, n: int, stations: set[str] | None = None) -> int | None:
         """The ``n``-th earliest P arrival (1-based), among ``stations`` if given [ns]."""
@@ -153,6 +155,7 @@ def load_truth(scenario_dir: str | Path) -> Truth:
                     )
                     for a in e.get("arrivals", [])
                 ),
+                expect_public_alert=_expect(e),
             )
             for e in d.get("events", [])
         )
@@ -172,6 +175,13 @@ def load_truth(scenario_dir: str | Path) -> Truth:
         raise DataError(f"{path}: cannot read the scenario truth: {exc.strerror}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{path}: malformed truth: {exc!r}") from exc
+
+
+def _expect(e: dict[str, object]) -> bool | None:
+    value = e.get("expect_public_alert")
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"expect_public_alert must be true or false, got {value!r}")
+    return value
 
 
 def travel_time_s(

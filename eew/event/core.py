@@ -295,6 +295,15 @@ class EventCore:
         if now - self._expired_at >= NS_PER_S // 2:  # expiry needs no finer time than 0.5 s
             self._expire(now)
 
+    def idle_until_ns(self) -> int | None:
+        """Time [ns] before which :meth:`tick` does nothing (None: the next tick has work).
+
+        A parallel replay (:mod:`eew.parallel`) calls :meth:`tick` only where it matters.
+        """
+        if self._dirty:
+            return None
+        return self._expired_at + NS_PER_S // 2
+
     def _request(self, ev: _Event, now: int, changed: bool) -> None:
         """Evaluate now, or (deferred) at the next :meth:`tick`."""
         if not self.deferred:

@@ -2,8 +2,10 @@
 
 For a source estimate (epicentre, depth, origin time, magnitude) and each target:
 
-* MSK-64 intensity from the Central Asia IPE of Bindi et al. (2011), uncertainty combining
-  the IPE scatter with the magnitude uncertainty;
+* MSK-64 intensity from the Central Asia IPE of Bindi et al. (2011) in its fixed-depth
+  form (h = 15 km; the depth of an early location is too uncertain for the free-depth
+  form, which turns a depth error into an intensity error at distance), uncertainty
+  combining the IPE scatter with the magnitude uncertainty;
 * PGA from Akkar & Bommer (2010) with the target's Vs30 and an approximate finite-fault
   Joyner-Boore distance, and MMI from it (Worden et al. 2012);
 * the S-wave arrival from the layered-model tables, and the warning time = S arrival
@@ -91,7 +93,8 @@ def forecast_targets(
     targets : sequence of Target
         Target sites.
     latitude_deg, longitude_deg, depth_km : float
-        Hypocentre.
+        Hypocentre (the depth is not used: fixed-depth intensity relation, Joyner-Boore
+        distance for the PGA).
     magnitude, magnitude_sigma : float
         Magnitude and its uncertainty.
     origin_time_ns, sent_time_ns : int
@@ -107,9 +110,12 @@ def forecast_targets(
     lon = np.array([t.longitude_deg for t in targets])
     vs30 = np.array([t.vs30_m_s for t in targets])
     repi = distances_km(latitude_deg, longitude_deg, lat, lon)
-    msk = gm.intensity_msk_bindi2011(magnitude, repi, depth_km)
-    a1 = gm.BINDI2011_FREE_H[0]
-    msk_sigma = math.hypot(gm.intensity_sigma_bindi2011(True), a1 * magnitude_sigma)
+    # the fixed-depth form (h = 15 km): the free-depth form raises the intensity at
+    # 100-150 km by ~0.9 units when the depth goes from 10 to 33 km, and an early location
+    # does not constrain the depth of a source outside the network
+    msk = gm.intensity_msk_bindi2011(magnitude, repi)
+    a1 = gm.BINDI2011_FIXED_H[0]
+    msk_sigma = math.hypot(gm.intensity_sigma_bindi2011(False), a1 * magnitude_sigma)
     pga = gm.pga_akkar_bommer2010(magnitude, gm.joyner_boore_km(magnitude, repi), vs30)
     mmi = gm.mmi_from_pga_worden2012(pga)
     observed = plum_intensity(lat, lon, plum, plum_radius_km)

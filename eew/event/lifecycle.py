@@ -3,8 +3,10 @@
 An :class:`AlertLifecycle` receives the successive estimates of one event
 (:class:`EventRecord`) and decides what to send:
 
-* nothing until the event passes every threshold of the ``[alert]`` configuration
-  (stations, magnitude, largest target intensity, likelihood); then ``new`` (version 0);
+* nothing public until the event passes every threshold of the ``[alert]`` configuration
+  (forecast intensity at a target, stations that agree, magnitude, likelihood); then
+  ``new`` (version 0). Until then the event is only an operators' ``event`` message, with
+  the reason it is withheld;
 * ``update`` (version + 1) when the magnitude, the epicentre or the largest target
   intensity moved by at least the configured step, or the magnitude stops being a lower
   bound;
@@ -57,13 +59,20 @@ class EventRecord:
 
 @dataclass(frozen=True)
 class EventState:
-    """The ``event`` value written beside picks and alerts."""
+    """The ``event`` value written beside picks and alerts: the operators' event message.
+
+    Every estimate of every event goes out as one, alerted or not. ``alerted`` says whether
+    a public alert (an :class:`~eew.model.alert.Alert`) is out for the event; ``withheld``
+    says why this estimate is not one (thresholds of ``[alert]`` it misses; empty when it
+    passes them).
+    """
 
     event_id: str
     sent_time_ns: int
     record: EventRecord
     alerted: bool
     status: str
+    withheld: str = ""
     #: event id of the alerts (the incident's, which may be an onsite alert's); "" before
     #: the first alert. In memory only: not written, so ``event`` lines keep their form.
     incident_id: str = ""
@@ -89,6 +98,7 @@ class EventState:
             "n_stations": len(r.stations),
             "max_intensity_msk": round(r.max_intensity, 2),
             "alerted": self.alerted,
+            "withheld": self.withheld,
         }
 
 
@@ -113,14 +123,28 @@ class AlertLifecycle:
         self.event_id = ""
         self.active = False
 
-    def _passes(self, r: EventRecord) -> bool:
+    def withheld(self, r: EventRecord) -> str:
+        """Why an estimate is not a public alert (``""`` when it passes every threshold).
+
+        Public alerts need the forecast shaking (``min_intensity_msk`` at a target) and
+        ``min_stations`` stations that agree: located with the event *and* each giving a
+        magnitude (never one station; :class:`~eew.config.AlertConfig`).
+        """
         c = self.cfg
-        return (
-            len(r.stations) >= c.min_stations
-            and r.magnitude.magnitude >= c.min_magnitude
-            and r.max_intensity >= c.min_intensity_msk
-            and r.likelihood >= c.min_likelihood
-        )
+        n = min(len(r.stations), r.magnitude.n_stations)
+        why = []
+        if n < c.min_stations:
+            why.append(f"{n} stations < {c.min_stations}")
+        if r.magnitude.magnitude < c.min_magnitude:
+            why.append(f"M {r.magnitude.magnitude:.1f} < {c.min_magnitude:g}")
+        if r.max_intensity < c.min_intensity_msk:
+            why.append(f"forecast MSK {r.max_intensity:.1f} < {c.min_intensity_msk:g}")
+        if r.likelihood < c.min_likelihood:
+            why.append(f"likelihood {r.likelihood:.2f} < {c.min_likelihood:g}")
+        return "; ".join(why)
+
+    def _passes(self, r: EventRecord) -> bool:
+        return not self.withheld(r)
 
     def _changed(self, r: EventRecord) -> bool:
         prev = self.last_record
@@ -194,7 +218,9 @@ class AlertLifecycle:
             self.active = True
         elif self.last is None:
             self.last_record = r
-        yield EventState(self.event_id, now, r, self.active, "active", self._incident_id())
+        yield EventState(
+            self.event_id, now, r, self.active, "active", self.withheld(r), self._incident_id()
+        )
         if alert is not None:
             yield alert
 
@@ -202,7 +228,13 @@ class AlertLifecycle:
         """The event is over: a ``final`` message (with the latest estimate) if it was alerted."""
         if self.latest is not None:
             yield EventState(
-                self.event_id, now, self.latest, self.active, "final", self._incident_id()
+                self.event_id,
+                now,
+                self.latest,
+                self.active,
+                "final",
+                self.withheld(self.latest),
+                self._incident_id(),
             )
         if self.active and self.last is not None and self.latest is not None:
             self.active = False
@@ -217,7 +249,7 @@ class AlertLifecycle:
                 self.last_record,
                 self.active,
                 f"deleted: {why}",
-                self._incident_id(),
+                incident_id=self._incident_id(),
             )
         if self.active and self.last is not None and self.last_record is not None:
             self.active = False

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import numpy as np
 from lxml import etree
 
 from eew.errors import DataError
@@ -51,6 +51,9 @@ from eew.formats._common import (
 from eew.model.alert import Alert, TargetForecast
 from eew.model.geo import KM_PER_DEG, distance_km
 from eew.model.timeutil import NS_PER_S, ns_to_iso
+
+if TYPE_CHECKING:  # NumPy is imported where the contours and the grid are drawn
+    import numpy as np
 
 ROOT_TAG = "event_message"
 _G_CM_S2 = 980.665
@@ -76,7 +79,7 @@ def _el(parent: etree._Element, tag: str, text: str, units: str | None = None) -
 
 
 #: (magnitude, epicentral distances [km]) -> (median PGA [cm/s²], MMI); see eew.event.shakemap
-ShakingFn = Callable[[float, np.ndarray], tuple[np.ndarray, np.ndarray]]
+ShakingFn = Callable[[float, "np.ndarray"], tuple["np.ndarray", "np.ndarray"]]
 #: contours are drawn out to this epicentral distance [km]
 CONTOUR_MAX_KM = 300.0
 #: Worden et al. (2012) MMI from PGV: C1, C2, C3, C4, T1 (log10 cm/s)
@@ -194,6 +197,8 @@ def contours(
     reached beyond :data:`CONTOUR_MAX_KM` (outside the attenuation model's range) are
     left out rather than drawn at an arbitrary edge.
     """
+    import numpy as np
+
     dist = np.arange(0.0, CONTOUR_MAX_KM + 0.25, 0.25)
     pga, mmi = shaking(alert.magnitude, dist)
     out: list[tuple[int, float, float, list[tuple[float, float]]]] = []
@@ -221,6 +226,8 @@ def contours(
 def _write_gm_info(
     root: etree._Element, alert: Alert, shaking: ShakingFn, step: float, half: float
 ) -> None:
+    import numpy as np
+
     gm = etree.SubElement(root, "gm_info")
     rings = contours(alert, shaking)
     if rings:
@@ -345,6 +352,8 @@ def _read_targets(
     root: etree._Element, lat_deg: float, lon_deg: float, sent_ns: int, extras: dict[str, str]
 ) -> tuple[TargetForecast, ...]:
     """Predictions at points (``gmpoint_pred/pga_pred``) of other producers, by SNCL."""
+    import numpy as np
+
     lower = extras.get("gm_is_lower_bound") == "true"
     out = []
     for pred in root.findall("gm_info/gmpoint_pred/pga_pred/pred"):

@@ -41,6 +41,10 @@ class SourceSpec:
         Position of the hypocentre along the line, 0 = start (strike-ward rupture), 1 = end.
     rupture_velocity_km_s : float
         Rupture front speed along strike (km/s).
+    expect_public_alert : bool or None
+        What the scorecard expects of the pipeline: a public alert (true) or none
+        (false); unset, ``eew evaluate`` decides from magnitude and position. Copied into
+        ``truth.json``.
     """
 
     id: str
@@ -55,6 +59,7 @@ class SourceSpec:
     length_km: float | None = None
     nucleation_fraction: float = 0.5
     rupture_velocity_km_s: float = 2.8
+    expect_public_alert: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,8 @@ def parse_scenario(data: dict[str, Any], path: Path | None = None) -> Scenario:
             "rupture_velocity_km_s",
         )
         conv["origin_time"] = lambda v, w=where: _time(v, "origin_time", w)
+        if not isinstance(tab.get("expect_public_alert", False), bool):
+            raise ConfigError(f"{where}: expect_public_alert must be true or false")
         src = _build(SourceSpec, tab, where, conv)
         if src.kind not in SOURCE_KINDS:
             raise ConfigError(f"{where}: kind must be one of {SOURCE_KINDS}, got {src.kind!r}")

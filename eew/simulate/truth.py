@@ -50,6 +50,8 @@ def _source_dict(info: dict[str, Any]) -> dict[str, Any]:
         "corner_frequency_hz": _r(source.corner_frequency_hz(src.magnitude, src.stress_drop_bar)),
         "inter_event_epsilon": _r(info["inter_event_epsilon"]),
     }
+    if src.expect_public_alert is not None:
+        out["expect_public_alert"] = src.expect_public_alert
     subs = info["subevents"]
     if src.strike_deg is not None and subs:
         out["line_source"] = {
