@@ -109,10 +109,8 @@ def test_subscribe_shows_nearest_five_and_passes_hook_output_on(
 ) -> None:
     pub = bus.publisher(clock=WallClock())
     hook = f"{sys.executable} -c \"import sys; print('siren', len(sys.stdin.read()) > 0)\""
-    run = CliRun(
-        ["subscribe", pub.endpoint, "--max-alerts", "1", "--duration-s", "20"]
-        + [*secure_args(bus.keys), "--exec", hook]
-    )
+    argv = ["subscribe", pub.endpoint, "--max-alerts", "1", "--duration-s", "20"]
+    run = CliRun([*argv, "--exec", hook, *secure_args(bus.keys)])
     wait_subscribed(pub, 3)
     pub.publish_alert(many_targets(time.time_ns() + 30 * S, status="test"))
     assert run.join() == 0
@@ -139,10 +137,8 @@ def test_hook_timeout_is_configurable_and_output_before_the_kill_is_shown(
     pub = bus.publisher(clock=WallClock())
     script = "import time; print('ringing', flush=True); time.sleep(30)"
     hook = f"{sys.executable} -c {json.dumps(script)}"
-    run = CliRun(
-        ["subscribe", pub.endpoint, "--max-alerts", "1", "--duration-s", "20"]
-        + [*secure_args(bus.keys), "--exec", hook, "--exec-timeout-s", "0.5"]
-    )
+    argv = ["subscribe", pub.endpoint, "--max-alerts", "1", "--duration-s", "20"]
+    run = CliRun([*argv, *secure_args(bus.keys), "--exec", hook, "--exec-timeout-s", "0.5"])
     wait_subscribed(pub, 3)
     t0 = time.monotonic()
     pub.publish_alert(many_targets(time.time_ns()))
@@ -185,13 +181,13 @@ def _read_all(fd: int, chunks: list[bytes]) -> None:
 def test_live_countdown_ticks_on_a_terminal(bus: Bus) -> None:
     pub = bus.publisher(clock=WallClock())
     master, slave = pty.openpty()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    argv = [sys.executable, "-m", "eew", "subscribe", pub.endpoint, "--duration-s", "8"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "eew", "subscribe", pub.endpoint, "--duration-s", "8"]
-        + secure_args(bus.keys),
+        [*argv, *secure_args(bus.keys)],
         stdout=slave,
         stderr=subprocess.PIPE,
-        env=env,
+        env=dict(os.environ, PYTHONPATH=path),
     )
     os.close(slave)
     chunks: list[bytes] = []

@@ -16,12 +16,14 @@ from eew import __version__
 from eew.acquisition.archive import index_archive
 from eew.assembly import Stages
 from eew.cli.jsonl import JsonlWriter
+from eew.cli.replay_report import print_alerts, print_log_note, quiet_channel_log
 from eew.configfile import SEARCH_HELP
 from eew.daemon.config import Settings, load_settings
 from eew.detect.router import PipelineStatistics
 from eew.errors import CLIError
 from eew.event.core import EventStatistics
 from eew.inventory import Inventory, load_inventory
+from eew.model.alert import Alert
 from eew.model.clock import DataClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
@@ -150,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         types = None if args.with_rejections else {"pick", "event", "alert"}
         writer = JsonlWriter(out, types)
         picks: list[Pick] = []
+        alerts: list[Alert] = []
+        held_back = stack.enter_context(quiet_channel_log(getattr(args, "verbose", 0)))
 
         console = None
         observe: Callable[[object], None] | None = None
@@ -159,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
             writer(value)  # type: ignore[arg-type]
             if args.table and isinstance(value, Pick):
                 picks.append(value)
+            elif isinstance(value, Alert):
+                alerts.append(value)
             if observe is not None:
                 observe(value)
 
@@ -202,7 +208,10 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t_wall0
     if args.table:
         _print_table(picks, sys.stderr if not args.out else sys.stdout)
+    if not args.picks_only:
+        print_alerts(alerts, sys.stderr)
     _summary(result.statistics, result.ingest, wall, writer.written, settings.hash(), result.events)
+    print_log_note(held_back, sys.stderr)
     return 0
 
 

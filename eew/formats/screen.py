@@ -164,7 +164,7 @@ def version_line(alert: Alert) -> str:
     """One line per alert version: ``v3 update  +5.2 s  M4.9 Mpd  43.21°N 76.96°E ...``."""
     after = (alert.sent_time_ns - alert.origin_time_ns) / NS_PER_S
     sent = ns_to_iso(alert.sent_time_ns, 1)[11:21]
-    head = f"v{alert.version} {alert.message_type:<6}  sent {sent}"
+    head = f"{'v' + str(alert.version):<3} {alert.message_type:<6}  sent {sent}"
     if math.isfinite(after) and alert.message_type != "delete":
         head += f" (origin +{after:.1f} s)"
     if alert.message_type == "delete":
