@@ -95,6 +95,6 @@ def print_alerts(alerts: Sequence[Alert], stream: TextIO) -> None:
         shown: list[Alert | None] = list(versions)
         if len(versions) > _MAX_VERSIONS:
             shown = [*versions[:3], None, *versions[-4:]]
-        for a in shown:
-            text = f"... {len(versions) - 7} more" if a is None else version_line(a)
+        for item in shown:
+            text = f"... {len(versions) - 7} more" if item is None else version_line(item)
             stream.write(f"    {text}\n")
