@@ -2,9 +2,10 @@
 
 :class:`AlertScreen` writes one block per alert (:func:`eew.formats.screen.alert_block`).
 In *live* mode (a terminal) the newest block stays at the bottom and is redrawn in place
-while the S waves are on their way: each second of the countdown, and when a newer
-version of the same event arrives. Anything else (hook output, picks, feed warnings, log
-lines) is written above it with :meth:`AlertScreen.line`. Redrawing uses two ANSI
+while the S waves are on their way (each second of the countdown) and when a newer
+version of the same event arrives; another event's alert starts a new block below.
+Anything else (hook output, picks, feed warnings, log lines) is written above it with
+:meth:`AlertScreen.line`. Redrawing uses two ANSI
 sequences only: *cursor to the start of the line N lines up* (``ESC [ N F``) and *erase to
 the end of the screen* (``ESC [ J``); lines are cut to the terminal width so that none
 wraps and the count stays right. In plain mode every block is printed once, as it was at
@@ -99,8 +100,6 @@ class AlertScreen:
             if self._lines(self._alert) != self._shown:
                 self._erase()
                 self._draw()
-            if not self.ticking:
-                self._alert, self._shown = None, []  # done: the block stays as it is
 
     @property
     def ticking(self) -> bool:
