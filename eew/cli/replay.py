@@ -138,7 +138,13 @@ def run(args: argparse.Namespace) -> int:
     pool = None
     if args.jobs > 1 and cfg.replay.max_packet_samples == 0:
         # the workers start (imports, numba, inventory) while the archive is indexed
-        pool = WorkerPool(args.jobs, cfg, settings.hash(), inventory_paths)
+        pool = WorkerPool(
+            args.jobs,
+            cfg,
+            settings.hash(),
+            inventory_paths,
+            quiet_channels=not getattr(args, "verbose", 0),
+        )
     try:
         idx = index_archive(args.paths)
     except BaseException:
@@ -211,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.picks_only:
         print_alerts(alerts, sys.stderr)
     _summary(result.statistics, result.ingest, wall, writer.written, settings.hash(), result.events)
-    print_log_note(held_back, sys.stderr)
+    print_log_note(held_back, sys.stderr, in_workers=result.jobs > 1)
     return 0
 
 

@@ -65,9 +65,15 @@ def quiet_channel_log(verbose: int) -> Iterator[_Counter | None]:
         logger.propagate = propagate
 
 
-def print_log_note(counter: _Counter | None, stream: TextIO) -> None:
-    """One summary line: how many per-channel warnings were held back."""
-    if counter is not None and counter.count:
+def print_log_note(counter: _Counter | None, stream: TextIO, in_workers: bool = False) -> None:
+    """One summary line: how many per-channel warnings were held back.
+
+    ``in_workers``: the channels ran in worker processes (``--jobs``), which hold their
+    warnings back uncounted.
+    """
+    if counter is not None and in_workers:
+        stream.write("  per-channel warnings: held back (counted above; -v prints each)\n")
+    elif counter is not None and counter.count:
         stream.write(
             f"  per-channel warnings: {counter.count} held back (clipping, rejected triggers, "
             "gaps...: counted above; -v prints each)\n"
