@@ -203,6 +203,7 @@ class _Setup:
     config_hash: str
     inventory_paths: list[str]
     log_level: int
+    quiet_channels: bool = False  # per-channel warnings held back (eew replay without -v)
 
 
 def _worker(out: Any, control: Any) -> None:
@@ -220,6 +221,8 @@ def _worker(out: Any, control: Any) -> None:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        if setup.quiet_channels:
+            logging.getLogger("eew.detect").setLevel(logging.ERROR)
         _work(setup, out, control)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         out.put(("error", exc))
@@ -294,14 +297,26 @@ class WorkerPool:
         Processing configuration and its hash.
     inventory_paths : sequence of str
         StationXML files the workers load.
+    quiet_channels : bool
+        The workers log no per-channel warnings (``eew.detect``), ERROR and above only.
     """
 
     def __init__(
-        self, jobs: int, config: Config, config_hash: str, inventory_paths: Sequence[str]
+        self,
+        jobs: int,
+        config: Config,
+        config_hash: str,
+        inventory_paths: Sequence[str],
+        *,
+        quiet_channels: bool = False,
     ) -> None:
         ctx = mp.get_context("spawn")
         setup = _Setup(
-            config, config_hash, list(inventory_paths), logging.getLogger().getEffectiveLevel()
+            config,
+            config_hash,
+            list(inventory_paths),
+            logging.getLogger().getEffectiveLevel(),
+            quiet_channels,
         )
         self.outs = [ctx.Queue(QUEUE_MESSAGES) for _ in range(jobs)]
         self.controls = [ctx.Queue(2) for _ in range(jobs)]

@@ -105,10 +105,14 @@ def test_subscribe_readable_filter_and_exec(
     )  # passes: same event
     assert run.join() == 0
     text = capsys.readouterr().out
-    lines = text.splitlines()
-    assert len(lines) == 2 and all("strong" in line for line in lines)
-    assert "M>=5.6" in lines[0] and "Almaty-Almaly: MSK" in lines[0] and "S waves in 1" in lines[0]
-    assert "CANCELLED" in lines[1]
+    heads = [line for line in text.splitlines() if "[v" in line]
+    assert heads == [
+        "EARTHQUAKE WARNING  M≥5.6 Mpd  [v0 new, KZ-AEWS strong]",
+        "EARTHQUAKE WARNING CANCELLED  [v1 delete, KZ-AEWS strong]",
+    ]
+    rows = [line for line in text.splitlines() if "(MSK-64)" in line]
+    assert len(rows) == 1 and "Almaty, Almaly district" in rows[0]  # --target: that one only
+    assert " VII " in rows[0] and rows[0].endswith(("in 12 s", "in 11 s"))
     hooked = [json.loads(x) for x in out.read_text().splitlines()]
     assert [(h["event_id"], h["version"]) for h in hooked] == [("strong", 0), ("strong", 1)]
 

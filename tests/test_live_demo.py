@@ -22,7 +22,7 @@ def test_live_demo_shows_an_alert_and_cleans_up():
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     text = out.stdout
-    assert "[NEW v0]" in text and "=== Summary" in text
+    assert "[v0 new, KZ-AEWS" in text and "=== Summary" in text  # the subscriber's block
     assert "first alert: new M" in text
     assert "exit codes (daemon, server): [0, 0]" in text
     assert "Almaty-Bostandyk" in text

@@ -8,8 +8,8 @@
    as dataloggers for early warning are set (``--record-seconds 1``), with record times
    shifted to "now" (the daemon's future-data check is off, as docs/seedlink.md says for
    ``--now`` at speed > 1, and its processing clock follows the data);
-4. every alert is printed with the warning time per target; when the archive has been
-   played and processed, everything is stopped and a summary is printed.
+4. every alert is printed as ``eew subscribe`` shows it (the nearest five targets); when
+   the archive has been played and processed, everything is stopped and a summary is printed.
 
 Usage: ``python tools/live_demo.py [--scenario local_m4.5|verny_m7.0] [--no-bus]``.
 ``--no-bus`` prints the alerts from the daemon's own log (its sink) instead.
@@ -29,8 +29,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-
-from eew.model.timeutil import ns_to_iso
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEED = 10.0
@@ -134,22 +132,15 @@ def subscribe(endpoint: str, keys: Path, stop: threading.Event, alerts: list) ->
 
 
 def show(alert) -> None:
-    """Print one alert: header, then targets by warning time."""
-    print(
-        f"\n[{alert.status.upper()}] [{alert.message_type.upper()} v{alert.version}] "
-        f"{alert.event_id}"
-        f"  M{alert.magnitude:.1f}"
-        f"  {alert.latitude_deg:.3f}N {alert.longitude_deg:.3f}E  depth {alert.depth_km:.0f} km"
-        f"  stations {len(alert.stations)}  sent {ns_to_iso(alert.sent_time_ns)}"
-        f"  (+{(alert.sent_time_ns - alert.origin_time_ns) / 1e9:.1f} s after origin)",
-        flush=True,
-    )
-    for t in sorted(alert.targets, key=lambda t: t.warning_time_s)[:6]:
-        left = t.warning_time_s
-        what = (
-            f"S waves in {left:5.1f} s" if left >= 0 else f"S waves {-left:4.1f} s ago (blind zone)"
-        )
-        print(f"    {t.name:<24} MSK {t.intensity_msk:4.1f}  {what}", flush=True)
+    """Print one alert as ``eew subscribe --no-live`` does, countdowns at its sent time.
+
+    The server plays at 10x, so the alert's own (data) clock, not the wall clock, says how
+    long the S waves still need.
+    """
+    from eew.formats.screen import alert_block, choose_targets
+
+    lines = alert_block(alert, alert.sent_time_ns, choose_targets(alert))
+    print("\n" + "\n".join(lines), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,8 +247,8 @@ def summary(source: dict, alerts: list, wall_s: float, rcs: list[int], no_bus: b
             f"{len(first.stations)} stations, {delay:.1f} s after the origin (data time)"
         )
         print(f"  alerts received: {len(alerts)}; last magnitude M{alerts[-1][1].magnitude:.1f}")
-        print("  warning times of the first alert (S arrival - alert time):")
-        for t in sorted(first.targets, key=lambda t: t.warning_time_s):
+        print("  warning times of the first alert (S arrival - alert time), nearest first:")
+        for t in sorted(first.targets, key=lambda t: t.distance_km)[:5]:
             print(f"    {t.name:<24} MSK {t.intensity_msk:4.1f}  {t.warning_time_s:6.1f} s")
     print(f"  exit codes (daemon, server): {rcs}; demo wall time {wall_s:.1f} s")
 

@@ -3,7 +3,9 @@
 A :class:`HookRunner` feeds a bounded queue to one worker thread that runs the
 command with the message on stdin. A hook that outlives its timeout is killed
 with its whole process group. When the queue is full the oldest pending run
-is dropped (counted, logged at ERROR): reception never waits for hooks.
+is dropped (counted, logged at ERROR): reception never waits for hooks. What a run
+writes (stdout and stderr) is handed, line by line, to an ``on_output`` callback when one
+is given (``eew subscribe`` shows it with a prefix), after the run ends or is killed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import signal
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from eew.bus.errors import BusError
@@ -45,13 +47,24 @@ class HookRunner:
         Kill a run after this long [s].
     queue_size : int
         Pending runs kept; the oldest is dropped when full.
+    on_output : callable, optional
+        Called (in the worker thread) with each line a run wrote, as
+        ``on_output(line, "stdout" | "stderr")``; without it the output is logged at DEBUG.
     """
 
     def __init__(
-        self, command: Sequence[str], *, timeout_s: float = 10.0, queue_size: int = 64
+        self,
+        command: Sequence[str],
+        *,
+        timeout_s: float = 10.0,
+        queue_size: int = 64,
+        on_output: Callable[[str, str], None] | None = None,
     ) -> None:
         if not command:
             raise BusError("empty hook command")
+        if not timeout_s > 0:
+            raise BusError(f"hook timeout must be positive, not {timeout_s}")
+        self._on_output = on_output
         self._command = list(command)
         self._timeout_s = timeout_s
         self._queue: deque[tuple[bytes, dict[str, str]]] = deque(maxlen=queue_size)
@@ -135,9 +148,11 @@ class HookRunner:
             out, err = proc.communicate(data, timeout=self._timeout_s)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+            out, err = proc.communicate()
+            self._pass_on(out, err)
             logger.error("hook %s killed after %.1f s", self._command[0], self._timeout_s)
             return "timed_out"
+        self._pass_on(out, err)
         if proc.returncode != 0:
             logger.error(
                 "hook %s exited with status %d: %s",
@@ -146,5 +161,13 @@ class HookRunner:
                 err.decode("utf-8", "replace").strip()[-500:],
             )
             return "failed"
-        logger.debug("hook ok: %s", out.decode("utf-8", "replace").strip()[-200:])
+        if self._on_output is None:
+            logger.debug("hook ok: %s", out.decode("utf-8", "replace").strip()[-200:])
         return "succeeded"
+
+    def _pass_on(self, out: bytes | None, err: bytes | None) -> None:
+        if self._on_output is None:
+            return
+        for data, stream in ((out, "stdout"), (err, "stderr")):
+            for line in (data or b"").decode("utf-8", "replace").splitlines():
+                self._on_output(line, stream)

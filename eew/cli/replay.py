@@ -16,12 +16,14 @@ from eew import __version__
 from eew.acquisition.archive import index_archive
 from eew.assembly import Stages
 from eew.cli.jsonl import JsonlWriter
+from eew.cli.replay_report import print_alerts, print_log_note, quiet_channel_log
 from eew.configfile import SEARCH_HELP
 from eew.daemon.config import Settings, load_settings
 from eew.detect.router import PipelineStatistics
 from eew.errors import CLIError
 from eew.event.core import EventStatistics
 from eew.inventory import Inventory, load_inventory
+from eew.model.alert import Alert
 from eew.model.clock import DataClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
@@ -136,7 +138,13 @@ def run(args: argparse.Namespace) -> int:
     pool = None
     if args.jobs > 1 and cfg.replay.max_packet_samples == 0:
         # the workers start (imports, numba, inventory) while the archive is indexed
-        pool = WorkerPool(args.jobs, cfg, settings.hash(), inventory_paths)
+        pool = WorkerPool(
+            args.jobs,
+            cfg,
+            settings.hash(),
+            inventory_paths,
+            quiet_channels=not getattr(args, "verbose", 0),
+        )
     try:
         idx = index_archive(args.paths)
     except BaseException:
@@ -150,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         types = None if args.with_rejections else {"pick", "event", "alert"}
         writer = JsonlWriter(out, types)
         picks: list[Pick] = []
+        alerts: list[Alert] = []
+        held_back = stack.enter_context(quiet_channel_log(getattr(args, "verbose", 0)))
 
         console = None
         observe: Callable[[object], None] | None = None
@@ -159,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
             writer(value)  # type: ignore[arg-type]
             if args.table and isinstance(value, Pick):
                 picks.append(value)
+            elif isinstance(value, Alert):
+                alerts.append(value)
             if observe is not None:
                 observe(value)
 
@@ -202,7 +214,10 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t_wall0
     if args.table:
         _print_table(picks, sys.stderr if not args.out else sys.stdout)
+    if not args.picks_only:
+        print_alerts(alerts, sys.stderr)
     _summary(result.statistics, result.ingest, wall, writer.written, settings.hash(), result.events)
+    print_log_note(held_back, sys.stderr, in_workers=result.jobs > 1)
     return 0
 
 

@@ -132,9 +132,13 @@ def area_of(target: TargetForecast) -> Area:
     return Area(dict.fromkeys(LANGUAGES, target.name), default_km)
 
 
-def _w(key: str, lang: str, **fmt: object) -> str:
-    text = str(wording()["text"][key][lang])
-    return text.format(**fmt) if fmt else text
+def text(key: str, lang: str, **fmt: object) -> str:
+    """The ``[text.KEY]`` entry of ``cap_text.toml`` in ``lang``, placeholders filled in."""
+    entry = str(wording()["text"][key][lang])
+    return entry.format(**fmt) if fmt else entry
+
+
+_w = text
 
 
 def roman(intensity: float) -> str:
@@ -166,7 +170,8 @@ def instruction(level: int, lang: str) -> str:
     return str(best[lang])
 
 
-def _place(alert: Alert, lang: str) -> str:
+def place(alert: Alert, lang: str) -> str:
+    """Where: ``43.21°N 76.96°E, depth 13 km, 5 km from Medeu`` in ``lang``."""
     lat, lon = alert.latitude_deg, alert.longitude_deg
     n, s, e, w = _w("north", lang).split("|")
     sep = "" if lang == "en" else " "
@@ -221,7 +226,7 @@ def info_text(alert: Alert, affected: tuple[TargetForecast, ...], lang: str) -> 
         desc = f"{not_real}{_w('onsite_head', lang, mag=mag)}. "
     else:
         desc = (
-            f"{not_real}{_w('head', lang, mag=mag)} {_place(alert, lang)}, "
+            f"{not_real}{_w('head', lang, mag=mag)} {place(alert, lang)}, "
             f"{_w('origin', lang, hms=hms)}. "
         )
     if alert.message_type == "final":
