@@ -315,7 +315,10 @@ def _process_221(
     Only after the first sample of a (re)start (``state[S_NSEEN] > 0``). The same operations
     in the same order (the outputs are identical to the last bit), with the state and the
     coefficients in local variables: the compiler keeps them in registers instead of storing
-    and reloading the state array on every sample.
+    and reloading the state array on every sample. The arithmetic is shared with the general
+    loop through inline helpers (:func:`~eew.dsp.filters.biquad_step`,
+    :func:`~eew.dsp.stalta.stalta_update`, ``_taup``, ``_unpack``); the loops themselves stay
+    two, since one over the state array (any number of sections) loses the register speed-up.
     """
     gain, is_acc, dt, alpha, n_sta, n_lta, n_warmup, t_alpha, do_trigger = _unpack(params)
     half_dt = 0.5 * dt
