@@ -154,6 +154,20 @@ class Outbox(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def statistics(
+        self, connected: bool, sent: int, confirmed: int, dropped: int, beats: int, reconnects: int
+    ) -> SinkStatistics:
+        """A sink's counters with this outbox's: ``queued`` now, ``dropped`` added to the sink's."""
+        return SinkStatistics(
+            connected=connected,
+            sent=sent,
+            confirmed=confirmed,
+            queued=len(self._items),
+            dropped=dropped + self.dropped,
+            heartbeats=beats,
+            reconnects=reconnects,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SinkStatistics:

@@ -247,14 +247,9 @@ class MqttSink:
         """A snapshot of the counters (``confirmed``: alerts acknowledged with PUBACK)."""
         with self._lock:
             confirmed, connects = self._confirmed, self._connects
-        return SinkStatistics(
-            connected=self._connected.is_set(),
-            sent=self._sent,
-            confirmed=confirmed,
-            queued=len(self._outbox),
-            dropped=self._dropped + self._outbox.dropped,
-            heartbeats=self._beats,
-            reconnects=max(0, connects - 1),
+        connected, reconnects = self._connected.is_set(), max(0, connects - 1)
+        return self._outbox.statistics(
+            connected, self._sent, confirmed, self._dropped, self._beats, reconnects
         )
 
     def close(self, timeout_s: float = 2.0) -> None:

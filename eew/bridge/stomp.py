@@ -290,14 +290,9 @@ class StompSink:
         """A snapshot of the counters."""
         with self._lock:
             confirmed = self._confirmed
-        return SinkStatistics(
-            connected=self._connected.is_set(),
-            sent=self._sent,
-            confirmed=confirmed,
-            queued=len(self._outbox),
-            dropped=self._dropped + self._outbox.dropped,
-            heartbeats=self._beats,
-            reconnects=self._reconnects,
+        connected, reconnects = self._connected.is_set(), self._reconnects
+        return self._outbox.statistics(
+            connected, self._sent, confirmed, self._dropped, self._beats, reconnects
         )
 
     def close(self, timeout_s: float = 2.0) -> None:

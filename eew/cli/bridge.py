@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eew.errors import CLIError
 
@@ -126,21 +126,28 @@ def _password(args: argparse.Namespace) -> str | None:
     return lines[0] if lines else ""
 
 
+def _broker(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the STOMP and MQTT sinks share, as keyword arguments of their configs."""
+    return {
+        "host": args.host,
+        "port": args.port,
+        "username": args.username,
+        "password": _password(args),
+        "tls": _tls(args),
+        "sender": args.sender,
+        "outbox_size": args.outbox_size,
+    }
+
+
 def _sink(args: argparse.Namespace) -> Sink:
     if args.bridge == "stomp":
         from eew.bridge.stomp import StompConfig, StompSink, check_config
 
         stomp_config = StompConfig(
-            host=args.host,
-            port=args.port,
             topic=args.topic,
             heartbeat_topic=args.heartbeat_topic,
-            username=args.username,
-            password=_password(args),
-            tls=_tls(args),
             heartbeat_ms=args.stomp_heartbeat_ms,
-            sender=args.sender,
-            outbox_size=args.outbox_size,
+            **_broker(args),
         )
         check_config(stomp_config)
         return StompSink(stomp_config)
@@ -149,16 +156,10 @@ def _sink(args: argparse.Namespace) -> Sink:
 
         return MqttSink(
             MqttConfig(
-                host=args.host,
-                port=args.port,
                 prefix=args.prefix,
-                username=args.username,
-                password=_password(args),
-                tls=_tls(args),
                 keepalive_s=args.keepalive_s,
                 retain_expiry_s=args.retain_expiry_s,
-                sender=args.sender,
-                outbox_size=args.outbox_size,
+                **_broker(args),
             )
         )
     from eew.bridge.capfeed import CapFeed

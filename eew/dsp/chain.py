@@ -48,8 +48,8 @@ import numpy as np
 from numba import njit
 from scipy import signal
 
-from eew.dsp.filters import biquad_cascade_step
-from eew.dsp.stalta import _TINY, recursive_stalta_np, stalta_step
+from eew.dsp.filters import biquad_cascade_step, biquad_step
+from eew.dsp.stalta import _TINY, recursive_stalta_np, stalta_step, stalta_update
 
 N_ROWS = 7
 ROW_RATIO, ROW_BP, ROW_ACC, ROW_VEL, ROW_DISP, ROW_TAUP, ROW_RAW = range(N_ROWS)
@@ -194,6 +194,34 @@ def process_packet(
     _process_range(x, params, bp_sos, hp_sos, lp_sos, state, out, 0, n)
 
 
+@njit(cache=True, inline="always")
+def _unpack(params: np.ndarray) -> tuple[float, bool, float, float, int, int, int, float, bool]:
+    """The parameter vector, unpacked.
+
+    Returns ``(gain, is_acc, dt, alpha, n_sta, n_lta, n_warmup, t_alpha, do_trigger)``.
+    """
+    return (
+        params[P_GAIN],
+        params[P_KIND] == KIND_ACCELERATION,
+        params[P_DT],
+        params[P_BASE_ALPHA],
+        int(params[P_NSTA]),
+        int(params[P_NLTA]),
+        int(params[P_WARMUP]),
+        params[P_TAUP_ALPHA],
+        params[P_TRIGGER] != 0.0,
+    )
+
+
+@njit(cache=True, inline="always")
+def _taup(tx: float, td: float) -> float:
+    """tau_p [s] from the recursive sums ``X`` (velocity²) and ``D`` (its derivative²)."""
+    if td > 0.0:
+        taup: float = 2.0 * np.pi * np.sqrt(tx / td)
+        return taup
+    return 0.0
+
+
 @njit(cache=True)
 def _process_range(
     x: np.ndarray,
@@ -207,15 +235,7 @@ def _process_range(
     i1: int,
 ) -> None:
     """The chain over samples ``[i0, i1)``, any number of filter sections."""
-    gain = params[P_GAIN]
-    is_acc = params[P_KIND] == KIND_ACCELERATION
-    dt = params[P_DT]
-    alpha = params[P_BASE_ALPHA]
-    n_sta = int(params[P_NSTA])
-    n_lta = int(params[P_NLTA])
-    n_warmup = int(params[P_WARMUP])
-    t_alpha = params[P_TAUP_ALPHA]
-    do_trigger = params[P_TRIGGER] != 0.0
+    gain, is_acc, dt, alpha, n_sta, n_lta, n_warmup, t_alpha, do_trigger = _unpack(params)
     sl_state = state[S_STA : S_STA + 3]
     nbp = bp_sos.shape[0]
     nhp = hp_sos.shape[0]
@@ -275,10 +295,7 @@ def _process_range(
         state[S_PREV_VL] = vl
         state[S_TX] = t_alpha * state[S_TX] + vl * vl
         state[S_TD] = t_alpha * state[S_TD] + dvl * dvl
-        if state[S_TD] > 0.0:
-            out[ROW_TAUP, i] = 2.0 * np.pi * np.sqrt(state[S_TX] / state[S_TD])
-        else:
-            out[ROW_TAUP, i] = 0.0
+        out[ROW_TAUP, i] = _taup(state[S_TX], state[S_TD])
         state[S_NSEEN] += 1.0
 
 
@@ -298,17 +315,12 @@ def _process_221(
     Only after the first sample of a (re)start (``state[S_NSEEN] > 0``). The same operations
     in the same order (the outputs are identical to the last bit), with the state and the
     coefficients in local variables: the compiler keeps them in registers instead of storing
-    and reloading the state array on every sample.
+    and reloading the state array on every sample. The arithmetic is shared with the general
+    loop through inline helpers (:func:`~eew.dsp.filters.biquad_step`,
+    :func:`~eew.dsp.stalta.stalta_update`, ``_taup``, ``_unpack``); the loops themselves stay
+    two, since one over the state array (any number of sections) loses the register speed-up.
     """
-    gain = params[P_GAIN]
-    is_acc = params[P_KIND] == KIND_ACCELERATION
-    dt = params[P_DT]
-    alpha = params[P_BASE_ALPHA]
-    n_sta = int(params[P_NSTA])
-    n_lta = int(params[P_NLTA])
-    n_warmup = int(params[P_WARMUP])
-    t_alpha = params[P_TAUP_ALPHA]
-    do_trigger = params[P_TRIGGER] != 0.0
+    gain, is_acc, dt, alpha, n_sta, n_lta, n_warmup, t_alpha, do_trigger = _unpack(params)
     half_dt = 0.5 * dt
     b00, b01, b02, a01, a02 = bp_sos[0, 0], bp_sos[0, 1], bp_sos[0, 2], bp_sos[0, 4], bp_sos[0, 5]
     b10, b11, b12, a11, a12 = bp_sos[1, 0], bp_sos[1, 1], bp_sos[1, 2], bp_sos[1, 4], bp_sos[1, 5]
@@ -334,65 +346,36 @@ def _process_221(
         raw = xi - mean
         out[ROW_RAW, i] = raw
         if do_trigger:
-            y = b00 * raw + zb00
-            zb00 = b01 * raw - a01 * y + zb01
-            zb01 = b02 * raw - a02 * y
-            xin = y
-            y = b10 * xin + zb10
-            zb10 = b11 * xin - a11 * y + zb11
-            zb11 = b12 * xin - a12 * y
+            y, zb00, zb01 = biquad_step(raw, b00, b01, b02, a01, a02, zb00, zb01)
+            y, zb10, zb11 = biquad_step(y, b10, b11, b12, a11, a12, zb10, zb11)
             out[ROW_BP, i] = y
-            cf = y * y
-            n_seen = n_sl
-            n_sl = n_seen + 1.0
-            ratio = 0.0
-            if n_seen != 0.0:
-                c_sta = 1.0 / n_sta
-                c_lta = 1.0 / n_lta
-                c_sta = max(c_sta, 1.0 / n_seen)
-                c_lta = max(c_lta, 1.0 / n_seen)
-                sta = c_sta * cf + (1.0 - c_sta) * sta
-                lta = c_lta * cf + (1.0 - c_lta) * lta
-                if not (n_seen < n_warmup or lta <= 0.0):
-                    ratio = sta / lta
+            ratio, sta, lta = stalta_update(y * y, sta, lta, n_sl, n_sta, n_lta, n_warmup, True)
+            n_sl += 1.0
             out[ROW_RATIO, i] = ratio
         else:
             out[ROW_BP, i] = 0.0
             out[ROW_RATIO, i] = 0.0
         if is_acc:
-            acc = h0 * raw + zh10
-            zh10 = h1 * raw - ha1 * acc + zh11
-            zh11 = h2 * raw - ha2 * acc
+            acc, zh10, zh11 = biquad_step(raw, h0, h1, h2, ha1, ha2, zh10, zh11)
             int1 += half_dt * (acc + prev_in1)
             prev_in1 = acc
-            vel = h0 * int1 + zh20
-            zh20 = h1 * int1 - ha1 * vel + zh21
-            zh21 = h2 * int1 - ha2 * vel
+            vel, zh20, zh21 = biquad_step(int1, h0, h1, h2, ha1, ha2, zh20, zh21)
         else:
-            vel = h0 * raw + zh10
-            zh10 = h1 * raw - ha1 * vel + zh11
-            zh11 = h2 * raw - ha2 * vel
+            vel, zh10, zh11 = biquad_step(raw, h0, h1, h2, ha1, ha2, zh10, zh11)
             acc = (vel - prev_v) / dt
         prev_v = vel
         int2 += half_dt * (vel + prev_in2)
         prev_in2 = vel
-        disp = h0 * int2 + zh30
-        zh30 = h1 * int2 - ha1 * disp + zh31
-        zh31 = h2 * int2 - ha2 * disp
+        disp, zh30, zh31 = biquad_step(int2, h0, h1, h2, ha1, ha2, zh30, zh31)
         out[ROW_ACC, i] = acc
         out[ROW_VEL, i] = vel
         out[ROW_DISP, i] = disp
-        vl = l0 * vel + zl0
-        zl0 = l1 * vel - la1 * vl + zl1
-        zl1 = l2 * vel - la2 * vl
+        vl, zl0, zl1 = biquad_step(vel, l0, l1, l2, la1, la2, zl0, zl1)
         dvl = (vl - prev_vl) / dt
         prev_vl = vl
         tx = t_alpha * tx + vl * vl
         td = t_alpha * td + dvl * dvl
-        if td > 0.0:
-            out[ROW_TAUP, i] = 2.0 * np.pi * np.sqrt(tx / td)
-        else:
-            out[ROW_TAUP, i] = 0.0
+        out[ROW_TAUP, i] = _taup(tx, td)
         n_seen_all += 1.0
     state[o], state[o + 1], state[o + 2], state[o + 3] = zb00, zb01, zb10, zb11
     state[o + 4], state[o + 5], state[o + 6], state[o + 7] = zh10, zh11, zh20, zh21

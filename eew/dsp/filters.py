@@ -81,17 +81,29 @@ def _check_band(low_hz: float, high_hz: float, sampling_rate_hz: float) -> None:
 
 
 @njit(cache=True, inline="always")
+def biquad_step(
+    x: float, b0: float, b1: float, b2: float, a1: float, a2: float, z0: float, z1: float
+) -> tuple[float, float, float]:
+    """One sample through one biquad held in scalars; returns ``(y, z0, z1)``.
+
+    Transposed direct form II, as :func:`scipy.signal.sosfilt` (``a0 == 1``); the
+    coefficients are a row of an SOS array without ``a0``.
+    """
+    y = b0 * x + z0
+    return y, b1 * x - a1 * y + z1, b2 * x - a2 * y
+
+
+@njit(cache=True, inline="always")
 def biquad_cascade_step(x: float, sos: np.ndarray, zi: np.ndarray) -> float:
     """Filter one sample through a cascade of biquads, updating ``zi`` in place.
 
-    Transposed direct form II, as :func:`scipy.signal.sosfilt` (``a0 == 1``).
+    Each section is :func:`biquad_step`.
     """
     y = x
     for s in range(sos.shape[0]):
-        xin = y
-        y = sos[s, 0] * xin + zi[s, 0]
-        zi[s, 0] = sos[s, 1] * xin - sos[s, 4] * y + zi[s, 1]
-        zi[s, 1] = sos[s, 2] * xin - sos[s, 5] * y
+        y, zi[s, 0], zi[s, 1] = biquad_step(
+            y, sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5], zi[s, 0], zi[s, 1]
+        )
     return y
 
 

@@ -40,30 +40,51 @@ def new_state() -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def stalta_step(
-    cf: float, state: np.ndarray, n_sta: int, n_lta: int, n_warmup: int, unbiased: bool
-) -> float:
-    """Advance the recursive STA/LTA by one squared sample ``cf``; return the ratio.
+def stalta_update(
+    cf: float,
+    sta: float,
+    lta: float,
+    n_seen: float,
+    n_sta: int,
+    n_lta: int,
+    n_warmup: int,
+    unbiased: bool,
+) -> tuple[float, float, float]:
+    """:func:`stalta_step` on scalars: returns ``(ratio, sta, lta)``.
 
-    With ``unbiased`` the averages start as plain running means (weight
-    ``1/k`` for the k-th update) until they reach their time constants, so the
-    ratio is meaningful soon after a start; without it they start from zero as
-    in obspy. The ratio is 0 while fewer than ``n_warmup`` samples have been seen.
+    ``n_seen`` is the number of samples seen before ``cf``; the caller counts it up.
     """
-    n_seen = state[2]
-    state[2] = n_seen + 1.0
     if n_seen == 0.0:
-        return 0.0
+        return 0.0, sta, lta
     c_sta = 1.0 / n_sta
     c_lta = 1.0 / n_lta
     if unbiased:
         c_sta = max(c_sta, 1.0 / n_seen)
         c_lta = max(c_lta, 1.0 / n_seen)
-    state[0] = c_sta * cf + (1.0 - c_sta) * state[0]
-    state[1] = c_lta * cf + (1.0 - c_lta) * state[1]
-    if n_seen < n_warmup or state[1] <= 0.0:
-        return 0.0
-    ratio: float = state[0] / state[1]
+    sta = c_sta * cf + (1.0 - c_sta) * sta
+    lta = c_lta * cf + (1.0 - c_lta) * lta
+    if n_seen < n_warmup or lta <= 0.0:
+        return 0.0, sta, lta
+    return sta / lta, sta, lta
+
+
+@njit(cache=True, inline="always")
+def stalta_step(
+    cf: float, state: np.ndarray, n_sta: int, n_lta: int, n_warmup: int, unbiased: bool
+) -> float:
+    """Advance the recursive STA/LTA by one squared sample ``cf``; return the ratio.
+
+    ``state`` is ``[sta, lta, n_seen]``. With ``unbiased`` the averages start as plain
+    running means (weight ``1/k`` for the k-th update) until they reach their time
+    constants, so the ratio is meaningful soon after a start; without it they start
+    from zero as in obspy. The ratio is 0 while fewer than ``n_warmup`` samples have
+    been seen. The arithmetic is :func:`stalta_update`.
+    """
+    n_seen = state[2]
+    state[2] = n_seen + 1.0
+    ratio, state[0], state[1] = stalta_update(
+        cf, state[0], state[1], n_seen, n_sta, n_lta, n_warmup, unbiased
+    )
     return ratio
 
 

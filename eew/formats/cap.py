@@ -56,13 +56,11 @@ _STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
 #: alert status -> CAP status, and back (System and Draft are read as test)
 CAP_STATUS = {"actual": "Actual", "exercise": "Exercise", "test": "Test"}
 _FROM_CAP_STATUS = {"Actual": "actual", "Exercise": "exercise", "Test": "test"}
+#: the identity and time parameters (read back as text, except ``version``)
+_HEAD_PARAMS = ("event_id", "version", "message_type", "agency", "sent_time", "origin_time")
+#: the scalar parameters in the order they are written (the alert's fields, natively named)
 _SCALAR_PARAMS = (
-    "event_id",
-    "version",
-    "message_type",
-    "agency",
-    "sent_time",
-    "origin_time",
+    *_HEAD_PARAMS,
     "origin_time_sigma_s",
     "latitude_deg",
     "longitude_deg",
@@ -351,15 +349,7 @@ def alert_from_cap(data: bytes | str) -> Alert:
 
 def _from_eew_parameters(params: dict[str, list[str]]) -> Alert:
     d: dict[str, object] = {"type": "alert", "schema": ALERT_SCHEMA}
-    texts: tuple[str, ...] = (
-        "event_id",
-        "version",
-        "message_type",
-        "agency",
-        "sent_time",
-        "origin_time",
-    )
-    texts += ("magnitude_type", "kind", "software_version", "config_hash", "status")
+    texts = (*_HEAD_PARAMS, "magnitude_type", "kind", "software_version", "config_hash", "status")
     for key in _SCALAR_PARAMS:
         if key == "status" and key not in params:
             continue

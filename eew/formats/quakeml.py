@@ -49,7 +49,7 @@ from eew.formats._common import (
     to_int,
     to_xml_bytes,
 )
-from eew.model.alert import Alert, TargetForecast
+from eew.model.alert import TARGET_FLOAT_FIELDS, Alert, TargetForecast
 from eew.model.geo import KM_PER_DEG
 from eew.model.pick import PICK_FLOAT_FIELDS, Pick
 from eew.model.timeutil import NS_PER_S, ns_to_iso
@@ -62,17 +62,7 @@ EXT_NS = "urn:almaty-eew:xmlns:quakeml-ext:1"
 VS_NS = "http://quakeml.org/xmlns/vstypes/0.1"
 
 _ALERT_ATTRS = ("event_id", "message_type", "kind", "software_version", "config_hash", "status")
-_TARGET_ATTRS = (
-    "latitude_deg",
-    "longitude_deg",
-    "pga_cm_s2",
-    "pga_sigma_log10",
-    "intensity_msk",
-    "intensity_mmi",
-    "intensity_sigma",
-    "distance_km",
-    "warning_time_s",
-)
+_TARGET_ATTRS = TARGET_FLOAT_FIELDS
 _PICK_FLOATS = PICK_FLOAT_FIELDS
 
 
@@ -332,19 +322,11 @@ def _target(el: etree._Element, sent_ns: int) -> TargetForecast:
         raise DataError("QuakeML: eew:target without name")
     return TargetForecast(
         name=name,
-        latitude_deg=f["latitude_deg"],
-        longitude_deg=f["longitude_deg"],
-        pga_cm_s2=f["pga_cm_s2"],
-        pga_sigma_log10=f["pga_sigma_log10"],
-        intensity_msk=f["intensity_msk"],
-        intensity_mmi=f["intensity_mmi"],
-        intensity_sigma=f["intensity_sigma"],
-        distance_km=f["distance_km"],
         s_arrival_time_ns=s_ns,
-        warning_time_s=f["warning_time_s"],
         intensity_is_lower_bound=to_bool(
             el.get("intensity_is_lower_bound", "false"), "eew:target@intensity_is_lower_bound"
         ),
+        **f,
     )
 
 

@@ -185,24 +185,17 @@ class TargetForecast:
         name = _get(d, "name", "target")
         if not isinstance(name, str):
             raise DataError(f"target: name must be a string, got {name!r}")
-        f = {k: _in(_get(d, k, w), f"{w}: {k}") for k in _TARGET_FLOATS}
+        f = {k: _in(_get(d, k, w), f"{w}: {k}") for k in TARGET_FLOAT_FIELDS}
         return cls(
             name=name,
-            latitude_deg=f["latitude_deg"],
-            longitude_deg=f["longitude_deg"],
-            pga_cm_s2=f["pga_cm_s2"],
-            pga_sigma_log10=f["pga_sigma_log10"],
-            intensity_msk=f["intensity_msk"],
-            intensity_mmi=f["intensity_mmi"],
-            intensity_sigma=f["intensity_sigma"],
-            distance_km=f["distance_km"],
             s_arrival_time_ns=_time_in(d, "s_arrival_time", w),
-            warning_time_s=f["warning_time_s"],
             intensity_is_lower_bound=_bool_in(d, "intensity_is_lower_bound", w, False),
+            **f,
         )
 
 
-_TARGET_FLOATS = (
+#: the float fields of :class:`TargetForecast` (NaN where unknown)
+TARGET_FLOAT_FIELDS = (
     "latitude_deg",
     "longitude_deg",
     "pga_cm_s2",
@@ -213,7 +206,8 @@ _TARGET_FLOATS = (
     "distance_km",
     "warning_time_s",
 )
-_ALERT_FLOATS = (
+#: the float fields of :class:`Alert` (NaN where unknown)
+ALERT_FLOAT_FIELDS = (
     "origin_time_sigma_s",
     "latitude_deg",
     "longitude_deg",
@@ -385,7 +379,7 @@ class Alert:
         if not isinstance(previous, list):
             raise DataError(f"{w}: previous_sent_times must be a list of times")
         t = {k: _text(d, k, w) for k in ("event_id", "message_type", "agency", "kind")}
-        f = {k: _in(_get(d, k, w), f"{w}: {k}") for k in _ALERT_FLOATS}
+        f = {k: _in(_get(d, k, w), f"{w}: {k}") for k in ALERT_FLOAT_FIELDS}
         return cls(
             event_id=t["event_id"],
             message_type=t["message_type"],
@@ -395,15 +389,6 @@ class Alert:
             software_version=_text(d, "software_version", w, ""),
             config_hash=_text(d, "config_hash", w, ""),
             status=_text(d, "status", w, "actual"),
-            origin_time_sigma_s=f["origin_time_sigma_s"],
-            latitude_deg=f["latitude_deg"],
-            longitude_deg=f["longitude_deg"],
-            horizontal_sigma_km=f["horizontal_sigma_km"],
-            depth_km=f["depth_km"],
-            depth_sigma_km=f["depth_sigma_km"],
-            magnitude=f["magnitude"],
-            magnitude_sigma=f["magnitude_sigma"],
-            likelihood=f["likelihood"],
             version=version,
             sent_time_ns=_time_in(d, "sent_time", w),
             origin_time_ns=_time_in(d, "origin_time", w),
@@ -413,4 +398,5 @@ class Alert:
             previous_sent_ns=tuple(
                 _time_in({"t": t}, "t", f"{w}: previous_sent_times") for t in previous
             ),
+            **f,
         )
