@@ -124,6 +124,8 @@ class ConsoleServer:
         self._connected = threading.Event()
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
+        #: failures of the server thread after it started (shown to the operator by the log)
+        self.crashes = 0
         self._static = Path(str(resources.files("eew.console") / "static"))
 
     # ---- life cycle (caller's thread) ---------------------------------------------------------
@@ -170,12 +172,19 @@ class ConsoleServer:
     def _main(self) -> None:
         try:
             asyncio.run(self._serve())
-        except Exception as exc:  # reported to start(), or logged if after it
+        except Exception as exc:
+            # Thread boundary. Before the port is bound the error goes to start(), which
+            # raises it in the caller. After that it must not propagate: the console is a
+            # viewer, and its failure may never stop the processing chain that feeds it
+            # (house rule: the console never slows or stops processing). It is logged with
+            # its traceback and counted in ``crashes``.
             if not self._ready.is_set():
                 self._error = exc
                 self._ready.set()
             else:
-                log.exception("console server failed")
+                self.crashes += 1
+                self._error = exc
+                log.exception("console server failed (crash %d); processing goes on", self.crashes)
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -403,7 +403,9 @@ class Daemon:
         def work() -> None:
             try:
                 report = warm_up(self.chain)
-            except Exception as exc:  # noqa: BLE001 (thread boundary: raised in the loop)
+            except Exception as exc:  # noqa: BLE001
+                # thread boundary: not swallowed, handed to the event loop, where ``done``
+                # raises it in start-up (a daemon that cannot warm up does not start)
                 with contextlib.suppress(RuntimeError):  # loop already closed: stopping
                     loop.call_soon_threadsafe(settle, None, exc)
             else:
