@@ -115,14 +115,8 @@ NOT_HASHED = ("console",)
 
 #: the sections of the file, in the order ``eew config --dump`` writes them
 SECTIONS = (
-    "inventory",
-    "processing",
-    "trigger",
-    "picker",
-    "rejection",
-    "event",
-    "alert",
-    "onsite",
+    # the processing sections in their own order, except [replay], which closes the file
+    *(name for name in processing.SECTIONS if name != "replay"),
     "bus",
     "bus_security",
     "daemon",
