@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from eew.bus.errors import RejectedMessage
@@ -69,11 +70,32 @@ class Health:
         Stations that delivered data recently.
     last_packet_time_ns : int or None
         End time of the newest packet received [ns].
+    partner : mapping
+        The partner exchange's liveness, counts and clock offset (flat ``key -> number or
+        text``; empty without a partner; see ``docs/cross_border.md``).
     """
 
     data_latency_s: float = math.nan
     live_stations: int = 0
     last_packet_time_ns: int | None = None
+    partner: Mapping[str, str | int | float | None] = field(default_factory=dict)
+
+
+def _partner_in(value: object) -> dict[str, str | int | float | None]:
+    """The heartbeat's ``partner`` object: flat, scalar values only."""
+    if not isinstance(value, dict):
+        raise TypeError("partner must be an object")
+    out: dict[str, str | int | float | None] = {}
+    for k, v in value.items():
+        if isinstance(v, bool) or not isinstance(v, (str, int, float, type(None))):
+            raise TypeError(f"partner.{k} must be a number, a string or null")
+        out[str(k)] = v
+    return out
+
+
+def _partner_out(p: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-ready: non-finite numbers (an age before the first beat) become null."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in p.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +140,7 @@ class Heartbeat:
             "last_packet_time": None if last is None else ns_to_iso(last),
             "active_alerts": self.active_alerts,
             "picks_dropped": self.picks_dropped,
+            **({"partner": _partner_out(self.health.partner)} if self.health.partner else {}),
         }
 
     @classmethod
@@ -139,6 +162,7 @@ class Heartbeat:
                     last_packet_time_ns=None
                     if last is None
                     else parse_time(last, "heartbeat last_packet_time"),
+                    partner=_partner_in(d.get("partner", {})),
                 ),
                 active_alerts=int(d.get("active_alerts", 0)),
                 picks_dropped=int(d.get("picks_dropped", 0)),

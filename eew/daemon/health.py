@@ -83,7 +83,9 @@ class DaemonHealth:
 
     def bus_health(self) -> Health:
         """The summary carried by bus heartbeats."""
-        return Health(self.data_latency_s, self.live_stations, self.last_packet_time_ns)
+        return Health(
+            self.data_latency_s, self.live_stations, self.last_packet_time_ns, dict(self.partner)
+        )
 
     def log_fields(self) -> dict[str, Any]:
         """Flat ``key=value`` fields for the heartbeat log line."""
@@ -150,6 +152,16 @@ PARTNER_COUNTS = {
     "exported_alerts": "our alerts sent to the partner",
     "loop_blocked": "values not sent back to the partner",
     "heartbeats_rejected": "partner heartbeats dropped by the gate (forged, unsigned...)",
+    "picks_clock_corrected": "partner picks shifted by their known clock offset",
+    "picks_clock_discarded": "partner picks not used while their clock offset is known",
+}
+#: partner clock gauges, :func:`partner_fields` key -> (metric source label, help)
+PARTNER_CLOCK = {
+    "clock_offset_s": ("picks", "partner data time minus ours, from the newest shared event"),
+    "heartbeat_clock_offset_s": (
+        "heartbeats",
+        "partner wall clock minus ours, less the shortest transit, from heartbeats",
+    ),
 }
 
 
@@ -173,7 +185,17 @@ def partner_fields(
         exported_alerts=export.alerts if export is not None else 0,
         loop_blocked=export.loop_blocked if export is not None else 0,
         heartbeats_rejected=link.heartbeats_rejected if link is not None else 0,
+        picks_clock_corrected=stats.clock.corrected,
+        picks_clock_discarded=stats.clock.discarded,
     )
+    clock = stats.clock
+    if not math.isnan(clock.offset_s):
+        out["clock_offset_s"] = round(clock.offset_s, 3)
+        out["clock_offset_sigma_s"] = round(clock.sigma_s, 3)
+        out["clock_offset_picks"] = clock.picks
+        out["clock_offset_known"] = int(clock.known)
+    if not math.isnan(clock.heartbeat_offset_s):
+        out["heartbeat_clock_offset_s"] = round(clock.heartbeat_offset_s, 3)
     return out
 
 
@@ -267,6 +289,23 @@ def _partner_metrics(p: Mapping[str, Any]) -> Iterator[Any]:
         )
         age.add_metric([agency], p["heartbeat_age_s"])
         yield age
+    clock = GaugeMetricFamily(
+        "eew_partner_clock_offset_seconds",
+        "partner clock minus ours, by what measured it (docs/cross_border.md)",
+        labels=["agency", "source"],
+    )
+    for key, (source, _help) in PARTNER_CLOCK.items():
+        if key in p:
+            clock.add_metric([agency, source], p[key])
+    yield clock
+    if "clock_offset_known" in p:
+        known = GaugeMetricFamily(
+            "eew_partner_clock_offset_known",
+            "1 while a partner clock offset is known (the policy acts on their picks)",
+            labels=["agency"],
+        )
+        known.add_metric([agency], p["clock_offset_known"])
+        yield known
     c = CounterMetricFamily("eew_partner", "partner exchange counts", labels=["agency", "what"])
     for key in PARTNER_COUNTS:
         c.add_metric([agency, key], p.get(key, 0))

@@ -5,12 +5,15 @@
 * **import of picks** (:meth:`PartnerExchange.import_pick`): a verified partner pick is
   used only if its station is in the partner's inventory (a trusted partner cannot speak
   for our stations, and our own picks coming back are refused: ``echo``); its position is
-  taken from that inventory; its id is remembered so it is never exported back;
+  taken from that inventory; its id is remembered so it is never exported back; the
+  partner's clock offset, when known, is corrected or the pick discarded
+  (:mod:`eew.partner.clock`);
 * **import of alerts** (:meth:`PartnerExchange.import_alert`): the merge policy of
   :mod:`eew.partner.merge` decides; relayed versions go to our bus publisher;
 * **our outputs** (:meth:`PartnerExchange.observe`, an observer of the daemon's outputs):
-  our alerts update the merge state (and may close a relayed partner event); our own
-  picks and alerts are exported (:class:`~eew.partner.relay.Exporter`);
+  our alerts update the merge state (and may close a relayed partner event); our picks and
+  located events are the reference of the clock measurement; our own picks and alerts
+  are exported (:class:`~eew.partner.relay.Exporter`);
 * **our sink** (:meth:`PartnerExchange.filter_sink`): imported picks that the event core
   forwards are not re-published as ours.
 
@@ -31,13 +34,16 @@ from dataclasses import dataclass
 
 from eew.bus import BusSetup, CurveClient, CurveServer, Signer
 from eew.bus.wire import Health
+from eew.event.locate import TravelTimeStack
+from eew.event.traveltime import load_stack
 from eew.inventory import Inventory, load_inventory
 from eew.model.alert import Alert
 from eew.model.clock import Clock
 from eew.model.pick import Pick
+from eew.partner.clock import ClockMonitor, ClockOffset, ClockPolicy
 from eew.partner.config import PartnerConfig
 from eew.partner.link import LinkStatistics, PartnerLink, partner_verifier
-from eew.partner.merge import AlertMerger, IdMemory, MergeStatistics
+from eew.partner.merge import AlertMerger, IdMemory, MergeStatistics, SameEvent
 from eew.partner.relay import (
     AlertSink,
     Exporter,
@@ -65,6 +71,8 @@ class PartnerStatistics:
         What went to the partner (None: nothing is exported).
     link : LinkStatistics or None
         The partner feeds, their queue and gate (None: nothing is imported over the bus).
+    clock : ClockOffset
+        The partner's clock offset as measured, and what the policy did.
     """
 
     picks_imported: int
@@ -73,6 +81,7 @@ class PartnerStatistics:
     alerts: MergeStatistics
     export: ExportStatistics | None
     link: LinkStatistics | None
+    clock: ClockOffset = dataclasses.field(default_factory=ClockOffset)
 
 
 class PartnerExchange:
@@ -92,6 +101,13 @@ class PartnerExchange:
         The partner feeds (None: nothing imported over the bus).
     export_publisher : ExportPublisher or None
         Our publisher for the partner (None: nothing exported).
+    stack : TravelTimeStack, optional
+        P travel-time tables for the clock measurement (default: the event core's).
+    rule : SameEvent, optional
+        The same-event test of the merge (default: :class:`SameEvent` with the section's
+        ``merge_origin_s`` and ``merge_distance_km``).
+    clock_policy : ClockPolicy, optional
+        Clock-offset thresholds and policy (default :class:`ClockPolicy`).
     """
 
     def __init__(
@@ -102,6 +118,9 @@ class PartnerExchange:
         clock: Clock,
         link: PartnerLink | None = None,
         export_publisher: ExportPublisher | None = None,
+        stack: TravelTimeStack | None = None,
+        rule: SameEvent | None = None,
+        clock_policy: ClockPolicy | None = None,
     ) -> None:
         if cfg.agency == own_agency:
             raise ValueError(f"agency: the partner cannot be ourselves ({own_agency})")
@@ -111,9 +130,24 @@ class PartnerExchange:
         self.clock = clock
         self.link = link
         self.imported = IdMemory(cfg.memory_messages)
+        rule = rule or SameEvent(origin_s=cfg.merge_origin_s, distance_km=cfg.merge_distance_km)
         self.merger = AlertMerger(
-            own_agency, cfg.agency, cfg.merge_origin_s, cfg.merge_distance_km, cfg.memory_messages
+            own_agency,
+            cfg.agency,
+            cfg.merge_origin_s,
+            cfg.merge_distance_km,
+            cfg.memory_messages,
+            rule,
         )
+        self.clock_monitor = ClockMonitor(
+            cfg.agency,
+            own_agency,
+            self.stations,
+            stack if stack is not None else load_stack(),
+            clock_policy,
+        )
+        if link is not None:
+            link.on_heartbeat = self.clock_monitor.heartbeat
         self.export_publisher = export_publisher
         self.exporter = (
             Exporter(
@@ -229,9 +263,12 @@ class PartnerExchange:
             )
             return None
         self.imported.add(pick.pick_id)
-        self._counts["picks_imported"] += 1
         lat, lon, elev = pos
-        return dataclasses.replace(pick, latitude_deg=lat, longitude_deg=lon, elevation_m=elev)
+        pick = dataclasses.replace(pick, latitude_deg=lat, longitude_deg=lon, elevation_m=elev)
+        used = self.clock_monitor.apply(pick)
+        if used is not None:
+            self._counts["picks_imported"] += 1
+        return used
 
     def import_alert(self, alert: Alert) -> tuple[Alert, ...]:
         """Apply the merge policy to a partner alert; publish and return what is relayed."""
@@ -243,6 +280,9 @@ class PartnerExchange:
         """Observer of our outputs: merge state from our alerts, then export."""
         if isinstance(value, Alert) and value.agency == self.own_agency:
             self._relay(self.merger.own_alert(value, self.clock.now_ns()).relay)
+            self.clock_monitor.own_alert(value)
+        elif isinstance(value, Pick) and value.pick_id not in self.imported:
+            self.clock_monitor.own_pick(value)
         if self.exporter is not None:
             self.exporter(value)
 
@@ -266,6 +306,7 @@ class PartnerExchange:
             alerts=self.merger.statistics(),
             export=self.exporter.statistics() if self.exporter is not None else None,
             link=self.link.statistics() if self.link is not None else None,
+            clock=self.clock_monitor.estimate(),
         )
 
     def _relay(self, alerts: tuple[Alert, ...]) -> None:

@@ -18,6 +18,7 @@ import math
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from eew.bus import CurveClient, GateStatistics, Subscriber, Verifier
@@ -130,6 +131,9 @@ class PartnerLink:
         self._alive: dict[str, bool] = {}
         self._hb_rejected: dict[str, int] = {}
         self.error: BaseException | None = None
+        #: called in the event loop with (the heartbeat's sent time, our clock at its
+        #: reception) [ns] for every verified partner heartbeat (the clock measurement)
+        self.on_heartbeat: Callable[[int, int], None] | None = None
 
     # ---- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -240,11 +244,14 @@ class PartnerLink:
                     self._counts[key] += 1
                 loop.call_soon_threadsafe(self._put, (body, self.clock.now_ns()))
             elif isinstance(body, Heartbeat):
+                received = self.clock.now_ns()
                 with self._lock:
                     self._counts["heartbeats"] += 1
-                    self._beat_ns[endpoint] = self.clock.now_ns()
+                    self._beat_ns[endpoint] = received
                     if body.health.last_packet_time_ns is not None:
                         self._data_end[endpoint] = body.health.last_packet_time_ns
+                if self.on_heartbeat is not None:
+                    loop.call_soon_threadsafe(self.on_heartbeat, body.sent_time_ns, received)
 
         run_feed(
             endpoint,

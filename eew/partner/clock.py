@@ -1,0 +1,469 @@
+"""The partner's clock: offset detection from shared events and heartbeats, and the policy.
+
+Two independent measurements (``docs/cross_border.md``, "Partner clock"):
+
+**Data time, from pick residuals.** For an event located by our own network (an alert of
+ours with at least ``min_picks`` of our stations), the partner's picks of
+the same earthquake must fit the same hypocentre. A constant offset ``delta`` of the
+partner's time stamps shows as a residual common to all of its stations, whereas an
+error of our epicentre shows as residuals that vary with azimuth and distance. So the
+hypocentre is searched again (grid around our epicentre, depth and travel-time tables
+as the event core's, :mod:`eew.event.traveltime`) with two origin times, one per
+network: at each node the L1 misfit of each network's picks about its own median
+origin time; at the best node ``delta = median(partner) - median(ours)``. This is the
+joint location with a station-group time term (the static-correction idea of joint
+hypocentre determination, Douglas 1967, Nature 215, 47-48), here with one term for the
+partner's whole network. Its standard error is ``1.2533 * sqrt(s_own**2 / n_own +
+s_partner**2 / n_partner)`` (``s``: 1.4826 MAD, the median's efficiency factor
+1.2533). The newest shared event with enough picks of both networks decides, so a clock
+that is fixed stops counting at the next shared event. Partner picks are taken raw
+(before any correction), our picks as our event core forwarded them.
+
+The offset is **known** when ``|delta| >= warn_s`` and ``|delta| >= 3``
+standard errors: it is logged as a WARNING (once per change), is in the heartbeat line,
+the bus heartbeats and the metrics. While it is known, ``policy`` says
+what happens to partner picks given to our event core (counted; :class:`ClockPolicy`):
+
+* ``report``: nothing, the picks are used as they are;
+* ``correct`` (default): their times are shifted by ``-delta`` (our time scale);
+* ``discard``: they are not used (the partner's alerts still are).
+
+**Wall clock, from heartbeats.** Each verified partner heartbeat gives ``sent - received``
+(their clock at sending minus ours at reception) = offset - transit time. The largest
+value over the last :data:`HEARTBEAT_WINDOW` heartbeats (the least delayed one, as NTP's
+clock filter) estimates the partner's wall-clock offset minus the shortest transit;
+beyond ``warn_s`` it is a WARNING too. It says whether the partner's
+*computers* are off (NTP), which the pick residuals (the *digitizers'* time stamps)
+cannot, and the reverse. It does not change the picks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections import OrderedDict, deque
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+
+from eew.event.locate import TravelTimeStack
+from eew.model.alert import Alert
+from eew.model.pick import Pick
+from eew.model.timeutil import NS_PER_S
+
+log = logging.getLogger("eew.partner.clock")
+
+#: what happens to partner picks while a clock offset of theirs is known
+POLICIES = ("report", "correct", "discard")
+#: heartbeats over which the partner's wall-clock offset is estimated
+HEARTBEAT_WINDOW = 30
+#: picks (of either network) and reference events remembered
+PICK_MEMORY = 5000
+EVENT_MEMORY = 16
+#: an offset must be this many standard errors from 0 to be known
+SIGNIFICANCE = 3.0
+_KM_PER_DEG = 111.195
+
+
+@dataclass(frozen=True, slots=True)
+class ClockPolicy:
+    """How the partner's clock is measured and what a known offset changes.
+
+    Fixed settings rather than ``[partner]`` keys: a new key would change the
+    configuration hash stamped on every output, replay included (``docs/cross_border.md``).
+
+    Attributes
+    ----------
+    warn_s : float
+        An offset beyond this is reported and acted on [s] (pick scatter is 0.1-0.3 s;
+        association tolerates about 1 s).
+    min_picks : int
+        Picks of each network in one shared event needed to measure the offset.
+    window_s : float
+        Largest offset looked for: picks further from the predicted P time are not
+        used [s].
+    policy : str
+        ``report``, ``correct`` or ``discard`` (:data:`POLICIES`).
+    """
+
+    warn_s: float = 0.5
+    min_picks: int = 4
+    window_s: float = 10.0
+    policy: str = "correct"
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"clock policy {self.policy!r}: one of {', '.join(POLICIES)}")
+        if not (self.warn_s > 0 and self.window_s > self.warn_s and self.min_picks >= 2):
+            raise ValueError("clock policy: need warn_s > 0, window_s > warn_s, min_picks >= 2")
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOffset:
+    """The partner's clock as measured (a snapshot).
+
+    Attributes
+    ----------
+    offset_s : float
+        Partner data time minus ours, from the newest shared event [s]; NaN if unknown.
+    sigma_s : float
+        Its standard error [s]; NaN if unknown.
+    picks, own_picks : int
+        Partner picks and our picks of that event used.
+    event_id : str
+        Our event it was measured on ("" if none).
+    known : bool
+        Significant and beyond ``ClockPolicy.warn_s``: the policy acts.
+    heartbeat_offset_s : float
+        Partner wall clock minus ours, less the shortest transit, from the heartbeats
+        [s]; NaN before the first.
+    corrected, discarded : int
+        Partner picks shifted or not used by the policy since the start.
+    """
+
+    offset_s: float = math.nan
+    sigma_s: float = math.nan
+    picks: int = 0
+    own_picks: int = 0
+    event_id: str = ""
+    known: bool = False
+    heartbeat_offset_s: float = math.nan
+    corrected: int = 0
+    discarded: int = 0
+
+
+def _station(pick: Pick) -> str:
+    return pick.channel_id.rsplit(".", 2)[0]
+
+
+def _p_times(stack: TravelTimeStack, depth_km: float, dist_km: np.ndarray) -> np.ndarray:
+    """P travel times [s] at epicentral distances (linear in depth and distance)."""
+    axis = np.arange(stack.p_s.shape[1]) * stack.distance_step_km
+    z = stack.depth_km
+    if z.size == 1:
+        one: np.ndarray = np.interp(dist_km, axis, stack.p_s[0])
+        return one
+    i = int(np.clip(np.searchsorted(z, depth_km) - 1, 0, z.size - 2))
+    w = float(np.clip((depth_km - z[i]) / (z[i + 1] - z[i]), 0.0, 1.0))
+    out: np.ndarray = (1.0 - w) * np.interp(dist_km, axis, stack.p_s[i]) + w * np.interp(
+        dist_km, axis, stack.p_s[i + 1]
+    )
+    return out
+
+
+def _mad_sigma(r: np.ndarray) -> float:
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
+@dataclass(frozen=True, slots=True)
+class _Estimate:
+    offset_s: float
+    sigma_s: float
+    picks: int
+    own_picks: int
+
+
+def group_offset(
+    stack: TravelTimeStack,
+    lat0: float,
+    lon0: float,
+    depth_km: float,
+    half_width_km: float,
+    own: tuple[np.ndarray, np.ndarray, np.ndarray],
+    partner: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[float, float, float, float]:
+    """Time term of the partner's picks, hypocentre searched with one origin time per network.
+
+    Parameters
+    ----------
+    stack : TravelTimeStack
+        P travel-time tables.
+    lat0, lon0, depth_km : float
+        Centre of the search (our epicentre) [deg] and the fixed depth [km].
+    half_width_km : float
+        Half width of the square searched [km].
+    own, partner : tuple of numpy.ndarray
+        ``(latitude [deg], longitude [deg], pick time [s, any common origin])`` per station.
+
+    Returns
+    -------
+    offset_s, sigma_s : float
+        ``median(partner origins) - median(our origins)`` at the best node and its
+        standard error [s].
+    lat, lon : float
+        The best node [deg].
+    """
+    cos0 = math.cos(math.radians(lat0))
+    xy = []
+    for lat, lon, _ in (own, partner):
+        xy.append(((lon - lon0) * _KM_PER_DEG * cos0, (lat - lat0) * _KM_PER_DEG))
+    cx, cy = 0.0, 0.0
+    step = half_width_km / 25.0
+    best = (cx, cy)
+    spread = 0.0
+    n_all = own[2].size + partner[2].size
+    for level in range(3):  # coarse, then twice finer around the best node
+        g = np.arange(-25, 26) * step
+        nx = (cx + g)[:, None].repeat(g.size, 1).ravel()
+        ny = (cy + g)[None, :].repeat(g.size, 0).ravel()
+        costs = np.zeros(nx.size)
+        meds = []
+        for (sx, sy), (_, _, t) in zip(xy, (own, partner), strict=True):
+            d = np.hypot(nx[:, None] - sx[None, :], ny[:, None] - sy[None, :])
+            r = t[None, :] - _p_times(stack, depth_km, d.ravel()).reshape(d.shape)
+            med = np.median(r, axis=1)
+            costs += np.abs(r - med[:, None]).sum(axis=1)
+            meds.append(med)
+        k = int(np.argmin(costs))
+        if level == 1:
+            # the trade-off between the time term and the epicentre (networks on opposite
+            # sides): the spread of the term over the nodes that fit about as well
+            # (L1 misfit within one mean absolute residual of the best)
+            b = max(float(costs[k]) / max(n_all - 3, 1), 0.02)
+            region = costs <= costs[k] + b
+            spread = float(np.std((meds[1] - meds[0])[region]))
+        best = (float(nx[k]), float(ny[k]))
+        cx, cy = best
+        step /= 10.0
+    rs = []
+    for (sx, sy), (_, _, t) in zip(xy, (own, partner), strict=True):
+        d = np.hypot(cx - sx, cy - sy)
+        rs.append(t - _p_times(stack, depth_km, d))
+    r_own, r_p = rs
+    offset = float(np.median(r_p) - np.median(r_own))
+    var = max(_mad_sigma(r_own), 0.05) ** 2 / r_own.size
+    var += max(_mad_sigma(r_p), 0.05) ** 2 / r_p.size
+    var = 1.2533**2 * var + spread**2
+    best_lat = lat0 + best[1] / _KM_PER_DEG
+    best_lon = lon0 + best[0] / (_KM_PER_DEG * cos0)
+    return offset, math.sqrt(var), best_lat, best_lon
+
+
+class ClockMonitor:
+    """Measure the partner's clock offset and apply the policy (see the module docstring).
+
+    Parameters
+    ----------
+    agency : str
+        The partner's agency code (log lines).
+    own_agency : str
+        Our agency code (reference events are ours only).
+    partner_stations : collection of str
+        ``NET.STA`` of the partner's stations.
+    stack : TravelTimeStack
+        P travel-time tables (the event core's, :func:`eew.event.traveltime.load_stack`).
+    policy : ClockPolicy, optional
+        Thresholds and policy (default :class:`ClockPolicy`).
+    """
+
+    def __init__(
+        self,
+        agency: str,
+        own_agency: str,
+        partner_stations: Collection[str],
+        stack: TravelTimeStack,
+        policy: ClockPolicy | None = None,
+    ) -> None:
+        self.agency = agency
+        self.cfg = policy or ClockPolicy()
+        self.own_agency = own_agency
+        self._partner_stations = frozenset(partner_stations)
+        self._stack = stack
+        self._own: OrderedDict[str, Pick] = OrderedDict()  # pick id -> newest version
+        self._partner: OrderedDict[str, Pick] = OrderedDict()
+        self._events: OrderedDict[str, Alert] = OrderedDict()  # reference event -> newest
+        self._dirty: set[str] = set()
+        self._per_event: OrderedDict[str, _Estimate] = OrderedDict()
+        self._latest: tuple[str, _Estimate] | None = None
+        self._beats: deque[float] = deque(maxlen=HEARTBEAT_WINDOW)
+        self._corrected = 0
+        self._discarded = 0
+        self._warned: float | None = None  # offset of the last warning (None: not known)
+        self._hb_warned = False
+
+    # ---- inputs -------------------------------------------------------------------------------
+    def own_pick(self, pick: Pick) -> None:
+        """One of our picks (as the event core forwarded it)."""
+        self._remember(self._own, pick)
+
+    def partner_pick(self, pick: Pick) -> None:
+        """A partner pick as received (raw time stamps), partner coordinates set."""
+        self._remember(self._partner, pick)
+        ot_ns = pick.time_ns
+        window_ns = (self.cfg.window_s + 200.0) * NS_PER_S
+        for eid, alert in self._events.items():
+            if abs(ot_ns - alert.origin_time_ns) <= window_ns:
+                self._dirty.add(eid)
+
+    def own_alert(self, alert: Alert) -> None:
+        """One of our alerts: a located source alert becomes (or updates) a reference."""
+        if alert.agency != self.own_agency or alert.kind != "source":
+            return
+        if alert.message_type == "delete":
+            self._events.pop(alert.event_id, None)
+            self._dirty.discard(alert.event_id)
+            return
+        if not (math.isfinite(alert.latitude_deg) and math.isfinite(alert.longitude_deg)):
+            return
+        own = [s for s in alert.stations if s not in self._partner_stations]
+        if len(own) < self.cfg.min_picks:
+            return
+        self._events[alert.event_id] = alert
+        self._events.move_to_end(alert.event_id)
+        while len(self._events) > EVENT_MEMORY:
+            self._events.popitem(last=False)
+        self._dirty.add(alert.event_id)
+
+    def heartbeat(self, sent_ns: int, received_ns: int) -> None:
+        """A verified partner heartbeat: its sent time and our clock at reception [ns]."""
+        self._beats.append((sent_ns - received_ns) / NS_PER_S)
+        hb = max(self._beats)
+        bad = abs(hb) > self.cfg.warn_s and len(self._beats) >= 3
+        if bad and not self._hb_warned:
+            log.warning(
+                "partner wall clock off",
+                extra={
+                    "kv": {
+                        "agency": self.agency,
+                        "heartbeat_offset_s": round(hb, 3),
+                        "heartbeats": len(self._beats),
+                    }
+                },
+            )
+        elif self._hb_warned and not bad:
+            log.info(
+                "partner wall clock agrees again",
+                extra={"kv": {"agency": self.agency, "heartbeat_offset_s": round(hb, 3)}},
+            )
+        self._hb_warned = bad
+
+    # ---- policy -------------------------------------------------------------------------------
+    def apply(self, pick: Pick) -> Pick | None:
+        """The partner pick to give our event core under :attr:`ClockPolicy.policy`.
+
+        The raw pick is remembered first (it may itself complete the measurement).
+        """
+        self.partner_pick(pick)
+        est = self.estimate()
+        if not est.known or self.cfg.policy == "report":
+            return pick
+        if self.cfg.policy == "discard":
+            self._discarded += 1
+            return None
+        self._corrected += 1
+        shift = round(est.offset_s * NS_PER_S)
+        return dataclasses.replace(
+            pick, time_ns=pick.time_ns - shift, trigger_time_ns=pick.trigger_time_ns - shift
+        )
+
+    def estimate(self) -> ClockOffset:
+        """The current measurement (re-measures the events that changed)."""
+        for eid in [e for e in self._events if e in self._dirty]:
+            self._dirty.discard(eid)
+            est = self._measure(self._events[eid])
+            if est is not None:
+                self._per_event[eid] = est
+                self._per_event.move_to_end(eid)
+                while len(self._per_event) > EVENT_MEMORY:
+                    self._per_event.popitem(last=False)
+                self._latest = max(
+                    ((e, self._per_event[e]) for e in self._per_event if e in self._events),
+                    key=lambda kv: self._events[kv[0]].origin_time_ns,
+                    default=(eid, est),
+                )
+        hb = max(self._beats) if self._beats else math.nan
+        if self._latest is None:
+            return ClockOffset(
+                heartbeat_offset_s=hb, corrected=self._corrected, discarded=self._discarded
+            )
+        eid, e = self._latest
+        known = abs(e.offset_s) >= max(self.cfg.warn_s, SIGNIFICANCE * e.sigma_s)
+        self._report(eid, e, known)
+        return ClockOffset(
+            offset_s=e.offset_s,
+            sigma_s=e.sigma_s,
+            picks=e.picks,
+            own_picks=e.own_picks,
+            event_id=eid,
+            known=known,
+            heartbeat_offset_s=hb,
+            corrected=self._corrected,
+            discarded=self._discarded,
+        )
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _remember(self, memory: OrderedDict[str, Pick], pick: Pick) -> None:
+        memory[pick.pick_id] = pick
+        memory.move_to_end(pick.pick_id)
+        while len(memory) > PICK_MEMORY:
+            memory.popitem(last=False)
+
+    def _select(
+        self, picks: OrderedDict[str, Pick], alert: Alert, stations: Collection[str] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per station the pick closest to the predicted P time of ``alert`` in the window."""
+        window = self.cfg.window_s
+        cand = [p for p in picks.values() if not p.retracted]
+        if stations is not None:
+            cand = [p for p in cand if _station(p) in stations]
+        if not cand:
+            return np.empty(0), np.empty(0), np.empty(0)
+        lat = np.array([p.latitude_deg for p in cand])
+        lon = np.array([p.longitude_deg for p in cand])
+        cos0 = math.cos(math.radians(alert.latitude_deg))
+        d = np.hypot(
+            (lon - alert.longitude_deg) * _KM_PER_DEG * cos0,
+            (lat - alert.latitude_deg) * _KM_PER_DEG,
+        )
+        t = np.array([(p.time_ns - alert.origin_time_ns) / NS_PER_S for p in cand])
+        r = t - _p_times(self._stack, alert.depth_km, d)
+        chosen: dict[str, int] = {}
+        for i, p in enumerate(cand):
+            if abs(r[i]) > window:
+                continue
+            sid = _station(p)
+            j = chosen.get(sid)
+            if j is None or abs(r[i]) < abs(r[j]):
+                chosen[sid] = i
+        idx = np.array(sorted(chosen.values()), dtype=int)
+        return lat[idx], lon[idx], t[idx]
+
+    def _measure(self, alert: Alert) -> _Estimate | None:
+        own_stations = {s for s in alert.stations if s not in self._partner_stations}
+        own = self._select(self._own, alert, own_stations)
+        partner = self._select(self._partner, alert, self._partner_stations)
+        n = self.cfg.min_picks
+        if own[0].size < n or partner[0].size < n:
+            return None
+        h = alert.horizontal_sigma_km
+        half = min(max(3.0 * h if math.isfinite(h) else 30.0, 10.0), 60.0)
+        offset, sigma, _, _ = group_offset(
+            self._stack,
+            alert.latitude_deg,
+            alert.longitude_deg,
+            alert.depth_km,
+            half,
+            own,
+            partner,
+        )
+        return _Estimate(offset, sigma, int(partner[0].size), int(own[0].size))
+
+    def _report(self, eid: str, e: _Estimate, known: bool) -> None:
+        warn = self.cfg.warn_s
+        kv = {
+            "agency": self.agency,
+            "offset_s": round(e.offset_s, 3),
+            "sigma_s": round(e.sigma_s, 3),
+            "picks": e.picks,
+            "own_picks": e.own_picks,
+            "event_id": eid,
+            "policy": self.cfg.policy,
+        }
+        if known and (self._warned is None or abs(e.offset_s - self._warned) > warn / 2):
+            self._warned = e.offset_s
+            log.warning("partner clock offset", extra={"kv": kv})
+        elif not known and self._warned is not None:
+            self._warned = None
+            log.warning("partner clock offset no longer seen", extra={"kv": kv})
