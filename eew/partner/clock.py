@@ -165,23 +165,32 @@ class _Estimate:
     own_picks: int
 
 
+def _row_times(stack: TravelTimeStack, iz: int, dist_km: np.ndarray) -> np.ndarray:
+    axis = np.arange(stack.p_s.shape[1]) * stack.distance_step_km
+    out: np.ndarray = np.interp(dist_km, axis, stack.p_s[iz])
+    return out
+
+
 def group_offset(
     stack: TravelTimeStack,
     lat0: float,
     lon0: float,
-    depth_km: float,
     half_width_km: float,
     own: tuple[np.ndarray, np.ndarray, np.ndarray],
     partner: tuple[np.ndarray, np.ndarray, np.ndarray],
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, float, float, float]:
     """Time term of the partner's picks, hypocentre searched with one origin time per network.
+
+    A square of nodes around ``(lat0, lon0)`` at every depth of the tables, then twice a
+    ten times finer square around the best node at its depth. At each node the misfit is
+    the L1 norm of each network's residuals about their own median.
 
     Parameters
     ----------
     stack : TravelTimeStack
         P travel-time tables.
-    lat0, lon0, depth_km : float
-        Centre of the search (our epicentre) [deg] and the fixed depth [km].
+    lat0, lon0 : float
+        Centre of the search (our epicentre) [deg].
     half_width_km : float
         Half width of the square searched [km].
     own, partner : tuple of numpy.ndarray
@@ -191,54 +200,58 @@ def group_offset(
     -------
     offset_s, sigma_s : float
         ``median(partner origins) - median(our origins)`` at the best node and its
-        standard error [s].
-    lat, lon : float
-        The best node [deg].
+        standard error [s]: the picks' scatter plus the trade-off with the hypocentre
+        (the spread of the term over the nodes that fit within one mean absolute
+        residual of the best).
+    lat, lon, depth_km : float
+        The best node [deg], [km].
     """
     cos0 = math.cos(math.radians(lat0))
-    xy = []
-    for lat, lon, _ in (own, partner):
-        xy.append(((lon - lon0) * _KM_PER_DEG * cos0, (lat - lat0) * _KM_PER_DEG))
-    cx, cy = 0.0, 0.0
-    step = half_width_km / 25.0
-    best = (cx, cy)
-    spread = 0.0
+    xy = [
+        ((lon - lon0) * _KM_PER_DEG * cos0, (lat - lat0) * _KM_PER_DEG)
+        for lat, lon, _ in (own, partner)
+    ]
     n_all = own[2].size + partner[2].size
-    for level in range(3):  # coarse, then twice finer around the best node
+    cx, cy, best_iz = 0.0, 0.0, 0
+    step = half_width_km / 25.0
+    spread = 0.0
+    for level in range(3):  # coarse at every depth, then twice finer around the best node
         g = np.arange(-25, 26) * step
         nx = (cx + g)[:, None].repeat(g.size, 1).ravel()
         ny = (cy + g)[None, :].repeat(g.size, 0).ravel()
-        costs = np.zeros(nx.size)
-        meds = []
-        for (sx, sy), (_, _, t) in zip(xy, (own, partner), strict=True):
-            d = np.hypot(nx[:, None] - sx[None, :], ny[:, None] - sy[None, :])
-            r = t[None, :] - _p_times(stack, depth_km, d.ravel()).reshape(d.shape)
-            med = np.median(r, axis=1)
-            costs += np.abs(r - med[:, None]).sum(axis=1)
-            meds.append(med)
-        k = int(np.argmin(costs))
-        if level == 1:
-            # the trade-off between the time term and the epicentre (networks on opposite
-            # sides): the spread of the term over the nodes that fit about as well
-            # (L1 misfit within one mean absolute residual of the best)
-            b = max(float(costs[k]) / max(n_all - 3, 1), 0.02)
-            region = costs <= costs[k] + b
-            spread = float(np.std((meds[1] - meds[0])[region]))
-        best = (float(nx[k]), float(ny[k]))
-        cx, cy = best
+        depths = range(stack.depth_km.size) if level == 0 else (best_iz,)
+        costs, terms, where = [], [], []
+        for iz in depths:
+            cost = np.zeros(nx.size)
+            meds = []
+            for (sx, sy), (_, _, t) in zip(xy, (own, partner), strict=True):
+                d = np.hypot(nx[:, None] - sx[None, :], ny[:, None] - sy[None, :])
+                r = t[None, :] - _row_times(stack, iz, d.ravel()).reshape(d.shape)
+                med = np.median(r, axis=1)
+                cost += np.abs(r - med[:, None]).sum(axis=1)
+                meds.append(med)
+            costs.append(cost)
+            terms.append(meds[1] - meds[0])
+            where.append(np.full(nx.size, iz))
+        c, term, izs = np.concatenate(costs), np.concatenate(terms), np.concatenate(where)
+        k = int(np.argmin(c))
+        if level == 0:
+            b = max(float(c[k]) / max(n_all - 4, 1), 0.02)
+            spread = float(np.std(term[c <= c[k] + b]))
+        kk = k % nx.size
+        cx, cy, best_iz = float(nx[kk]), float(ny[kk]), int(izs[k])
         step /= 10.0
-    rs = []
-    for (sx, sy), (_, _, t) in zip(xy, (own, partner), strict=True):
-        d = np.hypot(cx - sx, cy - sy)
-        rs.append(t - _p_times(stack, depth_km, d))
-    r_own, r_p = rs
+    r_own, r_p = (
+        t - _row_times(stack, best_iz, np.hypot(cx - sx, cy - sy))
+        for (sx, sy), (_, _, t) in zip(xy, (own, partner), strict=True)
+    )
     offset = float(np.median(r_p) - np.median(r_own))
     var = max(_mad_sigma(r_own), 0.05) ** 2 / r_own.size
     var += max(_mad_sigma(r_p), 0.05) ** 2 / r_p.size
     var = 1.2533**2 * var + spread**2
-    best_lat = lat0 + best[1] / _KM_PER_DEG
-    best_lon = lon0 + best[0] / (_KM_PER_DEG * cos0)
-    return offset, math.sqrt(var), best_lat, best_lon
+    lat = lat0 + cy / _KM_PER_DEG
+    lon = lon0 + cx / (_KM_PER_DEG * cos0)
+    return offset, math.sqrt(var), lat, lon, float(stack.depth_km[best_iz])
 
 
 class ClockMonitor:
@@ -276,6 +289,7 @@ class ClockMonitor:
         self._events: OrderedDict[str, Alert] = OrderedDict()  # reference event -> newest
         self._dirty: set[str] = set()
         self._per_event: OrderedDict[str, _Estimate] = OrderedDict()
+        self._keys: dict[str, tuple[float, float, bytes, bytes]] = {}
         self._latest: tuple[str, _Estimate] | None = None
         self._beats: deque[float] = deque(maxlen=HEARTBEAT_WINDOW)
         self._corrected = 0
@@ -437,16 +451,16 @@ class ClockMonitor:
         n = self.cfg.min_picks
         if own[0].size < n or partner[0].size < n:
             return None
+        key = (alert.latitude_deg, alert.longitude_deg, own[2].tobytes(), partner[2].tobytes())
+        if self._keys.get(alert.event_id) == key:  # same picks, same centre: same answer
+            return self._per_event.get(alert.event_id)
+        self._keys[alert.event_id] = key
+        while len(self._keys) > EVENT_MEMORY:
+            del self._keys[next(iter(self._keys))]
         h = alert.horizontal_sigma_km
         half = min(max(3.0 * h if math.isfinite(h) else 30.0, 10.0), 60.0)
-        offset, sigma, _, _ = group_offset(
-            self._stack,
-            alert.latitude_deg,
-            alert.longitude_deg,
-            alert.depth_km,
-            half,
-            own,
-            partner,
+        offset, sigma, *_ = group_offset(
+            self._stack, alert.latitude_deg, alert.longitude_deg, half, own, partner
         )
         return _Estimate(offset, sigma, int(partner[0].size), int(own[0].size))
 
