@@ -379,3 +379,19 @@ def test_partner_wall_clock_offset_from_heartbeats_reaches_our_bus_heartbeats(ca
     est = ex.clock_monitor.estimate()
     assert est.heartbeat_offset_s == pytest.approx(2.76, abs=0.25)
     assert math.isnan(est.offset_s)  # no shared event: no data-time measurement
+
+
+def test_heartbeat_partner_block_round_trips_and_is_checked() -> None:
+    from eew.bus.wire import Health, Heartbeat, decode_payload, encode_payload
+    from eew.errors import DataError
+
+    block = {"agency": "KG-MES", "up": 0, "heartbeat_age_s": math.inf, "clock_offset_s": 2.7}
+    beat = Heartbeat("KZ-AEWS", T0, 1.0, Health(0.5, 3, T0, block))
+    back = decode_payload("heartbeat", "KZ-AEWS", encode_payload(beat))
+    assert isinstance(back, Heartbeat)
+    assert back.health.partner == {**block, "heartbeat_age_s": None}  # inf is not JSON
+    plain = Heartbeat("KZ-AEWS", T0, 1.0, Health())
+    assert "partner" not in plain.to_dict()  # without a partner: the payload as before
+    bad = {**beat.to_dict(), "partner": {"nested": {"a": 1}}}
+    with pytest.raises(DataError, match="partner"):
+        Heartbeat.from_dict(bad)

@@ -9,7 +9,11 @@ Implementation overview (see ``docs/cross_border.md``):
     ``PartnerLink``: the partner's feeds (verified bus subscribers in threads) into two
     bounded queues drained by the daemon's event loop.
 :mod:`eew.partner.merge`
-    ``AlertMerger``: which partner alerts our subscribers see (relay, merge, close).
+    ``AlertMerger``: which partner alerts our subscribers see (relay, merge, close);
+    ``SameEvent``: one earthquake or two, from both solutions' uncertainties.
+:mod:`eew.partner.clock`
+    ``ClockMonitor``: the partner's clock offset (pick residuals of shared events,
+    heartbeats), reported, and corrected or discarded by policy.
 :mod:`eew.partner.relay`
     ``RelayPublisher`` (our bus publisher, allowed to carry partner alerts) and
     ``Exporter`` (our own picks and alerts to the partner; never theirs back).

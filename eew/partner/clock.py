@@ -2,22 +2,25 @@
 
 Two independent measurements (``docs/cross_border.md``, "Partner clock"):
 
-**Data time, from pick residuals.** For an event located by our own network (an alert of
-ours with at least ``min_picks`` of our stations), the partner's picks of
-the same earthquake must fit the same hypocentre. A constant offset ``delta`` of the
+**Data time, from pick residuals.** For an event located by our own network (a source
+alert of ours with at least ``min_picks`` of our stations), the partner's picks of the
+same earthquake must fit the same hypocentre. A constant offset ``delta`` of the
 partner's time stamps shows as a residual common to all of its stations, whereas an
 error of our epicentre shows as residuals that vary with azimuth and distance. So the
-hypocentre is searched again (grid around our epicentre, depth and travel-time tables
-as the event core's, :mod:`eew.event.traveltime`) with two origin times, one per
-network: at each node the L1 misfit of each network's picks about its own median
-origin time; at the best node ``delta = median(partner) - median(ours)``. This is the
-joint location with a station-group time term (the static-correction idea of joint
-hypocentre determination, Douglas 1967, Nature 215, 47-48), here with one term for the
-partner's whole network. Its standard error is ``1.2533 * sqrt(s_own**2 / n_own +
-s_partner**2 / n_partner)`` (``s``: 1.4826 MAD, the median's efficiency factor
-1.2533). The newest shared event with enough picks of both networks decides, so a clock
-that is fixed stops counting at the next shared event. Partner picks are taken raw
-(before any correction), our picks as our event core forwarded them.
+hypocentre is searched again (:func:`group_offset`: a grid around our epicentre at every
+depth of the event core's travel-time tables, :mod:`eew.event.traveltime`) with two
+origin times, one per network: at each node the L1 misfit of each network's picks
+about its own median origin time; at the best node ``delta = median(partner) -
+median(ours)``. This is joint location with a station-group time term (the station
+terms of joint hypocentre determination, Douglas 1967, Nature 215, 47-48), here one
+term for the partner's whole network. Its standard error combines the picks' scatter
+(``1.2533 * sqrt(s_own**2 / n_own + s_partner**2 / n_partner)``, ``s``: 1.4826 MAD,
+1.2533 the median's efficiency factor) and the trade-off with the hypocentre (the spread
+of the term over the nodes that fit about as well: networks on opposite sides of the
+event trade the term against the epicentre). The newest shared event with enough picks
+of both networks decides, so a clock that is fixed stops counting at the next shared
+event. Partner picks are taken raw (before any correction), our picks as our event core
+forwarded them.
 
 The offset is **known** when ``|delta| >= warn_s`` and ``|delta| >= 3``
 standard errors: it is logged as a WARNING (once per change), is in the heartbeat line,
