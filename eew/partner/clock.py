@@ -67,6 +67,7 @@ PICK_MEMORY = 5000
 EVENT_MEMORY = 16
 #: an offset must be this many standard errors from 0 to be known
 SIGNIFICANCE = 3.0
+_DISCARD = -(2**63)  # a pick decision: not used (any other value: the shift [ns])
 _KM_PER_DEG = 111.195
 
 
@@ -293,6 +294,7 @@ class ClockMonitor:
         self._dirty: set[str] = set()
         self._per_event: OrderedDict[str, _Estimate] = OrderedDict()
         self._keys: dict[str, tuple[float, float, bytes, bytes]] = {}
+        self._decided: OrderedDict[str, int] = OrderedDict()  # pick id -> shift [ns]
         self._latest: tuple[str, _Estimate] | None = None
         self._beats: deque[float] = deque(maxlen=HEARTBEAT_WINDOW)
         self._corrected = 0
@@ -360,17 +362,29 @@ class ClockMonitor:
     def apply(self, pick: Pick) -> Pick | None:
         """The partner pick to give our event core under :attr:`ClockPolicy.policy`.
 
-        The raw pick is remembered first (it may itself complete the measurement).
+        The raw pick is remembered first (it may itself complete the measurement). The
+        decision is taken at a pick's first message and kept for its later messages
+        (growing windows): an onset is never half shifted, half not.
         """
         self.partner_pick(pick)
         est = self.estimate()
-        if not est.known or self.cfg.policy == "report":
-            return pick
-        if self.cfg.policy == "discard":
+        shift = self._decided.get(pick.pick_id)
+        if shift is None:
+            if not est.known or self.cfg.policy == "report":
+                shift = 0
+            elif self.cfg.policy == "discard":
+                shift = _DISCARD
+            else:
+                shift = round(est.offset_s * NS_PER_S)
+            self._decided[pick.pick_id] = shift
+            while len(self._decided) > PICK_MEMORY:
+                self._decided.popitem(last=False)
+        if shift == _DISCARD:
             self._discarded += 1
             return None
+        if shift == 0:
+            return pick
         self._corrected += 1
-        shift = round(est.offset_s * NS_PER_S)
         return dataclasses.replace(
             pick, time_ns=pick.time_ns - shift, trigger_time_ns=pick.trigger_time_ns - shift
         )
