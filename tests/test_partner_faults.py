@@ -395,3 +395,30 @@ def test_heartbeat_partner_block_round_trips_and_is_checked() -> None:
     bad = {**beat.to_dict(), "partner": {"nested": {"a": 1}}}
     with pytest.raises(DataError, match="partner"):
         Heartbeat.from_dict(bad)
+
+
+def test_clock_offset_and_policy_counts_reach_the_line_and_the_metrics() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from eew.daemon.health import DaemonHealth, HealthCollector, partner_fields
+    from eew.partner.clock import ClockOffset
+    from eew.partner.exchange import PartnerStatistics
+    from eew.partner.merge import MergeStatistics
+
+    clock = ClockOffset(2.76, 0.08, 10, 24, "KZ-1", True, 0.012, corrected=40, discarded=0)
+    stats = PartnerStatistics(3, 0, 0, MergeStatistics(0, 1, 0, 0), None, None, clock)
+    fields = partner_fields(stats, "KG-MES", ["tcp://10.1.1.1:5581"])
+    h = DaemonHealth(T0, "central", partner=fields)
+    line = h.log_fields()
+    assert line["partner_clock_offset_s"] == 2.76 and line["partner_clock_offset_known"] == 1
+    assert line["partner_picks_clock_corrected"] == 40
+    assert h.bus_health().partner["heartbeat_clock_offset_s"] == 0.012
+    collector = HealthCollector()
+    collector.latest = h
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(collector)
+    text = generate_latest(reg).decode()
+    assert 'eew_partner_clock_offset_seconds{agency="KG-MES",source="picks"} 2.76' in text
+    assert 'eew_partner_clock_offset_seconds{agency="KG-MES",source="heartbeats"} 0.012' in text
+    assert 'eew_partner_clock_offset_known{agency="KG-MES"} 1.0' in text
+    assert 'eew_partner_total{agency="KG-MES",what="picks_clock_corrected"} 40.0' in text

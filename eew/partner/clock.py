@@ -69,6 +69,8 @@ EVENT_MEMORY = 16
 SIGNIFICANCE = 3.0
 _DISCARD = -(2**63)  # a pick decision: not used (any other value: the shift [ns])
 _KM_PER_DEG = 111.195
+#: nodes either side of the centre of each search square (21 x 21 nodes)
+_HALF_NODES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +172,13 @@ class _Estimate:
 
 
 def _row_times(stack: TravelTimeStack, iz: int, dist_km: np.ndarray) -> np.ndarray:
-    axis = np.arange(stack.p_s.shape[1]) * stack.distance_step_km
-    out: np.ndarray = np.interp(dist_km, axis, stack.p_s[iz])
+    """P travel times [s] of depth slice ``iz`` (linear on the uniform distance axis; the
+    last value beyond the table)."""
+    row = stack.p_s[iz]
+    f = np.clip(dist_km / stack.distance_step_km, 0.0, row.size - 1.0)
+    i = np.minimum(f.astype(np.int64), row.size - 2)
+    w = f - i
+    out: np.ndarray = row[i] * (1.0 - w) + row[i + 1] * w
     return out
 
 
@@ -185,8 +192,8 @@ def group_offset(
 ) -> tuple[float, float, float, float, float]:
     """Time term of the partner's picks, hypocentre searched with one origin time per network.
 
-    A square of nodes around ``(lat0, lon0)`` at every depth of the tables, then twice a
-    ten times finer square around the best node at its depth. At each node the misfit is
+    A square of 21 x 21 nodes around ``(lat0, lon0)`` at every depth of the tables, then
+    twice a five times finer square around the best node at its depth. At each node the misfit is
     the L1 norm of each network's residuals about their own median.
 
     Parameters
@@ -217,10 +224,10 @@ def group_offset(
     ]
     n_all = own[2].size + partner[2].size
     cx, cy, best_iz = 0.0, 0.0, 0
-    step = half_width_km / 25.0
+    step = half_width_km / _HALF_NODES
     spread = 0.0
     for level in range(3):  # coarse at every depth, then twice finer around the best node
-        g = np.arange(-25, 26) * step
+        g = np.arange(-_HALF_NODES, _HALF_NODES + 1) * step
         nx = (cx + g)[:, None].repeat(g.size, 1).ravel()
         ny = (cy + g)[None, :].repeat(g.size, 0).ravel()
         depths = range(stack.depth_km.size) if level == 0 else (best_iz,)
@@ -244,7 +251,7 @@ def group_offset(
             spread = float(np.std(term[c <= c[k] + b]))
         kk = k % nx.size
         cx, cy, best_iz = float(nx[kk]), float(ny[kk]), int(izs[k])
-        step /= 10.0
+        step /= 5.0  # the next square spans two steps of this one either side
     r_own, r_p = (
         t - _row_times(stack, best_iz, np.hypot(cx - sx, cy - sy))
         for (sx, sy), (_, _, t) in zip(xy, (own, partner), strict=True)
