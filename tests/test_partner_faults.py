@@ -305,13 +305,14 @@ class SkewedClock:
 def test_partner_wall_clock_offset_from_heartbeats_reaches_our_bus_heartbeats(caplog) -> None:
     """KG-MES publishes with a clock 2.76 s ahead (random loopback port); our exchange
     measures it from the verified heartbeats, warns, and our own bus publisher's
-    heartbeats carry the partner block (liveness, counts, offsets) to a subscriber."""
+    heartbeats carry the partner block (liveness, counts, offsets, and the partner's own
+    measurement of our clock from its heartbeats) to a subscriber."""
     import asyncio
     import time
 
     from eew.bus import Publisher, Subscriber
     from eew.bus.config import BusConfig, SubscriberConfig
-    from eew.bus.wire import Heartbeat
+    from eew.bus.wire import Health, Heartbeat
     from eew.daemon.health import DaemonHealth, partner_fields
     from eew.model.clock import WallClock
     from eew.partner.link import PartnerLink
@@ -319,6 +320,7 @@ def test_partner_wall_clock_offset_from_heartbeats_reaches_our_bus_heartbeats(ca
     theirs = Publisher(
         BusConfig(endpoint="tcp://127.0.0.1:*", heartbeat_interval_s=0.1),
         agency="KG-MES", clock=SkewedClock(2.76), signer=None, curve=None,
+        health=lambda: Health(partner={"agency": "KZ-AEWS", "clock_offset_s": -2.7}),
     )  # fmt: skip
     endpoint = theirs.start()
     cfg = PartnerConfig(enabled=True, endpoints=(endpoint,), import_picks=False)
@@ -327,7 +329,7 @@ def test_partner_wall_clock_offset_from_heartbeats_reaches_our_bus_heartbeats(ca
     ex = PartnerExchange(cfg, "KZ-AEWS", KN, clock, link=link, stack=STACK)
 
     def health():
-        fields = partner_fields(ex.statistics(), cfg.agency, cfg.endpoints)
+        fields = partner_fields(ex.statistics(), cfg.agency, cfg.endpoints, "KZ-AEWS")
         return DaemonHealth(clock.now_ns(), "central", partner=fields).bus_health()
 
     ours = Publisher(
@@ -371,6 +373,7 @@ def test_partner_wall_clock_offset_from_heartbeats_reaches_our_bus_heartbeats(ca
     assert p["agency"] == "KG-MES" and p["endpoints"] == endpoint
     assert p["up"] == 1 and p["feeds"] == 1
     assert p["heartbeat_clock_offset_s"] == pytest.approx(2.76, abs=0.25)
+    assert p["remote_clock_offset_s"] == -2.7  # how the partner sees our clock
     for key in ("picks_imported", "alerts_merged", "alerts_relayed", "exported_picks",
                 "exported_alerts", "loop_blocked", "heartbeats_rejected"):  # fmt: skip
         assert key in p

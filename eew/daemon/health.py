@@ -166,9 +166,13 @@ PARTNER_CLOCK = {
 
 
 def partner_fields(
-    stats: PartnerStatistics, agency: str, endpoints: Sequence[str]
+    stats: PartnerStatistics, agency: str, endpoints: Sequence[str], own_agency: str = ""
 ) -> dict[str, Any]:
-    """Flat partner fields of a health snapshot (heartbeat line, metrics, console)."""
+    """Flat partner fields of a health snapshot (heartbeat line, metrics, console).
+
+    With ``own_agency``, the partner's own measurements of our clock (from the ``partner``
+    block of its heartbeats, when it names us) are added as ``remote_*``.
+    """
     link, export = stats.link, stats.export
     out: dict[str, Any] = {"agency": agency, "endpoints": ",".join(endpoints)}
     if link is not None:
@@ -196,6 +200,13 @@ def partner_fields(
         out["clock_offset_known"] = int(clock.known)
     if not math.isnan(clock.heartbeat_offset_s):
         out["heartbeat_clock_offset_s"] = round(clock.heartbeat_offset_s, 3)
+    remote = link.remote if link is not None else {}
+    if own_agency and remote.get("agency") == own_agency:
+        # the partner's measurement of our clock (its heartbeats): a cross-check, from its
+        # side (our time minus its time): about minus ours when both sides agree
+        for key in ("clock_offset_s", "heartbeat_clock_offset_s"):
+            if isinstance(remote.get(key), (int, float)):
+                out[f"remote_{key}"] = remote[key]
     return out
 
 

@@ -528,7 +528,9 @@ class Daemon:
         partner: dict[str, object] = {}
         if self.partner is not None:
             cfg = self.partner.cfg
-            partner = partner_fields(self.partner.statistics(), cfg.agency, cfg.endpoints)
+            partner = partner_fields(
+                self.partner.statistics(), cfg.agency, cfg.endpoints, self.partner.own_agency
+            )
         if self.events is not None:
             counts_events = {f"events_{k}": v for k, v in self.events.counts.items()}
         else:

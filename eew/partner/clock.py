@@ -172,8 +172,10 @@ class _Estimate:
 
 
 def _row_times(stack: TravelTimeStack, iz: int, dist_km: np.ndarray) -> np.ndarray:
-    """P travel times [s] of depth slice ``iz`` (linear on the uniform distance axis; the
-    last value beyond the table)."""
+    """P travel times [s] of depth slice ``iz`` at distances ``dist_km``.
+
+    Linear on the uniform distance axis; the last value beyond the table.
+    """
     row = stack.p_s[iz]
     f = np.clip(dist_km / stack.distance_step_km, 0.0, row.size - 1.0)
     i = np.minimum(f.astype(np.int64), row.size - 2)

@@ -18,8 +18,8 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 
 from eew.bus import CurveClient, GateStatistics, Subscriber, Verifier
 from eew.bus.errors import KeyFileError
@@ -60,6 +60,9 @@ class LinkStatistics:
         [s, our clock]; inf before the first.
     heartbeats_rejected : int
         Partner heartbeats dropped by the gate (forged, unsigned, stale...).
+    remote : mapping
+        The ``partner`` block of the partner's newest heartbeat: how the partner sees
+        its own partner (us, if it names our agency), e.g. its measurement of our clock.
     """
 
     feeds: int
@@ -72,6 +75,7 @@ class LinkStatistics:
     alive: int = 0
     heartbeat_age_s: float = math.inf
     heartbeats_rejected: int = 0
+    remote: Mapping[str, str | int | float | None] = field(default_factory=dict)
 
 
 def partner_verifier(cfg: PartnerConfig, key_file: str | os.PathLike[str]) -> Verifier:
@@ -130,6 +134,7 @@ class PartnerLink:
         self._beat_ns: dict[str, int] = {}  # endpoint -> our clock at its last heartbeat
         self._alive: dict[str, bool] = {}
         self._hb_rejected: dict[str, int] = {}
+        self._remote: Mapping[str, str | int | float | None] = {}
         self.error: BaseException | None = None
         #: called in the event loop with (the heartbeat's sent time, our clock at its
         #: reception) [ns] for every verified partner heartbeat (the clock measurement)
@@ -196,6 +201,7 @@ class PartnerLink:
             beats = [self._beat_ns.get(e) for e in self.cfg.endpoints]
             alive = sum(self._alive.values())
             rejected = sum(self._hb_rejected.values())
+            remote = self._remote
         now = self.clock.now_ns()
         age = max(((now - b) / 1e9 if b is not None else math.inf for b in beats), default=math.inf)
         total = {f.name: sum(getattr(g, f.name) for g in gates) for f in fields(GateStatistics)}
@@ -210,6 +216,7 @@ class PartnerLink:
             alive=alive,
             heartbeat_age_s=age,
             heartbeats_rejected=rejected,
+            remote=remote,
         )
 
     # ---- subscriber threads -----------------------------------------------------------------
@@ -250,6 +257,7 @@ class PartnerLink:
                     self._beat_ns[endpoint] = received
                     if body.health.last_packet_time_ns is not None:
                         self._data_end[endpoint] = body.health.last_packet_time_ns
+                    self._remote = body.health.partner
                 if self.on_heartbeat is not None:
                     loop.call_soon_threadsafe(self.on_heartbeat, body.sent_time_ns, received)
 
