@@ -244,6 +244,11 @@ def test_two_instances_exchange_over_loopback(tmp_path: Path, scenario_picks) ->
             await wait_for(lambda: ex.statistics().picks_imported >= 5, 10, "KN")
             # KG-MES alerts: the same event as ours (merged) and one only KG knows (relayed)
             kg_export.publish_alert(kg_alert("KG-MES-SAME", origin_ns + NS, 42.82, 77.55, 5.3))
+            # ...and one 45 km north of it, but with a 25 km uncertainty (a solution from the
+            # far side of the border): the same earthquake by both uncertainties (merged),
+            # where the fixed 30 km made it a second event
+            wide = kg_alert("KG-MES-WIDE", origin_ns + NS, 43.20, 77.60, 5.3)
+            kg_export.publish_alert(wide.with_(horizontal_sigma_km=25.0))
             kg_export.publish_alert(
                 kg_alert("KG-MES-SOUTH", origin_ns + 40 * NS, 41.60, 75.20, 4.6)
             )
@@ -281,6 +286,7 @@ def test_two_instances_exchange_over_loopback(tmp_path: Path, scenario_picks) ->
         )
         == tap.alerts("KZ-AEWS")[0].event_id
     )
+    assert kz.partner.merger.related("KG-MES-WIDE") == tap.alerts("KZ-AEWS")[0].event_id
     # forged KG-MES messages were dropped at the gate, never relayed or used
     assert stats.link is not None and stats.link.gate.dropped_forged >= 2
     assert kz.health.drops["partner_forged"] >= 2  # in the heartbeat line and metrics
