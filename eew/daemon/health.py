@@ -179,6 +179,7 @@ def partner_fields(
         out["up"] = link.alive
         out["feeds"] = link.feeds
         out["heartbeat_age_s"] = round(link.heartbeat_age_s, 3)
+        out["heartbeats"] = link.heartbeats
     out.update(
         picks_imported=stats.picks_imported,
         picks_foreign_station=stats.picks_foreign_station,
