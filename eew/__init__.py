@@ -93,8 +93,9 @@ Modules
 ``eew.assembly``
     The one assembly of the chain (:func:`~eew.assembly.build_chain`).
 ``eew.partner``
-    Cross-border exchange with the partner network (import, relay, merge, export); it
-    knows our side as a :class:`~eew.bus.config.BusSetup`, not the daemon.
+    Cross-border exchange with the partner network (import, relay, merge, export, the
+    partner's clock); it knows our side as a :class:`~eew.bus.config.BusSetup`, not the
+    daemon.
 ``eew.daemon``
     ``eew run``: roles station/central/all, supervision, shutdown, health and metrics; the
     configuration file (``eew.daemon.config``).
