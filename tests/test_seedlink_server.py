@@ -112,7 +112,7 @@ def test_info_levels(synth):
             return out, srv.statistics()
 
     out, stats = arun(main())
-    assert "SeedLink v3.1" in out["ID"]
+    assert "SeedLink v4.0" in out["ID"]
     assert 'name="multistation"' in out["CAPABILITIES"]
     assert parse_info_stations(out["STATIONS"]) == [("XX", f"S000{i}") for i in range(4)]
     assert len(parse_info_streams(out["STREAMS"])) == 12
@@ -136,7 +136,7 @@ def test_batch_mode_and_dialup_over_a_raw_socket(synth):
             return hello, ok, data
 
     hello, ok, data = arun(main())
-    assert hello[0].startswith(b"SeedLink v3.1") and ok == b"OK\r\n"
+    assert hello[0].startswith(b"SeedLink v4.0") and b"SLPROTO:3.1" in hello[0] and ok == b"OK\r\n"
     assert data.endswith(b"END") and (len(data) - 3) % 520 == 0
     seqs = [parse_frame_header(data[i : i + 8]).seq for i in range(0, len(data) - 3, 520)]
     # arrival order breaks ties by channel id: S0001..HHZ is 6th of 12 in every second
