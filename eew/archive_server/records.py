@@ -233,5 +233,6 @@ def to_mseed3(record: bytes) -> bytes:
 
 _STEIM2 = int(pymseed.DataEncoding.STEIM2)
 _INT_ENCODINGS = frozenset(
-    int(e) for e in (pymseed.DataEncoding.STEIM1, pymseed.DataEncoding.STEIM2, pymseed.DataEncoding.INT32)
+    int(e)
+    for e in (pymseed.DataEncoding.STEIM1, pymseed.DataEncoding.STEIM2, pymseed.DataEncoding.INT32)
 )

@@ -247,7 +247,7 @@ def parse_time(text: str) -> int:
 
 
 def format_time(t_ns: int) -> str:
-    """ns since the epoch as ``YYYY-MM-DDThh:mm:ss.ffffffZ`` (microseconds, rounded down)."""
+    """Format ns since the epoch as ``YYYY-MM-DDThh:mm:ss.ffffffZ`` (µs, rounded down)."""
     t = EPOCH + _dt.timedelta(microseconds=t_ns // 1000)
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
