@@ -120,6 +120,8 @@ class ServerStatistics:
     packets: int
     ended: bool
     seq_resets: int = 0
+    #: SeedLink version of the current (or last) connection: "4.0" or "3.1"
+    protocol: str = "3.1"
 
 
 class Session:
@@ -594,4 +596,5 @@ class Session:
             packets=c["packets"],
             ended=self._ended,
             seq_resets=c["seq_resets"],
+            protocol="4.0" if self.v4 else "3.1",
         )
