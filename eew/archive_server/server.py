@@ -368,11 +368,13 @@ class _Session(Handshake4):
         self.v4 = False
 
     def info(self) -> ConnectionInfo | None:
-        """Describe the connection for INFO CONNECTIONS (None before it streams)."""
+        """Describe the connection for INFO CONNECTIONS (no stations before it streams)."""
         plan = self.plan
-        if plan is None:
-            return None
         peer = self.writer.get_extra_info("peername") or ("?", 0)
+        if plan is None:
+            return ConnectionInfo(
+                str(peer[0]), int(peer[1]), self.connected_ns, 0, 0, 0, 0, False, ()
+            )
         feed = self.server.feed
         stations = sorted({feed.codes[c][:2] for c in np.flatnonzero(plan.chan_ok).tolist()})
         return ConnectionInfo(

@@ -268,7 +268,8 @@ def info_json(
     Subformat ``I`` for an answer, ``E`` (with an ``error`` object) for a level that
     is not supported. ``STATIONS``/``STREAMS`` list the stations (and streams) that
     match the optional patterns, with ``begin_seq`` (first available) and ``end_seq``
-    (next to come), as Appendix B of the specification defines them.
+    (next to come), as Appendix B of the specification defines them, and also under the
+    names ringserver 4 sends and libslink 4 reads (``start_seq``, ``start_time``).
     """
     doc: dict[str, Any] = {"software": software, "organization": organization}
     level = level.upper()
@@ -286,20 +287,25 @@ def info_json(
             streams, level == "STREAMS", station_pattern, stream_pattern.partition(".")[0]
         )
     elif level == "CONNECTIONS":
-        doc["connection"] = [
-            {
-                "host": c.host,
-                "port": c.port,
-                "ctime": format_time(c.connected_ns),
-                "begin_seq": c.begin_seq,
-                "current_seq": c.current_seq,
-                "txcount": c.packets,
-                "totbytes": c.bytes_sent,
-                "realtime": c.realtime,
-                "station": [station_id(n, s) for n, s in c.stations],
-            }
-            for c in connections
-        ]
+        # the specification leaves CONNECTIONS open; this is the layout ringserver 4
+        # sends and libslink 4 (slinktool -C) prints
+        doc["connections"] = {
+            "client": [
+                {
+                    "host": c.host,
+                    "ip_address": c.host,
+                    "client_port": str(c.port),
+                    "type": "SeedLink",
+                    "connect_time": format_time(c.connected_ns),
+                    "current_seq": c.current_seq,
+                    "transmit_packets": c.packets,
+                    "transmit_bytes": c.bytes_sent,
+                    "stream_count": len(c.stations),
+                    "match": " ".join(station_id(n, s) for n, s in c.stations),
+                }
+                for c in connections
+            ]
+        }
     elif level != "ID":
         doc["error"] = {"code": "ARGUMENTS", "message": f"INFO level {level[:40]} not supported"}
         return "E", json.dumps(doc).encode("utf-8")
@@ -320,6 +326,7 @@ def _stations(
             "id": sid,
             "description": "",
             "begin_seq": min(i.begin_seq for i in items),
+            "start_seq": min(i.begin_seq for i in items),
             "end_seq": max(i.end_seq for i in items) + 1,
             "backfill": 0,
         }
@@ -331,6 +338,7 @@ def _stations(
                     "subformat": "D",
                     "origin": "native",
                     "begin_time": format_time(i.begin_ns),
+                    "start_time": format_time(i.begin_ns),
                     "end_time": format_time(i.end_ns),
                 }
                 for i in sorted(items, key=lambda i: (i.location, i.channel))
