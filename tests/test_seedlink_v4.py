@@ -62,6 +62,10 @@ def test_ids_selectors_and_times():
     assert v4.select(sels, "00_B_H_Z", "2D") == "3"  # converted
     assert v4.select(sels, "00_B_H_Z", "3D") is None  # format pattern 2D
     assert v4.select([], "anything", "2D") == ""
+    # libslink's location-less form (slinktool -s H_H_Z): any location
+    hhz = v4.parse_stream_selector("H_H_Z:3")
+    assert hhz.stream == "*_H_H_Z" and hhz.matches("00_H_H_Z", "2D") and hhz.matches("_H_H_Z", "2D")
+    assert v4.parse_stream_selector("00_B_*").stream == "00_B_*"
     for bad in ("", "!*:3", "a b", "*:9", "*.2%"):
         with pytest.raises(ProtocolError):
             v4.parse_stream_selector(bad)

@@ -382,7 +382,9 @@ class Session:
                     return format_command(verb, str(first), v4.format_time(min(times)))
                 return format_command(verb, str(first))
         if opts.begin_ns is not None:
-            args = ["-1", v4.format_time(opts.begin_ns)]
+            # "ALL": the whole ring within the window (ringserver 4.5 refuses the
+            # specification's "-1" together with times: "Invalid sequence number")
+            args = ["ALL", v4.format_time(opts.begin_ns)]
             if opts.end_ns is not None:
                 args.append(v4.format_time(opts.end_ns))
             return format_command(verb, *args)

@@ -156,7 +156,10 @@ class StreamSelector:
 
 
 def parse_stream_selector(text: str) -> StreamSelector:
-    """Parse one v4 selector (``*_H_H_?``, ``00_B_H_Z.2D``, ``!*_H_H_E``, ``*:3``).
+    """Parse one v4 selector (``*_H_H_?``, ``00_B_H_Z.2D``, ``!*_H_H_E``, ``*:3``, ``H_H_Z``).
+
+    ``B_S_SS`` (three codes, the first one character: no location) matches any location,
+    as libslink clients send it.
 
     Raises
     ------
@@ -177,6 +180,11 @@ def parse_stream_selector(text: str) -> StreamSelector:
         raise ProtocolError(f"invalid v4 selector {text!r}")
     if negate and flt:
         raise ProtocolError(f"a filter cannot go with '!': {text!r}")
+    parts = pat.split("_")
+    if len(parts) == 3 and len(parts[0]) == 1 and parts[0] != "*":
+        # ``B_S_SS`` without a location (libslink's ``-s H_H_Z``, ringserver accepts it):
+        # any location
+        pat = "*_" + pat
     return StreamSelector(pat.upper(), fmt.upper(), flt, negate)
 
 
