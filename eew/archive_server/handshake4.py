@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections import Counter
+from typing import Protocol
 
 import numpy as np
 
@@ -30,11 +31,9 @@ from eew.acquisition.seedlink.protocol import (
     ProtocolError,
     escape_bytes,
 )
+from eew.archive_server.feed import ArchiveFeed
 from eew.archive_server.plan import Plan, Request
 from eew.errors import DataError
-
-if TYPE_CHECKING:
-    from eew.archive_server.server import SeedLinkServer
 
 log = logging.getLogger("eew.archive_server.server")
 
@@ -42,10 +41,25 @@ log = logging.getLogger("eew.archive_server.server")
 _V3_ONLY = frozenset({"BATCH", "TIME", "CAT", "CAPABILITIES", "ENABLE", "ACCEPT"})
 
 
+class ServerSide(Protocol):
+    """What the v4 commands use of :class:`~eew.archive_server.server.SeedLinkServer`."""
+
+    counters: Counter[str]
+    feed: ArchiveFeed
+
+    def hello(self) -> bytes:
+        """The two HELLO lines."""
+        ...
+
+    def info_packet4(self, level: str, station: str = "*", stream: str = "*") -> bytes:
+        """The v4 INFO answer packet."""
+        ...
+
+
 class Handshake4:
     """Mixin of the server's connection: the v4 commands (``self.v4`` is True)."""
 
-    server: SeedLinkServer
+    server: ServerSide
     writer: asyncio.StreamWriter
     current: Request | None
     requests: list[Request]

@@ -344,6 +344,8 @@ class SeedLinkServer:
 class _Session(Handshake4):
     """One client connection: negotiation, then streaming (SeedLink 3.1, or 4.0)."""
 
+    server: SeedLinkServer
+
     def __init__(
         self,
         server: SeedLinkServer,
