@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -373,3 +374,74 @@ def test_config_protocol_and_ca_file(tmp_path, tls_files):
     spec = ServerSpec.parse("tls://example.org:18500", "XX_S1:HHZ")
     assert (spec.host, spec.port, spec.tls) == ("example.org", 18500, True)
     assert not ServerSpec.parse("example.org:18000").tls
+
+
+def test_v4_garbage_server_resync_and_printable_logs(caplog):
+    """A v4 server sending corrupt SE headers, an undecodable payload, random bytes, a
+    truncated packet, a JSON error and an ``ERROR`` line between good packets: the good
+    ones are delivered, the rest counted, every log line printable."""
+    import logging
+    import random
+
+    rng = random.Random(3)
+    good = synthetic_archive(1, 4, T0)  # XX.S0000..HHZ, 4 one-second records
+    recs = [good[i * 512 : (i + 1) * 512] for i in range(4)]
+
+    def pkt(seq: int, rec: bytes) -> bytes:
+        return v4.format_packet("2", "D", seq, "XX_S0000", rec)
+
+    stream = b"".join(
+        [
+            pkt(1, recs[0]),
+            b"SE2D" + (2**31).to_bytes(4, "little") + bytes(9),  # implausible length
+            bytes(rng.randrange(256) for _ in range(300)).replace(b"SE", b"se"),
+            pkt(2, b"\x1b[2J" + bytes(rng.randrange(256) for _ in range(508))),  # not mseed
+            pkt(3, recs[1]),
+            v4.format_packet("J", "E", 0, "", b'{"error": {"code": "X\\u001b"}}'),
+            b"ERROR LIMIT too many \x1b\x00 stations\r\n",
+            pkt(4, recs[2]),
+            pkt(5, recs[3])[:200],  # truncated: the connection closes after it
+        ]
+    )
+
+    async def handle(reader, writer):
+        try:
+            await reader.read(64)  # HELLO
+            writer.write(b"SeedLink v4.0 (garbage) :: SLPROTO:4.0\r\norg\r\n")
+            for _ in range(4):  # SLPROTO, USERAGENT, STATION, DATA (lines end with CR)
+                await reader.readuntil(b"\r")
+                writer.write(b"OK\r\n")
+            await reader.readuntil(b"\r")  # END
+            writer.write(stream)
+            await writer.drain()
+            await asyncio.sleep(0.3)
+        except (asyncio.CancelledError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        opts = ClientOptions(future_s=None, backoff_initial_s=5.0)
+        spec = ServerSpec.parse(f"127.0.0.1:{port}", "XX_S0000")
+        async with SeedLinkClient([spec], WallClock(), opts) as c:
+            got = []
+            it = c.received()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.5):
+                    while True:
+                        got.append(await anext(it))
+            stats = c.statistics()
+        server.close()
+        await server.wait_closed()
+        return got, stats
+
+    caplog.set_level(logging.DEBUG, "eew")
+    got, stats = arun(main())
+    (s,) = stats.servers
+    assert [r.seq for r in got] == [1, 3, 4] and s.protocol == "4.0"
+    assert s.malformed >= 2 and s.error_answers >= 1
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("eew")]
+    bad = [m for m in messages if not all(32 <= ord(ch) < 127 for ch in m)]
+    assert not bad, bad[:3]
