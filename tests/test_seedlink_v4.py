@@ -445,3 +445,16 @@ def test_v4_garbage_server_resync_and_printable_logs(caplog):
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("eew")]
     bad = [m for m in messages if not all(32 <= ord(ch) < 127 for ch in m)]
     assert not bad, bad[:3]
+
+
+def test_serve_cli_tls_context(tls_files, tmp_path):
+    from eew.cli.serve import tls_context
+    from eew.errors import CLIError
+
+    cert, key = tls_files
+    assert tls_context(None, None) is None
+    assert isinstance(tls_context(str(cert), str(key)), ssl.SSLContext)
+    with pytest.raises(CLIError, match="--tls-key goes with --tls-cert"):
+        tls_context(None, str(key))
+    with pytest.raises(CLIError, match="cannot load"):
+        tls_context(str(tmp_path / "missing.pem"), None)
