@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import socket
@@ -91,14 +92,23 @@ def test_selection_wildcards_negation_and_several_servers(synth, rjob_mseed):
                 ServerSpec.parse(addr(a), "XX_S000?:HH? !HHE,XX_S0003:HHE"),
                 ServerSpec.parse(addr(b), "BW_RJOB:EHZ"),
             ]
-            async with SeedLinkClient(specs, WallClock(), ALL_TIME) as client:
-                return [r async for r in client.received()]
+            out = []
+            for proto in ("3", "4"):
+                opts = dataclasses.replace(ALL_TIME, protocol=proto)
+                async with SeedLinkClient(specs, WallClock(), opts) as client:
+                    out.append([r async for r in client.received()])
+            return out
 
-    items = arun(main())
+    items, items4 = arun(main())
     ids = {r.packet.channel_id for r in items}
     want = {f"XX.S000{s}..HH{c}" for s in range(4) for c in "ZN"} | {"XX.S0003..HHE"}
+    # SeedLink 3: the STATION requests select the union of their channels
     assert ids == want | {"BW.RJOB..EHZ"}
     assert len(items) == 9 * 20 + 7
+    # SeedLink 4: a station belongs to the first STATION that matches it; the client
+    # sends the exact XX_S0003 first, so its selector wins over the pattern's
+    ids4 = {r.packet.channel_id for r in items4}
+    assert ids4 == (want - {"XX.S0003..HHZ", "XX.S0003..HHN"}) | {"BW.RJOB..EHZ"}
     assert len({r.server for r in items}) == 2
 
 
@@ -112,7 +122,7 @@ def test_info_levels(synth):
             return out, srv.statistics()
 
     out, stats = arun(main())
-    assert "SeedLink v3.1" in out["ID"]
+    assert "SeedLink v4.0" in out["ID"]
     assert 'name="multistation"' in out["CAPABILITIES"]
     assert parse_info_stations(out["STATIONS"]) == [("XX", f"S000{i}") for i in range(4)]
     assert len(parse_info_streams(out["STREAMS"])) == 12
@@ -136,7 +146,7 @@ def test_batch_mode_and_dialup_over_a_raw_socket(synth):
             return hello, ok, data
 
     hello, ok, data = arun(main())
-    assert hello[0].startswith(b"SeedLink v3.1") and ok == b"OK\r\n"
+    assert hello[0].startswith(b"SeedLink v4.0") and b"SLPROTO:3.1" in hello[0] and ok == b"OK\r\n"
     assert data.endswith(b"END") and (len(data) - 3) % 520 == 0
     seqs = [parse_frame_header(data[i : i + 8]).seq for i in range(0, len(data) - 3, 520)]
     # arrival order breaks ties by channel id: S0001..HHZ is 6th of 12 in every second

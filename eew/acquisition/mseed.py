@@ -59,7 +59,7 @@ def parse_header(buf: bytes | memoryview, offset: int) -> RecordHeader:
         If no valid miniSEED 2 or 3 record starts there, or it is truncated.
     """
     avail = len(buf) - offset
-    if avail >= 3 and bytes(buf[offset : offset + 3]) == b"MS3":
+    if avail >= 3 and bytes(buf[offset : offset + 3]) == b"MS\x03":  # miniSEED 3
         return _parse_v3(buf, offset)
     arr = np.frombuffer(buf, dtype=np.uint8)
     row = np.zeros((1, scan.N_COLS), np.int64)

@@ -137,7 +137,8 @@ def scan_v2(
         if k >= out.shape[0] or nb >= bad.shape[0] - 1:
             return k, nb, p, STOP_FULL
         avail = n - p
-        if avail >= 3 and buf[p] == 77 and buf[p + 1] == 83 and buf[p + 2] == 51:  # "MS3"
+        # miniSEED 3: "MS" and the format version as a binary byte, 3
+        if avail >= 3 and buf[p] == 77 and buf[p + 1] == 83 and buf[p + 2] == 3:
             if bad_at >= 0:
                 bad[nb, 0] = bad_at
                 bad[nb, 1] = p

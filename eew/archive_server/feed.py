@@ -28,7 +28,7 @@ from eew.acquisition import scan
 from eew.acquisition.archive import C_CHANNEL, C_FILE, ArchiveIndex, index_archive
 from eew.acquisition.mseed import decode_record, parse_header
 from eew.acquisition.seedlink.protocol import RECORD_LEN
-from eew.archive_server.records import repack_512, shift_start_time
+from eew.archive_server.records import repack_512, shift_start_time, to_mseed3
 from eew.errors import DataError
 
 log = logging.getLogger("eew.seedlink")
@@ -78,6 +78,7 @@ class ArchiveFeed:
         self.shift_ns = 0
         self.ring_size = len(self)
         self.newest = 0
+        self._v3: dict[int, bytes] = {}
         self._t0_wall_ns = 0
         self._t0_data_ns = int(end_ns[0]) if len(end_ns) else 0
 
@@ -143,6 +144,7 @@ class ArchiveFeed:
         self.start_ns = self.raw_start_ns + shift
         self.end_ns = self.raw_end_ns + shift
         self.newest = 0
+        self._v3.clear()
         if release:
             self.advance(now_ns)
 
@@ -169,6 +171,19 @@ class ArchiveFeed:
         """The 512-byte record with sequence number ``seq`` (time-shifted if asked)."""
         raw = self.records[seq - 1].tobytes()
         return shift_start_time(raw, self.shift_ns) if self.shift_ns else raw
+
+    def record_v3(self, seq: int) -> bytes:
+        """Record ``seq`` as miniSEED 3 (converted once, then cached; SeedLink 4 ``:3``).
+
+        Raises
+        ------
+        DataError
+            If the record cannot be converted.
+        """
+        rec = self._v3.get(seq)
+        if rec is None:
+            rec = self._v3[seq] = to_mseed3(self.record(seq))
+        return rec
 
 
 def sort_order(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eew.acquisition.seedlink import v4
 from eew.acquisition.seedlink.protocol import (
     Selector,
     selection_matches,
@@ -33,21 +34,39 @@ class Request:
     end_ns: int | None = None
     #: ``DATA seq time``: where to start by data time when ``seq`` is not in the ring
     resume_ns: int | None = None
+    #: SeedLink 4: the ``STATION`` pattern on ``NET_STA`` (None: a v3 request)
+    station_id: str | None = None
+    #: SeedLink 4 selectors (with their ``:3``/``:native`` filters)
+    stream_selectors: tuple[v4.StreamSelector, ...] = ()
+    #: SeedLink 4 ``DATA ALL``: from the oldest packet in the ring
+    all_data: bool = False
 
 
 class Plan:
     """Which packets of the feed a streaming connection sends (vectorised).
 
     A channel belongs to the first request whose station patterns and
-    selectors match it (so several STATION requests select the union).
+    selectors match it (so several STATION requests select the union). In SeedLink 4
+    a station belongs to the first ``STATION`` pattern that matches it, whatever its
+    selectors (the specification excludes stations matched before); ``to_v3`` marks
+    the channels sent as miniSEED 3 (a ``:3`` filter).
     """
 
     def __init__(self, feed: ArchiveFeed, requests: list[Request]) -> None:
         self.feed = feed
         n_ch = len(feed.codes)
         owner = np.full(n_ch, -1, np.int64)
+        self.to_v3 = np.zeros(n_ch, bool)
         for c, (net, sta, loc, cha) in enumerate(feed.codes):
             for r, req in enumerate(requests):
+                if req.station_id is not None:
+                    if not v4.match(req.station_id, v4.station_id(net, sta)):
+                        continue
+                    flt = v4.select(req.stream_selectors, v4.stream_id(loc, cha), "2D")
+                    if flt is not None:
+                        owner[c] = r
+                        self.to_v3[c] = flt == "3"
+                    break
                 if station_matches(req.network, req.station, net, sta) and selection_matches(
                     req.selectors, loc, cha
                 ):
@@ -83,6 +102,8 @@ class Plan:
         feed = self.feed
         if req.action == "TIME":
             return feed.oldest, req.begin_ns
+        if req.station_id is not None:
+            return self._first_v4(req)
         if req.seq is None:
             return feed.newest + 1, None
         full = unwrap_sequence(req.seq, len(feed))
@@ -102,6 +123,30 @@ class Plan:
             log.warning("resume from %d: packets before %d left the ring", full, feed.oldest)
             return feed.oldest, None
         return full, None
+
+    def _first_v4(self, req: Request) -> tuple[int, int | None]:
+        """SeedLink 4 ``DATA [seq|-1|ALL] [start [end]]``: the full 64-bit sequence number.
+
+        A number that left the ring starts at the oldest packet, as the specification
+        asks (the next available one); one not reached yet is waited for. ``-1`` or
+        none starts with new packets, unless a time window is given, which is searched
+        for in the whole ring. With a start time (the client's resume time) a number
+        beyond the newest packet (a restarted, fresh ring) starts at the oldest packet
+        that ends after that time.
+        """
+        feed = self.feed
+        if req.all_data or (req.seq is None and req.begin_ns is not None):
+            return feed.oldest, req.begin_ns
+        if req.seq is None:
+            return feed.newest + 1, None
+        if req.seq < feed.oldest:
+            log.warning("resume from %d: packets before %d left the ring", req.seq, feed.oldest)
+            return feed.oldest, req.begin_ns
+        if req.seq > feed.newest + 1 and req.begin_ns is not None:
+            # a fresh ring has not reached the number: the time says where to start
+            log.info("resume from %d: not in the ring yet; starting by data time", req.seq)
+            return feed.oldest, req.begin_ns
+        return req.seq, req.begin_ns
 
     def select(self, a: int, b: int) -> np.ndarray:
         """Sequence numbers in ``[a, b]`` this connection sends."""

@@ -3,6 +3,7 @@
 * :func:`text_records`: the 512-byte ASCII records that carry INFO answers;
 * :func:`shift_start_time`: rewrite the start time in a fixed header (``--now``);
 * :func:`repack_512`: re-encode a packet as 512-byte miniSEED 2 records (libmseed);
+* :func:`to_mseed3`: one miniSEED 2 record as one miniSEED 3 record (SeedLink 4 ``:3``);
 * :func:`synthetic_archive`: many channels of 1-second, 100 Hz Steim2 records, fast.
 
 References
@@ -192,3 +193,46 @@ def synthetic_archive(
     arr = np.broadcast_to(tmpl[:, None, :], (n_seconds, n_channels, RECORD_LEN)).copy()
     arr[:, :, 8:20] = codes[None, :, :]
     return arr.tobytes()
+
+
+def to_mseed3(record: bytes) -> bytes:
+    """Convert one miniSEED 2 record into one miniSEED 3 record (SeedLink 4 ``:3`` filter).
+
+    Samples, start time, sample rate, encoding (Steim1/2 and integers stay so; other
+    sample types become FLOAT64), quality flags and publication version are kept;
+    the FDSN source identifier comes from the SEED codes.
+
+    Raises
+    ------
+    DataError
+        If libmseed cannot decode or encode the record.
+    """
+    try:
+        src = pymseed.MS3Record.parse(record, unpack_data=True)
+        msr = pymseed.MS3Record()
+        msr.sourceid = src.sourceid
+        msr.formatversion = 3
+        msr.reclen = 1 << 16
+        msr.starttime = src.starttime
+        msr.samprate = src.samprate_raw
+        msr.pubversion = src.pubversion
+        msr.flags = src.flags
+        data = np.asarray(src.np_datasamples)
+        if src.sampletype == "i":
+            msr.encoding = src.encoding if src.encoding in _INT_ENCODINGS else _STEIM2
+            out = [bytes(r) for r in msr.generate(np.ascontiguousarray(data, np.int32), "i")]
+        else:
+            msr.encoding = pymseed.DataEncoding.FLOAT64
+            out = [bytes(r) for r in msr.generate(np.ascontiguousarray(data, np.float64), "d")]
+    except pymseed.MiniSEEDError as exc:
+        raise DataError(f"cannot convert to miniSEED 3: {exc}") from exc
+    if len(out) != 1:
+        raise DataError(f"one record converted into {len(out)} miniSEED 3 records")
+    return out[0]
+
+
+_STEIM2 = int(pymseed.DataEncoding.STEIM2)
+_INT_ENCODINGS = frozenset(
+    int(e)
+    for e in (pymseed.DataEncoding.STEIM1, pymseed.DataEncoding.STEIM2, pymseed.DataEncoding.INT32)
+)

@@ -1,4 +1,4 @@
-"""An asyncio SeedLink 3.1 server that plays an archive (``eew serve``).
+"""An asyncio SeedLink 3.1 and 4.0 server that plays an archive (``eew serve``).
 
 Each client connection is one task that reads commands and, once streaming,
 one more that sends packets. Negotiation follows SeedLink 3.1 as obspy,
@@ -10,6 +10,11 @@ uni-station mode: DATA/FETCH/TIME get no answer and start streaming at once, for
 every station (libslink reads the first frame right after the command). A
 connection that sends no command for ``idle_timeout_s`` before it streams is
 closed. Bytes from the network are escaped in every log line.
+
+``SLPROTO 4.0`` switches a connection to SeedLink 4 (:mod:`eew.archive_server.handshake4`):
+``SE`` packets with 64-bit sequence numbers, miniSEED 2 records as stored or miniSEED 3
+on request (``:3``), JSON INFO. HELLO announces both versions; a client that sends
+no ``SLPROTO`` speaks 3.1. With an :class:`ssl.SSLContext` the server speaks TLS.
 
 Slow clients: a client only ever blocks its own task. Its transport buffer is
 bounded (``max_buffer_bytes``); when it stays full for ``write_timeout_s`` the
@@ -23,12 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from eew import __version__
+from eew.acquisition.seedlink import v4
 from eew.acquisition.seedlink.protocol import (
     ERROR_LINE,
     OK_LINE,
@@ -47,13 +54,15 @@ from eew.acquisition.seedlink.protocol import (
     split_lines,
 )
 from eew.archive_server.feed import ArchiveFeed
+from eew.archive_server.handshake4 import Handshake4
 from eew.archive_server.plan import Plan, Request
 from eew.archive_server.records import text_records
 from eew.model.clock import Clock
 
 log = logging.getLogger("eew.archive_server.server")
 
-SOFTWARE = f"SeedLink v3.1 (EEW archive server {__version__})"
+SOFTWARE = f"SeedLink v4.0 (EEW archive server {__version__})"
+SOFTWARE_V3 = f"SeedLink v3.1 (EEW archive server {__version__})"
 _CHUNK = 256  # frames per write
 _MAX_LINE = 4096
 
@@ -102,6 +111,10 @@ class SeedLinkServer:
     idle_timeout_s : float or None
         A connection that sends no command this long before it streams is closed [s];
         None: never.
+    protocols : tuple of str
+        SeedLink versions announced and spoken: ``("4.0", "3.1")`` or ``("3.1",)``.
+    ssl_context : ssl.SSLContext or None
+        Serve over TLS with this context.
     """
 
     def __init__(
@@ -118,6 +131,8 @@ class SeedLinkServer:
         write_timeout_s: float = 30.0,
         max_buffer_bytes: int = 256 * 1024,
         idle_timeout_s: float | None = 120.0,
+        protocols: tuple[str, ...] = v4.VERSIONS,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.feed = feed
         self.clock = clock
@@ -130,6 +145,9 @@ class SeedLinkServer:
         self.write_timeout_s = write_timeout_s
         self.max_buffer_bytes = max_buffer_bytes
         self.idle_timeout_s = idle_timeout_s
+        self.protocols = protocols
+        self.ssl_context = ssl_context
+        self.software = SOFTWARE if "4.0" in protocols else SOFTWARE_V3
         self.counters: Counter[str] = Counter()
         self.started_ns = 0
         self._server: asyncio.Server | None = None
@@ -157,7 +175,9 @@ class SeedLinkServer:
         self.started_ns = self.clock.now_ns()
         if self.speed is None:
             self.begin_playback()
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.port, ssl=self.ssl_context
+        )
         log.info("serving %d packets on %s:%d", len(self.feed), *self.address)
         return self.address
 
@@ -260,6 +280,28 @@ class SeedLinkServer:
             self._sessions.discard(task)
             log.info("client disconnected peer=%s", peer)
 
+    def hello(self) -> bytes:
+        """The two HELLO lines, in one write (obspy reads them with a single ``recv()``)."""
+        caps = " ".join(f"SLPROTO:{v}" for v in self.protocols)
+        return f"{self.software} :: {caps}\r\n{self.organization}\r\n".encode("ascii")
+
+    def info_packet4(self, level: str, station: str = "*", stream: str = "*") -> bytes:
+        """The SeedLink 4 INFO answer: one ``JI`` (or ``JE``) packet."""
+        self.counters["info_requests"] += 1
+        level = level.upper()
+        streams = self._stream_infos() if level in ("STATIONS", "STREAMS") else []
+        conns = [s.info() for s in self._live] if level == "CONNECTIONS" else []
+        sub, doc = v4.info_json(
+            level,
+            self.software,
+            self.organization,
+            streams,
+            [c for c in conns if c is not None],
+            station_pattern=station.upper(),
+            stream_pattern=stream.upper(),
+        )
+        return v4.format_packet("J", sub, 0, "", doc)
+
     def info_frames(self, level: str) -> list[bytes]:
         """INFO answer frames for ``level``."""
         self.counters["info_requests"] += 1
@@ -269,7 +311,7 @@ class SeedLinkServer:
         conns = [s.info() for s in self._live] if level == "CONNECTIONS" else []
         xml = info_xml(
             level if known else "ID",
-            SOFTWARE,
+            self.software,
             self.organization,
             self.started_ns,
             streams,
@@ -299,8 +341,10 @@ class SeedLinkServer:
         return out
 
 
-class _Session:
-    """One client connection: negotiation, then streaming."""
+class _Session(Handshake4):
+    """One client connection: negotiation, then streaming (SeedLink 3.1, or 4.0)."""
+
+    server: SeedLinkServer
 
     def __init__(
         self,
@@ -322,13 +366,17 @@ class _Session:
         self.current: Request | None = None
         self.requests: list[Request] = []
         self.streamer: asyncio.Task[None] | None = None
+        #: the client sent ``SLPROTO 4.0``
+        self.v4 = False
 
     def info(self) -> ConnectionInfo | None:
-        """Describe the connection for INFO CONNECTIONS (None before it streams)."""
+        """Describe the connection for INFO CONNECTIONS (no stations before it streams)."""
         plan = self.plan
-        if plan is None:
-            return None
         peer = self.writer.get_extra_info("peername") or ("?", 0)
+        if plan is None:
+            return ConnectionInfo(
+                str(peer[0]), int(peer[1]), self.connected_ns, 0, 0, 0, 0, False, ()
+            )
         feed = self.server.feed
         stations = sorted({feed.codes[c][:2] for c in np.flatnonzero(plan.chan_ok).tolist()})
         return ConnectionInfo(
@@ -396,16 +444,21 @@ class _Session:
         if cmd.verb == "BYE":
             return False
         if cmd.verb == "INFO":
+            if self.v4:
+                self.info4(cmd.args)
+                return True
             level = cmd.args[0] if cmd.args else "ID"
             self.writer.write(b"".join(self.server.info_frames(level)))
             return True
         if self.streamer is not None:
             log.debug("command %s ignored while streaming", escape_bytes(cmd.verb))
             return True
-        if cmd.verb == "HELLO":
-            # one write: obspy reads the two-line answer with a single recv()
-            hello = f"{SOFTWARE} :: SLPROTO:3.1\r\n{self.server.organization}\r\n"
-            self.writer.write(hello.encode("ascii"))
+        if self.v4:
+            self.command4(cmd)
+        elif cmd.verb == "HELLO":
+            self.writer.write(self.server.hello())
+        elif cmd.verb == "SLPROTO":
+            self._slproto(cmd)
         elif cmd.verb in ("CAPABILITIES", "BATCH"):
             self.batch = self.batch or cmd.verb == "BATCH"
             self._reply(True, always=cmd.verb == "BATCH")
@@ -425,6 +478,22 @@ class _Session:
         else:
             self._reply(False, always=cmd.verb in ("CAT", "END", "ENDFETCH"))
         return True
+
+    def _slproto(self, cmd: Command) -> None:
+        """``SLPROTO x.y``: 4.0 switches to SeedLink 4; 3.x stays; anything else is refused.
+
+        Only before any other handshake command, as the specification asks.
+        """
+        want = cmd.args[0] if len(cmd.args) == 1 else ""
+        major = want.partition(".")[0]
+        offered = {v.partition(".")[0] for v in self.server.protocols}
+        if major not in offered or self.requests or self.current is not None:
+            self.server.counters["command_errors"] += 1
+            log.info("SLPROTO %s refused", escape_bytes(want))
+            self.writer.write(v4.error_line("UNSUPPORTED", f"protocol {want[:10]} not supported"))
+            return
+        self.v4 = major == "4"
+        self.writer.write(OK_LINE)
 
     def _select(self, cmd: Command) -> None:
         req = self.current if self.current is not None else self.uni
@@ -489,6 +558,13 @@ class _Session:
             else:
                 self.writer.transport.abort()
 
+    def _frames(self, plan: Plan, seqs: np.ndarray) -> bytes:
+        """The packets of ``seqs``: v3 frames, or v4 packets (miniSEED 3 where asked)."""
+        feed = self.server.feed
+        if self.v4:
+            return self.packets4(plan, seqs)
+        return b"".join([format_data_frame(s, feed.record(s)) for s in seqs.tolist()])
+
     async def _send(self, plan: Plan) -> bool:
         server, feed, w = self.server, self.server.feed, self.writer
         cursor = plan.first_seq
@@ -510,7 +586,7 @@ class _Session:
             seqs = plan.select(cursor, hi)
             cursor = self.cursor = hi + 1
             if len(seqs):
-                data = b"".join([format_data_frame(s, feed.record(s)) for s in seqs.tolist()])
+                data = self._frames(plan, seqs)
                 w.write(data)
                 server.counters["packets_sent"] += len(seqs)
                 server.counters["bytes_sent"] += len(data)

@@ -39,7 +39,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "serve": (
         "eew.cli.serve",
-        "serve miniSEED files or folders as a SeedLink 3.1 server (real time or N times faster)",
+        "serve miniSEED files or folders over SeedLink 3.1/4.0 (real time or N times faster)",
     ),
     "convert": (
         "eew.cli.convert",

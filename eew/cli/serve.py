@@ -1,10 +1,11 @@
-"""``eew serve``: play a miniSEED archive as a SeedLink 3.1 server."""
+"""``eew serve``: play a miniSEED archive as a SeedLink 3.1 and 4.0 server (optionally TLS)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import signal
+import ssl
 import sys
 
 from eew.archive_server.feed import load_feed
@@ -64,6 +65,34 @@ def setup(parser: argparse.ArgumentParser) -> None:
         help="close a connection that sends no command for S seconds before it streams "
         "(default 120; 0: never)",
     )
+    parser.add_argument(
+        "--protocol",
+        choices=("4", "3"),
+        default="4",
+        help="highest SeedLink version offered (default 4: SeedLink 4.0 and 3.1; 3: 3.1 only)",
+    )
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve over TLS with this certificate")
+    parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+
+
+def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """A server TLS context from a PEM certificate (and key), or None without one.
+
+    Raises
+    ------
+    CLIError
+        If a key is given without a certificate, or the files cannot be loaded.
+    """
+    if cert is None:
+        if key is not None:
+            raise CLIError("--tls-key goes with --tls-cert")
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise CLIError(f"cannot load the TLS certificate {cert!r}: {exc}") from exc
+    return ctx
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -152,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
         ring_size=args.ring,
         organization=args.organization,
         idle_timeout_s=args.idle_timeout if args.idle_timeout > 0 else None,
+        protocols=("4.0", "3.1") if args.protocol == "4" else ("3.1",),
+        ssl_context=tls_context(args.tls_cert, args.tls_key),
     )
     asyncio.run(_serve(server))
     return 0

@@ -38,9 +38,11 @@ import asyncio
 import contextlib
 import logging
 import math
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eew import __version__
@@ -63,6 +65,7 @@ from eew.daemon.startup import listening, warn_ignored_sections
 from eew.daemon.upstream import Upstream
 from eew.daemon.warmup import WarmupReport, warm_up
 from eew.detect.router import Pipeline
+from eew.errors import ConfigError
 from eew.event.core import EventCore
 from eew.event.targets import Target, load_targets
 from eew.inventory import Inventory, load_inventory
@@ -256,6 +259,8 @@ class Daemon:
             late_s=s.late_s,
             future_s=None if math.isinf(s.future_s) else s.future_s,
             gap_tolerance_samples=s.gap_tolerance_samples,
+            protocol=s.protocol,
+            ssl_context=_ca_context(self.settings.path(s.tls_ca_file)),
         )
 
     # ---- control --------------------------------------------------------------------------
@@ -641,3 +646,19 @@ class Daemon:
             self._waited(item.packet)
             n += 1
         return n
+
+
+def _ca_context(cafile: Path | None) -> ssl.SSLContext | None:
+    """A client TLS context trusting ``cafile`` (``[seedlink] tls_ca_file``); None: system CAs.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read as PEM certificates.
+    """
+    if cafile is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(cafile))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"[seedlink] tls_ca_file {str(cafile)!r}: {exc}") from exc

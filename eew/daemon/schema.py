@@ -85,9 +85,16 @@ class SeedLinkConfig:
     late_s: float = _f(10.0, "packets with a latency above this are counted as late [s]")
     future_s: float = _f(5.0, "drop packets ending further ahead of our clock [s]; inf: off")
     gap_tolerance_samples: float = _f(0.5, "gap / overlap detection tolerance [samples]")
+    protocol: str = _f("auto", "SeedLink version: auto (4.0 where offered, else 3.1), 4 or 3")
+    tls_ca_file: str = _f(
+        "",
+        "CA certificates (PEM) for tls://HOST:PORT servers (relative to this file); empty: system",
+    )
 
     def check(self) -> None:
         """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        if self.protocol not in ("auto", "4", "3"):
+            raise ValueError("protocol: must be auto, 4 or 3")
         if not self.servers:
             raise ValueError("servers: at least one server is needed")
         for s in self.servers:

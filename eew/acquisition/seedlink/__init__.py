@@ -1,8 +1,10 @@
-"""The live SeedLink 3.1 client (asyncio) of the daemon.
+"""The live SeedLink client (asyncio) of the daemon: 4.0 where the server offers it, else 3.1.
 
 :mod:`~eew.acquisition.seedlink.protocol`
     Pure functions: frames, commands, selectors, sequence numbers, INFO XML (shared with
     the archive server in :mod:`eew.archive_server`).
+:mod:`~eew.acquisition.seedlink.v4`
+    SeedLink 4.0: ``SE`` packet header, station/stream IDs, selectors, ISO times, JSON INFO.
 :mod:`~eew.acquisition.seedlink.client` (+ ``session``, ``link``, ``spec``)
     Selection, keepalive, reconnect, resume, statistics.
 :mod:`~eew.acquisition.seedlink.tracking`

@@ -1,4 +1,4 @@
-"""The asyncio SeedLink 3.1 client of the live pipeline.
+"""The asyncio SeedLink client of the live pipeline (4.0 where offered, else 3.1; TLS).
 
 :class:`SeedLinkClient` keeps one connection per server (several servers at
 once), negotiates multi-station selections (STATION/SELECT with wildcards),
@@ -26,12 +26,20 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import struct
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from eew.acquisition.seedlink.protocol import FRAME_LEN, format_command, parse_frame_header
+from eew.acquisition.seedlink import v4
+from eew.acquisition.seedlink.protocol import (
+    FRAME_LEN,
+    ProtocolError,
+    escape_bytes,
+    format_command,
+    parse_frame_header,
+)
 from eew.acquisition.seedlink.session import ServerStatistics, Session
 from eew.acquisition.seedlink.spec import ClientOptions, Received, ServerSpec, StationSelection
 from eew.acquisition.seedlink.tracking import (
@@ -274,8 +282,14 @@ class SeedLinkClient:
         )
 
     # ---- INFO -----------------------------------------------------------------------------
-    async def info(self, level: str = "ID", server: int = 0, timeout_s: float = 10.0) -> str:
+    async def info(
+        self, level: str = "ID", server: int = 0, timeout_s: float = 10.0, *, v4: bool = False
+    ) -> str:
         """Ask a server for INFO ``level`` on a separate connection; return the XML.
+
+        With ``v4`` the question is asked in SeedLink 4 and the answer is the JSON
+        document (``software``, ``organization`` and the level's ``station``,
+        ``format``... items, or ``error``).
 
         Raises
         ------
@@ -283,16 +297,31 @@ class SeedLinkClient:
             If the server does not answer properly within ``timeout_s``.
         """
         spec = self.servers[server]
+        ctx = (self.options.ssl_context or ssl.create_default_context()) if spec.tls else None
         async with asyncio.timeout(timeout_s):
-            return await _query_info(spec.host, spec.port, level)
+            return await _query_info(spec.host, spec.port, level, ctx, v4)
 
 
-async def _query_info(host: str, port: int, level: str) -> str:
-    reader, writer = await asyncio.open_connection(host, port)
+async def _query_info(
+    host: str, port: int, level: str, ctx: ssl.SSLContext | None = None, use_v4: bool = False
+) -> str:
+    reader, writer = await asyncio.open_connection(
+        host, port, ssl=ctx, server_hostname=host if ctx is not None else None
+    )
     try:
         writer.write(format_command("HELLO"))
         await reader.readline()
         await reader.readline()
+        if use_v4:
+            writer.write(format_command("SLPROTO", "4.0"))
+            answer = await reader.readline()
+            if answer.strip() != b"OK":
+                raise ProtocolError(f"SLPROTO 4.0 refused: {escape_bytes(answer.strip())}")
+            writer.write(format_command("INFO", level.upper()))
+            h4 = v4.parse_header(await reader.readexactly(v4.HEADER_LEN))
+            body = await reader.readexactly(h4.station_id_length + h4.length)
+            writer.write(format_command("BYE"))
+            return body[h4.station_id_length :].decode("utf-8", "replace")
         writer.write(format_command("INFO", level.upper()))
         parts = []
         while True:

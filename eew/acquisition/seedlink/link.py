@@ -1,4 +1,4 @@
-"""One SeedLink 3 connection as an :class:`asyncio.Protocol`: command lines, then frames.
+"""One SeedLink connection as an :class:`asyncio.Protocol`: command lines, then frames.
 
 During negotiation the link hands complete response lines to :meth:`Link.read_line`.
 Once streaming, :meth:`Link.data_received` cuts the byte stream into 520-byte
@@ -6,7 +6,10 @@ frames synchronously (no per-packet coroutine switches) and hands each one to
 the owner's callbacks. Garbage is skipped by searching for the next plausible
 frame; a frame whose record cannot be decoded and that contains the start of
 the next frame is a truncated frame. ``END`` and ``ERROR`` lines between frames
-are recognised.
+are recognised. After ``SLPROTO 4.0`` (:attr:`Link.v4`) the stream holds SeedLink 4
+packets (``SE`` header with the payload length): miniSEED 2 and 3 payloads go to
+``on_data_frame``, JSON INFO packets to ``on_info_frame``, other formats are skipped;
+an ``ERROR CODE message`` line is recognised too.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import logging
 from collections import deque
 from typing import Protocol
 
+from eew.acquisition.seedlink import v4
 from eew.acquisition.seedlink.protocol import (
     END_SIGNATURE,
     ERROR_LINE,
     FRAME_LEN,
     HEADER_LEN,
     INFO_SIGNATURE,
+    ProtocolError,
     find_frame,
     plausible_frame,
 )
@@ -65,6 +70,8 @@ class Link(asyncio.Protocol):
         self.buf = bytearray()
         self.lines: deque[bytes] = deque()
         self.streaming = False
+        #: the connection speaks SeedLink 4 (set after ``SLPROTO 4.0`` was accepted)
+        self.v4 = False
         self.paused = False
         self.last_rx = loop.time()
         self.closed: asyncio.Future[None] = loop.create_future()
@@ -160,6 +167,9 @@ class Link(asyncio.Protocol):
     # ---- frames ---------------------------------------------------------------------------
     def parse(self) -> None:
         """Handle every complete frame in the buffer (stops early when paused)."""
+        if self.v4:
+            self._parse4()
+            return
         buf = self.buf
         n = len(buf)
         pos = 0
@@ -221,3 +231,54 @@ class Link(asyncio.Protocol):
             or buf[pos : pos + 3] == END_SIGNATURE
             or buf[pos : pos + 7] == ERROR_LINE
         )
+
+    # ---- SeedLink 4 packets ---------------------------------------------------------------
+    def _parse4(self) -> None:
+        """Handle every complete v4 packet in the buffer (stops early when paused)."""
+        buf = self.buf
+        n = len(buf)
+        pos = 0
+        owner = self.owner
+        while n - pos >= 3 and not self.paused:
+            if buf[pos] == 83 and buf[pos + 1] == 69:  # "SE"
+                if n - pos < v4.HEADER_LEN:
+                    break
+                try:
+                    head = v4.parse_header(buf, pos)
+                except ProtocolError:
+                    head = None
+                if head is not None:
+                    if n - pos < head.total:
+                        break
+                    body = pos + v4.HEADER_LEN + head.station_id_length
+                    payload = bytes(buf[body : pos + head.total])
+                    if head.format in ("2", "3"):
+                        if not owner.on_data_frame(head.seq, payload):
+                            owner.on_garbage(head.total, False)
+                    elif head.format == "J":
+                        owner.on_info_frame(payload, True)
+                    else:
+                        owner.on_garbage(head.total, False)
+                    pos += head.total
+                    continue
+            elif buf[pos : pos + 3] == END_SIGNATURE:
+                pos += 3
+                owner.on_end()
+                continue
+            elif buf[pos : pos + 5] == b"ERROR"[: n - pos]:
+                eol = buf.find(b"\n", pos)
+                if eol < 0 and n - pos < 256:
+                    break
+                if eol >= 0:
+                    pos = eol + 1
+                    owner.on_error_line()
+                    continue
+            nxt = v4.find_packet(buf, pos + 1)
+            if nxt < 0:
+                keep = max(pos + 1, n - 1)
+                owner.on_garbage(keep - pos, False)
+                pos = keep
+                break
+            owner.on_garbage(nxt - pos, False)
+            pos = nxt
+        del buf[:pos]

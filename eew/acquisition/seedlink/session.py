@@ -7,6 +7,12 @@ switches the link to frame mode with END, and then watches it: ``INFO ID``
 after ``keepalive_s`` of silence, abort after ``timeout_s``. Frames are decoded
 in the link callback and handed to the ``deliver`` callback (the client's queue).
 
+With a server whose HELLO offers ``SLPROTO:4.0`` (and ``options.protocol`` not
+``"3"``) the session sends ``SLPROTO 4.0`` and ``USERAGENT`` and negotiates in
+SeedLink 4: ``STATION NET_STA``, selectors in their ``LOC_B_S_SS`` form, ``DATA seq
+time`` with the full 64-bit sequence number (compared without wrap-around) and an
+ISO time; a refused ``SLPROTO`` falls back to 3.1 on the same connection.
+
 The session does not know the client: it receives the options, the clock and four
 callables (accept, deliver, backoff, finished).
 """
@@ -16,13 +22,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from eew import __version__
 from eew.acquisition.mseed import decode_record, parse_header
+from eew.acquisition.seedlink import v4
 from eew.acquisition.seedlink.link import Link
 from eew.acquisition.seedlink.protocol import (
     ProtocolError,
@@ -30,6 +39,7 @@ from eew.acquisition.seedlink.protocol import (
     format_command,
     format_seedlink_time,
     format_sequence,
+    parse_selector,
     seq_after,
     seq_next,
     station_matches,
@@ -44,6 +54,11 @@ log = logging.getLogger("eew.acquisition.seedlink.client")
 
 #: record start times remembered per channel for de-duplication by data time
 RECENT_RECORDS = 64
+
+
+def _specificity(sel: StationSelection) -> tuple[int, str]:
+    sid = v4.station_id(sel.network, sel.station)
+    return (2 if "*" in sid else 1 if "?" in sid else 0), sid
 
 
 class _Seen:
@@ -105,6 +120,8 @@ class ServerStatistics:
     packets: int
     ended: bool
     seq_resets: int = 0
+    #: SeedLink version of the current (or last) connection: "4.0" or "3.1"
+    protocol: str = "3.1"
 
 
 class Session:
@@ -169,6 +186,8 @@ class Session:
         self._ended = False
         self._keepalive_pending = False
         self._wanted: dict[str, bool] = {}
+        #: the current connection speaks SeedLink 4 (64-bit sequence numbers)
+        self.v4 = False
 
     # ---- reconnect loop -------------------------------------------------------------------
     async def run(self) -> None:
@@ -201,11 +220,19 @@ class Session:
         opts = self.options
         loop = asyncio.get_running_loop()
         link = Link(self, loop)
+        ctx = self._ssl_context()
         async with asyncio.timeout(opts.connect_timeout_s):
-            await loop.create_connection(lambda: link, self.spec.host, self.spec.port)
+            await loop.create_connection(
+                lambda: link,
+                self.spec.host,
+                self.spec.port,
+                ssl=ctx,
+                server_hostname=self.spec.host if ctx is not None else None,
+            )
         self.link = link
         self._keepalive_pending = False
         self._renumbered = False
+        self.v4 = False
         try:
             await self._negotiate(link)
             self.counters["connects"] += 1
@@ -220,6 +247,11 @@ class Session:
             if not self._ended:
                 self.counters["disconnects"] += 1
 
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.spec.tls:
+            return None
+        return self.options.ssl_context or ssl.create_default_context()
+
     async def _negotiate(self, link: Link) -> None:
         t = self.options.connect_timeout_s
         link.send(format_command("HELLO"))
@@ -227,6 +259,9 @@ class Session:
         await link.read_line(t)
         if not hello.startswith(b"SeedLink"):
             raise ProtocolError(f"unexpected HELLO answer {escape_bytes(hello)}")
+        if await self._slproto(link, hello):
+            await self._negotiate4(link)
+            return
         accepted = 0
         for sel in self.spec.stations:
             cmds = [format_command("STATION", sel.station, sel.network)]
@@ -248,6 +283,116 @@ class Session:
         if not accepted:
             raise ProtocolError("no station accepted")
         link.send(format_command("END"))
+
+    async def _slproto(self, link: Link, hello: bytes) -> bool:
+        """Switch to SeedLink 4 when the server offers it and we may; True if switched.
+
+        Raises
+        ------
+        ProtocolError
+            If ``protocol="4"`` is asked for and the server does not speak it.
+        """
+        want = self.options.protocol
+        offered = b"SLPROTO:4." in hello
+        if want == "4" and not offered:
+            raise ProtocolError(f"the server does not offer SeedLink 4: {escape_bytes(hello)}")
+        if want == "3" or not offered:
+            return False
+        t = self.options.connect_timeout_s
+        link.send(format_command("SLPROTO", "4.0"))
+        answer = await link.read_line(t)
+        if answer.strip() != b"OK":
+            if want == "4":
+                raise ProtocolError(f"SLPROTO 4.0 refused: {escape_bytes(answer.strip())}")
+            log.warning(
+                "server=%s SLPROTO 4.0 refused (%s); speaking 3.1",
+                self.name,
+                escape_bytes(answer.strip()),
+            )
+            return False
+        self.v4 = link.v4 = True
+        link.send(format_command("USERAGENT", f"eew/{__version__}"))
+        await link.read_line(t)  # OK; an ERROR changes nothing
+        return True
+
+    async def _negotiate4(self, link: Link) -> None:
+        """SeedLink 4 stations: STATION (answered before the rest), SELECT..., DATA; END.
+
+        A v4 station belongs to the first STATION pattern that matches it, so exact
+        station IDs are sent first, then patterns with ``?``, then with ``*`` (as
+        libslink orders them): the selectors of an exact station win over a pattern's.
+        """
+        t = self.options.connect_timeout_s
+        accepted = 0
+        for sel in sorted(self.spec.stations, key=_specificity):
+            link.send(format_command("STATION", v4.station_id(sel.network, sel.station)))
+            answers = [await link.read_line(t)]
+            if answers[0].strip() == b"OK":
+                cmds = [format_command("SELECT", *self._selectors4(sel))]
+                cmds = cmds if sel.selectors or self.options.mseed3 else []
+                cmds.append(self._action4(sel))
+                link.send(b"".join(cmds))
+                answers += [await link.read_line(t) for _ in cmds]
+            if all(a.strip() == b"OK" for a in answers):
+                accepted += 1
+                continue
+            self.counters["error_answers"] += sum(a.strip() != b"OK" for a in answers)
+            log.warning(
+                "server=%s station %s_%s: %s",
+                self.name,
+                sel.network,
+                sel.station,
+                escape_bytes(b" ".join(a.strip() for a in answers)),
+            )
+        if not accepted:
+            raise ProtocolError("no station accepted")
+        link.send(format_command("END"))
+
+    def _selectors4(self, sel: StationSelection) -> list[str]:
+        """The selectors in their v4 form; ``:3`` added when miniSEED 3 is wanted."""
+        out = []
+        for text in sel.selectors or ("*",):
+            if any(c in text for c in "_*:"):
+                out.append(text)
+                continue
+            try:
+                s4 = v4.selector_from_v3(parse_selector(text))
+            except ProtocolError:
+                out.append(text)  # the server says what is wrong with it
+                continue
+            out.append(v4.v4_selector_text(s4))
+        if self.options.mseed3:
+            out = [s if s.startswith("!") or ":" in s else s + ":3" for s in out]
+        return out
+
+    def _action4(self, sel: StationSelection) -> bytes:
+        """v4 ``DATA``/``FETCH``: from the resume point (``seq time``), or a time window."""
+        opts = self.options
+        verb = "FETCH" if opts.dialup else "DATA"
+        if opts.end_ns is None:
+            keys = [
+                k
+                for k in self.last_seq
+                if station_matches(sel.network, sel.station, *k.split("_", 1))
+            ]
+            if keys:
+                first = min(self.last_seq[k] for k in keys) + 1
+                times = [self.last_time[k] for k in keys if k in self.last_time]
+                if times:
+                    return format_command(verb, str(first), v4.format_time(min(times)))
+                return format_command(verb, str(first))
+        if opts.begin_ns is not None:
+            # "ALL": the whole ring within the window (ringserver 4.5 refuses the
+            # specification's "-1" together with times: "Invalid sequence number")
+            args = ["ALL", v4.format_time(opts.begin_ns)]
+            if opts.end_ns is not None:
+                args.append(v4.format_time(opts.end_ns))
+            return format_command(verb, *args)
+        return format_command(verb)
+
+    def _after(self, a: int, b: int) -> bool:
+        """Sequence number ``a`` comes after ``b``: 64-bit in SeedLink 4, 24-bit wrap in 3."""
+        return a > b if self.v4 else seq_after(a, b)
 
     def _action(self, sel: StationSelection) -> bytes:
         """DATA/FETCH from the resume point, or TIME for a window."""
@@ -373,7 +518,7 @@ class Session:
         """
         seen = self._seen.get(pkt.channel_id)
         last = self.last_seq.get(key)
-        if last is not None and not seq_after(seq, last):
+        if last is not None and not self._after(seq, last):
             # a channel not seen since this client started (resumed from the state file)
             # has no data time to compare with: its station's last start time says
             # nothing about it (records of one station's channels last 1-7 s each)
@@ -453,4 +598,5 @@ class Session:
             packets=c["packets"],
             ended=self._ended,
             seq_resets=c["seq_resets"],
+            protocol="4.0" if self.v4 else "3.1",
         )
