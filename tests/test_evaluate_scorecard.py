@@ -152,7 +152,8 @@ def test_magnitude_totals_and_the_m7_by_10_s_count() -> None:
         [_state(4.0, 6.5), _state(9.0, 7.1)],  # type: ignore[list-item]
     )
     small.magnitude_checks = magnitude_checks(
-        _event(magnitude=5.0), [_state(6.0, 5.2)]  # type: ignore[list-item]
+        _event(magnitude=5.0),
+        [_state(6.0, 5.2)],  # type: ignore[list-item]
     )
     t = magnitude_totals([big, small])
     assert t["events_with_magnitude_at_5s"] == 1

@@ -48,8 +48,8 @@ def test_planar_rupture_grid_depths_and_rupture_times() -> None:
     for s in top:
         north_km = (s.latitude_deg - CENTER[0]) * 111.19492664455873
         assert north_km == pytest.approx(18.0 * math.cos(math.radians(30.0)), abs=1e-6)
-        east_km = (s.longitude_deg - CENTER[1]) * 111.19492664455873 * math.cos(
-            math.radians(CENTER[0])
+        east_km = (
+            (s.longitude_deg - CENTER[1]) * 111.19492664455873 * math.cos(math.radians(CENTER[0]))
         )
         assert s.delay_s == pytest.approx(math.hypot(east_km, 18.0) / 2.8, rel=1e-9)
 
