@@ -132,8 +132,11 @@ def test_truth_has_moment_release_station_and_target_intensity(tt_cache: Path) -
     (ev,) = truth["events"]
     assert ev["moment_release"]["mw"][-1][1] == pytest.approx(6.0, abs=0.01)
     for arr in ev["arrivals"]:
-        msk = relations.msk64_from_motion(arr["pga_cm_s2"], arr["pgv_cm_s"])[2]
-        assert arr["msk"] == pytest.approx(msk, abs=0.01) and 1.0 <= arr["mmi"] <= 10.0
+        table = relations.msk64_from_motion(arr["pga_cm_s2"], arr["pgv_cm_s"])[2]
+        assert arr["msk64_table"] == pytest.approx(table, abs=0.01)
+        mmi = relations.mmi_worden2012(arr["pga_cm_s2"], arr["pgv_cm_s"])[2]
+        assert arr["msk"] == arr["mmi"] == pytest.approx(mmi, abs=0.01)
+        assert 1.0 <= arr["mmi"] <= 10.0
     names = [t["name"] for t in ev["targets"]]
     assert "Almaty-Almaly" in names and "Bishkek" in names
     by = {t["name"]: t for t in ev["targets"]}

@@ -274,10 +274,10 @@ expect_public_alert = true
                   "km line source: felt in Almaty (about MSK IV), S waves there about 70 s after "
                   "origin", """
 seed = 2024
-start_time = 2024-01-22T18:09:19Z
-length_s = 85.0
+start_time = 2024-01-22T18:09:24Z
+length_s = 75.0
 [stations]
-channels = ["HH?"]
+channels = ["HHZ", "HNN", "HNE"]
 [[source]]
 origin_time = 2024-01-22T18:09:04Z
 latitude_deg = 41.26

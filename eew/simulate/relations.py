@@ -16,6 +16,8 @@ Wald, D. J., V. Quitoriano, T. H. Heaton, and H. Kanamori (1999). Relationships 
 peak ground acceleration, peak ground velocity, and modified Mercalli intensity in
 California, Earthquake Spectra 15, 557-564 (PGA below MMI V, PGV above VII, weighted
 between).
+Musson, R. M. W., G. Grunthal, and M. Stucchi (2010). The comparison of macroseismic
+intensity scales, J. Seismol. 14, 413-428 (MSK-64, EMS-98 and MMI equivalent).
 Medvedev, S. V., W. Sponheuer, and V. Karnik (1964). Seismic intensity scale MSK-64; its
 instrumental criteria as reproduced in the project's science reference, section 5.6:
 degree VI 25-50 cm/s2 and 2-4 cm/s, each degree doubling.
@@ -134,16 +136,26 @@ def msk64_from_motion(pga_cm_s2: float, pgv_cm_s: float) -> tuple[float, float, 
 
 
 def observed_intensity(pga_cm_s2: float | None, pgv_cm_s: float | None) -> dict[str, float]:
-    """``truth.json`` intensity fields of a peak ground motion (empty if it is unknown)."""
+    """``truth.json`` intensity fields of a peak ground motion (empty if it is unknown).
+
+    ``mmi`` is the Worden et al. (2012) MMI (Wald et al. 1999 blend of PGA and PGV);
+    ``msk`` is the same number: MSK-64 and MMI are equivalent at the 12-degree level
+    (Musson, Grunthal & Stucchi 2010; the project's science reference 5.6, "I_MSK ~ MMI").
+    ``msk64_table`` (and its ``_pga``/``_pgv`` parts) is the intensity of Medvedev's
+    instrumental ranges (:func:`msk64_from_motion`), which reads 1-2 degrees higher than
+    the macroseismic intensity near small events (an M4.5 at 5 km: 7.5 against MMI 5.8),
+    kept for comparison.
+    """
     if pga_cm_s2 is None or pgv_cm_s is None:
         return {}
-    ma, mv, msk = msk64_from_motion(pga_cm_s2, pgv_cm_s)
+    ma, mv, table = msk64_from_motion(pga_cm_s2, pgv_cm_s)
     ia, iv, mmi = mmi_worden2012(pga_cm_s2, pgv_cm_s)
     return {
-        "msk": round(msk, 2),
-        "msk_pga": round(ma, 2),
-        "msk_pgv": round(mv, 2),
+        "msk": round(mmi, 2),
         "mmi": round(mmi, 2),
         "mmi_pga": round(ia, 2),
         "mmi_pgv": round(iv, 2),
+        "msk64_table": round(table, 2),
+        "msk64_table_pga": round(ma, 2),
+        "msk64_table_pgv": round(mv, 2),
     }
