@@ -110,8 +110,14 @@ def _station_rate(st: SimStation) -> float:
     return rates.pop()
 
 
-def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simulation:
-    """Synthesise a scenario on the given stations (no file output)."""
+def simulate(
+    scn: Scenario, stations: list[SimStation], cache_dir: Path, with_targets: bool = True
+) -> Simulation:
+    """Synthesise a scenario on the given stations (no file output).
+
+    ``with_targets=False`` leaves out the target-site truth (``truth.json`` then has no
+    ``targets``; statistical tests that only need the stations run faster).
+    """
     if not stations:
         raise ConfigError(
             f"{scn.path}: no station matches [stations] include/channels "
@@ -121,7 +127,7 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
     lats = np.array([s.latitude_deg for s in stations])
     lons = np.array([s.longitude_deg for s in stations])
     ev_rng = synth.rng_for(scn.seed, "events")
-    targets = scenario_targets(scn)
+    targets = scenario_targets(scn) if with_targets else ()
     t_lats, t_lons = target_positions(targets)
     src_info: list[dict[str, Any]] = []
     prepared: list[_Prepared] = []
@@ -141,7 +147,7 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
         tables = travel_time_tables(tt, subs, lats, lons)
         prepared.append((src, subs, tables, None, inter_eps))
         # the targets get their own tables: the stations' stay as they were
-        t_tables = travel_time_tables(tt, subs, t_lats, t_lons)
+        t_tables = travel_time_tables(tt, subs, t_lats, t_lons) if targets else {}
         src_info.append(
             {
                 "source": src,
@@ -149,7 +155,9 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
                 "plane_wave": None,
                 "inter_event_epsilon": inter_eps,
                 "moment_release": source.moment_release(subs),
-                "targets": target_truth(scn, src, subs, t_tables, targets, inter_eps),
+                "targets": (
+                    target_truth(scn, src, subs, t_tables, targets, inter_eps) if targets else None
+                ),
             }
         )
     results = []
