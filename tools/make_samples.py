@@ -100,7 +100,7 @@ subevent_spacing_km = 15.0
 expect_public_alert = true
 """),
     "chilik_m8.2": ("Chilik-1889-type M8.2, 140 km east of Almaty: 250 x 41 km rupture (Wells & "
-                   "Coppersmith 1994) dipping 60 deg S, bilateral", """
+                   "Coppersmith 1994) dipping 60 deg S, 75 km west and 175 km east", """
 seed = 1889
 start_time = 2024-05-14T22:14:00Z
 length_s = 85.0
@@ -115,7 +115,7 @@ depth_km = 22.0
 magnitude = 8.2
 strike_deg = 80.0
 length_km = 250.0
-nucleation_fraction = 0.5
+nucleation_fraction = 0.3
 width_km = 41.0
 dip_deg = 60.0
 nucleation_dip_fraction = 0.55
