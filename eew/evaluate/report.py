@@ -84,7 +84,7 @@ def magnitude_totals(events: Sequence[EventScore]) -> dict[str, Any]:
     """Magnitude figures at the checkpoints of :data:`MAGNITUDE_CHECK_S`.
 
     Per checkpoint: events with an estimate, median |dM| against the final and the
-    released magnitude; and how many M >= 7 events read at least M7.0 by 10 s.
+    released magnitude; and how many alertable M >= 7 events read at least M7.0 by 10 s.
     """
     out: dict[str, Any] = {}
     for t in MAGNITUDE_CHECK_S:
@@ -96,7 +96,8 @@ def magnitude_totals(events: Sequence[EventScore]) -> dict[str, Any]:
         out[f"median_abs_released_magnitude_error_at_{key}"] = _median(
             [abs(c.error_released) for c in have]
         )
-    large = [e for e in events if e.magnitude >= LARGE_MAGNITUDE]
+    # the alertable ones: a teleseism or a deep distant event is not expected to read M7
+    large = [e for e in events if e.alertable and e.magnitude >= LARGE_MAGNITUDE]
     out["large_events"] = len(large)
     out["large_events_m7_by_10s"] = sum(
         1
@@ -235,7 +236,7 @@ def format_totals(t: dict[str, Any]) -> str:
                 f"{t[f'events_with_magnitude_at_{k:g}s']} events)"
                 for k in MAGNITUDE_CHECK_S
             )
-            + f"; M>=7 events at M7.0 or more by 10 s: {t['large_events_m7_by_10s']}/"
+            + f"; alertable M>=7 events at M7.0 or more by 10 s: {t['large_events_m7_by_10s']}/"
             f"{t['large_events']}",
             f"  target MSK within +-{INTENSITY_TOLERANCE:g} of the observed: first estimate "
             f"{_f(100 * t['intensity_within_1_msk_first'], '{:.0f}')} % of "
