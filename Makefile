@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := waveforms_samples/local_m4.5
 
-.PHONY: venv demo test test-fast test-thorough test-wheel wheel lint bench clean
+.PHONY: venv demo test test-fast test-thorough test-wheel wheel lint bench clean samples
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: $(STAMP)
 	@echo "=== Picks and alerts as JSON Lines: demo_picks.jsonl; record section and map: demo_plots/*.png ==="
 	@echo "=== Live chain: SeedLink server at 10x -> daemon -> signed alert bus -> subscriber ==="
 	$(BIN)/python tools/live_demo.py
+
+# regenerate the simulated scenarios of waveforms_samples/ (deterministic; `make samples
+# NAMES="verny_m7.5 kemin_m8.0"` for some of them; the great events take minutes each)
+samples: $(STAMP)
+	$(BIN)/python tools/make_samples.py $(NAMES)
 
 # lint, then every test, the slow ones included (tests/test_packaging.py: wheel install + replay)
 test: $(STAMP)

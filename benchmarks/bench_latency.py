@@ -53,7 +53,7 @@ from eew.model.clock import ManualClock, WallClock
 from eew.model.packet import Packet
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ("local_m4.5", "verny_m7.0", "m6_chilik", "kemin_m7.7", "double_m5", "kyrgyz_m5.5")
+SCENARIOS = ("local_m4.5", "verny_m7.0", "verny_m7.5", "kemin_m8.0", "double_m5", "kyrgyz_m5.5")
 T0 = 1_700_000_000_000_000_000
 
 

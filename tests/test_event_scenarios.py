@@ -22,9 +22,11 @@ from eew.evaluate.score import EventScore
 SAMPLES = Path(__file__).resolve().parents[1] / "waveforms_samples"
 SCENARIOS = (
     "local_m4.5",
-    "m6_chilik",
-    "kemin_m7.7",
     "verny_m7.0",
+    "verny_m7.5",
+    "kemin_m8.0",
+    "chilik_m8.2",
+    "wushi_m7.0",
     "kyrgyz_m5.5",
     "small_m3",
     "double_m5",
@@ -37,7 +39,15 @@ SCENARIOS = (
 )
 QUIET = ("noise_30min", "teleseism_m7.5", "hindu_kush_m7.0", "regional_m4.5", "city_glitch")
 #: earthquakes whose P onsets on broadband and accelerometer channels must all be kept
-EARTHQUAKES = ("bishkek_m6.0", "regional_m4.5", "m6_chilik", "kemin_m7.7", "verny_m7.0")
+EARTHQUAKES = (
+    "bishkek_m6.0",
+    "regional_m4.5",
+    "verny_m7.0",
+    "verny_m7.5",
+    "kemin_m8.0",
+    "chilik_m8.2",
+    "wushi_m7.0",
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +78,11 @@ _WEST = (
 
 ALERTABLE = (
     "local_m4.5/ev1",
-    "m6_chilik/ev1",
-    "kemin_m7.7/ev1",
     "verny_m7.0/ev1",
+    "verny_m7.5/ev1",
+    "kemin_m8.0/ev1",
+    "chilik_m8.2/ev1",
+    "wushi_m7.0/ev1",
     "kyrgyz_m5.5/ev1",
     "double_m5/east",
     "double_m5/west",
@@ -85,7 +97,15 @@ def test_alertable_set_is_what_the_issue_means(results):
     assert found == sorted(ALERTABLE)
 
 
-@pytest.mark.parametrize("key", ALERTABLE)
+_WUSHI = (
+    "wushi_m7.0: no event declared (41 picks over 38 stations at 200-370 km; the regional "
+    "location with Pg/Pn and the partner's stations is issue 11 item 4)"
+)
+
+
+@pytest.mark.parametrize(
+    "key", [_xfail(k, _WUSHI) if k.startswith("wushi") else k for k in ALERTABLE]
+)
 def test_every_m45_event_in_or_near_the_network_is_alerted(results, key):
     ev = _event(results, key)
     assert ev.detected, f"{key}: no source alert within 50 km / 20 s"
@@ -95,9 +115,10 @@ def test_every_m45_event_in_or_near_the_network_is_alerted(results, key):
     "key",
     [
         "local_m4.5/ev1",
-        "m6_chilik/ev1",
-        "kemin_m7.7/ev1",
         "verny_m7.0/ev1",
+        "verny_m7.5/ev1",
+        "kemin_m8.0/ev1",
+        "chilik_m8.2/ev1",
         "kyrgyz_m5.5/ev1",
         "double_m5/east",
         "double_m5/west",
@@ -108,7 +129,7 @@ def test_first_alert_within_2_s_of_p_at_the_fourth_station(results, key):
     assert ev.first_alert_after_p4_s <= 2.0, f"{key}: {ev.first_alert_after_p4_s:.2f} s"
 
 
-INSIDE = ("local_m4.5/ev1", "m6_chilik/ev1", "verny_m7.0/ev1", "kyrgyz_m5.5/ev1")
+INSIDE = ("local_m4.5/ev1", "verny_m7.0/ev1", "verny_m7.5/ev1", "kyrgyz_m5.5/ev1")
 
 
 def test_median_epicentral_error_inside_the_network_under_5_km(results):
@@ -143,7 +164,6 @@ def test_each_inside_event_median_epicentral_error_under_5_km(results, key):
     "key",
     [
         "local_m4.5/ev1",
-        "m6_chilik/ev1",
         "kyrgyz_m5.5/ev1",
         "double_m5/east",
         "double_m5/west",
@@ -157,7 +177,15 @@ def test_magnitude_within_half_a_unit_once_3_s_of_p_are_in(results, key):
     )
 
 
-@pytest.mark.parametrize("key", ["kemin_m7.7/ev1", "verny_m7.0/ev1"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "verny_m7.0/ev1",
+        "verny_m7.5/ev1",
+        "kemin_m8.0/ev1",
+        _xfail("chilik_m8.2/ev1", "chilik_m8.2: first magnitude above 6.5 at 11.4 s (6.94)"),
+    ],
+)
 def test_m7_events_exceed_6_5_within_10_s_of_origin(results, key):
     ev = _event(results, key)
     assert ev.magnitude >= 7.0
@@ -184,7 +212,9 @@ def test_no_false_source_alerts(results, name):
     assert results[name].score.false_alerts == []
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
+@pytest.mark.parametrize(
+    "name", [_xfail(n, _WUSHI) if n.startswith("wushi") else n for n in SCENARIOS]
+)
 def test_public_alert_decision_agrees_with_the_truth(results, name):
     """Issue 11 item 7: a public alert exactly where one is expected (truth or default)."""
     assert results[name].score.public_alert_right
@@ -289,3 +319,57 @@ def test_replay_output_does_not_depend_on_the_speed(tmp_path):
         outs.append(out.read_text())
     assert outs[0] == outs[1]
     assert '"type":"alert"' in outs[0]
+
+
+# ---- issue 11 "Done when", scored by the scorecard of item 8 --------------------------------
+@pytest.mark.parametrize(
+    "key",
+    [
+        _xfail("verny_m7.0/ev1", "verny_m7.0: M6.69 at 10 s"),
+        _xfail("verny_m7.5/ev1", "verny_m7.5: M6.75 at 10 s"),
+        "kemin_m8.0/ev1",
+        _xfail("chilik_m8.2/ev1", "chilik_m8.2: M6.83 at 10 s"),
+    ],
+)
+def test_great_events_read_at_least_m7_by_10_s(results, key):
+    ev = _event(results, key)
+    (c10,) = [c for c in ev.magnitude_checks if c.after_origin_s == 10.0]
+    assert c10.estimate >= 7.0, f"{key}: M {c10.estimate:.2f} at 10 s"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "verny_m7.0/ev1",
+        _xfail("verny_m7.5/ev1", "verny_m7.5: M - M(t) = -0.49 at 10 s, -0.54 at 15 s"),
+        _xfail("kemin_m8.0/ev1", "kemin_m8.0: M - M(t) = -0.26 at 10 s, -0.44 at 15 s"),
+        _xfail("chilik_m8.2/ev1", "chilik_m8.2: M - M(t) = -0.64 at 10 s, -0.86 at 15 s"),
+    ],
+)
+def test_great_events_follow_the_released_moment(results, key):
+    """Within 0.3 of the magnitude of the part that has broken, at 10 and 15 s."""
+    ev = _event(results, key)
+    errs = [c.error_released for c in ev.magnitude_checks if c.after_origin_s >= 10.0]
+    assert all(abs(e) <= 0.3 for e in errs), f"{key}: M - M(t) = {errs}"
+
+
+@pytest.mark.xfail(strict=True, reason=_WUSHI)
+def test_wushi_type_m7_warns_almaty_30_s_before_the_s_waves(results):
+    ev = _event(results, "wushi_m7.0/ev1")
+    (t,) = [t for t in ev.targets if t.name == "Almaty-Almaly"]
+    assert t.true_warning_s >= 30.0, f"warning {t.true_warning_s}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="final forecast within +-1 MSK at 44 % of the targets (68 of 154) (verny_m7.5 21 %, "
+    "kemin_m8.0 50 %, chilik_m8.2 7 %, verny_m7.0 57 %, local_m4.5 43 %): the forecast "
+    "of the great events is 2-4 units low",
+)
+def test_target_intensities_within_one_msk_unit(results):
+    """At least 80 % of the final forecast intensities within +-1 MSK of the observed."""
+    from eew.evaluate.report import intensity_totals
+
+    t = intensity_totals([e for r in results.values() for e in r.score.events])
+    assert t["intensity_targets_final"] >= 100
+    assert t["intensity_within_1_msk_final"] >= 0.8, t

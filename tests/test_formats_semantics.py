@@ -280,5 +280,5 @@ def test_every_scenario_alert_converts_and_validates(tmp_path: Path) -> None:
                 [back] = read_messages(data)
                 assert back.status == "test" and back.version == alert.version
     assert n_alerts >= 60
-    # one incident per earthquake: the blind-zone M7 and the Kemin M7.7 each have one id
-    assert len(incidents["verny_m7.0"]) == 1 and len(incidents["kemin_m7.7"]) == 1
+    # one incident per earthquake: the blind-zone M7 and the Kemin M8.0 each have one id
+    assert len(incidents["verny_m7.0"]) == 1 and len(incidents["kemin_m8.0"]) == 1

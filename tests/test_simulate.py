@@ -81,7 +81,7 @@ def _pd_pga_residuals(tt_cache: Path, mag: float, seeds: range) -> tuple[list, l
     tau, _ = relations.bssa14_sigma_ln(mag)
     for seed in seeds:
         scn = _scenario(seed, [_src(mag)], length_s=60.0)
-        sim = engine.simulate(scn, stations, tt_cache)
+        sim = engine.simulate(scn, stations, tt_cache, with_targets=False)
         eps_tau = sim.sources[0]["inter_event_epsilon"]
         by_id = {c.channel.channel_id: c for c in sim.channels}
         for res in sim.stations:

@@ -34,37 +34,6 @@ longitude_deg = 76.95
 depth_km = 10.0
 magnitude = 4.5
 """),
-    "m6_chilik": ("M6.0 at 15 km depth about 115 km east of Almaty, Chilik direction", """
-seed = 60
-start_time = 2024-05-02T03:00:00Z
-length_s = 75.0
-[stations]
-include = ["AW.*"]
-[[source]]
-origin_time = 2024-05-02T03:00:05Z
-latitude_deg = 43.15
-longitude_deg = 78.35
-depth_km = 15.0
-magnitude = 6.0
-"""),
-    "kemin_m7.7": ("Kemin-1911-type M7.7, 40 km south of Almaty, 150 km line source rupturing "
-                   "mostly east (HH channels clip)", """
-seed = 1911
-start_time = 2024-05-10T23:25:43Z
-length_s = 100.0
-[stations]
-include = ["AW.*"]
-channels = ["HHZ", "HN?"]
-[[source]]
-origin_time = 2024-05-10T23:25:48Z
-latitude_deg = 42.88
-longitude_deg = 76.95
-depth_km = 20.0
-magnitude = 7.7
-strike_deg = 80.0
-length_km = 150.0
-nucleation_fraction = 0.35
-"""),
     "verny_m7.0": ("Verny-1887-type M7.0 at 15 km directly under the city, 50 km line source "
                    "(blind zone: S-P under 4 s in town)", """
 seed = 1887
@@ -82,6 +51,76 @@ magnitude = 7.0
 strike_deg = 75.0
 length_km = 50.0
 nucleation_fraction = 0.5
+"""),
+    "verny_m7.5": ("Verny-1887-type M7.5 under the city: 97 x 24.5 km thrust (Wells & Coppersmith "
+                  "1994 length and width) dipping 45 deg SSE, hypocentre at 18 km, rupturing up "
+                  "towards Almaty and both ways along strike", """
+seed = 18875
+start_time = 2024-05-13T04:35:00Z
+length_s = 65.0
+[stations]
+include = ["AW.*"]
+channels = ["HN?"]
+[[source]]
+origin_time = 2024-05-13T04:35:05Z
+latitude_deg = 43.15
+longitude_deg = 76.90
+depth_km = 18.0
+magnitude = 7.5
+strike_deg = 75.0
+length_km = 97.0
+nucleation_fraction = 0.5
+width_km = 24.5
+dip_deg = 45.0
+nucleation_dip_fraction = 0.7
+subevent_spacing_km = 8.0
+expect_public_alert = true
+"""),
+    "kemin_m8.0": ("Kemin-1911-type M8.0, 35 km south of Almaty: 190 x 35.5 km rupture (Wells & "
+                  "Coppersmith 1994) dipping 60 deg S, rupturing mostly east", """
+seed = 1911
+start_time = 2024-05-10T23:25:43Z
+length_s = 95.0
+[stations]
+include = ["AW.*"]
+channels = ["HN?"]
+[[source]]
+origin_time = 2024-05-10T23:25:48Z
+latitude_deg = 42.88
+longitude_deg = 76.95
+depth_km = 20.0
+magnitude = 8.0
+strike_deg = 80.0
+length_km = 190.0
+nucleation_fraction = 0.35
+width_km = 35.5
+dip_deg = 60.0
+nucleation_dip_fraction = 0.6
+subevent_spacing_km = 15.0
+expect_public_alert = true
+"""),
+    "chilik_m8.2": ("Chilik-1889-type M8.2, 140 km east of Almaty: 250 x 41 km rupture (Wells & "
+                   "Coppersmith 1994) dipping 60 deg S, 75 km west and 175 km east", """
+seed = 1889
+start_time = 2024-05-14T22:14:00Z
+length_s = 85.0
+[stations]
+include = ["AW.*"]
+channels = ["HN?"]
+[[source]]
+origin_time = 2024-05-14T22:14:05Z
+latitude_deg = 43.15
+longitude_deg = 78.60
+depth_km = 22.0
+magnitude = 8.2
+strike_deg = 80.0
+length_km = 250.0
+nucleation_fraction = 0.3
+width_km = 41.0
+dip_deg = 60.0
+nucleation_dip_fraction = 0.55
+subevent_spacing_km = 18.0
+expect_public_alert = true
 """),
     "kyrgyz_m5.5": ("M5.5 at 12 km depth in Kyrgyzstan north of Issyk-Kul, AW and KN networks",
                     """
@@ -229,6 +268,25 @@ latitude_deg = 42.80
 longitude_deg = 74.75
 depth_km = 10.0
 magnitude = 6.0
+expect_public_alert = true
+"""),
+    "wushi_m7.0": ("Wushi-2024-type M7.0 at 13 km depth, 260 km SE of Almaty (41.26N 78.63E), 49 "
+                  "km line source: felt in Almaty (about MSK IV), S waves there about 70 s after "
+                  "origin", """
+seed = 2024
+start_time = 2024-01-22T18:09:24Z
+length_s = 75.0
+[stations]
+channels = ["HHZ", "HNN", "HNE"]
+[[source]]
+origin_time = 2024-01-22T18:09:04Z
+latitude_deg = 41.26
+longitude_deg = 78.63
+depth_km = 13.0
+magnitude = 7.0
+strike_deg = 235.0
+length_km = 49.0
+nucleation_fraction = 0.5
 expect_public_alert = true
 """),
     "regional_m4.5": ("Unfelt regional M4.5 at 10 km depth 140 km SW of Almaty in Kyrgyzstan "

@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from eew.evaluate.score import LARGE_MAGNITUDE, EventScore, ScenarioScore
+from eew.evaluate.score import (
+    INTENSITY_TOLERANCE,
+    LARGE_MAGNITUDE,
+    MAGNITUDE_CHECK_S,
+    EventScore,
+    ScenarioScore,
+)
 
 #: targets whose warning times are printed in the table (all go to the JSON)
 TABLE_TARGETS = ("Almaty-Almaly", "Talgar", "Konaev", "Bishkek")
@@ -69,6 +75,60 @@ def totals(scores: Sequence[ScenarioScore]) -> dict[str, Any]:
         "median_abs_magnitude_error_at_p4_3s": _median(
             [abs(e.magnitude_at_p4_3s - e.magnitude) for e in detected]
         ),
+        **magnitude_totals(events),
+        **intensity_totals(events),
+    }
+
+
+def magnitude_totals(events: Sequence[EventScore]) -> dict[str, Any]:
+    """Magnitude figures at the checkpoints of :data:`MAGNITUDE_CHECK_S`.
+
+    Per checkpoint: events with an estimate, median |dM| against the final and the
+    released magnitude; and how many alertable M >= 7 events read at least M7.0 by 10 s.
+    """
+    out: dict[str, Any] = {}
+    for t in MAGNITUDE_CHECK_S:
+        checks = [c for e in events for c in e.magnitude_checks if c.after_origin_s == t]
+        have = [c for c in checks if math.isfinite(c.estimate)]
+        key = f"{t:g}s"
+        out[f"events_with_magnitude_at_{key}"] = len(have)
+        out[f"median_abs_magnitude_error_at_{key}"] = _median([abs(c.error) for c in have])
+        out[f"median_abs_released_magnitude_error_at_{key}"] = _median(
+            [abs(c.error_released) for c in have]
+        )
+    # the alertable ones: a teleseism or a deep distant event is not expected to read M7
+    large = [e for e in events if e.alertable and e.magnitude >= LARGE_MAGNITUDE]
+    out["large_events"] = len(large)
+    out["large_events_m7_by_10s"] = sum(
+        1
+        for e in large
+        for c in e.magnitude_checks
+        if c.after_origin_s == 10.0 and math.isfinite(c.estimate) and c.estimate >= 7.0
+    )
+    return out
+
+
+def intensity_totals(events: Sequence[EventScore]) -> dict[str, Any]:
+    """Fraction of forecast MSK intensities within the tolerance of the observed ones.
+
+    Pooled over every event's targets, for the first and the final estimate.
+    """
+    first = [(t.predicted_msk, t.observed_msk) for e in events for t in e.targets]
+    final = [(t.final_predicted_msk, t.observed_msk) for e in events for t in e.targets]
+
+    def frac(pairs: list[tuple[float, float]]) -> tuple[int, float]:
+        ok = [(p, o) for p, o in pairs if math.isfinite(p) and math.isfinite(o)]
+        if not ok:
+            return 0, math.nan
+        return len(ok), sum(abs(p - o) <= INTENSITY_TOLERANCE for p, o in ok) / len(ok)
+
+    n1, f1 = frac(first)
+    n2, f2 = frac(final)
+    return {
+        "intensity_targets_first": n1,
+        "intensity_within_1_msk_first": f1,
+        "intensity_targets_final": n2,
+        "intensity_within_1_msk_final": f2,
     }
 
 
@@ -92,6 +152,8 @@ def format_scenario(s: ScenarioScore) -> str:
                 if n in warn
             ]
             lines.append(f"  {e.id}: warning " + "; ".join(parts))
+    for e in s.events:
+        lines.extend(_event_extra(e))
     lines.append(
         f"  source alerts {s.source_alerts}, false {len(s.false_alerts)}, duplicates "
         f"{s.duplicate_alerts}, events found {s.events_found}/{len(s.events)} (declared "
@@ -104,6 +166,31 @@ def format_scenario(s: ScenarioScore) -> str:
         f"({'right' if s.public_alert_right else 'WRONG'})"
     )
     return "\n".join(lines)
+
+
+def _event_extra(e: EventScore) -> list[str]:
+    """Magnitude at the checkpoints and the intensity score of one event (if any)."""
+    out = []
+    if any(math.isfinite(c.estimate) for c in e.magnitude_checks):
+        parts = [
+            f"{c.after_origin_s:g} s {_f(c.estimate, '{:.2f}')} (released "
+            f"{_f(c.released, '{:.2f}')})"
+            for c in e.magnitude_checks
+        ]
+        out.append(f"  {e.id}: M at " + "; ".join(parts))
+    if e.intensity_targets:
+        scored = [t for t in e.targets if math.isfinite(t.observed_msk)]
+        worst = max(
+            (t for t in scored if math.isfinite(t.final_predicted_msk)),
+            key=lambda t: abs(t.final_predicted_msk - t.observed_msk),
+        )
+        out.append(
+            f"  {e.id}: MSK within +-{INTENSITY_TOLERANCE:g} at {e.intensity_targets} targets: "
+            f"first {_f(100 * e.intensity_within_1_first, '{:.0f}')} %, final "
+            f"{_f(100 * e.intensity_within_1_final, '{:.0f}')} % (worst {worst.name}: "
+            f"forecast {worst.final_predicted_msk:.1f}, observed {worst.observed_msk:.1f})"
+        )
+    return out
 
 
 def _event_row(e: EventScore) -> str:
@@ -142,6 +229,20 @@ def format_totals(t: dict[str, Any]) -> str:
             f"{_f(t['median_first_epicentral_error_inside_km'])} km, per-event median "
             f"{_f(t['median_epicentral_error_inside_km'])} km; |dM| at P4+3 s median "
             f"{_f(t['median_abs_magnitude_error_at_p4_3s'], '{:.2f}')}",
+            "  |dM| against the final (released) magnitude: "
+            + "; ".join(
+                f"{k:g} s {_f(t[f'median_abs_magnitude_error_at_{k:g}s'], '{:.2f}')} "
+                f"({_f(t[f'median_abs_released_magnitude_error_at_{k:g}s'], '{:.2f}')}, "
+                f"{t[f'events_with_magnitude_at_{k:g}s']} events)"
+                for k in MAGNITUDE_CHECK_S
+            )
+            + f"; alertable M>=7 events at M7.0 or more by 10 s: {t['large_events_m7_by_10s']}/"
+            f"{t['large_events']}",
+            f"  target MSK within +-{INTENSITY_TOLERANCE:g} of the observed: first estimate "
+            f"{_f(100 * t['intensity_within_1_msk_first'], '{:.0f}')} % of "
+            f"{t['intensity_targets_first']}, final "
+            f"{_f(100 * t['intensity_within_1_msk_final'], '{:.0f}')} % of "
+            f"{t['intensity_targets_final']}",
         ]
     )
 

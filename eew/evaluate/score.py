@@ -28,6 +28,7 @@ import numpy as np
 from eew.config import OnsiteConfig
 from eew.evaluate.run import ReplayRun
 from eew.evaluate.truth import TrueEvent, Truth, travel_time_s
+from eew.event.lifecycle import EventState
 from eew.event.locate import TravelTimeStack
 from eew.model.alert import Alert
 from eew.model.geo import distances_km
@@ -39,6 +40,10 @@ ONSITE_MATCH_S = 10.0
 ALERT_MIN_MAGNITUDE = 4.5
 LARGE_MAGNITUDE = 7.0
 LARGE_THRESHOLD = 6.5
+#: magnitude checkpoints [s after origin]
+MAGNITUDE_CHECK_S = (5.0, 10.0, 15.0)
+#: a forecast intensity is right when within this of the observed one [MSK units]
+INTENSITY_TOLERANCE = 1.0
 
 
 @dataclass
@@ -53,6 +58,27 @@ class TargetScore:
     s_arrival_error_s: float
     predicted_msk: float
     predicted_pga_cm_s2: float
+    #: MSK-64 intensity of the simulated ground motion at the target (truth)
+    observed_msk: float = math.nan
+    #: forecast MSK of the final estimate
+    final_predicted_msk: float = math.nan
+
+
+@dataclass
+class MagnitudeCheck:
+    """The event's magnitude estimate at a fixed time after origin.
+
+    ``estimate`` is the latest event estimate (alerted or not) sent by then (NaN: none
+    yet); ``released`` is the Mw of the moment the rupture had released by then (the
+    truth's moment-release series; the final magnitude for a point source).
+    """
+
+    after_origin_s: float
+    estimate: float
+    true_magnitude: float
+    released: float
+    error: float
+    error_released: float
 
 
 @dataclass
@@ -90,6 +116,12 @@ class EventScore:
     onsite_after_first_p_s: float = math.nan
     onsite_after_first_p_data_s: float = math.nan
     targets: list[TargetScore] = field(default_factory=list)
+    magnitude_checks: list[MagnitudeCheck] = field(default_factory=list)
+    #: targets with an observed and a forecast intensity; fraction of them within
+    #: :data:`INTENSITY_TOLERANCE` for the first and the final estimate
+    intensity_targets: int = 0
+    intensity_within_1_first: float = math.nan
+    intensity_within_1_final: float = math.nan
     #: (seconds after origin, epicentral error km, depth error km, magnitude, lower bound,
     #: stations, alerted) of every event estimate
     series: list[tuple[float, float, float, float, bool, int, bool]] = field(default_factory=list)
@@ -255,8 +287,8 @@ def _event_score(
     p4 = ev.p_nth_ns(4, with_data)
     if p4 is not None:
         s.p4_after_origin_s = (p4 - ev.origin_ns) / NS_PER_S
-    # events whose alerts continue an onsite incident carry its id (eew.event.incident)
-    linked = {st.event_id for st in run.events if st.incident_id and st.incident_id in ids}
+    states = _estimates(ev, ids, run)
+    s.magnitude_checks = magnitude_checks(ev, states)
     s.series = [
         (
             (st.sent_time_ns - ev.origin_ns) / NS_PER_S,
@@ -267,11 +299,13 @@ def _event_score(
             len(st.record.stations),
             st.alerted,
         )
-        for st in run.events
-        if (st.event_id in ids or st.event_id in linked) and st.status == "active"
+        for st in states
     ]
     published = [a for a in msgs if a.message_type in ("new", "update")]
     if not published:
+        if states:
+            s.targets = _target_scores(ev, None, states[0], states[-1], run, stack)
+            _intensity_summary(s)
         return s
     s.detected = True
     first = published[0]
@@ -300,30 +334,149 @@ def _event_score(
     over = [a for a in published if a.magnitude > LARGE_THRESHOLD]
     if over:
         s.magnitude_over_6_5_after_origin_s = (over[0].sent_time_ns - ev.origin_ns) / NS_PER_S
-    s.targets = _target_scores(ev, first, run, stack)
+    final_state = states[-1] if states else None
+    s.targets = _target_scores(ev, first, None, final_state, run, stack, last)
+    _intensity_summary(s)
     return s
 
 
+def _estimates(ev: TrueEvent, ids: list[str], run: ReplayRun) -> list[EventState]:
+    """The active estimates of the pipeline event(s) that stand for ``ev``, in order.
+
+    With alerts: those of the alerted event ids and of the events that continue their
+    onsite incidents (:mod:`eew.event.incident`). Without: those of the declared event
+    whose estimates match the true event most often (within :data:`MATCH_KM` and
+    :data:`MATCH_S`), so that events never alerted are scored too.
+    """
+    active = [st for st in run.events if st.status == "active"]
+    if ids:
+        # events whose alerts continue an onsite incident carry its id (eew.event.incident)
+        linked = {st.event_id for st in active if st.incident_id and st.incident_id in ids}
+        return [st for st in active if st.event_id in ids or st.event_id in linked]
+    hits: dict[str, int] = {}
+    for st in active:
+        loc = st.record.location
+        if (
+            _km(loc.latitude_deg, loc.longitude_deg, ev) <= MATCH_KM
+            and abs(st.record.origin_ns - ev.origin_ns) <= MATCH_S * NS_PER_S
+        ):
+            hits[st.event_id] = hits.get(st.event_id, 0) + 1
+    if not hits:
+        return []
+    best = max(sorted(hits), key=lambda k: hits[k])
+    return [st for st in active if st.event_id == best]
+
+
+def magnitude_checks(
+    ev: TrueEvent, states: list[EventState], times_s: tuple[float, ...] = MAGNITUDE_CHECK_S
+) -> list[MagnitudeCheck]:
+    """The magnitude estimate ``times_s`` after origin against the final and released Mw.
+
+    Parameters
+    ----------
+    ev : TrueEvent
+        The true event (its moment-release series gives the released Mw).
+    states : list of EventState
+        The event's estimates in sending order.
+    times_s : tuple of float
+        Checkpoints [s after origin].
+    """
+    out = []
+    for t in times_s:
+        cut = ev.origin_ns + round(t * NS_PER_S)
+        before = [st for st in states if st.sent_time_ns <= cut]
+        est = before[-1].record.magnitude.magnitude if before else math.nan
+        released = ev.released_magnitude(t)
+        out.append(
+            MagnitudeCheck(
+                after_origin_s=t,
+                estimate=est,
+                true_magnitude=ev.magnitude,
+                released=released,
+                error=est - ev.magnitude,
+                error_released=est - released,
+            )
+        )
+    return out
+
+
+def within_tolerance(predicted: list[float], observed: list[float]) -> float:
+    """Fraction of finite (predicted, observed) pairs within :data:`INTENSITY_TOLERANCE`.
+
+    NaN when no pair has both values.
+    """
+    pairs = [
+        (p, o)
+        for p, o in zip(predicted, observed, strict=True)
+        if math.isfinite(p) and math.isfinite(o)
+    ]
+    if not pairs:
+        return math.nan
+    return sum(abs(p - o) <= INTENSITY_TOLERANCE for p, o in pairs) / len(pairs)
+
+
+def _intensity_summary(s: EventScore) -> None:
+    obs = [t.observed_msk for t in s.targets]
+    s.intensity_targets = sum(
+        1
+        for t in s.targets
+        if math.isfinite(t.observed_msk) and math.isfinite(t.final_predicted_msk)
+    )
+    s.intensity_within_1_first = within_tolerance([t.predicted_msk for t in s.targets], obs)
+    s.intensity_within_1_final = within_tolerance([t.final_predicted_msk for t in s.targets], obs)
+
+
 def _target_scores(
-    ev: TrueEvent, first: Alert, run: ReplayRun, stack: TravelTimeStack
+    ev: TrueEvent,
+    first: Alert | None,
+    first_state: EventState | None,
+    final_state: EventState | None,
+    run: ReplayRun,
+    stack: TravelTimeStack,
+    last: Alert | None = None,
 ) -> list[TargetScore]:
-    fc = {f.name: f for f in first.targets}
+    """Warning time (first alert) and forecast intensity (first and final estimate) per target.
+
+    The true S arrival is the truth's first S from any part of the rupture where the
+    truth has target rows, otherwise the travel-time tables from the hypocentre. Without
+    an alert (``first`` None) the first and final estimates give the intensities and no
+    warning time is scored.
+    """
+    if first is not None:
+        fc = {f.name: f for f in first.targets}
+    else:
+        fc = {f.name: f for f in (first_state.record.forecasts if first_state else ())}
+    final_fc = {f.name: f for f in (final_state.record.forecasts if final_state else ())}
+    if last is not None:
+        # the last published alert is final for the public: prefer it when it is later
+        if final_state is None or last.sent_time_ns >= final_state.sent_time_ns:
+            final_fc = {f.name: f for f in last.targets}
     out = []
     for t in run.targets:
         d = _km(t.latitude_deg, t.longitude_deg, ev)
-        ts = float(travel_time_s(stack, "S", ev.depth_km, np.array([d]))[0])
-        s_true = ev.origin_ns + round(ts * NS_PER_S)
+        tt = ev.targets.get(t.name)
+        if tt is not None:
+            s_true = tt.s_ns
+            ts = (s_true - ev.origin_ns) / NS_PER_S
+        else:
+            ts = float(travel_time_s(stack, "S", ev.depth_km, np.array([d]))[0])
+            s_true = ev.origin_ns + round(ts * NS_PER_S)
         f = fc.get(t.name)
+        ff = final_fc.get(t.name)
         out.append(
             TargetScore(
                 name=t.name,
                 distance_km=d,
                 true_s_after_origin_s=ts,
-                true_warning_s=(s_true - first.sent_time_ns) / NS_PER_S,
-                predicted_warning_s=f.warning_time_s if f else math.nan,
+                true_warning_s=(
+                    (s_true - first.sent_time_ns) / NS_PER_S if first is not None else math.nan
+                ),
+                predicted_warning_s=f.warning_time_s if f and first is not None else math.nan,
                 s_arrival_error_s=(f.s_arrival_time_ns - s_true) / NS_PER_S if f else math.nan,
                 predicted_msk=f.intensity_msk if f else math.nan,
                 predicted_pga_cm_s2=f.pga_cm_s2 if f else math.nan,
+                observed_msk=tt.msk if tt is not None else math.nan,
+                final_predicted_msk=ff.intensity_msk if ff else math.nan,
             )
         )
     return out

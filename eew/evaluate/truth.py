@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,29 @@ class TrueArrival:
 
 
 @dataclass(frozen=True)
+class TrueTarget:
+    """What an event did at one target site (``truth.json`` ``targets``).
+
+    Attributes
+    ----------
+    name : str
+        Target name (as in the targets CSV).
+    s_ns : int
+        First S arrival from any part of the rupture [ns since the epoch].
+    msk, mmi : float
+        Observed MSK-64 and MMI intensity of the simulated ground motion (NaN if absent).
+    pga_cm_s2 : float
+        Peak ground acceleration, larger horizontal [cm/s²].
+    """
+
+    name: str
+    s_ns: int
+    msk: float
+    mmi: float
+    pga_cm_s2: float
+
+
+@dataclass(frozen=True)
 class TrueEvent:
     """One simulated earthquake."""
 
@@ -50,6 +74,27 @@ class TrueEvent:
     arrivals: tuple[TrueArrival, ...]
     #: the scenario's ``expect_public_alert`` (None: decided from magnitude and position)
     expect_public_alert: bool | None = None
+    #: (seconds after origin, Mw released so far) of a finite rupture (empty: point source)
+    moment_release: tuple[tuple[float, float], ...] = ()
+    #: target name -> what the event did there (empty for older truths and teleseisms)
+    targets: dict[str, TrueTarget] = field(default_factory=dict)
+
+    def released_magnitude(self, after_origin_s: float) -> float:
+        """Mw of the moment released by ``after_origin_s`` (linear between samples).
+
+        Without a moment-release series (older truths) this is the final magnitude; before
+        the first release it is NaN, after the last sample the final magnitude.
+        """
+        series = self.moment_release
+        if not series:
+            return self.magnitude
+        if after_origin_s < series[0][0]:
+            return math.nan
+        if after_origin_s >= series[-1][0]:
+            return self.magnitude
+        t = np.array([x[0] for x in series])
+        m = np.array([x[1] for x in series])
+        return float(np.interp(after_origin_s, t, m))
 
     def p_nth_ns(self, n: int, stations: set[str] | None = None) -> int | None:
         """The ``n``-th earliest P arrival (1-based), among ``stations`` if given [ns]."""
@@ -156,6 +201,8 @@ def load_truth(scenario_dir: str | Path) -> Truth:
                     for a in e.get("arrivals", [])
                 ),
                 expect_public_alert=_expect(e),
+                moment_release=_moment_release(e),
+                targets=_targets(e),
             )
             for e in d.get("events", [])
         )
@@ -175,6 +222,26 @@ def load_truth(scenario_dir: str | Path) -> Truth:
         raise DataError(f"{path}: cannot read the scenario truth: {exc.strerror}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{path}: malformed truth: {exc!r}") from exc
+
+
+def _moment_release(e: dict[str, Any]) -> tuple[tuple[float, float], ...]:
+    rel = e.get("moment_release")
+    if not rel:
+        return ()
+    return tuple((float(t), float(m)) for t, m in rel["mw"] if m is not None)
+
+
+def _targets(e: dict[str, Any]) -> dict[str, TrueTarget]:
+    out = {}
+    for t in e.get("targets", []):
+        out[str(t["name"])] = TrueTarget(
+            name=str(t["name"]),
+            s_ns=iso_to_ns(t["s_time"]),
+            msk=float(t.get("msk", math.nan)),
+            mmi=float(t.get("mmi", math.nan)),
+            pga_cm_s2=float(t.get("pga_cm_s2", math.nan)),
+        )
+    return out
 
 
 def _expect(e: dict[str, object]) -> bool | None:

@@ -17,9 +17,10 @@ from obspy.geodetics import gps2dist_azimuth
 
 from eew.errors import ConfigError, InventoryError
 from eew.simulate import disturb, noise, source, synth
-from eew.simulate.local import Site, synthesize_local
+from eew.simulate.local import Site, depth_key, synthesize_local
 from eew.simulate.scenario import Scenario, SourceSpec
 from eew.simulate.stations import ALMATY_LAT_DEG, ALMATY_LON_DEG, SimStation
+from eew.simulate.targets import scenario_targets, target_positions, target_truth
 from eew.simulate.teleseism import PlaneWave, plane_wave, synthesize_teleseism
 from eew.simulate.velocity import TravelTimes, TravelTimeTable
 
@@ -33,7 +34,11 @@ VP_VS_RATIO = 1.73
 #: one source made ready: spec, sub-events and travel times (local) or plane wave
 #: (teleseism), and the inter-event epsilon
 _Prepared = tuple[
-    SourceSpec, list[source.SubEvent] | None, TravelTimeTable | None, PlaneWave | None, float
+    SourceSpec,
+    list[source.SubEvent] | None,
+    dict[float, TravelTimeTable] | None,
+    PlaneWave | None,
+    float,
 ]
 
 
@@ -58,6 +63,20 @@ class Simulation:
     stations: list[StationResult]
     channels: list[disturb.ChannelData]
     sources: list[dict[str, Any]]
+
+
+def travel_time_tables(
+    tt: TravelTimes, subs: list[source.SubEvent], lats: np.ndarray, lons: np.ndarray
+) -> dict[float, TravelTimeTable]:
+    """Travel-time tables for the sub-events at the given sites, one per sub-event depth."""
+    by_depth: dict[float, list[float]] = {}
+    for sub in subs:
+        row = by_depth.setdefault(depth_key(sub.depth_km), [])
+        row.extend(
+            gps2dist_azimuth(sub.latitude_deg, sub.longitude_deg, la, lo)[0] / 1000.0
+            for la, lo in zip(lats, lons, strict=True)
+        )
+    return {z: tt.arrivals(z, np.array(d)) for z, d in by_depth.items()}
 
 
 def make_site(scn: Scenario, st: SimStation) -> tuple[Site, float]:
@@ -91,8 +110,14 @@ def _station_rate(st: SimStation) -> float:
     return rates.pop()
 
 
-def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simulation:
-    """Synthesise a scenario on the given stations (no file output)."""
+def simulate(
+    scn: Scenario, stations: list[SimStation], cache_dir: Path, with_targets: bool = True
+) -> Simulation:
+    """Synthesise a scenario on the given stations (no file output).
+
+    ``with_targets=False`` leaves out the target-site truth (``truth.json`` then has no
+    ``targets``; statistical tests that only need the stations run faster).
+    """
     if not stations:
         raise ConfigError(
             f"{scn.path}: no station matches [stations] include/channels "
@@ -102,10 +127,12 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
     lats = np.array([s.latitude_deg for s in stations])
     lons = np.array([s.longitude_deg for s in stations])
     ev_rng = synth.rng_for(scn.seed, "events")
+    targets = scenario_targets(scn) if with_targets else ()
+    t_lats, t_lons = target_positions(targets)
     src_info: list[dict[str, Any]] = []
     prepared: list[_Prepared] = []
     subs: list[source.SubEvent] | None
-    table: TravelTimeTable | None
+    tables: dict[float, TravelTimeTable] | None
     pw: PlaneWave | None
     for src in scn.sources:
         inter_eps = float(ev_rng.standard_normal())
@@ -117,15 +144,21 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
             )
             continue
         subs = source.subevents(src)
-        dists = [
-            gps2dist_azimuth(sub.latitude_deg, sub.longitude_deg, la, lo)[0] / 1000.0
-            for sub in subs
-            for la, lo in zip(lats, lons, strict=True)
-        ]
-        table = tt.arrivals(src.depth_km, np.array(dists))
-        prepared.append((src, subs, table, None, inter_eps))
+        tables = travel_time_tables(tt, subs, lats, lons)
+        prepared.append((src, subs, tables, None, inter_eps))
+        # the targets get their own tables: the stations' stay as they were
+        t_tables = travel_time_tables(tt, subs, t_lats, t_lons) if targets else {}
         src_info.append(
-            {"source": src, "subevents": subs, "plane_wave": None, "inter_event_epsilon": inter_eps}
+            {
+                "source": src,
+                "subevents": subs,
+                "plane_wave": None,
+                "inter_event_epsilon": inter_eps,
+                "moment_release": source.moment_release(subs),
+                "targets": (
+                    target_truth(scn, src, subs, t_tables, targets, inter_eps) if targets else None
+                ),
+            }
         )
     results = []
     for st in stations:
@@ -139,7 +172,7 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
                     synth.rng_for(scn.seed, "noise", st.station_id, k), n, fs, level
                 )
         res = StationResult(st, site, level, fs, acc)
-        for src, subs, table, pw, inter_eps in prepared:
+        for src, subs, tables, pw, inter_eps in prepared:
             offset = float(src.origin_time - scn.start_time)
             if pw is not None:
                 a, t_p, t_s = synthesize_teleseism(
@@ -171,9 +204,9 @@ def simulate(scn: Scenario, stations: list[SimStation], cache_dir: Path) -> Simu
                     "calibration": "teleseism_mb",
                 }
             else:
-                assert subs is not None and table is not None
+                assert subs is not None and tables is not None
                 a, arrival = synthesize_local(
-                    scn.seed, src, subs, table, site, offset, fs, n, inter_eps
+                    scn.seed, src, subs, tables, site, offset, fs, n, inter_eps
                 )
                 arr = dict(arrival.__dict__)
             i_p = math.ceil(arr["p_offset_s"] * fs)

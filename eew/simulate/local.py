@@ -17,6 +17,7 @@ Amplitude calibration (see ``docs/simulator.md``):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +63,13 @@ class Arrival:
     pd_target_cm: float | None
     pga_target_cm_s2: float | None
     calibration: str
+    #: first S from any part of the rupture (offset from the record start, s)
+    s_first_offset_s: float
+
+
+def depth_key(depth_km: float) -> float:
+    """Key of a sub-event depth in the travel-time tables: rounded to 0.1 km."""
+    return round(float(depth_km), 1)
 
 
 def _fas_freq(n: int, fs: float) -> np.ndarray:
@@ -72,7 +80,7 @@ def synthesize_local(
     seed: int,
     src: SourceSpec,
     subs: list[source.SubEvent],
-    table: TravelTimeTable,
+    tables: Mapping[float, TravelTimeTable],
     site: Site,
     start_offset_s: float,
     sampling_rate_hz: float,
@@ -87,8 +95,8 @@ def synthesize_local(
         Scenario seed.
     src : SourceSpec
         The source; ``subs`` its sub-events (first arrival from the delay-0 one).
-    table : TravelTimeTable
-        Travel times for the source depth.
+    tables : mapping of float to TravelTimeTable
+        Travel times by sub-event depth (km, rounded to 0.1 km; see :func:`depth_key`).
     site : Site
         Station site terms and delays.
     start_offset_s : float
@@ -109,6 +117,7 @@ def synthesize_local(
     vp_q, vs_q = (VP_MANTLE_KM_S, VS_MANTLE_KM_S) if deep else (VP_PATH_KM_S, VS_PATH_KM_S)
     rjb = math.inf
     hypo = None
+    s_first = math.inf
     for k, sub in enumerate(subs):
         dist_m, az, baz = gps2dist_azimuth(
             sub.latitude_deg, sub.longitude_deg, site.latitude_deg, site.longitude_deg
@@ -116,10 +125,12 @@ def synthesize_local(
         epi = dist_m / 1000.0
         rjb = min(rjb, epi)
         r_hyp = math.hypot(epi, sub.depth_km)
+        table = tables[depth_key(sub.depth_km)]
         tp, ts = (float(x) for x in table.times(epi))
         p_slow, _ = (float(x) for x in table.slowness(epi))
         t_p = start_offset_s + sub.delay_s + tp + site.delay_p_s
         t_s = start_offset_s + sub.delay_s + ts + site.delay_s_s
+        s_first = min(s_first, t_s)
         if sub.delay_s == 0.0 and hypo is None:
             hypo = (t_p, t_s, epi, r_hyp, baz, sub.magnitude, *table.phase_names(epi))
         far = r_hyp > source.EMPIRICAL_MAX_KM
@@ -204,6 +215,7 @@ def synthesize_local(
         pd_target_cm=pd_target,
         pga_target_cm_s2=pga_target,
         calibration=calibration,
+        s_first_offset_s=s_first,
     )
 
 

@@ -8,6 +8,7 @@ silent default. See ``docs/simulator.md`` for the full key reference and an exam
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -40,7 +41,16 @@ class SourceSpec:
     nucleation_fraction : float
         Position of the hypocentre along the line, 0 = start (strike-ward rupture), 1 = end.
     rupture_velocity_km_s : float
-        Rupture front speed along strike (km/s).
+        Rupture front speed (km/s), along strike and down dip.
+    width_km : float or None
+        Down-dip width of a planar rupture (km; needs a line source). Unset: a line source
+        (one row of sub-events at the hypocentre depth).
+    dip_deg : float
+        Dip of the plane (deg, 90 = vertical), dipping to the right of the strike.
+    nucleation_dip_fraction : float
+        Position of the hypocentre down dip, 0 = top edge, 1 = bottom edge.
+    subevent_spacing_km : float
+        Distance between neighbouring sub-events of a line or planar rupture (km).
     expect_public_alert : bool or None
         What the scorecard expects of the pipeline: a public alert (true) or none
         (false); unset, ``eew evaluate`` decides from magnitude and position. Copied into
@@ -59,6 +69,10 @@ class SourceSpec:
     length_km: float | None = None
     nucleation_fraction: float = 0.5
     rupture_velocity_km_s: float = 2.8
+    width_km: float | None = None
+    dip_deg: float = 90.0
+    nucleation_dip_fraction: float = 0.5
+    subevent_spacing_km: float = 6.0
     expect_public_alert: bool | None = None
 
 
@@ -78,6 +92,9 @@ class StationSpec:
         Stations within this epicentral distance of Almaty (43.238 N, 76.946 E) are city sites.
     delay_sigma_s : float
         Standard deviation (s) of the random per-station P delay (velocity-model error).
+    targets : pathlib.Path or None
+        Target-site CSV whose true S arrival and intensity go into ``truth.json``
+        (default: the packaged ``eew/data/config/targets.csv``).
     """
 
     inventory: tuple[Path, ...] = ()
@@ -85,6 +102,7 @@ class StationSpec:
     channels: tuple[str, ...] = ("*",)
     city_radius_km: float = 15.0
     delay_sigma_s: float = 0.07
+    targets: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +195,26 @@ def _floaty(*keys: str) -> dict[str, Any]:
     return {k: float for k in keys}
 
 
+def _check_plane(src: SourceSpec, where: str) -> None:
+    """A planar rupture needs a line source, a dip in (0, 90] and a top edge underground."""
+    if src.width_km is None:
+        return
+    if src.strike_deg is None:
+        raise ConfigError(f"{where}: width_km needs strike_deg and length_km")
+    if not 0.0 < src.width_km <= 200.0 or not 0.0 < src.dip_deg <= 90.0:
+        raise ConfigError(f"{where}: width_km must be in (0, 200] and dip_deg in (0, 90]")
+    if not 0.0 <= src.nucleation_dip_fraction <= 1.0:
+        raise ConfigError(f"{where}: nucleation_dip_fraction must be within [0, 1]")
+    top = src.depth_km - src.nucleation_dip_fraction * src.width_km * math.sin(
+        math.radians(src.dip_deg)
+    )
+    if top < 0.0:
+        raise ConfigError(
+            f"{where}: the rupture plane reaches above the surface (top edge {top:.1f} km); "
+            "lower nucleation_dip_fraction or width_km, or deepen the hypocentre"
+        )
+
+
 def parse_scenario(data: dict[str, Any], path: Path | None = None) -> Scenario:
     """Build a :class:`Scenario` from a decoded TOML document.
 
@@ -216,6 +254,10 @@ def parse_scenario(data: dict[str, Any], path: Path | None = None) -> Scenario:
             "length_km",
             "nucleation_fraction",
             "rupture_velocity_km_s",
+            "width_km",
+            "dip_deg",
+            "nucleation_dip_fraction",
+            "subevent_spacing_km",
         )
         conv["origin_time"] = lambda v, w=where: _time(v, "origin_time", w)
         if not isinstance(tab.get("expect_public_alert", False), bool):
@@ -225,8 +267,11 @@ def parse_scenario(data: dict[str, Any], path: Path | None = None) -> Scenario:
             raise ConfigError(f"{where}: kind must be one of {SOURCE_KINDS}, got {src.kind!r}")
         if (src.strike_deg is None) != (src.length_km is None):
             raise ConfigError(f"{where}: strike_deg and length_km go together")
+        if not 1.0 <= src.subevent_spacing_km <= 50.0:
+            raise ConfigError(f"{where}: subevent_spacing_km must be within [1, 50]")
         if not 0.0 <= src.nucleation_fraction <= 1.0:
             raise ConfigError(f"{where}: nucleation_fraction must be within [0, 1]")
+        _check_plane(src, where)
         if not -1.0 <= src.depth_km <= 700.0 or not 0.0 < src.magnitude < 9.6:
             raise ConfigError(f"{where}: depth_km or magnitude out of range")
         sources.append(src)
@@ -235,6 +280,7 @@ def parse_scenario(data: dict[str, Any], path: Path | None = None) -> Scenario:
         "inventory": lambda v: tuple((base / Path(p)).resolve() for p in v),
         "include": tuple,
         "channels": tuple,
+        "targets": lambda v: (base / Path(str(v))).resolve(),
         **_floaty("city_radius_km", "delay_sigma_s"),
     }
     stations = _build(StationSpec, st_tab, f"{fname} [stations]", st_conv)

@@ -27,7 +27,8 @@ spectrum of acceleration at high frequencies, Bull. Seismol. Soc. Am. 74, 1969-1
 Madariaga, R. (1976). Dynamics of an expanding circular fault, Bull. Seismol. Soc. Am. 66,
 639-666 (P corner frequency about 1.5 times the S corner).
 Wells, D. L., and K. J. Coppersmith (1994). New empirical relationships among magnitude,
-rupture length, ..., Bull. Seismol. Soc. Am. 84, 974-1002.
+rupture length, rupture width, rupture area, and surface displacement, Bull. Seismol. Soc.
+Am. 84, 974-1002.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ LOW_CUT_HZ = 0.03
 PATH_DURATION_S_PER_KM = 0.05
 #: beyond this hypocentral distance the absolute Boore (2003) level is used (km)
 EMPIRICAL_MAX_KM = 400.0
-#: spacing (km) of the sub-events of a line source
+#: default spacing (km) of the sub-events of a line source (along strike and down dip)
 SUBEVENT_SPACING_KM = 6.0
+#: step (s) of the moment-release series in ``truth.json``
+MOMENT_STEP_S = 0.5
 
 
 def moment_dyne_cm(magnitude: float) -> float:
@@ -78,6 +81,17 @@ def wells_coppersmith_length_km(magnitude: float) -> float:
     """Subsurface rupture length (km), all slip types: log10 L = -2.44 + 0.59 M (WC94)."""
     length: float = 10.0 ** (-2.44 + 0.59 * magnitude)
     return length
+
+
+def wells_coppersmith_width_km(magnitude: float) -> float:
+    """Down-dip rupture width (km), all slip types: log10 W = -1.01 + 0.32 M (WC94, table 2A)."""
+    width: float = 10.0 ** (-1.01 + 0.32 * magnitude)
+    return width
+
+
+def magnitude_from_moment(m0_dyne_cm: float) -> float:
+    """Mw from the seismic moment (dyne cm), the inverse of :func:`moment_dyne_cm`."""
+    return (math.log10(m0_dyne_cm) - 16.05) / 1.5
 
 
 def geometric_spreading(r_km: np.ndarray | float) -> np.ndarray:
@@ -163,38 +177,103 @@ class SubEvent:
     fc_hz: float
 
 
-def subevents(src: SourceSpec) -> list[SubEvent]:
-    """Split a source into sub-events along strike, one at the hypocentre, 6 km apart.
+def _offsets_km(extent_back: float, extent_ahead: float, spacing_km: float) -> np.ndarray:
+    """Sub-event positions (km) on one axis: 0 at the hypocentre, ``spacing_km`` apart."""
+    n_back = math.floor(extent_back / spacing_km + 0.5)
+    n_ahead = math.floor(extent_ahead / spacing_km + 0.5)
+    out: np.ndarray = spacing_km * np.arange(-n_back, n_ahead + 1, dtype=float)
+    return out
 
-    A point source (no ``strike_deg``) gives a single sub-event. For a line source the
-    moment is split equally, and each sub-event ruptures when the front, starting at the
-    hypocentre and running at ``rupture_velocity_km_s`` both ways along strike, reaches it.
+
+def subevents(src: SourceSpec) -> list[SubEvent]:
+    """Split a source into sub-events ``subevent_spacing_km`` apart, one at the hypocentre.
+
+    A point source (no ``strike_deg``) gives a single sub-event. A line source (no
+    ``width_km``) gives one row along strike at the hypocentre depth. A planar rupture
+    (``width_km``) gives a grid on the rectangle: along strike x, down dip y (dipping
+    ``dip_deg`` to the right of the strike), the hypocentre at ``nucleation_fraction``
+    along strike and ``nucleation_dip_fraction`` down dip. The moment is split equally
+    (uniform slip), and each sub-event ruptures when the front, starting at the
+    hypocentre and running at ``rupture_velocity_km_s`` in the plane, reaches it:
+    delay = sqrt(x^2 + y^2) / v_r.
     """
     if src.strike_deg is None or src.length_km is None:
         fc = corner_frequency_hz(src.magnitude, src.stress_drop_bar)
         return [SubEvent(src.latitude_deg, src.longitude_deg, src.depth_km, 0.0, src.magnitude, fc)]
     back = src.nucleation_fraction * src.length_km
-    ahead = src.length_km - back
-    n_back = math.floor(back / SUBEVENT_SPACING_KM + 0.5)
-    n_ahead = math.floor(ahead / SUBEVENT_SPACING_KM + 0.5)
-    xs = SUBEVENT_SPACING_KM * np.arange(-n_back, n_ahead + 1, dtype=float)
-    n = len(xs)
+    xs = _offsets_km(back, src.length_km - back, src.subevent_spacing_km)
+    ys = np.zeros(1)
+    if src.width_km is not None:
+        up = src.nucleation_dip_fraction * src.width_km
+        ys = _offsets_km(up, src.width_km - up, src.subevent_spacing_km)
+    n = len(xs) * len(ys)
     m_sub = src.magnitude - (2.0 / 3.0) * math.log10(n)
     fc = corner_frequency_hz(m_sub, src.stress_drop_bar)
     strike = math.radians(src.strike_deg)
+    dip = math.radians(src.dip_deg)
     cos_lat = math.cos(math.radians(src.latitude_deg))
     out = []
-    for x in xs:
-        dlat = x * math.cos(strike) / 111.19492664455873
-        dlon = x * math.sin(strike) / (111.19492664455873 * cos_lat)
-        out.append(
-            SubEvent(
-                src.latitude_deg + dlat,
-                src.longitude_deg + dlon,
-                src.depth_km,
-                abs(x) / src.rupture_velocity_km_s,
-                m_sub,
-                fc,
+    for y in ys:
+        # down dip: horizontally towards strike + 90 deg, and deeper
+        h_dip = y * math.cos(dip)
+        for x in xs:
+            north = x * math.cos(strike) - h_dip * math.sin(strike)
+            east = x * math.sin(strike) + h_dip * math.cos(strike)
+            out.append(
+                SubEvent(
+                    src.latitude_deg + north / 111.19492664455873,
+                    src.longitude_deg + east / (111.19492664455873 * cos_lat),
+                    src.depth_km + y * math.sin(dip),
+                    math.hypot(x, y) / src.rupture_velocity_km_s,
+                    m_sub,
+                    fc,
+                )
+            )
+    return out
+
+
+def brune_moment_fraction(t_s: np.ndarray, fc_hz: float) -> np.ndarray:
+    """Fraction of a sub-event's moment released ``t_s`` after its rupture time.
+
+    The Brune (1970) source time function of an omega-squared source, moment rate
+    M0 t / tau^2 exp(-t / tau) with tau = 1 / (2 pi fc), integrates to
+    1 - (1 + t / tau) exp(-t / tau).
+    """
+    tau = 1.0 / (2.0 * math.pi * fc_hz)
+    x = np.maximum(np.asarray(t_s, dtype=float), 0.0) / tau
+    frac: np.ndarray = 1.0 - (1.0 + x) * np.exp(-x)
+    return frac
+
+
+def moment_release(
+    subs: list[SubEvent], step_s: float = MOMENT_STEP_S
+) -> list[tuple[float, float | None]]:
+    """Moment magnitude of the moment released so far, every ``step_s`` from the origin.
+
+    Each sub-event releases its moment with the Brune source time function from its
+    rupture time (:func:`brune_moment_fraction`); the series runs until 99 % of the total
+    is released (at least one step past the last rupture time).
+
+    Returns
+    -------
+    list of (float, float or None)
+        (seconds after origin, Mw released so far; None before any moment).
+    """
+    m0 = np.array([moment_dyne_cm(s.magnitude) for s in subs])
+    delay = np.array([s.delay_s for s in subs])
+    fc = np.array([s.fc_hz for s in subs])
+    total = float(m0.sum())
+    out: list[tuple[float, float | None]] = []
+    k = 0
+    while True:
+        t = k * step_s
+        released = float(
+            sum(
+                mi * float(brune_moment_fraction(np.array(t - d), f))
+                for mi, d, f in zip(m0, delay, fc, strict=True)
             )
         )
-    return out
+        out.append((t, round(magnitude_from_moment(released), 3) if released > 0 else None))
+        if released >= 0.99 * total and t > delay.max():
+            return out
+        k += 1

@@ -103,19 +103,23 @@ def shaped_noise(
     duration_s: float,
     sampling_rate_hz: float,
     fas: np.ndarray,
+    shaping: np.ndarray | None = None,
 ) -> np.ndarray:
     """One realisation of a phase: windowed noise with Fourier amplitude spectrum ``fas``.
 
     ``fas`` is the target FAS on ``rfftfreq(n)`` (units of the output x s). The noise
     spectrum is normalised to unit mean square (Boore 2003), so the output FAS equals
     ``fas`` on average. The shaping filter is minimum phase, so the output is zero before
-    ``onset_idx`` and starts impulsively.
+    ``onset_idx`` and starts impulsively. ``shaping`` is ``minimum_phase(fas, n)`` when the
+    caller already has it (the components of one phase share it; the result is the same).
     """
     w = envelope(n, onset_idx, duration_s, sampling_rate_hz)
     x = rng.standard_normal(n) * w
     spec = scipy.fft.rfft(x)
     spec /= np.sqrt(np.mean(np.abs(spec) ** 2))
-    y = scipy.fft.irfft(spec * minimum_phase(fas, n) * sampling_rate_hz, n)
+    if shaping is None:
+        shaping = minimum_phase(fas, n)
+    y = scipy.fft.irfft(spec * shaping * sampling_rate_hz, n)
     y[: int(np.ceil(onset_idx))] = 0.0  # only round-off and wrap-around are removed here
     return y
 
@@ -162,7 +166,10 @@ def p_components(
     incidence_rad: float,
 ) -> np.ndarray:
     """P wave as (Z, R, T) rows: ray part at the incidence angle plus scattered energy."""
-    a, b, c = (shaped_noise(rng, n, onset_idx, duration_s, sampling_rate_hz, fas) for _ in range(3))
+    mp = minimum_phase(fas, n)
+    a, b, c = (
+        shaped_noise(rng, n, onset_idx, duration_s, sampling_rate_hz, fas, mp) for _ in range(3)
+    )
     z = np.cos(incidence_rad) * a + 0.15 * b
     r = np.sin(incidence_rad) * a + 0.2 * c
     t = 0.15 * (b - c) / np.sqrt(2.0)
@@ -179,7 +186,10 @@ def s_components(
     polarisation_rad: float,
 ) -> np.ndarray:
     """S wave as (Z, R, T) rows: polarised horizontal part plus scattered energy."""
-    a, b, c = (shaped_noise(rng, n, onset_idx, duration_s, sampling_rate_hz, fas) for _ in range(3))
+    mp = minimum_phase(fas, n)
+    a, b, c = (
+        shaped_noise(rng, n, onset_idx, duration_s, sampling_rate_hz, fas, mp) for _ in range(3)
+    )
     r = np.cos(polarisation_rad) * a + 0.35 * b
     t = np.sin(polarisation_rad) * a + 0.35 * c
     z = 0.3 * (b + c) / np.sqrt(2.0)

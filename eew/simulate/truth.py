@@ -4,7 +4,10 @@ Times are ISO 8601 UTC with milliseconds. Per event and station: first P and S a
 times (true UTC, including the random station delay; add the station's ``clock_offset_s``
 for the time stamped in the data), distances, targets of the empirical relations and the
 peak ground motion actually in the synthetic traces (noise-free, unclipped contribution
-of that event: PGA, PGV, PGD of the larger horizontal, Pd of the first 3 s on Z).
+of that event: PGA, PGV, PGD of the larger horizontal, Pd of the first 3 s on Z) with the
+observed MSK-64 and MMI intensity it implies. Per event: the moment magnitude released so
+far every 0.5 s (``moment_release``) and, per target site, the first S arrival from any
+part of the rupture and the observed intensity (``targets``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from obspy import UTCDateTime
 
 from eew import __version__
-from eew.simulate import source
+from eew.simulate import relations, source
 from eew.simulate.engine import Simulation
 from eew.simulate.velocity import MODEL_NAME
 
@@ -67,6 +70,24 @@ def _source_dict(info: dict[str, Any]) -> dict[str, Any]:
                 for s in subs
             ],
         }
+        if src.width_km is not None:
+            out["line_source"].update(
+                {
+                    "width_km": src.width_km,
+                    "dip_deg": src.dip_deg,
+                    "nucleation_dip_fraction": src.nucleation_dip_fraction,
+                    "subevent_depths_km": [round(float(s.depth_km), 2) for s in subs],
+                }
+            )
+    if info.get("moment_release"):
+        out["moment_release"] = {
+            "step_s": source.MOMENT_STEP_S,
+            "note": "Mw of the moment released so far, seconds after origin",
+            "mw": [[t, m] for t, m in info["moment_release"]],
+        }
+    if info.get("targets") is not None:
+        origin = src.origin_time
+        out["targets"] = [_target_row(origin, row) for row in info["targets"]]
     pw = info["plane_wave"]
     if pw is not None:
         out["plane_wave"] = {
@@ -76,6 +97,19 @@ def _source_dict(info: dict[str, Any]) -> dict[str, Any]:
             "s_slowness_s_km": _r(pw.s_slowness_s_km),
             "velocity_model": "iasp91",
         }
+    return out
+
+
+def _target_row(origin: UTCDateTime, row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": row["name"],
+        "s_time": iso_ms(origin + row["s_offset_s"]),
+        "s_after_origin_s": _r(row["s_offset_s"]),
+        "s_hypocentre_after_origin_s": _r(row["s_hypocentre_offset_s"]),
+    }
+    for key, value in row.items():
+        if key not in out and key not in ("s_offset_s", "s_hypocentre_offset_s"):
+            out[key] = value if isinstance(value, (str, bool)) else _r(value)
     return out
 
 
@@ -114,6 +148,7 @@ def build_truth(sim: Simulation) -> dict[str, Any]:
             ):
                 row[key] = _r(arr[key])
             row["calibration"] = arr["calibration"]
+            row.update(relations.observed_intensity(arr["pga_cm_s2"], arr["pgv_cm_s"]))
             arrivals.append(row)
         events.append({**_source_dict(info), "arrivals": arrivals})
     stations = []
@@ -132,7 +167,10 @@ def build_truth(sim: Simulation) -> dict[str, Any]:
                 "station_delay_p_s": _r(site.delay_p_s),
                 "station_delay_s_s": _r(site.delay_s_s),
                 "clock_offset_s": offsets.get(st.station_id, 0.0),
-                "peak_ground_motion": {k: _r(v) for k, v in res.peaks.items()},
+                "peak_ground_motion": {
+                    **{k: _r(v) for k, v in res.peaks.items()},
+                    **relations.observed_intensity(res.peaks["pga_cm_s2"], res.peaks["pgv_cm_s"]),
+                },
             }
         )
     channels = []
