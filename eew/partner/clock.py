@@ -95,7 +95,7 @@ class ClockPolicy:
     policy : str
         ``report``, ``correct`` or ``discard`` (:data:`POLICIES`).
     significance : float
-        ... and only this many standard errors from 0 or more.
+        ... and only if at least this many standard errors from 0.
     heartbeat_window : int
         Heartbeats over which the partner's wall-clock offset is estimated.
     """
