@@ -73,6 +73,7 @@ from eew.model.alert import Alert
 from eew.model.clock import Clock, DataClock, WallClock
 from eew.model.packet import Packet
 from eew.model.pick import Pick
+from eew.partner.clockstate import clock_state_path
 from eew.partner.config import PartnerConfig
 from eew.partner.exchange import PartnerExchange, build_relay_publisher
 
@@ -151,7 +152,12 @@ class Daemon:
         partner = partner or getattr(settings, "partner", None)
         self.partner: PartnerExchange | None = None
         if partner is not None and partner.enabled and self.role in ("central", "all"):
-            self.partner = PartnerExchange.build(settings.bus_setup(), partner, self.clock)
+            self.partner = PartnerExchange.build(
+                settings.bus_setup(),
+                partner,
+                self.clock,
+                clock_state_path(settings.path(settings.seedlink.state_file)),
+            )
             observers = (*observers, self.partner.observe)
             inventory = inventory or load_inventory(cfg.stationxml_paths())
             extra = self.partner.inventory(settings.bus_setup())

@@ -4,7 +4,7 @@ Implementation overview (see ``docs/cross_border.md``):
 
 :mod:`eew.partner.config`
     ``PartnerConfig``, the ``[partner]`` section (endpoints, keys, inventory, what to
-    import and export, merge tolerances).
+    import and export, merge tolerances, clock policy).
 :mod:`eew.partner.link`
     ``PartnerLink``: the partner's feeds (verified bus subscribers in threads) into two
     bounded queues drained by the daemon's event loop.
@@ -14,6 +14,9 @@ Implementation overview (see ``docs/cross_border.md``):
 :mod:`eew.partner.clock`
     ``ClockMonitor``: the partner's clock offset (pick residuals of shared events,
     heartbeats), reported, and corrected or discarded by policy.
+:mod:`eew.partner.clockstate`
+    The measured clock offset kept across a daemon restart (a file next to the SeedLink
+    state).
 :mod:`eew.partner.relay`
     ``RelayPublisher`` (our bus publisher, allowed to carry partner alerts) and
     ``Exporter`` (our own picks and alerts to the partner; never theirs back).

@@ -22,8 +22,8 @@ of both networks decides, so a clock that is fixed stops counting at the next sh
 event. Partner picks are taken raw (before any correction), our picks as our event core
 forwarded them.
 
-The offset is **known** when ``|delta| >= warn_s`` and ``|delta| >= 3``
-standard errors: it is logged as a WARNING (once per change), is in the heartbeat line,
+The offset is **known** when ``|delta| >= warn_s`` and ``|delta| >= significance``
+(3) standard errors: it is logged as a WARNING (once per change), is in the heartbeat line,
 the bus heartbeats and the metrics. While it is known, ``policy`` says
 what happens to partner picks given to our event core (counted; :class:`ClockPolicy`):
 
@@ -33,7 +33,7 @@ what happens to partner picks given to our event core (counted; :class:`ClockPol
 
 **Wall clock, from heartbeats.** Each verified partner heartbeat gives ``sent - received``
 (their clock at sending minus ours at reception) = offset - transit time. The largest
-value over the last :data:`HEARTBEAT_WINDOW` heartbeats (the least delayed one, as NTP's
+value over the last ``heartbeat_window`` (30) heartbeats (the least delayed one, as NTP's
 clock filter) estimates the partner's wall-clock offset minus the shortest transit;
 beyond ``warn_s`` it is a WARNING too. It says whether the partner's
 *computers* are off (NTP), which the pick residuals (the *digitizers'* time stamps)
@@ -48,6 +48,7 @@ import math
 from collections import OrderedDict, deque
 from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -55,17 +56,19 @@ from eew.event.locate import TravelTimeStack
 from eew.model.alert import Alert
 from eew.model.pick import Pick
 from eew.model.timeutil import NS_PER_S
+from eew.partner.clockstate import load_offset, save_offset
+from eew.partner.config import CLOCK_POLICIES, PartnerConfig
 
 log = logging.getLogger("eew.partner.clock")
 
 #: what happens to partner picks while a clock offset of theirs is known
-POLICIES = ("report", "correct", "discard")
-#: heartbeats over which the partner's wall-clock offset is estimated
+POLICIES = CLOCK_POLICIES
+#: heartbeats over which the partner's wall-clock offset is estimated (default)
 HEARTBEAT_WINDOW = 30
 #: picks (of either network) and reference events remembered
 PICK_MEMORY = 5000
 EVENT_MEMORY = 16
-#: an offset must be this many standard errors from 0 to be known
+#: an offset must be this many standard errors from 0 to be known (default)
 SIGNIFICANCE = 3.0
 _DISCARD = -(2**63)  # a pick decision: not used (any other value: the shift [ns])
 _KM_PER_DEG = 111.195
@@ -77,8 +80,7 @@ _HALF_NODES = 10
 class ClockPolicy:
     """How the partner's clock is measured and what a known offset changes.
 
-    Fixed settings rather than ``[partner]`` keys: a new key would change the
-    configuration hash stamped on every output, replay included (``docs/cross_border.md``).
+    Set by the ``clock_*`` keys of ``[partner]`` (:meth:`from_config`).
 
     Attributes
     ----------
@@ -92,18 +94,38 @@ class ClockPolicy:
         used [s].
     policy : str
         ``report``, ``correct`` or ``discard`` (:data:`POLICIES`).
+    significance : float
+        ... and only if at least this many standard errors from 0.
+    heartbeat_window : int
+        Heartbeats over which the partner's wall-clock offset is estimated.
     """
 
     warn_s: float = 0.5
     min_picks: int = 4
     window_s: float = 10.0
     policy: str = "correct"
+    significance: float = SIGNIFICANCE
+    heartbeat_window: int = HEARTBEAT_WINDOW
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"clock policy {self.policy!r}: one of {', '.join(POLICIES)}")
         if not (self.warn_s > 0 and self.window_s > self.warn_s and self.min_picks >= 2):
             raise ValueError("clock policy: need warn_s > 0, window_s > warn_s, min_picks >= 2")
+        if not (self.significance > 0 and self.heartbeat_window >= 1):
+            raise ValueError("clock policy: need significance > 0, heartbeat_window >= 1")
+
+    @classmethod
+    def from_config(cls, cfg: PartnerConfig) -> ClockPolicy:
+        """The policy set by the ``clock_*`` keys of a ``[partner]`` section."""
+        return cls(
+            warn_s=cfg.clock_warn_s,
+            min_picks=cfg.clock_min_picks,
+            window_s=cfg.clock_window_s,
+            policy=cfg.clock_policy,
+            significance=cfg.clock_significance,
+            heartbeat_window=cfg.clock_heartbeat_window,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +304,9 @@ class ClockMonitor:
         P travel-time tables (the event core's, :func:`eew.event.traveltime.load_stack`).
     policy : ClockPolicy, optional
         Thresholds and policy (default :class:`ClockPolicy`).
+    state_path : Path, optional
+        Where the newest measurement is kept across restarts (:mod:`eew.partner.clockstate`):
+        read back here, rewritten at each new one. None: not kept.
     """
 
     def __init__(
@@ -291,6 +316,7 @@ class ClockMonitor:
         partner_stations: Collection[str],
         stack: TravelTimeStack,
         policy: ClockPolicy | None = None,
+        state_path: Path | None = None,
     ) -> None:
         self.agency = agency
         self.cfg = policy or ClockPolicy()
@@ -305,11 +331,28 @@ class ClockMonitor:
         self._keys: dict[str, tuple[float, float, bytes, bytes]] = {}
         self._decided: OrderedDict[str, int] = OrderedDict()  # pick id -> shift [ns]
         self._latest: tuple[str, _Estimate] | None = None
-        self._beats: deque[float] = deque(maxlen=HEARTBEAT_WINDOW)
+        self._beats: deque[float] = deque(maxlen=self.cfg.heartbeat_window)
         self._corrected = 0
         self._discarded = 0
         self._warned: float | None = None  # offset of the last warning (None: not known)
         self._hb_warned = False
+        self._state_path = state_path
+        saved = load_offset(state_path, agency) if state_path is not None else None
+        if saved is not None:
+            eid, offset, sigma, picks, own_picks, origin_ns = saved
+            self._latest = (eid, _Estimate(offset, sigma, picks, own_picks))
+            log.info(
+                "partner clock offset of the previous run",
+                extra={
+                    "kv": {
+                        "agency": agency,
+                        "offset_s": round(offset, 3),
+                        "sigma_s": round(sigma, 3),
+                        "event_id": eid,
+                        "origin_time_ns": origin_ns,
+                    }
+                },
+            )
 
     # ---- inputs -------------------------------------------------------------------------------
     def own_pick(self, pick: Pick) -> None:
@@ -408,18 +451,21 @@ class ClockMonitor:
                 self._per_event.move_to_end(eid)
                 while len(self._per_event) > EVENT_MEMORY:
                     self._per_event.popitem(last=False)
+                before = self._latest
                 self._latest = max(
                     ((e, self._per_event[e]) for e in self._per_event if e in self._events),
                     key=lambda kv: self._events[kv[0]].origin_time_ns,
                     default=(eid, est),
                 )
+                if self._latest != before:
+                    self._save()
         hb = max(self._beats) if self._beats else math.nan
         if self._latest is None:
             return ClockOffset(
                 heartbeat_offset_s=hb, corrected=self._corrected, discarded=self._discarded
             )
         eid, e = self._latest
-        known = abs(e.offset_s) >= max(self.cfg.warn_s, SIGNIFICANCE * e.sigma_s)
+        known = abs(e.offset_s) >= max(self.cfg.warn_s, self.cfg.significance * e.sigma_s)
         self._report(eid, e, known)
         return ClockOffset(
             offset_s=e.offset_s,
@@ -434,6 +480,23 @@ class ClockMonitor:
         )
 
     # ---- internals ----------------------------------------------------------------------------
+    def _save(self) -> None:
+        if self._state_path is None or self._latest is None:
+            return
+        eid, e = self._latest
+        event = self._events.get(eid)
+        origin_ns = event.origin_time_ns if event is not None else 0
+        save_offset(
+            self._state_path,
+            self.agency,
+            eid,
+            e.offset_s,
+            e.sigma_s,
+            e.picks,
+            e.own_picks,
+            origin_ns,
+        )
+
     def _remember(self, memory: OrderedDict[str, Pick], pick: Pick) -> None:
         memory[pick.pick_id] = pick
         memory.move_to_end(pick.pick_id)

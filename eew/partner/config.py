@@ -17,6 +17,19 @@ from eew.schemafields import require_positive as _positive
 #: same rule as :func:`eew.bus.keys.check_agency` (kept here: no import of zmq)
 _AGENCY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _ENDPOINT_PREFIXES = ("tcp://", "ipc://", "inproc://")
+#: what happens to partner picks while a clock offset of theirs is known
+#: (:mod:`eew.partner.clock`)
+CLOCK_POLICIES = ("report", "correct", "discard")
+#: keys that must be finite numbers (merge_max_distance_km = inf: no cap)
+_FINITE = (
+    "merge_model_sigma_km",
+    "merge_model_sigma_s",
+    "merge_unknown_sigma_km",
+    "merge_unknown_sigma_s",
+    "clock_warn_s",
+    "clock_significance",
+    "clock_window_s",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,26 @@ class PartnerConfig:
     queue_size: int = _f(10_000, "partner picks waiting for the event core; full: oldest dropped")
     merge_origin_s: float = _f(5.0, "same event if the origin times differ by at most this [s]")
     merge_distance_km: float = _f(30.0, "same event if the epicentres are this close [km]")
+    merge_confidence: float = _f(
+        0.999, "beyond those: same event if the chi-square test (3 dof) passes at this probability"
+    )
+    merge_model_sigma_km: float = _f(5.0, "model error added to each epicentre axis [km, 1 sigma]")
+    merge_model_sigma_s: float = _f(1.0, "model error added to the origin times [s, 1 sigma]")
+    merge_unknown_sigma_km: float = _f(30.0, "epicentre uncertainty of a solution without one [km]")
+    merge_unknown_sigma_s: float = _f(5.0, "origin-time uncertainty of a solution without one [s]")
+    merge_max_distance_km: float = _f(
+        150.0, "never the same event if the epicentres are further [km]"
+    )
+    clock_policy: str = _f(
+        "correct", "a known partner clock offset: correct, report or discard their picks"
+    )
+    clock_warn_s: float = _f(0.5, "a partner clock offset beyond this is reported and acted on [s]")
+    clock_significance: float = _f(
+        3.0, "a clock offset is acted on only if this many standard errors from 0"
+    )
+    clock_min_picks: int = _f(4, "picks of each network in one shared event to measure the offset")
+    clock_window_s: float = _f(10.0, "largest clock offset looked for (pick to predicted P) [s]")
+    clock_heartbeat_window: int = _f(30, "heartbeats over which the partner's wall clock is judged")
     memory_messages: int = _f(100_000, "imported pick/alert ids remembered (loop prevention)")
 
     def check(self) -> None:
@@ -61,7 +94,27 @@ class PartnerConfig:
             "merge_origin_s",
             "merge_distance_km",
             "memory_messages",
+            "merge_model_sigma_km",
+            "merge_model_sigma_s",
+            "merge_unknown_sigma_km",
+            "merge_unknown_sigma_s",
+            "merge_max_distance_km",
+            "clock_warn_s",
+            "clock_significance",
+            "clock_window_s",
+            "clock_heartbeat_window",
         )
+        if not 0.0 < self.merge_confidence < 1.0:
+            raise ValueError("merge_confidence: must be a probability in (0, 1)")
+        if self.clock_policy not in CLOCK_POLICIES:
+            raise ValueError(f"clock_policy: one of {', '.join(CLOCK_POLICIES)}")
+        if not self.clock_window_s > self.clock_warn_s:
+            raise ValueError("clock_window_s: must be > clock_warn_s")
+        if self.clock_min_picks < 2:
+            raise ValueError("clock_min_picks: must be >= 2")
+        for key in _FINITE:
+            if not math.isfinite(getattr(self, key)):
+                raise ValueError(f"{key}: must be finite")
         if math.isnan(self.max_clock_skew_s):
             raise ValueError("max_clock_skew_s: must be a number (inf disables the check)")
         for e in (*self.endpoints, self.export_endpoint):

@@ -31,6 +31,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from eew.bus import BusSetup, CurveClient, CurveServer, Signer
 from eew.bus.wire import Health
@@ -104,10 +105,14 @@ class PartnerExchange:
     stack : TravelTimeStack, optional
         P travel-time tables for the clock measurement (default: the event core's).
     rule : SameEvent, optional
-        The same-event test of the merge (default: :class:`SameEvent` with the section's
-        ``merge_origin_s`` and ``merge_distance_km``).
+        The same-event test of the merge (default: the section's ``merge_*`` keys,
+        :meth:`SameEvent.from_config`).
     clock_policy : ClockPolicy, optional
-        Clock-offset thresholds and policy (default :class:`ClockPolicy`).
+        Clock-offset thresholds and policy (default: the section's ``clock_*`` keys,
+        :meth:`ClockPolicy.from_config`).
+    clock_state : Path, optional
+        Where the measured clock offset is kept across restarts
+        (:mod:`eew.partner.clockstate`; None: not kept).
     """
 
     def __init__(
@@ -121,6 +126,7 @@ class PartnerExchange:
         stack: TravelTimeStack | None = None,
         rule: SameEvent | None = None,
         clock_policy: ClockPolicy | None = None,
+        clock_state: Path | None = None,
     ) -> None:
         if cfg.agency == own_agency:
             raise ValueError(f"agency: the partner cannot be ourselves ({own_agency})")
@@ -130,7 +136,7 @@ class PartnerExchange:
         self.clock = clock
         self.link = link
         self.imported = IdMemory(cfg.memory_messages)
-        rule = rule or SameEvent(origin_s=cfg.merge_origin_s, distance_km=cfg.merge_distance_km)
+        rule = rule or SameEvent.from_config(cfg)
         self.merger = AlertMerger(
             own_agency,
             cfg.agency,
@@ -144,7 +150,8 @@ class PartnerExchange:
             own_agency,
             self.stations,
             stack if stack is not None else load_stack(),
-            clock_policy,
+            clock_policy or ClockPolicy.from_config(cfg),
+            clock_state,
         )
         if link is not None:
             link.on_heartbeat = self.clock_monitor.heartbeat
@@ -167,11 +174,14 @@ class PartnerExchange:
 
     # ---- construction from the configuration ------------------------------------------------
     @classmethod
-    def build(cls, own: BusSetup, cfg: PartnerConfig, clock: Clock) -> PartnerExchange:
+    def build(
+        cls, own: BusSetup, cfg: PartnerConfig, clock: Clock, clock_state: Path | None = None
+    ) -> PartnerExchange:
         """Build the link and the export publisher from ``[partner]`` and our bus sections.
 
         With ``own.insecure`` the export is unsigned and without CURVE, and partner
-        messages are accepted unsigned (tests and demos only).
+        messages are accepted unsigned (tests and demos only). ``clock_state``: where the
+        measured clock offset is kept across restarts (None: not kept).
 
         Raises
         ------
@@ -201,7 +211,7 @@ class PartnerExchange:
         export = None
         if cfg.exporting:
             export = build_export_publisher(own, cfg, clock)
-        return cls(cfg, own.agency, stations, clock, link, export)
+        return cls(cfg, own.agency, stations, clock, link, export, clock_state=clock_state)
 
     def inventory(self, own: BusSetup) -> Inventory | None:
         """The partner's inventory (to merge into ours), or None if not configured."""

@@ -4,8 +4,9 @@ Policy "ours first, the partner's fills the gap" (``docs/cross_border.md``):
 
 * our own alerts are always published;
 * a partner alert whose event matches one of our active events (:class:`SameEvent`: within
-  the fixed ``merge_origin_s`` and ``merge_distance_km``, or statistically compatible given
-  both solutions' uncertainties and magnitudes) is **merged**: not re-published, only
+  ``merge_origin_s`` and ``merge_distance_km``, or statistically compatible given both
+  solutions' uncertainties and magnitudes, never beyond ``merge_max_distance_km``; the
+  ``merge_*`` keys of ``[partner]``) is **merged**: not re-published, only
   linked (``related(partner_event_id)`` -> our event id, logged);
 * a partner alert with no matching event of ours is **relayed** (re-published with the
   partner's agency code), and so are its later versions;
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from eew.model.alert import Alert
 from eew.model.geo import distances_km
 from eew.model.timeutil import NS_PER_S
+from eew.partner.config import PartnerConfig
 
 log = logging.getLogger("eew.partner.merge")
 
@@ -141,8 +143,8 @@ class SameEvent:
     pickers (errors the solutions' own sigmas do not include); ``L(M)`` is the rupture
     length of the larger magnitude (:func:`rupture_length_km`): the two centres may see
     different parts of a long rupture, so epicentres of a large event legitimately
-    differ by up to about ``L/2``. An unknown sigma counts as the fixed tolerance
-    (``distance_km`` radial, ``origin_s``).
+    differ by up to about ``L/2``. An unknown sigma counts as ``unknown_sigma_km`` (radial)
+    or ``unknown_sigma_s``.
 
     Two solutions are the same event if they are within the fixed tolerances (the
     earlier rule, kept as a floor: ``|dt| <= origin_s`` and ``d <= distance_km``) or if
@@ -159,6 +161,10 @@ class SameEvent:
         Model error added per axis [km] and to the origin time [s].
     max_distance_km : float
         Never the same event beyond this [km].
+    unknown_sigma_km, unknown_sigma_s : float
+        Uncertainty of a solution that has none: epicentre (radial) [km], origin time [s].
+
+    The ``[partner]`` keys ``merge_*`` set every attribute (:meth:`from_config`).
     """
 
     origin_s: float = 5.0
@@ -167,6 +173,22 @@ class SameEvent:
     model_sigma_km: float = 5.0
     model_sigma_s: float = 1.0
     max_distance_km: float = 150.0
+    unknown_sigma_km: float = 30.0
+    unknown_sigma_s: float = 5.0
+
+    @classmethod
+    def from_config(cls, cfg: PartnerConfig) -> SameEvent:
+        """The test with the ``merge_*`` keys of a ``[partner]`` section."""
+        return cls(
+            origin_s=cfg.merge_origin_s,
+            distance_km=cfg.merge_distance_km,
+            confidence=cfg.merge_confidence,
+            model_sigma_km=cfg.merge_model_sigma_km,
+            model_sigma_s=cfg.merge_model_sigma_s,
+            max_distance_km=cfg.merge_max_distance_km,
+            unknown_sigma_km=cfg.merge_unknown_sigma_km,
+            unknown_sigma_s=cfg.merge_unknown_sigma_s,
+        )
 
     def distance2(self, a: Alert, b: Alert) -> float:
         """The statistical distance ``D**2`` (inf if either solution has no epicentre)."""
@@ -178,12 +200,12 @@ class SameEvent:
         def known(v: float, default: float) -> float:
             return v if math.isfinite(v) else default
 
-        h2 = known(a.horizontal_sigma_km, self.distance_km) ** 2
-        h2 += known(b.horizontal_sigma_km, self.distance_km) ** 2
+        h2 = known(a.horizontal_sigma_km, self.unknown_sigma_km) ** 2
+        h2 += known(b.horizontal_sigma_km, self.unknown_sigma_km) ** 2
         mag = max(known(a.magnitude, -math.inf), known(b.magnitude, -math.inf))
         v_xy = h2 / 2 + self.model_sigma_km**2 + (rupture_length_km(mag) / 4) ** 2
-        v_t = known(a.origin_time_sigma_s, self.origin_s) ** 2
-        v_t += known(b.origin_time_sigma_s, self.origin_s) ** 2 + self.model_sigma_s**2
+        v_t = known(a.origin_time_sigma_s, self.unknown_sigma_s) ** 2
+        v_t += known(b.origin_time_sigma_s, self.unknown_sigma_s) ** 2 + self.model_sigma_s**2
         return km**2 / v_xy + dt**2 / v_t
 
     def __call__(self, a: Alert, b: Alert) -> float | None:
