@@ -69,22 +69,27 @@ def test_travel_times_use_great_circle_distances(setup) -> None:
 
 
 @pytest.mark.parametrize(
-    ("lat", "lon", "depth"),
+    ("lat", "lon", "depth", "max_error_km"),
     [
-        (41.26, 78.63, 13.0),  # Wushi, 264 km SE of Almaty
-        (41.70, 73.40, 10.0),  # Kambarata, 290 km SW
-        (42.50, 80.50, 15.0),  # eastern Tien Shan, 300 km E
+        (41.26, 78.63, 13.0, 5.0),  # Wushi, 264 km SE of Almaty
+        (41.70, 73.40, 10.0, 5.0),  # Kambarata, 290 km SW
+        # eastern Tien Shan, 300 km E, every station on one side: distance and origin
+        # time trade off; only the uncertainty has to say so
+        (42.50, 80.50, 15.0, None),
     ],
 )
-def test_regional_source_is_located_with_an_honest_uncertainty(setup, lat, lon, depth) -> None:
+def test_regional_source_is_located_with_an_honest_uncertainty(
+    setup, lat, lon, depth, max_error_km
+) -> None:
     locator, grid, _ids = setup
     x, y = grid.to_xy(lat, lon)
     tp = locator.p_times(float(x), float(y), depth)
     loc = locator.locate(np.arange(tp.size), tp, np.array([], dtype=np.int64), np.array([]))
     assert loc is not None
     err = _error_km(lat, lon, loc)
-    assert err < 5.0, f"{err:.1f} km"
-    assert err <= 3.0 * loc.horizontal_sigma_km + 1.0
+    if max_error_km is not None:
+        assert err < max_error_km, f"{err:.1f} km"
+    assert err <= 2.0 * loc.horizontal_sigma_km + 1.0, (err, loc.horizontal_sigma_km)
 
 
 def test_uncertainty_grows_with_the_scatter_of_the_picks(setup) -> None:

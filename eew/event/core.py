@@ -711,6 +711,7 @@ class EventCore:
             likelihood=likelihood,
             stations=tuple(sorted(sp.station_id for sp in picks)),
             forecasts=forecasts,
+            settled=ev.settled is not None,
         )
         if ev.lifecycle is None:
             ev.lifecycle = AlertLifecycle(*self._record_args)

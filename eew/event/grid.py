@@ -21,7 +21,7 @@ Each of its centre and half-widths is either pinned by the configuration
 * **no stations**: centre (0°, 0°) and half-widths of one margin, unless pinned.
 
 For the shipped 28 + 10 station inventory this rule gives a grid centred at 42.97° N
-76.17° E, ±300 km east-west and ±200 km north-south; the shipped ``config/eew.toml``
+76.17° E, ±310 km east-west and ±200 km north-south; the shipped ``config/eew.toml``
 pins a regional domain instead: 42.9° N 76.0° E, ±500 km by ±300 km (70.0-82.1° E,
 40.2-45.6° N), the Tien Shan to about 500 km from Almaty, where regional sources (Wushi,
 Kambarata) are located with Pg and Pn and the partner's stations.

@@ -512,11 +512,20 @@ class Locator:
         y = min(max(float(np.average(ry, weights=w)), float(g.y_km[0])), float(g.y_km[-1]))
         zs = self.stack.depth_km
         z = min(max(float(np.average(rz, weights=w)), float(zs[0])), float(zs[-1]))
-        h_sigma = float(np.sqrt(np.average((rx - x) ** 2 + (ry - y) ** 2, weights=w)))
+        # the uncertainty: EDT sums n(n-1)/2 pairs, so each pick's misfit counts about n/2
+        # times; the surface is tempered by that factor for its width, else the width
+        # shrinks too fast with n and a biased early solution looks certain
+        temper = 1.0 if many else max(1.0, 0.5 * picked.size)
+        wide = like_f >= lmax - 0.5 * temper
+        ww = np.exp((like_f[wide] - lmax) / temper)
+        h_sigma = float(
+            np.sqrt(np.average((fx[wide] - x) ** 2 + (fy[wide] - y) ** 2, weights=ww))
+        )
         # region touching the fine grid's edge: it extends further; widen the uncertainty
         half = float(self._fx.max())
-        if np.any(np.abs(rx - bx) >= half - 1e-6) or np.any(np.abs(ry - by) >= half - 1e-6):
-            cregion = sel[like_c >= float(like_c.max()) - 0.5]
+        wx, wy = fx[wide], fy[wide]
+        if np.any(np.abs(wx - bx) >= half - 1e-6) or np.any(np.abs(wy - by) >= half - 1e-6):
+            cregion = sel[like_c >= float(like_c.max()) - 0.5 * temper]
             h_sigma = max(
                 h_sigma,
                 float(
