@@ -158,12 +158,17 @@ def _interp_row(row: np.ndarray, step: float, dist: float) -> float:
 
 
 @njit(cache=True, inline="always")
-def _great_circle_km(
+def _surface_km(
     lat1: float, lon1: float, cos1: float, lat2: float, lon2: float, cos2: float
 ) -> float:
-    """Haversine distance between two points given in radians (with their cosines) [km]."""
-    a = math.sin(0.5 * (lat2 - lat1)) ** 2 + cos1 * cos2 * math.sin(0.5 * (lon2 - lon1)) ** 2
-    km: float = 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(a, 1.0)))
+    """Distance between two points given in radians (with their cosines) [km].
+
+    The equirectangular distance with the mean of the two latitudes' cosines as the
+    east-west scale: within 0.1 % of the great-circle distance up to 1000 km in the
+    Tien Shan's latitudes, without a trigonometric call per pair (the kernel's cost).
+    """
+    dx = (lon2 - lon1) * 0.5 * (cos1 + cos2)
+    km: float = EARTH_RADIUS_KM * math.sqrt((lat2 - lat1) ** 2 + dx * dx)
     return km
 
 
@@ -181,10 +186,11 @@ def tt_grid(
 ) -> np.ndarray:
     """Travel times ``[node, station]`` for nodes (x, y, depth-slice index zi) [s].
 
-    Node-to-station distances are great-circle distances (the nodes' grid coordinates
-    are projected back to latitude and longitude about ``lat0_deg``, ``lon0_deg``, the
-    grid's equirectangular projection; stations in radians): at regional distances the
-    flat projection's error reaches several kilometres (a second of P time at 400 km).
+    Node-to-station distances are surface distances on the sphere (:func:`_surface_km`;
+    the nodes' grid coordinates are projected back to latitude and longitude about
+    ``lat0_deg``, ``lon0_deg``, the grid's equirectangular projection; stations in
+    radians): at regional distances the flat projection's own error reaches several
+    kilometres (a second of P time at 400 km).
     """
     n = x.shape[0]
     m = slat.shape[0]
@@ -197,7 +203,7 @@ def tt_grid(
         lo = math.radians(lon0_deg + x[k] / (KM_PER_DEG * c0))
         cl = math.cos(la)
         for j in range(m):
-            d = _great_circle_km(la, lo, cl, slat[j], slon[j], scos[j])
+            d = _surface_km(la, lo, cl, slat[j], slon[j], scos[j])
             out[k, j] = _interp_row(row, step, d)
     return out
 
@@ -518,9 +524,7 @@ class Locator:
         temper = 1.0 if many else max(1.0, 0.5 * picked.size)
         wide = like_f >= lmax - 0.5 * temper
         ww = np.exp((like_f[wide] - lmax) / temper)
-        h_sigma = float(
-            np.sqrt(np.average((fx[wide] - x) ** 2 + (fy[wide] - y) ** 2, weights=ww))
-        )
+        h_sigma = float(np.sqrt(np.average((fx[wide] - x) ** 2 + (fy[wide] - y) ** 2, weights=ww)))
         # region touching the fine grid's edge: it extends further; widen the uncertainty
         half = float(self._fx.max())
         wx, wy = fx[wide], fy[wide]
