@@ -258,9 +258,10 @@ class EventConfig:
     )
     grid_step_km: float = _f(10.0, "coarse grid spacing [km]; a 1 km grid refines it")
     teleseism_max_slowness_s_km: float = _f(
-        0.125,
-        "picks fitting a plane wave faster than 8 km/s (Pn or steeper) across the network "
-        "come from a distant or teleseismic source [s/km]",
+        0.118,
+        "picks fitting a plane wave faster than 8.5 km/s across the network (faster than the "
+        "8.0 km/s Pn of any crustal source in the region, with a margin for pick errors) come "
+        "from a teleseismic or deep distant source [s/km]",
     )
     plane_wave_max_rms_s: float = _f(0.2, "RMS misfit below which the picks form a plane wave [s]")
     plane_wave_min_aperture_km: float = _f(
@@ -277,6 +278,23 @@ class EventConfig:
     depth_prior_sigma_km: float = _f(10.0, "width of that prior [km]")
     distance_prior_km: float = _f(
         100.0, "width of the location prior on the distance from the first-picked station [km]"
+    )
+    settled_sigma_km: float = _f(
+        3.0,
+        "a location has settled once its horizontal uncertainty is below this (with "
+        "settled_min_picks picks); later picks then move it by no more than its uncertainty [km]",
+    )
+    settled_min_picks: int = _f(6, "picks a location needs before it can settle")
+    regional_max_relative_sigma: float = _f(
+        0.1,
+        "an event farther than max_nearest_station_km from every station that picked it is "
+        "alerted once settled_min_picks picks locate it with a horizontal uncertainty below "
+        "this fraction of that distance (a regional source: Wushi, 200 km from the nearest)",
+    )
+    settled_max_residual_s: float = _f(
+        1.0,
+        "a pick whose P residual against the settled location exceeds this (an S phase, coda, "
+        "a late or clipped station) is left out of the location [s]",
     )
 
     def check(self) -> None:
@@ -300,9 +318,14 @@ class EventConfig:
             "max_nearest_station_km",
             "depth_prior_sigma_km",
             "distance_prior_km",
+            "settled_sigma_km",
+            "settled_max_residual_s",
+            "regional_max_relative_sigma",
         )
         if self.min_picks_event < 2:
             raise ValueError("min_picks_event: must be >= 2")
+        if self.settled_min_picks < 4:
+            raise ValueError("settled_min_picks: must be >= 4")
         for key in ("grid_half_width_km", "grid_half_height_km"):
             if getattr(self, key) is not None:
                 _positive(self, key)

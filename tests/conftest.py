@@ -385,8 +385,8 @@ hypothesis.settings.load_profile("default")
 PINNED_GRID = {
     "grid_center_lat_deg": 42.9,
     "grid_center_lon_deg": 76.0,
-    "grid_half_width_km": 300.0,
-    "grid_half_height_km": 220.0,
+    "grid_half_width_km": 500.0,
+    "grid_half_height_km": 300.0,
 }
 
 

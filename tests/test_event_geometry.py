@@ -137,13 +137,13 @@ def pick_sets(draw: st.DrawFn, n_stations: int) -> list[tuple[int, float]]:
 def test_shipped_configuration_pins_the_calibrated_grid() -> None:
     ev = load_settings().config.event
     assert (ev.grid_center_lat_deg, ev.grid_center_lon_deg) == (42.9, 76.0)
-    assert (ev.grid_half_width_km, ev.grid_half_height_km) == (300.0, 220.0)
+    assert (ev.grid_half_width_km, ev.grid_half_height_km) == (500.0, 300.0)
     inv = load_inventory(load_settings().config.stationxml_paths())
     lat, lon = zip(*[(v[0], v[1]) for v in inv.stations().values()], strict=True)
     spec = grid_spec(ev, np.array(lat), np.array(lon), STACK)
     assert spec.followed == ()
     assert (spec.lat0_deg, spec.lon0_deg, spec.half_width_km, spec.half_height_km) == (
-        42.9, 76.0, 300.0, 220.0,
+        42.9, 76.0, 500.0, 300.0,
     )
     assert not any(station_coverage(spec, np.array(lat), np.array(lon), STACK))
 
@@ -155,7 +155,8 @@ def test_default_grid_follows_the_shipped_inventory() -> None:
     assert len(spec.followed) == 4
     assert spec.lat0_deg == pytest.approx(42.97, abs=0.01)
     assert spec.lon0_deg == pytest.approx(76.17, abs=0.01)
-    assert (spec.half_width_km, spec.half_height_km) == (300.0, 200.0)
+    # the stations' east-west extent (206 km) + the 100 km margin, rounded up to 10 km
+    assert (spec.half_width_km, spec.half_height_km) == (310.0, 200.0)
     assert not any(station_coverage(spec, coords[:, 0], coords[:, 1], STACK))
 
 
@@ -192,10 +193,10 @@ def test_network_on_two_continents_follows_the_larger_cluster() -> None:
 def test_pinned_grid_larger_than_the_tables_sets_far_stations_aside() -> None:
     ev = dataclasses.replace(
         FOLLOW, grid_center_lat_deg=0.0, grid_center_lon_deg=0.0,
-        grid_half_width_km=1000.0, grid_half_height_km=1000.0,
+        grid_half_width_km=1200.0, grid_half_height_km=1200.0,
     )
-    lat = np.array([0.0, 0.0, 8.0])
-    lon = np.array([0.0, 2.0, 0.0])  # the third is 890 km away: the tables reach 600 km
+    lat = np.array([0.0, 0.0, 9.5])
+    lon = np.array([0.0, 2.0, 0.0])  # the third is 1056 km away: the tables reach 1000 km
     spec = grid_spec(ev, lat, lon, STACK)
     assert station_coverage(spec, lat, lon, STACK) == ["", "", BEYOND_TABLES]
 

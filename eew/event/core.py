@@ -41,6 +41,7 @@ from eew.event.incident import IncidentBook
 from eew.event.lifecycle import AlertLifecycle, EventRecord
 from eew.event.locate import Location, Locator, TravelTimeStack
 from eew.event.onsite import OnsiteDetector
+from eew.event.settle import bounded_move, has_settled, residual_keep
 from eew.event.stations import StationPick
 from eew.event.targets import Target
 from eew.inventory import Inventory
@@ -90,12 +91,19 @@ class _Event:
         self.picks: dict[str, StationPick] = {sp.station_id: sp for sp in picks}
         self.secondary: list[StationPick] = []
         self.location: Location | None = None
+        #: the settled location (:mod:`eew.event.settle`), once there is one
+        self.settled: Location | None = None
+        #: the previous unbounded estimate and its number of picks (settling needs two
+        #: successive estimates from different picks that agree)
+        self.previous: tuple[Location, int] | None = None
         self.t_ref_ns = min(sp.time_ns for sp in picks)
         self.origin_ns = self.t_ref_ns
         self.last_change_ns = 0
         self.located_n = 0
         self.located_at_ns = 0
         self.teleseism = False
+        #: the picks once formed a plane wave faster than any regional Pn (for good)
+        self.plane_wave = False
         self.distant = False
         self.closed = False
         self.lifecycle: AlertLifecycle | None = None
@@ -386,7 +394,7 @@ class EventCore:
         if cached is not None and cached[0] is loc:
             return cached[1], cached[2], cached[3]
         x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
-        d = np.hypot(self.locator.sx - float(x), self.locator.sy - float(y))
+        d = self.locator.station_distances_km(float(x), float(y))
         tp = (
             ev.origin_ns
             + self.locator._interp_depth(loc.depth_km, self.locator.stack.p_s, d) * NS_PER_S
@@ -558,6 +566,65 @@ class EventCore:
             log.info("event %d: pick at %s removed as an outlier", ev.number, bad.station_id)
         return loc, picks
 
+    def _settled_consistent(self, ev: _Event, picks: list[StationPick]) -> list[StationPick]:
+        """The picks whose P residual against the settled location is acceptable.
+
+        All of them before the location has settled, or when fewer than
+        ``min_picks_event`` would be left (:mod:`eew.event.settle`).
+        """
+        s = ev.settled
+        if s is None:
+            return picks
+        x, y = self.grid.to_xy(s.latitude_deg, s.longitude_deg)
+        tt = self.locator.p_times(float(x), float(y), s.depth_km)
+        r = np.array(
+            [
+                sp.time_ns / NS_PER_S - s.origin_time_s - tt[self._index[sp.station_id]]
+                for sp in picks
+            ]
+        )
+        keep = residual_keep(r, self.cfg.settled_max_residual_s)
+        if int(keep.sum()) < self.cfg.min_picks_event:
+            return picks
+        return [sp for sp, k in zip(picks, keep, strict=True) if k]
+
+    def _stabilise(self, ev: _Event, loc: Location, picks: list[StationPick]) -> Location:
+        """Bound the move of a settled location; settle (or tighten) on a good solution."""
+        c = self.cfg
+        s = ev.settled
+        prev, ev.previous = ev.previous, (loc, len(picks))
+        if s is not None:
+            idx = np.array([self._index[sp.station_id] for sp in picks], dtype=np.int64)
+            t = np.array([sp.time_ns / NS_PER_S for sp in picks])
+
+            def travel(x: float, y: float) -> np.ndarray:
+                return self.locator.p_times(x, y, loc.depth_km)[idx]
+
+            loc = bounded_move(s, loc, self.grid, t, travel)
+        if (
+            has_settled(loc, len(picks), c.settled_sigma_km, c.settled_min_picks)
+            and (s is None or loc.horizontal_sigma_km <= s.horizontal_sigma_km)
+            and (s is not None or self._confirmed(prev, loc, len(picks)))
+        ):
+            ev.settled = loc
+        return loc
+
+    def _confirmed(self, prev: tuple[Location, int] | None, loc: Location, n: int) -> bool:
+        """The previous estimate, from fewer picks, had settled too and agrees with ``loc``."""
+        if prev is None or prev[1] >= n:
+            return False
+        p = prev[0]
+        c = self.cfg
+        if not has_settled(p, prev[1], c.settled_sigma_km, c.settled_min_picks):
+            return False
+        d = distances_km(
+            p.latitude_deg,
+            p.longitude_deg,
+            np.array([loc.latitude_deg]),
+            np.array([loc.longitude_deg]),
+        )[0]
+        return bool(d <= max(p.horizontal_sigma_km, loc.horizontal_sigma_km))
+
     def _acceptable(self, loc: Location) -> bool:
         rms = float(np.sqrt(np.mean(loc.residuals_s**2)))
         if rms > self.cfg.max_residual_s:
@@ -589,15 +656,17 @@ class EventCore:
             return
         loc: Location | None
         if changed or (len(picks) < 8 and now - ev.located_at_ns >= NS_PER_S):
-            loc = self._locate(picks, now)
+            use = self._settled_consistent(ev, picks)
+            loc = self._locate(use, now)
             if loc is not None:
                 if changed:
-                    loc, picks = self._drop_outliers(ev, loc, picks, now)
-                self._set_location(ev, loc, now)
+                    loc, use = self._drop_outliers(ev, loc, use, now)
+                    picks = [sp for sp in picks if sp.station_id in ev.picks]
+                self._set_location(ev, self._stabilise(ev, loc, use), now)
         loc = ev.location
         assert loc is not None
         ev.distant = self._on_edge(loc)
-        ev.teleseism = self._teleseismic(picks)
+        ev.teleseism = self._teleseismic(ev, picks)
         if ev.teleseism or ev.distant:
             if not getattr(ev, "_flagged", False):
                 ev._flagged = True  # type: ignore[attr-defined]
@@ -642,6 +711,7 @@ class EventCore:
             likelihood=likelihood,
             stations=tuple(sorted(sp.station_id for sp in picks)),
             forecasts=forecasts,
+            settled=ev.settled is not None,
         )
         if ev.lifecycle is None:
             ev.lifecycle = AlertLifecycle(*self._record_args)
@@ -651,14 +721,26 @@ class EventCore:
             self._sink(out)
 
     def _near_network(self, ev: _Event, picks: list[StationPick], loc: Location) -> bool:
-        """The source must be close to the stations that picked it (EPIC's network check)."""
+        """The source must be close to the stations that picked it (EPIC's network check).
+
+        A regional source farther away (Wushi, 200 km from the nearest station) passes
+        once its location has settled: many picks and a small uncertainty inside the grid.
+        """
         d = distances_km(
             loc.latitude_deg,
             loc.longitude_deg,
             np.array([sp.latitude_deg for sp in picks]),
             np.array([sp.longitude_deg for sp in picks]),
         )
-        return bool(d.min() <= self.cfg.max_nearest_station_km)
+        nearest = float(d.min())
+        if nearest <= self.cfg.max_nearest_station_km or ev.settled is not None:
+            return True
+        # a regional source: enough picks and an uncertainty small against its distance
+        c = self.cfg
+        return (
+            len(picks) >= c.settled_min_picks
+            and loc.horizontal_sigma_km <= c.regional_max_relative_sigma * nearest
+        )
 
     def _magnitude(self, ev: _Event, picks: list[StationPick]) -> mag.EventMagnitude | None:
         loc = ev.location
@@ -667,8 +749,17 @@ class EventCore:
         idx = [self._index[sp.station_id] for sp in picks]
         return mag.event_magnitude(picks, ts_all[idx], repi_all[idx], loc.depth_km)
 
-    def _teleseismic(self, picks: list[StationPick]) -> bool:
-        """A plane wavefront across the network, or the tau/Pd teleseism line (:mod:`.distant`)."""
+    def _teleseismic(self, ev: _Event, picks: list[StationPick]) -> bool:
+        """A plane wavefront across the network, or the tau/Pd teleseism line (:mod:`.distant`).
+
+        The plane wave (faster than the Pn of any crustal source in the region) marks the
+        event for good: later picks far from the first ones curve the front of a distant
+        source too. The tau/Pd line applies only until the location has settled: a
+        well-located regional source (Kambarata, Wushi: 200-300 km away) has the long,
+        small P of a distant one but is inside the region.
+        """
+        if ev.plane_wave:
+            return True
         c = self.cfg
         x, y = self.grid.to_xy(
             np.array([p.latitude_deg for p in picks]), np.array([p.longitude_deg for p in picks])
@@ -682,7 +773,10 @@ class EventCore:
             c.plane_wave_max_rms_s,
             c.teleseism_max_slowness_s_km,
         ):
+            ev.plane_wave = True
             return True
+        if ev.settled is not None:
+            return False
         pds, taus = [], []
         for sp in picks:
             m = sp.latest()

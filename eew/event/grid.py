@@ -10,7 +10,7 @@ Each of its centre and half-widths is either pinned by the configuration
   a network across the antimeridian gets a box across it, not one around the globe;
 * **half-widths**: the stations' largest east-west (north-south) offset from the centre
   plus :data:`GRID_MARGIN_KM`, rounded up to a whole coarse step, and at most half the
-  distance the travel-time tables reach (:func:`max_half_width_km`: 300 km for the 600 km
+  distance the travel-time tables reach (:func:`max_half_width_km`: 500 km for the 1000 km
   ALM-1D tables), so that every node-to-station distance along an axis stays inside them;
 * **a network on two continents** (stations that do not fit in such a box): the grid
   follows the largest cluster. The station with the most others within that largest
@@ -21,9 +21,10 @@ Each of its centre and half-widths is either pinned by the configuration
 * **no stations**: centre (0°, 0°) and half-widths of one margin, unless pinned.
 
 For the shipped 28 + 10 station inventory this rule gives a grid centred at 42.97° N
-76.17° E, ±300 km east-west and ±200 km north-south; the shipped ``config/eew.toml``
-pins the grid the event core was calibrated with instead (42.9° N 76.0° E, ±300 km by
-±220 km).
+76.17° E, ±310 km east-west and ±200 km north-south; the shipped ``config/eew.toml``
+pins a regional domain instead: 42.9° N 76.0° E, ±500 km by ±300 km (70.0-82.1° E,
+40.2-45.6° N), the Tien Shan to about 500 km from Almaty, where regional sources (Wushi,
+Kambarata) are located with Pg and Pn and the partner's stations.
 
 :func:`station_coverage` says which stations the grid can use. A station outside the
 grid (the location would be outside the grid the search covers), or farther from its

@@ -50,6 +50,9 @@ class EventRecord:
     likelihood: float
     stations: tuple[str, ...]
     forecasts: tuple[TargetForecast, ...]
+    #: the location has settled (:mod:`eew.event.settle`): later picks move it by no more
+    #: than its uncertainty
+    settled: bool = False
 
     @property
     def max_intensity(self) -> float:

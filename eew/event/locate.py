@@ -35,7 +35,7 @@ from typing import Protocol, overload
 import numpy as np
 from numba import njit
 
-from eew.model.geo import KM_PER_DEG
+from eew.model.geo import EARTH_RADIUS_KM, KM_PER_DEG, distances_km
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,12 @@ class Grid:
         if not -180.0 <= lon <= 180.0:
             lon = (lon + 180.0) % 360.0 - 180.0
         return min(max(lat, -90.0), 90.0), lon
+
+    def to_latlon_array(self, x_km: np.ndarray, y_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse projection of arrays (no wrapping: longitudes may pass ±180°)."""
+        lat = self.lat0_deg + np.asarray(y_km, dtype=float) / KM_PER_DEG
+        lon = self.lon0_deg + np.asarray(x_km, dtype=float) / (KM_PER_DEG * self._cos())
+        return lat, lon
 
     def contains(self, x_km: float, y_km: float) -> bool:
         """True if a point lies within the grid's nodes (the region the search covers)."""
@@ -151,24 +157,53 @@ def _interp_row(row: np.ndarray, step: float, dist: float) -> float:
     return inside
 
 
+@njit(cache=True, inline="always")
+def _surface_km(
+    lat1: float, lon1: float, cos1: float, lat2: float, lon2: float, cos2: float
+) -> float:
+    """Distance between two points given in radians (with their cosines) [km].
+
+    The equirectangular distance with the mean of the two latitudes' cosines as the
+    east-west scale: within 0.1 % of the great-circle distance up to 1000 km in the
+    Tien Shan's latitudes, without a trigonometric call per pair (the kernel's cost).
+    """
+    dx = (lon2 - lon1) * 0.5 * (cos1 + cos2)
+    km: float = EARTH_RADIUS_KM * math.sqrt((lat2 - lat1) ** 2 + dx * dx)
+    return km
+
+
 @njit(cache=True)
 def tt_grid(
     x: np.ndarray,
     y: np.ndarray,
     zi: np.ndarray,
-    sx: np.ndarray,
-    sy: np.ndarray,
+    slat: np.ndarray,
+    slon: np.ndarray,
     tt: np.ndarray,
     step: float,
+    lat0_deg: float,
+    lon0_deg: float,
 ) -> np.ndarray:
-    """Travel times ``[node, station]`` for nodes (x, y, depth-slice index zi) [s]."""
+    """Travel times ``[node, station]`` for nodes (x, y, depth-slice index zi) [s].
+
+    Node-to-station distances are surface distances on the sphere (:func:`_surface_km`;
+    the nodes' grid coordinates are projected back to latitude and longitude about
+    ``lat0_deg``, ``lon0_deg``, the grid's equirectangular projection; stations in
+    radians): at regional distances the flat projection's own error reaches several
+    kilometres (a second of P time at 400 km).
+    """
     n = x.shape[0]
-    m = sx.shape[0]
+    m = slat.shape[0]
     out = np.empty((n, m), dtype=np.float32)
+    c0 = max(math.cos(math.radians(lat0_deg)), 1e-9)
+    scos = np.cos(slat)
     for k in range(n):
         row = tt[zi[k]]
+        la = math.radians(lat0_deg + y[k] / KM_PER_DEG)
+        lo = math.radians(lon0_deg + x[k] / (KM_PER_DEG * c0))
+        cl = math.cos(la)
         for j in range(m):
-            d = math.sqrt((x[k] - sx[j]) ** 2 + (y[k] - sy[j]) ** 2)
+            d = _surface_km(la, lo, cl, slat[j], slon[j], scos[j])
             out[k, j] = _interp_row(row, step, d)
     return out
 
@@ -327,15 +362,17 @@ class Locator:
         self.search_radius_km = search_radius_km
         self.many_picks = many_picks
         self.sx, self.sy = grid.to_xy(station_lat_deg, station_lon_deg)
+        # stations in radians, on the grid's side of the antimeridian (great-circle times)
+        slat, slon = grid.to_latlon_array(self.sx, self.sy)
+        self._slat = np.radians(slat)
+        self._slon = np.radians(slon)
         # the coarse pass uses every other depth slice (the fine pass uses all of them)
         coarse_z = np.arange(0, grid.depth_km.size, 2)
         xx, yy, zz = np.meshgrid(grid.x_km, grid.y_km, coarse_z, indexing="ij")
         self._cx = xx.ravel().astype(np.float64)
         self._cy = yy.ravel().astype(np.float64)
         self._cz = zz.ravel().astype(np.int64)
-        self.coarse_tt = tt_grid(
-            self._cx, self._cy, self._cz, self.sx, self.sy, stack.p_s, stack.distance_step_km
-        )
+        self.coarse_tt = self._tt(self._cx, self._cy, self._cz)
         step = float(np.median(np.diff(grid.x_km))) if grid.x_km.size > 1 else 10.0
         self._coarse_step = step
         f = np.arange(-fine_half_width_km, fine_half_width_km + 1e-9, fine_step_km)
@@ -343,6 +380,25 @@ class Locator:
         self._fx = fx.ravel()
         self._fy = fy.ravel()
         self._fz = fz.ravel().astype(np.int64)
+
+    def _tt(self, x: np.ndarray, y: np.ndarray, zi: np.ndarray) -> np.ndarray:
+        g = self.grid
+        return tt_grid(
+            x,
+            y,
+            zi,
+            self._slat,
+            self._slon,
+            self.stack.p_s,
+            self.stack.distance_step_km,
+            g.lat0_deg,
+            g.lon0_deg,
+        )
+
+    def station_distances_km(self, x_km: float, y_km: float) -> np.ndarray:
+        """Great-circle distances from a grid point to every station [km]."""
+        lat, lon = self.grid.to_latlon(x_km, y_km)
+        return distances_km(lat, lon, np.degrees(self._slat), np.degrees(self._slon))
 
     def p_times(self, x_km: float, y_km: float, depth_km: float) -> np.ndarray:
         """P travel times from a point to every station [s] (depth interpolated)."""
@@ -352,11 +408,13 @@ class Locator:
         self, x_km: float, y_km: float, depth_km: float, tx_km: np.ndarray, ty_km: np.ndarray
     ) -> np.ndarray:
         """S travel times from a hypocentre to arbitrary surface points [s]."""
-        d = np.hypot(np.asarray(tx_km) - x_km, np.asarray(ty_km) - y_km)
+        lat, lon = self.grid.to_latlon(x_km, y_km)
+        tlat, tlon = self.grid.to_latlon_array(np.asarray(tx_km), np.asarray(ty_km))
+        d = distances_km(lat, lon, tlat, tlon)
         return self._interp_depth(depth_km, self.stack.s_s, d)
 
     def _times(self, x_km: float, y_km: float, depth_km: float, table: np.ndarray) -> np.ndarray:
-        d = np.hypot(self.sx - x_km, self.sy - y_km)
+        d = self.station_distances_km(x_km, y_km)
         return self._interp_depth(depth_km, table, d)
 
     def _interp_depth(self, depth_km: float, table: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -440,7 +498,7 @@ class Locator:
         keep = (fx >= g.x_km[0]) & (fx <= g.x_km[-1]) & (fy >= g.y_km[0]) & (fy <= g.y_km[-1])
         if not keep.all():  # the fine grid ends where the grid does
             fx, fy, fz = fx[keep], fy[keep], fz[keep]
-        tt_f = tt_grid(fx, fy, fz, self.sx, self.sy, self.stack.p_s, self.stack.distance_step_km)
+        tt_f = self._tt(fx, fy, fz)
         if many:
             like_f = origin_likelihood(tt_f, picked, t_pick_s, self.sigma_s)
         else:
@@ -460,11 +518,18 @@ class Locator:
         y = min(max(float(np.average(ry, weights=w)), float(g.y_km[0])), float(g.y_km[-1]))
         zs = self.stack.depth_km
         z = min(max(float(np.average(rz, weights=w)), float(zs[0])), float(zs[-1]))
-        h_sigma = float(np.sqrt(np.average((rx - x) ** 2 + (ry - y) ** 2, weights=w)))
+        # the uncertainty: EDT sums n(n-1)/2 pairs, so each pick's misfit counts about n/2
+        # times; the surface is tempered by that factor for its width, else the width
+        # shrinks too fast with n and a biased early solution looks certain
+        temper = 1.0 if many else max(1.0, 0.5 * picked.size)
+        wide = like_f >= lmax - 0.5 * temper
+        ww = np.exp((like_f[wide] - lmax) / temper)
+        h_sigma = float(np.sqrt(np.average((fx[wide] - x) ** 2 + (fy[wide] - y) ** 2, weights=ww)))
         # region touching the fine grid's edge: it extends further; widen the uncertainty
         half = float(self._fx.max())
-        if np.any(np.abs(rx - bx) >= half - 1e-6) or np.any(np.abs(ry - by) >= half - 1e-6):
-            cregion = sel[like_c >= float(like_c.max()) - 0.5]
+        wx, wy = fx[wide], fy[wide]
+        if np.any(np.abs(wx - bx) >= half - 1e-6) or np.any(np.abs(wy - by) >= half - 1e-6):
+            cregion = sel[like_c >= float(like_c.max()) - 0.5 * temper]
             h_sigma = max(
                 h_sigma,
                 float(
@@ -476,6 +541,11 @@ class Locator:
         ots = t_pick_s - tp
         ot = float(np.median(ots))
         ot_sigma = float(np.std(ots)) if ots.size > 1 else self.sigma_s
+        # the likelihood assumes residuals of sigma_s; where the picks scatter more (a wrong
+        # pick, a model error), the surface is too narrow: widen it by their RMS / sigma_s
+        if ots.size > 3:
+            rms = float(np.sqrt(np.mean((ots - ot) ** 2) * ots.size / (ots.size - 3)))
+            h_sigma *= max(1.0, rms / self.sigma_s)
         lat, lon = self.grid.to_latlon(x, y)
         return Location(
             latitude_deg=lat,
