@@ -186,3 +186,78 @@ def test_what_the_publisher_no_longer_holds_is_counted_lost(
     wait_for(lambda: got.pump() and sub.statistics().messages.lost == 20, what="20 lost")
     assert any("LOST" in r.getMessage() for r in caplog.records)
     receive_until(sub, lambda m: m.kind == "heartbeat")  # still working
+
+
+def test_partner_picks_published_while_the_partner_restarted_reach_the_link(
+    bus: Bus, tmp_path
+) -> None:
+    """The partner link (eew.partner) is a bus subscriber: the Kyrgyz export publisher
+    restarts and publishes picks before our link is back; every pick reaches the link's
+    queue once, and the restart is not counted as messages missed."""
+    import asyncio
+
+    import nacl.signing
+
+    from eew.bus import Publisher, Signer, Verifier
+    from eew.partner.config import PartnerConfig
+    from eew.partner.link import PartnerLink
+
+    key = nacl.signing.SigningKey.generate()
+    clock = WallClock()
+
+    def kg_publisher(endpoint: str) -> Publisher:
+        pub = Publisher(
+            BusConfig(endpoint=endpoint, heartbeat_interval_s=0.5),
+            agency="KG-MES",
+            clock=clock,
+            signer=Signer("KG-MES", key),
+            curve=None,
+            context=bus.tracker.context(),
+        )
+        pub.start()
+        return pub
+
+    pub = kg_publisher("tcp://127.0.0.1:*")
+    endpoint = pub.endpoint
+    cfg = PartnerConfig(
+        enabled=True, endpoints=(endpoint,), trusted_key_file="x", inventory_file="x"
+    )
+    got: list[str] = []
+
+    async def drain(link: PartnerLink, n: int, timeout_s: float) -> None:
+        t_end = time.monotonic() + timeout_s
+        while len(got) < n and time.monotonic() < t_end:
+            item = link.get_nowait()
+            if item is None:
+                await asyncio.sleep(0.02)
+            elif isinstance(item[0], Pick):
+                got.append(item[0].pick_id)
+
+    async def main() -> None:
+        nonlocal pub
+        link = PartnerLink(cfg, Verifier({"KG-MES": (key.verify_key,)}), clock)
+        link.start()
+        try:
+            t_end = time.monotonic() + 20
+            while pub.statistics().subscriptions < 3 and time.monotonic() < t_end:
+                await asyncio.sleep(0.02)
+            for n in range(10):
+                pub.publish_pick(_pick(n))
+            await drain(link, 10, 20)
+            pub.close()
+            pub = kg_publisher(endpoint)
+            for n in range(10, 50):  # before the link has reconnected
+                pub.publish_pick(_pick(n))
+            await drain(link, 50, 30)
+            await asyncio.sleep(0.5)
+            await drain(link, 51, 0.5)  # a duplicate would show here
+            st = link.statistics().gate
+            assert st.restarts >= 1 and st.missed == 0 and st.lost == 0, st
+        finally:
+            await link.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        pub.close()
+    assert sorted(got) == sorted(_expect(range(50)))
