@@ -464,17 +464,25 @@ class Daemon:
     async def _central(self) -> None:
         upstream = self.upstream
         assert upstream is not None
+        n = 0
         while True:
-            self._central_one(*await upstream.get())
+            self._central_one(*await upstream.get())  # (no suspension while picks are queued)
+            n += 1
+            if n % _YIELD_EVERY == 0 or self._signalled:  # links, heartbeats, the stop
+                await asyncio.sleep(0)
 
     async def _partner(self) -> None:
         partner = self.partner
         assert partner is not None and partner.link is not None
+        n = 0
         while True:
-            value, arrival_ns = await partner.link.get()
+            value, arrival_ns = await partner.link.get()  # (no suspension while queued)
             pick = partner.accept(value)  # alerts: merge policy and relay; picks: checked
             if pick is not None:
                 self._central_one(pick, arrival_ns)
+            n += 1
+            if n % _YIELD_EVERY == 0 or self._signalled:  # a resent burst shares the loop
+                await asyncio.sleep(0)
 
     def _central_one(self, pick: Pick, arrival_ns: int) -> None:
         self.chain.feed_pick(pick, arrival_ns)
