@@ -125,8 +125,10 @@ class Proc:
 
 # ---- set-up ---------------------------------------------------------------------------------
 def simulate(work: Path, minutes: float) -> Path:
-    """The archive: ``minutes`` of AW and KN HH? channels with the events of EVENTS."""
+    """The archive: ``minutes`` of AW and KN HH? channels with the events of EVENTS
+    (made once per length in ``work``, then reused)."""
     length_s = round(minutes * 60)
+    work.mkdir(parents=True, exist_ok=True)
     out = work / f"archive_{length_s}s"
     if (out / "truth.json").is_file():
         return out
@@ -360,7 +362,7 @@ def run(args: argparse.Namespace) -> int:
     for old in work.glob("*.events.json"):
         old.unlink()
     t_sim = time.monotonic()
-    archive = simulate(work, args.minutes)
+    archive = simulate(Path(args.archive_dir or work), args.minutes)
     sim_s = time.monotonic() - t_sim
     length_s = round(args.minutes * 60)
     trusted = make_keys(work)
@@ -553,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=60.0, help="data length [min]")
     parser.add_argument("--speed", type=float, default=20.0, help="times real time")
     parser.add_argument("--workdir", default="/tmp/eew_soak", help="archive, keys, logs")
+    parser.add_argument("--archive-dir", help="where the simulated archive is kept (workdir)")
     parser.add_argument(
         "--no-serve-faults", action="store_true", help="no server restarts (diagnosis)"
     )

@@ -3,11 +3,13 @@ subscribers, with two server restarts (one SIGKILL), a restart of each daemon mi
 and a stalled subscriber; no record, no alert lost, nothing delivered twice.
 
 About 1.5-2 min on a loaded 2-core machine (5 minutes of data at 20x, plus four daemon
-start-ups); the full hour is ``python benchmarks/bench_soak.py`` (benchmarks/README.md).
+start-ups; the archive is simulated once, about 1 min, and kept in the cache folder of
+``eew simulate``); the full hour is ``python benchmarks/bench_soak.py`` (benchmarks/README.md).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_short_soak_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     argv = [sys.executable, str(ROOT / "benchmarks" / "bench_soak.py")]
-    argv += ["--minutes", "5", "--workdir", str(tmp_path)]
+    cache = Path(os.environ.get("EEW_CACHE_DIR", Path.home() / ".cache" / "eew")) / "soak"
+    argv += ["--minutes", "5", "--workdir", str(tmp_path), "--archive-dir", str(cache)]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=ROOT)
     report = p.stdout[p.stdout.find("soak:") :]
     print(report)
