@@ -168,3 +168,51 @@ def test_process_exits_within_1_s_of_sigterm_mid_event_with_state_saved(tmp_path
     assert logged <= exit_s
     state = json.loads((tmp_path / "state.json").read_text())
     assert len(state["servers"][f"127.0.0.1:{port}"]) > 10
+
+
+def test_a_daemon_behind_its_data_still_exits_within_1_s_of_sigterm(tmp_path):
+    """Data served far faster than real time: the daemon has a queue to drain when the
+    signal comes. The drain is bounded (``drain_s`` at most 0.5 s, the default): the
+    process still exits within 1 s, with its state saved."""
+    serve = _eew(
+        "serve",
+        str(ROOT / "waveforms_samples" / "local_m4.5"),
+        "--listen",
+        "127.0.0.1:0",
+        "--speed",
+        "200",
+        "--now",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    run = None
+    try:
+        port = int(serve.stdout.readline().rsplit(":", 1)[1].split()[0])
+        cfg = _config(tmp_path / "station.toml", port)
+        run = _eew("run", "--config", str(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        lines = _wait_line(run.stderr, "daemon started", 30)
+        lines += _wait_line(run.stderr, re.compile(r" heartbeat .*packets=[1-9]"), 60)
+        t0 = time.monotonic()
+        run.send_signal(signal.SIGTERM)
+        rc = run.wait(10)
+        exit_s = time.monotonic() - t0
+        lines += run.stderr.readlines()
+    finally:
+        _close(run, serve)
+    text = "".join(lines)
+    assert rc == 0, text[-3000:]
+    stopped = re.search(r"daemon stopped .*drained=(\d+).*stop_s=([0-9.]+)", text)
+    assert stopped is not None, text[-2000:]
+    print(f"exit {exit_s:.3f} s after SIGTERM, drained={stopped.group(1)}")
+    assert exit_s < 1.0, text[-2000:]
+    assert float(stopped.group(2)) <= exit_s
+    assert json.loads((tmp_path / "state.json").read_text())["servers"][f"127.0.0.1:{port}"]
+
+
+def test_a_drain_that_could_outlast_1_s_is_a_configuration_error():
+    from eew.daemon.schema import MAX_DRAIN_S, DaemonConfig
+
+    DaemonConfig(drain_s=MAX_DRAIN_S).check()
+    assert DaemonConfig().drain_s <= MAX_DRAIN_S < 1.0
+    with pytest.raises(ValueError, match="drain_s: at most"):
+        DaemonConfig(drain_s=0.8).check()

@@ -49,6 +49,9 @@ class BusConfig:
         cache even if no ``final``/``delete`` was sent [s].
     publish_picks : bool
         Publish picks on ``pick.<agency>``.
+    resend_buffer_messages : int
+        The newest alert, pick and status messages kept for subscribers that ask
+        for what they missed, by sequence number (:mod:`eew.bus.resend`) [messages].
     """
 
     endpoint: str = _f("tcp://*:5571", "XPUB bind endpoint (tcp://HOST:* for a random port)")
@@ -59,6 +62,9 @@ class BusConfig:
     status_queue_size: int = _f(64, "status handover queue, drop oldest [messages]")
     alert_cache_ttl_s: float = _f(900.0, "expire unfinished alerts from the last-value cache [s]")
     publish_picks: bool = _f(True, "publish picks on pick.<agency>")
+    resend_buffer_messages: int = _f(
+        10000, "recent alert/pick/status messages kept for resend requests [messages]"
+    )
 
     def check(self) -> None:
         """Raise :class:`ValueError` naming the key if an invariant is violated."""
@@ -70,6 +76,7 @@ class BusConfig:
             "pick_queue_size",
             "status_queue_size",
             "alert_cache_ttl_s",
+            "resend_buffer_messages",
         )
         if not self.endpoint.startswith(("tcp://", "ipc://", "inproc://")):
             raise ValueError("endpoint: must be a tcp://, ipc:// or inproc:// ZMQ endpoint")

@@ -140,6 +140,17 @@ class Connection:
         self.socket.setsockopt(zmq.SUBSCRIBE, prefix)
         self.socket.setsockopt(zmq.UNSUBSCRIBE, prefix)
 
+    def request(self, prefix: bytes) -> None:
+        """Subscribe to a resend request's prefix (:mod:`eew.bus.resend`).
+
+        The publisher reads it as the request, and its answer comes on that prefix.
+        """
+        self.socket.setsockopt(zmq.SUBSCRIBE, prefix)
+
+    def release(self, prefix: bytes) -> None:
+        """Drop a resend request's prefix (answered, or given up)."""
+        self.socket.setsockopt(zmq.UNSUBSCRIBE, prefix)
+
     def close(self) -> None:
         """Close the monitor and the socket (linger 0)."""
         if self.monitor is not None:

@@ -9,7 +9,12 @@ sockets so it can be tested alone. A message reaches the caller only if it
 3. continues its topic's stream: within one publisher session (the signed
    ``session`` of :mod:`eew.bus.signing`) the sequence number must grow (else
    ``replayed``; a jump is counted as ``missed``); a new session is a publisher
-   restart, accepted only if sent after the last message seen (else ``replayed``);
+   restart, accepted only if sent after the last message seen (else ``replayed``).
+   The sequence numbers a gap skipped (and, after a restart, those of the new
+   session sent before we (re)connected) are recorded as *missing*: the
+   subscriber asks the publisher for them (:mod:`eew.bus.resend`), and a resent
+   message is accepted only if it fills such a gap or continues the stream (else
+   ``duplicate``: it was received already, or was asked for by someone else);
 4. is fresh: the first message of a session must have been sent within
    ``max_clock_skew_s`` of the subscriber's clock, and nothing may be dated
    further than that in the future (else ``stale``). A message that continues
@@ -51,7 +56,20 @@ from eew.model.pick import Pick
 logger = logging.getLogger(__name__)
 
 DROP_REASONS = ("malformed", "unsigned", "forged", "stale", "replayed", "duplicate")
-_COUNTERS = ("received", "accepted", "missed", "restarts", "backlog", *DROP_REASONS)
+_COUNTERS = (
+    "received",
+    "accepted",
+    "missed",
+    "restarts",
+    "backlog",
+    "recovered",
+    "lost",
+    *DROP_REASONS,
+)
+#: gaps remembered per topic; beyond it the oldest gap is given up (counted as lost)
+MAX_GAPS = 64
+#: kinds whose gaps are asked for again (the publisher keeps no heartbeats)
+RESENT_KINDS = (b"alert.", b"pick.", b"status.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +102,11 @@ class GateStatistics:
     backlog : int
         Accepted messages older than ``max_clock_skew_s`` that continued their
         publisher session (a stalled or reconnected subscriber's backlog).
+    recovered : int
+        Missed messages that came back when asked for (:mod:`eew.bus.resend`).
+    lost : int
+        Missed messages given up on: no longer held by the publisher (or by its
+        previous session), or not resent after repeated requests.
     """
 
     received: int = 0
@@ -97,6 +120,8 @@ class GateStatistics:
     missed: int = 0
     restarts: int = 0
     backlog: int = 0
+    recovered: int = 0
+    lost: int = 0
 
     @property
     def dropped(self) -> int:
@@ -137,6 +162,10 @@ class MessageGate:
         self._streams: dict[bytes, _Stream] = {}
         self._sessions: dict[str, int] = {}  # agency -> the session of its newest message
         self._gaps: set[bytes] = set()
+        self._lost_topics: set[bytes] = set()
+        self._restarted: set[tuple[str, int]] = set()  # (agency, new session)
+        #: topic -> (session, [first, last] ranges of missing sequence numbers, oldest first)
+        self._missing: dict[bytes, tuple[int, list[list[int]]]] = {}
         self._versions: OrderedDict[tuple[str, str, str], tuple[int, bytes]] = OrderedDict()
         self._counts = dict.fromkeys(_COUNTERS, 0)
         self.last_rejected: tuple[bytes, str] = (b"", "")
@@ -152,14 +181,19 @@ class MessageGate:
             missed=c["missed"],
             restarts=c["restarts"],
             backlog=c["backlog"],
+            recovered=c["recovered"],
+            lost=c["lost"],
             **{f"dropped_{r}": c[r] for r in DROP_REASONS},
         )
 
-    def check(self, frames: Sequence[bytes]) -> BusMessage | None:
-        """Return the verified message, or ``None`` if it was dropped (counted, logged)."""
+    def check(self, frames: Sequence[bytes], *, resent: bool = False) -> BusMessage | None:
+        """Return the verified message, or ``None`` if it was dropped (counted, logged).
+
+        ``resent``: the frames came as the answer to a resend request.
+        """
         self._counts["received"] += 1
         try:
-            message = self._check(frames)
+            message = self._check(frames, resent)
         except RejectedMessage as exc:
             self._drop(exc)
             #: topic and reason of the newest dropped message (the heartbeat watchdog's)
@@ -181,7 +215,7 @@ class MessageGate:
                 exc.detail,
             )
 
-    def _check(self, frames: Sequence[bytes]) -> BusMessage:
+    def _check(self, frames: Sequence[bytes], resent: bool = False) -> BusMessage:
         if len(frames) != 3:
             raise RejectedMessage("malformed", f"{len(frames)} frames (expected 3)")
         topic, payload, block = (bytes(f) for f in frames)
@@ -190,12 +224,16 @@ class MessageGate:
             envelope = self._verifier.verify(topic, payload, block, agency)
         else:
             envelope = parse_block(block)[0]
-        self._check_stream(topic, agency, envelope)
+        if resent and self._check_resent(topic, agency, envelope):
+            self._take_missing(topic, envelope.seq)  # it came, even if superseded meanwhile
+        else:
+            self._check_stream(topic, agency, envelope)
         body = decode_payload(kind, self._payload_agency(kind, agency, payload), payload)
         if isinstance(body, Alert):
-            self._check_version("alert", agency, body.event_id, body.version, payload)
+            self._check_version("alert", agency, body.event_id, body.version, payload, resent)
         elif isinstance(body, Pick):
-            self._check_version("pick", agency, body.pick_id, body.update, payload)
+            self._check_version("pick", agency, body.pick_id, body.update, payload, resent)
+
         return BusMessage(kind, agency, envelope, body, payload)
 
     def _payload_agency(self, kind: str, agency: str, payload: bytes) -> str:
@@ -220,7 +258,10 @@ class MessageGate:
                 f"(limit {self._max_skew_ns / 1e9:g} s; seq {env.seq})",
             )
         if last is None:  # a topic's first message continues a session its siblings began
-            continuing = env.session != 0 and self._sessions.get(agency) == env.session
+            known = self._sessions.get(agency)
+            continuing = env.session != 0 and known == env.session
+            if known is not None and env.session not in (0, known):  # (a sibling restarted)
+                self._restarted.add((agency, env.session))
         else:
             continuing = env.session == last.session and env.seq > last.seq
         restarted = False
@@ -242,38 +283,166 @@ class MessageGate:
                 f"{' for a backlog' if backlog_ok else ''}; seq {env.seq})",
             )
         if last is not None and continuing and env.seq > last.seq + 1:
-            n = env.seq - last.seq - 1
-            self._counts["missed"] += n
-            self._gaps.add(topic)
-            logger.warning("%r: %d message(s) missed (seq %d -> %d)", topic, n, last.seq, env.seq)
+            self._gap(topic, env.session, last.seq + 1, env.seq - 1)
         if continuing and age_ns > self._max_skew_ns:
             self._counts["backlog"] += 1
         if restarted and last is not None:
             self._counts["restarts"] += 1
             logger.warning(
                 "%r: publisher restarted (session %#x -> %#x); %d message(s) of the new session "
-                "were sent before we (re)connected",
+                "were sent before we (re)connected%s",
                 topic,
                 last.session,
                 env.session,
                 env.seq,
+                ": asking for them" if env.seq and topic.startswith(RESENT_KINDS) else "",
             )
+            self._give_up_session(topic, "they went with the publisher's previous session")
+            self._restarted.add((agency, env.session))
+            if env.seq > 0:
+                self._gap(topic, env.session, 0, env.seq - 1, restart=True)
         self._streams[topic] = _Stream(env.session, env.seq, env.sent_time_ns)
         self._sessions[agency] = env.session
 
     def pop_gaps(self) -> set[bytes]:
-        """Topics with a sequence gap since the last call (then forgotten)."""
+        """Topics with a new sequence gap since the last call (then forgotten)."""
         gaps, self._gaps = self._gaps, set()
         return gaps
 
+    # ---- missing messages (gaps) and their resends ---------------------------------------------
+    def _gap(
+        self, topic: bytes, session: int, first: int, last: int, *, restart: bool = False
+    ) -> None:
+        """Record missing sequence numbers, to be asked for.
+
+        ``restart``: a new session's first ones, not counted as missed (they were sent
+        before we could receive them).
+        """
+        n = last - first + 1
+        if not topic.startswith(RESENT_KINDS):  # heartbeats: not kept, not asked for
+            logger.debug("%r: %d message(s) skipped (seq %d..%d)", topic, n, first, last)
+            return
+        if not restart:
+            self._counts["missed"] += n
+            logger.info(
+                "%r: %d message(s) missed (seq %d..%d): asking for them again",
+                topic,
+                n,
+                first,
+                last,
+            )
+        held = self._missing.get(topic)
+        ranges = held[1] if held is not None and held[0] == session else []
+        if held is not None and held[0] != session:
+            self._give_up_session(topic, "they went with the publisher's previous session")
+        ranges.append([first, last])
+        while len(ranges) > MAX_GAPS:
+            lo, hi = ranges.pop(0)
+            self._lost(topic, hi - lo + 1, lo, hi, "too many gaps at once")
+        self._missing[topic] = (session, ranges)
+        self._gaps.add(topic)
+
+    def _check_resent(self, topic: bytes, agency: str, env: Envelope) -> bool:
+        """True if a resent message fills a gap; raise ``duplicate`` unless it continues."""
+        last = self._streams.get(topic)
+        held = self._missing.get(topic)
+        if held is not None and held[0] == env.session:
+            if any(lo <= env.seq <= hi for lo, hi in held[1]):
+                age_ns = self._clock.now_ns() - env.sent_time_ns
+                if age_ns > self._max_backlog_ns:
+                    raise RejectedMessage(
+                        "stale", f"{topic!r} resent seq {env.seq}, sent {age_ns / 1e9:.1f} s ago"
+                    )
+                return True
+        if env.session != 0 and env.session == self._sessions.get(agency):
+            if last is None or env.session != last.session or env.seq > last.seq:
+                return False  # a resent tail: checked as the stream's next message
+        raise RejectedMessage("duplicate", f"{topic!r} seq {env.seq} resent, not missing")
+
+    def _take_missing(self, topic: bytes, seq: int) -> None:
+        session, ranges = self._missing[topic]
+        out: list[list[int]] = []
+        for lo, hi in ranges:
+            if lo <= seq <= hi:
+                out += [r for r in ([lo, seq - 1], [seq + 1, hi]) if r[0] <= r[1]]
+            else:
+                out.append([lo, hi])
+        if out:
+            self._missing[topic] = (session, out)
+        else:
+            del self._missing[topic]
+        self._counts["recovered"] += 1
+
+    def missing(self, topic: bytes) -> tuple[int, list[tuple[int, int]]] | None:
+        """``(session, [(first, last), ...])`` of the sequence numbers missing on ``topic``."""
+        held = self._missing.get(topic)
+        return None if held is None else (held[0], [(lo, hi) for lo, hi in held[1]])
+
+    def missing_topics(self) -> list[bytes]:
+        """Topics with missing messages."""
+        return list(self._missing)
+
+    def streams(self) -> dict[bytes, tuple[int, int]]:
+        """Topic -> ``(session, newest seq)`` of every stream seen (for resend requests)."""
+        return {t: (s.session, s.seq) for t, s in self._streams.items()}
+
+    def give_up(self, topic: bytes, session: int, first: int, last: int, why: str) -> int:
+        """Stop waiting for the missing messages of ``topic`` within ``first..last``.
+
+        They are counted as lost and logged (WARNING); returns how many.
+        """
+        held = self._missing.get(topic)
+        if held is None or held[0] != session:
+            return 0
+        keep: list[list[int]] = []
+        lost = 0
+        for lo, hi in held[1]:
+            a, b = max(lo, first), min(hi, last)
+            if a > b:
+                keep.append([lo, hi])
+                continue
+            lost += b - a + 1
+            self._lost(topic, b - a + 1, a, b, why)
+            keep += [r for r in ([lo, a - 1], [b + 1, hi]) if r[0] <= r[1]]
+        if keep:
+            self._missing[topic] = (session, keep)
+        else:
+            del self._missing[topic]
+        return lost
+
+    def _give_up_session(self, topic: bytes, why: str) -> None:
+        held = self._missing.pop(topic, None)
+        if held is not None:
+            for lo, hi in held[1]:
+                self._lost(topic, hi - lo + 1, lo, hi, why)
+
+    def pop_restarts(self) -> set[tuple[str, int]]:
+        """``(agency, new session)`` of the publisher restarts seen since the last call."""
+        restarted, self._restarted = self._restarted, set()
+        return restarted
+
+    def pop_lost(self) -> set[bytes]:
+        """Topics with messages given up on since the last call (then forgotten)."""
+        lost, self._lost_topics = self._lost_topics, set()
+        return lost
+
+    def _lost(self, topic: bytes, n: int, first: int, last: int, why: str) -> None:
+        self._counts["lost"] += n
+        self._lost_topics.add(topic)
+        logger.warning("%r: %d message(s) LOST (seq %d..%d): %s", topic, n, first, last, why)
+
     def _check_version(
-        self, kind: str, agency: str, ident: str, version: int, payload: bytes
+        self, kind: str, agency: str, ident: str, version: int, payload: bytes, resent: bool = False
     ) -> None:
         key = (kind, agency, ident)
         digest = hashlib.blake2b(payload, digest_size=16).digest()
         last = self._versions.get(key)
         if last is not None:
             last_version, last_digest = last
+            if version < last_version and resent:  # a newer version came meanwhile
+                raise RejectedMessage(
+                    "duplicate", f"{kind} {ident} v{version} resent, v{last_version} already here"
+                )
             if version < last_version:
                 raise RejectedMessage(
                     "replayed", f"{kind} {ident} v{version} after v{last_version}"

@@ -29,6 +29,7 @@ from eew.bus.config import BusConfig, SecurityConfig
 from eew.bus.errors import BusError, PublisherCrashedError
 from eew.bus.handover import Handover
 from eew.bus.keys import CurveKeyPair, load_allowed_curve_keys, load_curve_keypair
+from eew.bus.resend import KEPT_KINDS, PACE_MS, ResendBuffer, parse_request
 from eew.bus.signing import Signer, unsigned_block
 from eew.bus.wire import (
     MAX_PAYLOAD_BYTES,
@@ -75,7 +76,9 @@ class PublisherStatistics:
     ``refused_oversize`` counts messages not sent because their payload was
     over the size limit (each logged at ERROR), ``clients_refused`` the CURVE
     handshakes refused by the ZAP handler. ``alerts_peak`` is the deepest the
-    alert queue has been.
+    alert queue has been. ``resend_requests`` counts the resend requests answered
+    (:mod:`eew.bus.resend`), ``resent`` the messages sent again for them and
+    ``resend_refused`` the requests refused while too many were open.
     """
 
     running: bool
@@ -97,6 +100,9 @@ class PublisherStatistics:
     refused_oversize: int = 0
     clients_refused: int = 0
     alerts_peak: int = 0
+    resend_requests: int = 0
+    resent: int = 0
+    resend_refused: int = 0
 
 
 class Publisher:
@@ -158,6 +164,8 @@ class Publisher:
         #: drawn at each start and signed into every message: a restart is not a loss
         self._session = int.from_bytes(os.urandom(8), "big") or 1
         self._cache = LastValueCache(round(config.alert_cache_ttl_s * 1e9))
+        self._resend = ResendBuffer(config.resend_buffer_messages, self._session)
+        self._kept = frozenset(self._topics[k] for k in KEPT_KINDS)
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
             (
@@ -171,6 +179,9 @@ class Publisher:
                 "crashes",
                 "refused_oversize",
                 "clients_refused",
+                "resend_requests",
+                "resent",
+                "resend_refused",
             ),
             0,
         )
@@ -343,6 +354,9 @@ class Publisher:
             refused_oversize=c["refused_oversize"],
             clients_refused=c["clients_refused"],
             alerts_peak=q.alerts_peak,
+            resend_requests=c["resend_requests"],
+            resent=c["resent"],
+            resend_refused=c["resend_refused"],
         )
 
     # ---- publisher thread -----------------------------------------------------------------
@@ -411,6 +425,8 @@ class Publisher:
             if self._cache.expire(now_ns):
                 self._set_active()
             timeout_ms = min(_POLL_MAX_MS, max(0, (next_beat_ns - now_ns) // 1_000_000))
+            if self._resend.pending:
+                timeout_ms = min(timeout_ms, PACE_MS)
             events = dict(poller.poll(timeout_ms))
             if zap is not None and zap.socket in events:
                 zap.handle()
@@ -427,6 +443,8 @@ class Publisher:
                 self._send(sock, "status", encode_payload(body))
             for pick in picks:
                 self._send(sock, "pick", encode_payload(pick))
+            if self._resend.pending:  # after the live messages: a resend never delays them
+                self._send_resends(sock)
             if stopping:
                 return
 
@@ -461,12 +479,25 @@ class Publisher:
                 session=self._session,
             )
         self._count(counter or kind)  # before sending: whoever receives it sees it counted
+        if topic in self._kept:  # sent or not: a subscriber may ask for it by its seq
+            self._resend.keep(topic, seq, payload, block)
         try:
             sock.send_multipart([topic, payload, block], flags=zmq.DONTWAIT)
         except zmq.Again:
             self._count(counter or kind, -1)
             self._count("send_dropped")
         return True
+
+    def _send_resends(self, sock: zmq.SyncSocket) -> None:
+        for frames in self._resend.batch():
+            try:
+                sock.send_multipart(frames, flags=zmq.DONTWAIT)
+            except zmq.Again:
+                self._count("send_dropped")  # the subscriber asks again for what is still missing
+        with self._lock:
+            self._counts["resent"] = self._resend.resent
+            self._counts["resend_requests"] = self._resend.served
+            self._counts["resend_refused"] = self._resend.refused
 
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -488,9 +519,19 @@ class Publisher:
                 msg = sock.recv(zmq.DONTWAIT)
             except zmq.Again:
                 return
-            if not msg or msg[0] != 1:
-                continue  # unsubscription
+            if not msg or msg[0] not in (0, 1):
+                continue
             prefix = bytes(msg[1:])
+            request = parse_request(prefix)
+            if request is not None:  # a resend request (eew.bus.resend), not a subscription
+                if msg[0] == 1:
+                    self._resend.open(request)
+                else:
+                    self._resend.cancel(prefix)  # its subscriber has what it needed, or gave up
+                self._send_resends(sock)
+                continue
+            if msg[0] != 1:
+                continue  # unsubscription
             self._count("subscriptions")
             logger.info("new subscription to %r", prefix)
             if self._topics["alert"].startswith(prefix):

@@ -14,10 +14,16 @@ created it. It keeps the link up by itself:
   the socket is re-created, again with back-off. No ZMTP heartbeats are set
   (libzmq issue 3937: they abort a subscriber that stalls and then resumes);
 - before a socket is replaced, what it already received is kept and delivered;
-- a sequence gap on the alert topic asks the publisher for its last-value
-  cache again (at most once a second, backing off to once a minute while gaps
-  keep coming), so the newest version of every event (and every cancellation)
-  lost in the gap arrives.
+- what it missed comes back by sequence number (:mod:`eew.bus.resend`): a gap
+  in a topic's sequence, and after a publisher restart the new session's first
+  messages, are asked for at once; after every (re)connection the tail of every
+  stream is asked for (what was published while the link was down). A request
+  unanswered for :data:`RESEND_TIMEOUT_S` or answered only in part is made again,
+  :data:`RESEND_TRIES` times in all; then the messages are counted as lost and
+  logged (WARNING), as are those the publisher no longer holds;
+- alerts lost for good ask the publisher for its last-value cache again (at most
+  once a second, backing off to once a minute while losses keep coming), so the
+  newest version of every event (and every cancellation) still arrives.
 
 Every message goes through a :class:`~eew.bus.gate.MessageGate` (signature,
 freshness, replay, schema) and a :class:`~eew.bus.gate.HeartbeatWatchdog`
@@ -37,7 +43,15 @@ import zmq
 from eew.bus.config import SubscriberConfig
 from eew.bus.connection import LOST_EVENTS, Connection, CurveClient, describe
 from eew.bus.errors import BusError
-from eew.bus.gate import GateStatistics, HeartbeatWatchdog, MessageGate, WatchdogEvent
+from eew.bus.gate import (
+    RESENT_KINDS,
+    GateStatistics,
+    HeartbeatWatchdog,
+    MessageGate,
+    WatchdogEvent,
+)
+from eew.bus.resend import PREFIX as RESEND_PREFIX
+from eew.bus.resend import Request, make_request, parse_done
 from eew.bus.signing import Verifier
 from eew.bus.wire import KINDS, BusMessage, Heartbeat
 from eew.model.clock import Clock
@@ -52,6 +66,23 @@ _POLL_MAX_MS = 100  # the watchdog is checked at least this often [ms]
 _REFRESH_MIN_S = 1.0  # cache refreshes after sequence gaps, at most this often [s] ...
 _REFRESH_MAX_S = 60.0  # ... backing off to this while gaps keep coming [s]
 _ALERT_PREFIX = b"alert."
+#: a resend request without progress for this long is made again [s, real time]
+RESEND_TIMEOUT_S = 5.0
+#: requests for the same missing messages before they are given up
+RESEND_TRIES = 3
+#: resend requests open at the same time
+_MAX_REQUESTS = 16
+_NO_END = 1 << 63
+
+
+@dataclass(slots=True)
+class _Outstanding:
+    """A resend request waiting for its answer."""
+
+    request: Request
+    progress_at: float  # monotonic time of the request or of its latest answer
+    tries: int
+    received: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +103,9 @@ class SubscriberStatistics:
         How often the last-value cache was asked for again after a gap.
     heartbeats_rejected : int
         Heartbeats the gate dropped (forged, unsigned, stale...): told apart from silence.
+    resend_requests : int
+        Resend requests made (:mod:`eew.bus.resend`); what came back is counted in
+        ``messages.recovered``, what did not in ``messages.lost``.
     """
 
     messages: GateStatistics
@@ -80,6 +114,7 @@ class SubscriberStatistics:
     reconnects: int = 0
     cache_refreshes: int = 0
     heartbeats_rejected: int = 0
+    resend_requests: int = 0
 
 
 class Subscriber:
@@ -144,6 +179,8 @@ class Subscriber:
         self._reconnects = 0
         self._refreshes = 0
         self._pending: deque[list[bytes]] = deque()
+        self._requests: dict[bytes, _Outstanding] = {}
+        self._resend_requests = 0
         self._last_heard_ns = clock.now_ns()  # anything received, valid or not
         self._recreate_at: float | None = None  # monotonic time of a scheduled re-creation
         self._backoff_s = 0.0
@@ -205,8 +242,10 @@ class Subscriber:
 
     def _accept(self, frames: list[bytes]) -> BusMessage | None:
         self._last_heard_ns = self._clock.now_ns()
+        if frames and frames[0].startswith(RESEND_PREFIX):
+            return self._accept_resent(frames)
         message = self._gate.check(frames)
-        self._refresh_after_gaps()
+        self._after_check()
         if message is None:
             topic, reason = self._gate.last_rejected
             if topic.startswith(b"heartbeat.") and reason != "duplicate":
@@ -226,9 +265,141 @@ class Subscriber:
             self._emit(self._watchdog.beat(message.body))
         return message
 
-    def _refresh_after_gaps(self) -> None:
-        gaps = self._gate.pop_gaps()
-        if _ALERT_PREFIX not in self._prefixes or not any(t.startswith(b"alert.") for t in gaps):
+    # ---- resend (eew.bus.resend) -------------------------------------------------------------
+    def _accept_resent(self, frames: list[bytes]) -> BusMessage | None:
+        out = self._requests.get(frames[0])
+        if len(frames) == 3 and frames[1] == b"done":
+            if out is not None:
+                self._done(out, frames[2])
+            return None
+        if out is not None:
+            out.received += 1
+            out.progress_at = time.monotonic()
+        message = self._gate.check(frames[1:], resent=True)
+        self._after_check()
+        return message
+
+    def _after_check(self) -> None:
+        for topic in self._gate.pop_gaps():
+            self._request_missing(topic, tries=1)
+        for agency, session in self._gate.pop_restarts():
+            self._request_new_session(agency, session)
+        self._refresh_after_losses()
+
+    def _request(
+        self, topic: bytes, session: int, first: int, last: int | None, tries: int
+    ) -> None:
+        if self._conn is None or len(self._requests) >= _MAX_REQUESTS:
+            return  # asked for at the next (re)connection or after a timeout
+        req = make_request(topic, session, first, last)
+        self._requests[req.prefix] = _Outstanding(req, time.monotonic(), tries)
+        self._resend_requests += 1
+        self._conn.request(req.prefix)
+
+    def _covered(self, topic: bytes, session: int, first: int, last: int) -> bool:
+        for out in self._requests.values():
+            r = out.request
+            if r.topic == topic and r.session == session and r.first <= first:
+                if r.last is None or r.last >= last:
+                    return True
+        return False
+
+    def _request_missing(
+        self, topic: bytes, tries: int, within: tuple[int, int | None] = (0, None)
+    ) -> None:
+        """Ask for the missing messages of ``topic`` not asked for yet (within a span)."""
+        held = self._gate.missing(topic)
+        if held is None:
+            return
+        session, ranges = held
+        lo_span, hi_span = within
+        for lo, hi in ranges:
+            lo, hi = max(lo, lo_span), hi if hi_span is None else min(hi, hi_span)
+            if lo <= hi and not self._covered(topic, session, lo, hi):
+                self._request(topic, session, lo, hi, tries)
+
+    def _request_tails(self) -> None:
+        """After a (re)connection: what each stream missed while the link was down."""
+        for out in self._requests.values():
+            if self._conn is not None:
+                self._conn.release(out.request.prefix)
+        self._requests.clear()  # a new link: everything open is asked for again
+        for topic, (session, seq) in self._gate.streams().items():
+            if topic.startswith(RESENT_KINDS) and topic.startswith(self._prefixes):
+                self._request_missing(topic, tries=1)
+                self._request(topic, session, seq + 1, None, tries=1)
+
+    def _request_new_session(self, agency: str, session: int) -> None:
+        """A publisher restarted: what its new session sent before we were back, per topic."""
+        streams = self._gate.streams()
+        for prefix in self._prefixes:
+            topic = prefix + agency.encode("ascii")
+            if not topic.startswith(RESENT_KINDS):
+                continue
+            seen = streams.get(topic)
+            if seen is None or seen[0] != session:  # (else its own gap was recorded)
+                self._request(topic, session, 0, None, tries=1)
+
+    def _done(self, out: _Outstanding, frame: bytes) -> None:
+        """The publisher has answered: what is still missing is lost, or asked for again."""
+        req = out.request
+        self._release(req.prefix)
+        try:
+            sent, oldest, newest = parse_done(frame)
+        except ValueError:
+            logger.warning("malformed resend answer from %s: %r", self._endpoint, frame[:80])
+            return
+        last = req.last if req.last is not None else (newest if newest is not None else req.first)
+        if oldest is None:  # another session (the publisher restarted), or nothing kept
+            self._gate.give_up(
+                req.topic,
+                req.session,
+                req.first,
+                req.last if req.last is not None else _NO_END,
+                "the publisher no longer holds them",
+            )
+        elif req.first < oldest:
+            self._gate.give_up(
+                req.topic, req.session, req.first, oldest - 1, "older than the publisher keeps"
+            )
+        if oldest is not None and out.received >= sent:  # all it had came: the rest never was
+            self._gate.give_up(
+                req.topic, req.session, req.first, last, "never held by the publisher"
+            )
+        self._retry(out, last)
+        self._refresh_after_losses()
+
+    def _retry(self, out: _Outstanding, last: int) -> None:
+        req = out.request
+        if out.tries >= RESEND_TRIES:
+            self._gate.give_up(
+                req.topic, req.session, req.first, last, f"not resent after {out.tries} requests"
+            )
+        else:
+            self._request_missing(req.topic, out.tries + 1, (req.first, last))
+
+    def _release(self, prefix: bytes) -> None:
+        self._requests.pop(prefix, None)
+        if self._conn is not None:
+            self._conn.release(prefix)
+
+    def _check_requests(self) -> None:
+        now = time.monotonic()
+        for prefix, out in list(self._requests.items()):
+            if now - out.progress_at > RESEND_TIMEOUT_S:
+                self._release(prefix)
+                req = out.request
+                last = req.last if req.last is not None else req.first
+                if req.last is None:  # a tail: gaps it left were recorded and asked for
+                    continue
+                self._retry(out, last)
+        for topic in self._gate.missing_topics():  # gaps not asked for (too many requests open)
+            self._request_missing(topic, RESEND_TRIES)  # a last chance, then given up
+        self._refresh_after_losses()
+
+    def _refresh_after_losses(self) -> None:
+        lost = self._gate.pop_lost()
+        if _ALERT_PREFIX not in self._prefixes or not any(t.startswith(b"alert.") for t in lost):
             return
         now = time.monotonic()
         if now < self._next_refresh or self._conn is None:
@@ -241,7 +412,7 @@ class Subscriber:
         )
         self._next_refresh = now + self._refresh_interval_s
         self._refreshes += 1
-        logger.warning("alerts missed from %s: asking for the last-value cache", self._endpoint)
+        logger.warning("alerts lost from %s: asking for the last-value cache", self._endpoint)
         self._conn.refresh(_ALERT_PREFIX)
 
     def _check_link(self) -> None:
@@ -255,8 +426,13 @@ class Subscriber:
             if event & LOST_EVENTS:
                 if self._recreate_at is None:
                     self._schedule(now, describe(event))
-            elif self._lost_since is None:
+                continue
+            if self._lost_since is None:
                 logger.info("bus link to %s: %s", self._endpoint, describe(event))
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._request_tails()
+        if self._requests or self._gate.missing_topics():
+            self._check_requests()
         silence_s = (self._clock.now_ns() - self._last_heard_ns) / 1e9
         limit_s = self._config.silence_reconnect_intervals * self._interval_s
         if silence_s > limit_s and self._recreate_at is None and now >= self._next_silence_check:
@@ -285,6 +461,7 @@ class Subscriber:
             self._pending.extend(old.drain(self._config.rcvhwm_messages))
             old.close()
         self._conn = None
+        self._requests.clear()  # asked for again once the new socket is connected
         self._conn = self._connect()
         self._reconnects += 1
         c = self._config
@@ -312,6 +489,7 @@ class Subscriber:
             self._reconnects,
             self._refreshes,
             self._heartbeats_rejected,
+            self._resend_requests,
         )
 
     def close(self) -> None:

@@ -38,6 +38,7 @@ async def _main(daemon: object) -> int:
         # a Python signal handler runs between two bytecodes of the main thread, even
         # while the loop works through a batch of packets: the arrival time is exact
         # and the stop itself is handed to the loop
+        daemon.signal_stop()
         loop.call_soon_threadsafe(daemon.request_stop, time.monotonic())
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -136,6 +136,7 @@ class Daemon:
         self._stop = asyncio.Event()
         #: monotonic time the stop was asked for (the signal's arrival) [s]
         self._stop_requested_s: float | None = None
+        self._signalled = False  # set by signal_stop(), checked after every packet
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.client: SeedLinkClient | None = None
         self.upstream: Upstream | None = None
@@ -282,7 +283,16 @@ class Daemon:
         """
         if self._stop_requested_s is None:
             self._stop_requested_s = time.monotonic() if requested_s is None else requested_s
+        self._signalled = True
         self._stop.set()
+
+    def signal_stop(self) -> None:
+        """Note a stop signal at once (one attribute store: safe in a signal handler).
+
+        The intake then hands the event loop the stop after the packet in hand, not
+        after its batch of :data:`_YIELD_EVERY`; :meth:`request_stop` must follow.
+        """
+        self._signalled = True
 
     @property
     def health(self) -> DaemonHealth:
@@ -450,7 +460,7 @@ class Daemon:
                 tap(item.packet)  # one deque append: never blocks
             self._processed += 1
             n += 1
-            if n % _YIELD_EVERY == 0:
+            if n % _YIELD_EVERY == 0 or self._signalled:  # a stop waits for no batch
                 await asyncio.sleep(0)
         log.info("SeedLink intake ended (every server said END)")
 
@@ -465,17 +475,25 @@ class Daemon:
     async def _central(self) -> None:
         upstream = self.upstream
         assert upstream is not None
+        n = 0
         while True:
-            self._central_one(*await upstream.get())
+            self._central_one(*await upstream.get())  # (no suspension while picks are queued)
+            n += 1
+            if n % _YIELD_EVERY == 0 or self._signalled:  # links, heartbeats, the stop
+                await asyncio.sleep(0)
 
     async def _partner(self) -> None:
         partner = self.partner
         assert partner is not None and partner.link is not None
+        n = 0
         while True:
-            value, arrival_ns = await partner.link.get()
+            value, arrival_ns = await partner.link.get()  # (no suspension while queued)
             pick = partner.accept(value)  # alerts: merge policy and relay; picks: checked
             if pick is not None:
                 self._central_one(pick, arrival_ns)
+            n += 1
+            if n % _YIELD_EVERY == 0 or self._signalled:  # a resent burst shares the loop
+                await asyncio.sleep(0)
 
     def _central_one(self, pick: Pick, arrival_ns: int) -> None:
         self.chain.feed_pick(pick, arrival_ns)

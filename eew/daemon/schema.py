@@ -14,6 +14,9 @@ from eew.schemafields import require_positive as _positive
 
 ROLES = ("station", "central", "all")
 CLOCKS = ("wall", "data")
+#: the longest stop drain [s]: with the rest of the stop (0.06-0.3 s measured) the process
+#: exits within 1 s of SIGTERM even when it is behind (docs/operations.md, Signals)
+MAX_DRAIN_S = 0.5
 
 
 def _check_address(key: str, text: str) -> None:
@@ -41,7 +44,9 @@ class DaemonConfig:
     )
     station_live_s: float = _f(30.0, "a station is live if data arrived this recently [s]")
     event_tick_s: float = _f(1.0, "events without new picks are checked for expiry this often [s]")
-    drain_s: float = _f(1.0, "on stop, packets already received are processed this long [s]")
+    drain_s: float = _f(
+        0.5, "on stop, packets already received are processed this long (at most 0.5) [s]"
+    )
     shutdown_timeout_s: float = _f(4.5, "everything stops within this after SIGTERM [s]")
     metrics_listen: str = _f("", "Prometheus endpoint HOST:PORT; empty: off")
     log_level: str = _f("INFO", "DEBUG, INFO, WARNING or ERROR")
@@ -62,6 +67,11 @@ class DaemonConfig:
         )
         if self.drain_s >= self.shutdown_timeout_s:
             raise ValueError("drain_s: must be below shutdown_timeout_s")
+        if self.drain_s > MAX_DRAIN_S:
+            raise ValueError(
+                f"drain_s: at most {MAX_DRAIN_S} s, so that the process exits within 1 s of "
+                "SIGTERM (the rest of the stop takes up to a few tenths of a second)"
+            )
         if self.metrics_listen:
             _check_address("metrics_listen", self.metrics_listen)
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -1,0 +1,220 @@
+"""Resend by sequence number: what a reconnecting subscriber missed comes back.
+
+ZMQ's PUB/SUB drops what is published while a subscriber is disconnected (a
+reconnect window, a re-created socket, a publisher restart before the subscriber
+is back) and what a slow subscriber's queue cannot hold. Every message carries its
+publisher session and its sequence number per topic (:mod:`eew.bus.signing`), so a
+subscriber knows exactly which messages it did not get; this module lets it ask for
+them, in-band, on the connection it already has (same port, same CURVE session, no
+second endpoint to configure):
+
+- **request**: a subscription whose prefix is
+  ``eew-resend/1 <nonce> <topic> <session hex> <first seq> <last seq or ->``. The
+  publisher's XPUB socket reports every subscription (``XPUB_VERBOSE``), so it reads
+  the request there; the random nonce makes the prefix unique, so only the
+  requesting subscriber receives the answer. ``-`` asks for everything after
+  ``first`` (the tail: what was published while we reconnected);
+- **answer**: each message still held, as four frames
+  ``[request prefix, topic, payload, signature]`` (the original, signed frames:
+  a resend cannot be told from the original, and needs no trust of its own),
+  then ``[request prefix, b"done", b"<sent> <oldest> <newest>"]``: how many were
+  sent, and the oldest and newest sequence numbers the publisher still holds for
+  that topic in that session (``- -`` when the session is not the publisher's
+  current one: it restarted, and the old session's messages are gone with it);
+- the subscriber's :class:`~eew.bus.gate.MessageGate` accepts a resent message only
+  if it fills a gap it recorded, or continues the stream; anything else is a
+  harmless duplicate. Then it unsubscribes the request prefix.
+
+Retention policy of the publisher (:class:`ResendBuffer`): the newest
+``resend_buffer_messages`` messages of the alert, pick and status topics of the
+current session, oldest forgotten first; heartbeats are not kept (a late
+heartbeat says nothing). At most :data:`MAX_JOBS` requests are served at a time
+(more are refused, logged; the subscriber asks again), each paced at
+:data:`BATCH` messages per publisher loop turn, so a resend cannot flood a slow
+subscriber's queue nor hold up live alerts (live messages are always sent first).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
+
+#: first bytes of a resend request prefix (and of every frame 0 of an answer)
+PREFIX = b"eew-resend/1 "
+#: kinds whose messages the publisher keeps for resending
+KEPT_KINDS = ("alert", "pick", "status")
+#: requests served at the same time; further ones are refused until one is done
+MAX_JOBS = 32
+#: messages sent per publisher loop turn for all requests together
+BATCH = 100
+#: the publisher loop turns at least this often while requests are pending [ms]
+PACE_MS = 10
+_OPEN = b"-"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A parsed resend request.
+
+    Attributes
+    ----------
+    prefix : bytes
+        The subscription prefix (frame 0 of every answer).
+    topic : bytes
+        Topic whose messages are asked for.
+    session : int
+        Publisher session they belong to.
+    first, last : int
+        Sequence numbers asked for, both included; ``last`` None: all after ``first``.
+    """
+
+    prefix: bytes
+    topic: bytes
+    session: int
+    first: int
+    last: int | None
+
+
+def make_request(topic: bytes, session: int, first: int, last: int | None) -> Request:
+    """A request with a fresh random nonce."""
+    nonce = os.urandom(6).hex().encode("ascii")
+    end = _OPEN if last is None else str(last).encode("ascii")
+    prefix = b" ".join(
+        (PREFIX.rstrip(), nonce, topic, f"{session:x}".encode("ascii"), str(first).encode(), end)
+    )
+    return Request(prefix, topic, session, first, last)
+
+
+def parse_request(prefix: bytes) -> Request | None:
+    """Parse a subscription prefix; None if it is not a well-formed resend request."""
+    if not prefix.startswith(PREFIX) or len(prefix) > 200:
+        return None
+    parts = prefix[len(PREFIX) :].split(b" ")
+    if len(parts) != 5:
+        return None
+    _, topic, session, first, last = parts
+    try:
+        first_seq = int(first)
+        last_seq = None if last == _OPEN else int(last)
+        request = Request(prefix, topic, int(session, 16), first_seq, last_seq)
+    except ValueError:
+        return None
+    if first_seq < 0 or (last_seq is not None and last_seq < first_seq):
+        return None
+    return request
+
+
+def parse_done(frame: bytes) -> tuple[int, int | None, int | None]:
+    """``(sent, oldest, newest)`` of a ``done`` answer; ValueError if malformed."""
+    sent, oldest, newest = frame.split(b" ")
+    return (
+        int(sent),
+        None if oldest == _OPEN else int(oldest),
+        None if newest == _OPEN else int(newest),
+    )
+
+
+@dataclass(slots=True)
+class _Job:
+    request: Request
+    frames: deque[list[bytes]]
+    oldest: int | None
+    newest: int | None
+    sent: int = 0
+
+
+@dataclass
+class ResendBuffer:
+    """The publisher's recent messages and the requests being answered.
+
+    Used by the publisher thread only: no locking.
+
+    Parameters
+    ----------
+    capacity : int
+        Messages kept (all kept topics together), oldest forgotten first.
+    session : int
+        The publisher's session: requests for another one get an empty answer.
+    """
+
+    capacity: int
+    session: int
+    _ring: deque[tuple[bytes, int, bytes, bytes]] = field(init=False)
+    _jobs: dict[bytes, _Job] = field(init=False, default_factory=dict)
+    refused: int = field(init=False, default=0)
+    served: int = field(init=False, default=0)
+    resent: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self._ring = deque(maxlen=self.capacity)
+
+    def keep(self, topic: bytes, seq: int, payload: bytes, block: bytes) -> None:
+        """Remember a message just sent."""
+        self._ring.append((topic, seq, payload, block))
+
+    def open(self, request: Request) -> None:
+        """Start answering ``request`` (refused, logged, when too many are open)."""
+        if request.prefix in self._jobs:
+            return
+        if len(self._jobs) >= MAX_JOBS:
+            self.refused += 1
+            if self.refused <= 10 or self.refused % 1000 == 0:
+                logger.warning(
+                    "resend request refused (%d open; %d refused so far): %r",
+                    len(self._jobs),
+                    self.refused,
+                    request.prefix[:120],
+                )
+            return
+        frames: deque[list[bytes]] = deque()
+        oldest = newest = None
+        if request.session == self.session:
+            seqs = [seq for topic, seq, _, _ in self._ring if topic == request.topic]
+            if seqs:
+                oldest, newest = seqs[0], seqs[-1]
+            last = request.last if request.last is not None else newest
+            for topic, seq, payload, block in self._ring:
+                if topic == request.topic and last is not None and request.first <= seq <= last:
+                    frames.append([request.prefix, topic, payload, block])
+        self._jobs[request.prefix] = _Job(request, frames, oldest, newest)
+        self.served += 1
+        logger.info(
+            "resending %d message(s) of %r from seq %d%s",
+            len(frames),
+            request.topic,
+            request.first,
+            "" if request.session == self.session else " (another session: none held)",
+        )
+
+    def cancel(self, prefix: bytes) -> None:
+        """Forget a request its subscriber gave up on (it unsubscribed)."""
+        self._jobs.pop(prefix, None)
+
+    @property
+    def pending(self) -> bool:
+        """Whether requests are being answered."""
+        return bool(self._jobs)
+
+    def batch(self) -> list[list[bytes]]:
+        """The next frames to send (at most :data:`BATCH`), ``done`` answers included."""
+        out: list[list[bytes]] = []
+        for prefix in list(self._jobs):
+            job = self._jobs[prefix]
+            while job.frames and len(out) < BATCH:
+                out.append(job.frames.popleft())
+                job.sent += 1
+            if job.frames:
+                break
+            del self._jobs[prefix]
+            bounds = b" ".join(
+                _OPEN if v is None else str(v).encode("ascii") for v in (job.oldest, job.newest)
+            )
+            out.append([prefix, b"done", str(job.sent).encode("ascii") + b" " + bounds])
+            if len(out) >= BATCH:
+                break
+        self.resent += sum(len(f) == 4 for f in out)
+        return out
