@@ -249,6 +249,10 @@ def build_chain(
         assert router is not None
         return router.data_end_ns(station_id)
 
+    def router_peak(station_id: str, start_ns: int, end_ns: int) -> float | None:
+        assert router is not None
+        return router.peak_acceleration_cm_s2(station_id, start_ns, end_ns)
+
     if stages.channels:
         data_end_ns = router_data_end
     elif data_end_ns is None:
@@ -269,6 +273,8 @@ def build_chain(
             software_version,
             # with a router: evaluate once per packet; picks from the bus one by one
             deferred=stages.channels if deferred is None else deferred,
+            finite_fault=config.finite_fault,
+            peak_acceleration=router_peak if stages.channels else None,
         )
     if stages.channels:
         router = Pipeline(

@@ -387,6 +387,51 @@ class OnsiteConfig:
 
 
 @dataclass(frozen=True)
+class FiniteFaultConfig:
+    """Magnitude without saturation: the finite-fault line source (:mod:`eew.event.finder`)."""
+
+    enabled: bool = _f(True, "estimate a line source from the stations' peak accelerations")
+    floor_cm_s2: float = _f(
+        2.0, "stations with a peak acceleration at or below this are not shaken [cm/s²]"
+    )
+    min_stations: int = _f(5, "stations above that floor before a line source is estimated")
+    min_length_km: float = _f(
+        30.0,
+        "the line source enters the magnitude only from this length on (shorter ones are not "
+        "resolved by the station spacing; the P-wave magnitude holds there) [km]",
+    )
+    saturation_magnitude: float = _f(
+        6.5,
+        "the P-wave magnitude's shortfall beyond this (as given by the line source) counts as "
+        "its uncertainty (early-P saturation, Tsang et al. 2007)",
+    )
+    interval_s: float = _f(1.0, "re-estimate a rupture at most this often [s]")
+    max_rupture_velocity_km_s: float = _f(
+        3.5, "causality: each side of the line is at most this times the time since origin [km/s]"
+    )
+    rupture_velocity_km_s: float = _f(
+        2.8, "rupture speed for the time a part of the line broke (warning times) [km/s]"
+    )
+    follow_s: float = _f(
+        90.0, "re-evaluate an event with a line source each second this long after origin [s]"
+    )
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(
+            self,
+            "floor_cm_s2",
+            "min_length_km",
+            "interval_s",
+            "max_rupture_velocity_km_s",
+            "rupture_velocity_km_s",
+            "follow_s",
+        )
+        if self.min_stations < 3:
+            raise ValueError("min_stations: must be >= 3")
+
+
+@dataclass(frozen=True)
 class ReplayConfig:
     """Archive replay."""
 
@@ -416,6 +461,7 @@ class Config:
     event: EventConfig = field(default_factory=EventConfig)
     alert: AlertConfig = field(default_factory=AlertConfig)
     onsite: OnsiteConfig = field(default_factory=OnsiteConfig)
+    finite_fault: FiniteFaultConfig = field(default_factory=FiniteFaultConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     #: directory against which relative paths are resolved (not a TOML key)
     base_dir: Path = field(default=Path("."), compare=False, repr=False)
@@ -448,6 +494,7 @@ SECTIONS = (
     "event",
     "alert",
     "onsite",
+    "finite_fault",
     "replay",
 )
 

@@ -41,7 +41,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from eew.model.alert import LineSource
+
 if TYPE_CHECKING:
+    from eew.event.finder import FiniteFault
     from eew.event.stations import StationPick
 
 PD_COEFFS = (5.39, 1.23, 1.38)
@@ -148,12 +151,64 @@ def station_magnitude(
 
 @dataclass(frozen=True, slots=True)
 class EventMagnitude:
-    """The network magnitude."""
+    """The network magnitude.
+
+    ``magnitude_type`` is ``"Mpd"`` for the P-wave magnitude alone and ``"Mfd"`` once the
+    finite-fault length magnitude is fused in (:func:`with_finite_fault`); ``line`` is
+    then the line source.
+    """
 
     magnitude: float
     sigma: float
     n_stations: int
     is_lower_bound: bool
+    magnitude_type: str = "Mpd"
+    line: LineSource | None = None
+
+
+def with_finite_fault(
+    p: EventMagnitude,
+    ff: FiniteFault | None,
+    min_length_km: float,
+    saturation_magnitude: float,
+    growing: bool,
+) -> EventMagnitude:
+    """Fuse the P-wave magnitude with the finite-fault one (inverse variance).
+
+    The finite-fault magnitude enters only when its line is at least ``min_length_km``
+    long (shorter lines are not resolved by the station spacing). Early-P magnitudes
+    saturate near M 6.5 (Tsang et al. 2007): the shortfall of the P-wave magnitude below
+    the finite-fault one beyond ``saturation_magnitude`` is added to its uncertainty, so
+    the line source dominates for great events and the P waves for moderate ones.
+
+    Parameters
+    ----------
+    p : EventMagnitude
+        P-wave magnitude.
+    ff : FiniteFault or None
+        Finite-fault estimate (:mod:`eew.event.finder`).
+    min_length_km : float
+        Shortest line used [km].
+    saturation_magnitude : float
+        Magnitude beyond which early-P estimates saturate.
+    growing : bool
+        The line grew since the previous estimate: the magnitude is a lower bound.
+    """
+    if ff is None or ff.line.length_km < min_length_km:
+        return p
+    short = max(0.0, ff.magnitude - max(p.magnitude, saturation_magnitude))
+    sp = math.hypot(p.sigma, short)
+    wp, wf = 1.0 / sp**2, 1.0 / ff.sigma**2
+    m = (wp * p.magnitude + wf * ff.magnitude) / (wp + wf)
+    sigma = 1.0 / math.sqrt(wp + wf)
+    return EventMagnitude(
+        magnitude=m,
+        sigma=max(sigma, 0.15),
+        n_stations=p.n_stations,
+        is_lower_bound=p.is_lower_bound or growing,
+        magnitude_type="Mfd",
+        line=ff.line,
+    )
 
 
 def combine(
