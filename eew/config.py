@@ -395,6 +395,11 @@ class FiniteFaultConfig:
         2.0, "stations with a peak acceleration at or below this are not shaken [cm/s²]"
     )
     min_stations: int = _f(5, "stations above that floor before a line source is estimated")
+    settle_s: float = _f(
+        10.0,
+        "a station's peak is final this long after the S wave from the hypocentre reached it; "
+        "before, from its P wave on, it is a lower bound [s]",
+    )
     min_length_km: float = _f(
         30.0,
         "the line source enters the magnitude only from this length on (shorter ones are not "
@@ -412,15 +417,19 @@ class FiniteFaultConfig:
     rupture_velocity_km_s: float = _f(
         2.8, "rupture speed for the time a part of the line broke (warning times) [km/s]"
     )
-    follow_s: float = _f(
-        90.0, "re-evaluate an event with a line source each second this long after origin [s]"
+    follow_magnitude: float = _f(
+        6.0,
+        "an event whose P-wave magnitude reaches this, or that has a line source long enough "
+        "to count, is re-evaluated every interval_s (its rupture may grow after the last pick)",
     )
+    follow_s: float = _f(90.0, "... for this long after origin [s]")
 
     def check(self) -> None:
         """Raise :class:`ValueError` naming the key if an invariant is violated."""
         _positive(
             self,
             "floor_cm_s2",
+            "settle_s",
             "min_length_km",
             "interval_s",
             "max_rupture_velocity_km_s",

@@ -107,6 +107,8 @@ class _Event:
         self.finite: FiniteFault | None = None
         self.finite_at_ns = 0
         self.finite_growing = False
+        #: the latest P-wave magnitude (before the finite fault is fused in)
+        self.p_magnitude = 0.0
 
 
 class EventCore:
@@ -171,7 +173,12 @@ class EventCore:
         self.ffcfg = finite_fault if finite_fault is not None else FiniteFaultConfig()
         self._peak_acc = peak_acceleration
         self.finder = (
-            FiniteFaultEstimator(self.ffcfg.floor_cm_s2, self.ffcfg.max_rupture_velocity_km_s)
+            FiniteFaultEstimator(
+                self.ffcfg.floor_cm_s2,
+                self.ffcfg.max_rupture_velocity_km_s,
+                rupture_velocity_km_s=self.ffcfg.rupture_velocity_km_s,
+                settle_s=self.ffcfg.settle_s,
+            )
             if self.ffcfg.enabled and peak_acceleration is not None
             else None
         )
@@ -340,16 +347,18 @@ class EventCore:
     def _following(self, ev: _Event, now: int) -> bool:
         """True while a large event's rupture is followed (re-evaluated every interval).
 
-        Only events whose line source is long enough to enter the magnitude, up to
-        ``follow_s`` after origin: the line may still grow after the last P pick.
+        Only events with a finite-fault estimator whose P-wave magnitude reached
+        ``follow_magnitude`` or whose line source is long enough to enter the magnitude,
+        up to ``follow_s`` after origin: the line may still grow after the last P pick.
         """
+        if self.finder is None or ev.closed or ev.teleseism or ev.distant:
+            return False
         ff = ev.finite
+        c = self.ffcfg
         return (
-            not ev.closed
-            and ff is not None
-            and ff.line.length_km >= self.ffcfg.min_length_km
-            and now - ev.origin_ns <= self.ffcfg.follow_s * NS_PER_S
-        )
+            ev.p_magnitude >= c.follow_magnitude
+            or (ff is not None and ff.line.length_km >= c.min_length_km)
+        ) and now - ev.origin_ns <= c.follow_s * NS_PER_S
 
     def _request(self, ev: _Event, now: int, changed: bool) -> None:
         """Evaluate now, or (deferred) at the next :meth:`tick`."""
@@ -659,6 +668,7 @@ class EventCore:
         emag = self._magnitude(ev, picks)
         if emag is None:
             return
+        ev.p_magnitude = emag.magnitude
         ff = self._finite_fault(ev, now)
         emag = mag.with_finite_fault(
             emag,
@@ -712,10 +722,10 @@ class EventCore:
     def _finite_fault(self, ev: _Event, now: int) -> FiniteFault | None:
         """The event's line source from the stations' peak accelerations so far.
 
-        Stations count once the S wave from the hypocentre has passed them (before, their
-        shaking is not yet known); a station's peak is taken from 1 s before its predicted
-        P arrival. Re-estimated at most every ``interval_s``; the previous estimate is kept
-        when too few stations are above the floor.
+        A station counts from its predicted P arrival on, its peak taken from 1 s before
+        it; until ``settle_s`` after the S wave from the hypocentre has passed it, its peak
+        is only a lower bound of its shaking. Re-estimated at most every ``interval_s``;
+        the previous estimate is kept when too few stations are above the floor.
         """
         if self.finder is None or self._peak_acc is None:
             return None
@@ -725,9 +735,10 @@ class EventCore:
         assert loc is not None
         tp_all, ts_all, _repi = self._predicted_all(ev)
         recent = now - self.cfg.station_latency_max_s * NS_PER_S
-        idx, pga = [], []
+        settle = self.ffcfg.settle_s * NS_PER_S
+        idx, pga, lower = [], [], []
         for i, sid in enumerate(self.station_ids):
-            if sid in self.set_aside or ts_all[i] > now:
+            if sid in self.set_aside or tp_all[i] > now:
                 continue
             end = self._data_end_ns(sid)
             if end is None or end < recent:
@@ -735,6 +746,7 @@ class EventCore:
             peak = self._peak_acc(sid, round(tp_all[i]) - NS_PER_S, now)
             idx.append(i)
             pga.append(0.0 if peak is None else peak)
+            lower.append(bool(now < ts_all[i] + settle))
         ev.finite_at_ns = now
         values = np.array(pga)
         if int((values > self.ffcfg.floor_cm_s2).sum()) < self.ffcfg.min_stations:
@@ -748,6 +760,16 @@ class EventCore:
             self.st_lon[ix],
             values,
             (now - ev.origin_ns) / NS_PER_S,
+            np.array(lower, dtype=np.bool_),
+        )
+        log.debug(
+            "event %d, %.1f s after origin: line source from %d stations (%d above %.1f cm/s²): %s",
+            ev.number,
+            (now - ev.origin_ns) / NS_PER_S,
+            values.size,
+            int((values > self.ffcfg.floor_cm_s2).sum()),
+            self.ffcfg.floor_cm_s2,
+            "none" if ff is None else f"L {ff.line.length_km:.0f} km, M {ff.magnitude:.2f}",
         )
         if ff is not None:
             prev = ev.finite

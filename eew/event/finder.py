@@ -25,8 +25,10 @@ scaled by the reduced chi-square when the model fits worse than its sigmas), who
 marginal over length gives the magnitude and its uncertainty (with the scatter of the
 scaling relation).
 
-A causality prior keeps each side of the rupture, measured from the epicentre, shorter than
-``max_rupture_velocity_km_s`` times the time since origin.
+A Gutenberg-Richter prior on the template magnitude keeps a line from growing into parts
+of the map without stations (where the misfit is flat); a causality prior keeps each side
+of the rupture, measured from the epicentre, shorter than ``max_rupture_velocity_km_s``
+times the time since origin.
 
 Length-magnitude scaling: Wells & Coppersmith (1994), subsurface rupture length, all
 slip types: ``M = 4.38 + 1.49 log10 L`` (sigma 0.26), the relation the simulator and
@@ -38,6 +40,10 @@ per-event state (the last estimate) for the event core.
 
 References
 ----------
+Cua, G. and Heaton, T. H. (2007). The Virtual Seismologist (VS) method: a Bayesian
+approach to earthquake early warning. In *Earthquake Early Warning Systems*, Springer,
+97-132.
+
 Böse, M., Heaton, T. H. and Hauksson, E. (2012). Real-time Finite Fault Rupture Detector
 (FinDer) for large earthquakes. *GJI* 191, 803-812.
 
@@ -72,6 +78,10 @@ STRIKES_DEG = tuple(float(s) for s in range(0, 180, 5))
 FRACTIONS = tuple(i / 10.0 for i in range(11))
 #: perpendicular offsets of the line from the epicentre [km]
 OFFSETS_KM = (-6.0, -3.0, 0.0, 3.0, 6.0)
+#: crustal S velocity for the settling times [km/s] (eew_science.md §4)
+VS_KM_S = 3.5
+#: Gutenberg-Richter b-value of the magnitude prior
+GR_B_VALUE = 1.0
 #: within-event and between-event scatter of log10 PGA (Akkar & Bommer 2010)
 PHI_LOG10 = 0.2611
 TAU_LOG10 = 0.1056
@@ -99,6 +109,7 @@ def template_misfit(
     sx: np.ndarray,
     sy: np.ndarray,
     obs: np.ndarray,
+    lower: np.ndarray,
     floor: float,
     lengths: np.ndarray,
     strikes_rad: np.ndarray,
@@ -107,6 +118,7 @@ def template_misfit(
     max_side_km: float,
     phi: float,
     tau: float,
+    timing: np.ndarray,
 ) -> np.ndarray:
     """chi-square of every template (numba kernel; see the module docstring).
 
@@ -116,6 +128,10 @@ def template_misfit(
         Station east and north coordinates relative to the epicentre [km].
     obs : numpy.ndarray
         Observed log10 PGA [cm/s²] (at most ``floor`` means censored).
+    lower : numpy.ndarray
+        True where the observation is a lower bound (the shaking may still grow): it
+        counts only where a template predicts less, and not in the event term; a lower
+        bound at or below the floor says nothing.
     floor : float
         Censoring level, log10 [cm/s²].
     lengths, strikes_rad, fractions, offsets : numpy.ndarray
@@ -125,6 +141,13 @@ def template_misfit(
         Longest extent on either side of the epicentre (causality) [km].
     phi, tau : float
         Within- and between-event scatter of log10 PGA.
+    timing : numpy.ndarray
+        ``[t_now, depth, vr, vs, settle]``: time since origin [s], source depth [km],
+        rupture and S velocities [km/s], settling time [s]. For each template a station
+        is a lower bound until ``settle`` after the S wave from the template's point
+        nearest to it, which breaks ``along / vr`` after origin (``along`` measured from
+        the epicentre), could have reached it: the shaking of a part of a long template
+        is not yet known at the stations next to it.
 
     Returns
     -------
@@ -136,6 +159,9 @@ def template_misfit(
     n = sx.size
     out = np.full((nl, ns, nf, no), np.inf)
     pred = np.empty(n)
+    low = np.zeros(n, dtype=np.bool_)
+    t_now, depth, vr, vs, settle = timing[0], timing[1], timing[2], timing[3], timing[4]
+    h2 = depth * depth
     for il in range(nl):
         length = lengths[il]
         m = 4.38 + 1.49 * math.log10(length)
@@ -160,15 +186,22 @@ def template_misfit(
                         elif t > length:
                             t = length
                         dx, dy = px - t * ux, py - t * uy
-                        p = _log_pga_nb(m, math.sqrt(dx * dx + dy * dy))
+                        d2 = dx * dx + dy * dy
+                        p = _log_pga_nb(m, math.sqrt(d2))
                         pred[i] = p
-                        if obs[i] > floor:
+                        arrive = abs(t - a) / vr + math.sqrt(d2 + h2) / vs
+                        low[i] = lower[i] or t_now < arrive + settle
+                        if obs[i] > floor and not low[i]:
                             sw += 1.0
                             swr += obs[i] - p
                     c = swr / (sw + (phi * phi) / (tau * tau))
                     chi = (c / tau) ** 2
                     for i in range(n):
-                        if obs[i] > floor:
+                        if low[i]:
+                            r = obs[i] - pred[i] - c
+                            if obs[i] <= floor or r < 0.0:
+                                r = 0.0
+                        elif obs[i] > floor:
                             r = obs[i] - pred[i] - c
                         else:
                             r = pred[i] + c - floor
@@ -183,6 +216,7 @@ def template_misfit_np(
     sx: np.ndarray,
     sy: np.ndarray,
     obs: np.ndarray,
+    lower: np.ndarray,
     floor: float,
     lengths: np.ndarray,
     strikes_rad: np.ndarray,
@@ -191,6 +225,7 @@ def template_misfit_np(
     max_side_km: float,
     phi: float,
     tau: float,
+    timing: np.ndarray,
 ) -> np.ndarray:
     """Plain-NumPy twin of :func:`template_misfit` (same arguments, same result)."""
     b1, b2, b3, b4, b5, b6, _b7, _b8, _b9, b10 = gm.AB2010_PGA
@@ -206,13 +241,19 @@ def template_misfit_np(
     py = sy[None, None, None, None, :] - y0[..., None]
     t = np.clip(px * ux[..., None] + py * uy[..., None], 0.0, L[..., None])
     d = np.hypot(px - t * ux[..., None], py - t * uy[..., None])
+    t_now, depth, vr, vs, settle = (float(v) for v in timing[:5])
+    arrive = np.abs(t - a[..., None]) / vr + np.sqrt(d * d + depth * depth) / vs
+    lower = lower | (t_now < arrive + settle)
     m = (4.38 + 1.49 * np.log10(L))[..., None]
     r = np.sqrt(d * d + b6 * b6)
     pred = b1 + b2 * m + b3 * m * m + (b4 + b5 * m) * np.log10(r) + b10
     above = obs > floor
-    res = np.where(above, obs - pred, 0.0)
-    c = res.sum(axis=-1) / (above.sum() + (phi * phi) / (tau * tau))
+    settled = above & ~lower
+    res = np.where(settled, obs - pred, 0.0)
+    c = res.sum(axis=-1) / (settled.sum(axis=-1) + (phi * phi) / (tau * tau))
     r_all = np.where(above, obs - pred - c[..., None], np.maximum(pred + c[..., None] - floor, 0.0))
+    r_low = np.where(above, np.maximum(obs - pred - c[..., None], 0.0), 0.0)
+    r_all = np.where(lower, r_low, r_all)
     chi = (c / tau) ** 2 + ((r_all / phi) ** 2).sum(axis=-1)
     side_ok = (a <= max_side_km) & (L - a <= max_side_km)
     chi = np.where(side_ok, chi, np.inf)
@@ -249,22 +290,27 @@ class FiniteFault:
 
 
 def posterior_magnitude(
-    chi2: np.ndarray, lengths: np.ndarray, n_obs: int
+    chi2: np.ndarray, lengths: np.ndarray, n_obs: int, b_value: float = GR_B_VALUE
 ) -> tuple[float, float, float, float, tuple[int, ...]]:
     """Magnitude mean and sigma, length mean and sigma, and the best template's index.
 
     The chi-square is scaled by its reduced minimum when the model fits worse than its
     sigmas (``chi2_min / n_obs > 1``), so an imperfect model does not give an
-    over-confident posterior. The magnitude sigma combines the posterior spread with the
-    scatter of the scaling relation.
+    over-confident posterior. A Gutenberg-Richter prior on the template magnitude
+    (``10^(-b M)``, as in the Virtual Seismologist, Cua & Heaton 2007) keeps a line from
+    growing into parts of the map without stations, where the data cannot limit it. The
+    best template is the posterior mode. The magnitude sigma combines the posterior
+    spread with the scatter of the scaling relation.
     """
-    best = np.unravel_index(int(np.argmin(chi2)), chi2.shape)
-    cmin = float(chi2[best])
+    cmin = float(chi2.min())
     scale = max(1.0, cmin / max(n_obs, 1))
-    w = np.exp(-(chi2 - cmin) / (2.0 * scale))
+    mags = magnitude_from_length(lengths)
+    log_prior = (-b_value * math.log(10.0)) * mags
+    logp = -(chi2 - cmin) / (2.0 * scale) + log_prior[:, None, None, None]
+    best = np.unravel_index(int(np.argmax(logp)), chi2.shape)
+    w = np.exp(logp - logp[best])
     pl = w.reshape(lengths.size, -1).sum(axis=1)
     pl = pl / pl.sum()
-    mags = magnitude_from_length(lengths)
     mean = float((pl * mags).sum())
     spread = math.sqrt(float((pl * (mags - mean) ** 2).sum()))
     l_mean = float((pl * lengths).sum())
@@ -285,6 +331,11 @@ class FiniteFaultEstimator:
         origin [km/s].
     use_numba : bool
         The numba kernel (default) or its NumPy twin.
+    b_value : float
+        Gutenberg-Richter b-value of the magnitude prior (0: flat).
+    rupture_velocity_km_s, settle_s : float
+        When a template's part breaks, and how long after its S wave a station's
+        peak is final (see :func:`template_misfit`) [km/s, s].
     """
 
     def __init__(
@@ -292,7 +343,13 @@ class FiniteFaultEstimator:
         floor_cm_s2: float = 2.0,
         max_rupture_velocity_km_s: float = 3.5,
         use_numba: bool = True,
+        b_value: float = GR_B_VALUE,
+        rupture_velocity_km_s: float = 2.8,
+        settle_s: float = 10.0,
     ) -> None:
+        self.b_value = b_value
+        self.vr = rupture_velocity_km_s
+        self.settle = settle_s
         self.floor = math.log10(floor_cm_s2)
         self.vmax = max_rupture_velocity_km_s
         self.kernel = template_misfit if use_numba else template_misfit_np
@@ -310,6 +367,7 @@ class FiniteFaultEstimator:
         st_lon_deg: np.ndarray,
         pga_cm_s2: np.ndarray,
         seconds_since_origin: float,
+        lower_bound: np.ndarray | None = None,
     ) -> FiniteFault | None:
         """Fit the templates to the stations' peak accelerations.
 
@@ -323,6 +381,8 @@ class FiniteFaultEstimator:
             Their peak accelerations so far [cm/s²] (0 where not shaken).
         seconds_since_origin : float
             Time since origin [s] (causality prior).
+        lower_bound : numpy.ndarray, optional
+            True where a station's peak may still grow (see :func:`template_misfit`).
 
         Returns
         -------
@@ -339,13 +399,22 @@ class FiniteFaultEstimator:
         if n_above == 0:
             return None
         max_side = max(self.vmax * max(seconds_since_origin, 0.0), 1.0)
+        lower = (
+            np.zeros(obs.size, dtype=np.bool_)
+            if lower_bound is None
+            else np.ascontiguousarray(lower_bound, dtype=np.bool_)
+        )
         chi2 = self.kernel(
-            sx, sy, obs, self.floor, self.lengths, self.strikes, self.fractions, self.offsets,
+            sx, sy, obs, lower, self.floor,
+            self.lengths, self.strikes, self.fractions, self.offsets,
             max_side, PHI_LOG10, TAU_LOG10,
+            np.array([seconds_since_origin, depth_km, self.vr, VS_KM_S, self.settle]),
         )  # fmt: skip
         if not np.isfinite(chi2).any():
             return None
-        mean, sigma, _l_mean, l_sd, best = posterior_magnitude(chi2, self.lengths, obs.size)
+        mean, sigma, _l_mean, l_sd, best = posterior_magnitude(
+            chi2, self.lengths, obs.size, self.b_value
+        )
         il, js, jf, ko = best
         length = float(self.lengths[il])
         strike = float(self.strikes[js])

@@ -166,6 +166,24 @@ class EventMagnitude:
     line: LineSource | None = None
 
 
+def truncated_normal(mean: float, sigma: float, low: float) -> tuple[float, float]:
+    """Mean and standard deviation of a normal ``N(mean, sigma²)`` truncated below at ``low``.
+
+    Examples
+    --------
+    >>> [round(v, 3) for v in truncated_normal(7.5, 0.3, 6.0)]
+    [7.5, 0.3]
+    """
+    alpha = (low - mean) / sigma
+    tail = 0.5 * math.erfc(alpha / math.sqrt(2.0))
+    if tail < 1e-12:
+        return low, 0.0
+    pdf = math.exp(-0.5 * alpha * alpha) / math.sqrt(2.0 * math.pi)
+    lam = pdf / tail
+    var = sigma * sigma * max(1.0 + alpha * lam - lam * lam, 0.0)
+    return mean + sigma * lam, math.sqrt(var)
+
+
 def with_finite_fault(
     p: EventMagnitude,
     ff: FiniteFault | None,
@@ -176,10 +194,18 @@ def with_finite_fault(
     """Fuse the P-wave magnitude with the finite-fault one (inverse variance).
 
     The finite-fault magnitude enters only when its line is at least ``min_length_km``
-    long (shorter lines are not resolved by the station spacing). Early-P magnitudes
-    saturate near M 6.5 (Tsang et al. 2007): the shortfall of the P-wave magnitude below
-    the finite-fault one beyond ``saturation_magnitude`` is added to its uncertainty, so
-    the line source dominates for great events and the P waves for moderate ones.
+    long (shorter lines are not resolved by the station spacing) and above the P-wave
+    magnitude (the line follows the rupture with the delay of the S waves to the
+    stations, so it is a lower bound while the rupture goes on; below the P-wave
+    magnitude the line is kept for the forecast's distances, the magnitude is not
+    changed).
+
+    Early-P magnitudes saturate near M 6.5 (Tsang et al. 2007). A P-wave magnitude at or
+    above ``saturation_magnitude`` is therefore only a lower bound: the result is the
+    finite-fault estimate truncated below at it (mean and sigma of the truncated normal),
+    so the line source dominates great events. Below it the two are averaged with
+    inverse-variance weights, the finite-fault magnitude's excess over
+    ``saturation_magnitude`` added to the P-wave uncertainty.
 
     Parameters
     ----------
@@ -196,11 +222,22 @@ def with_finite_fault(
     """
     if ff is None or ff.line.length_km < min_length_km:
         return p
-    short = max(0.0, ff.magnitude - max(p.magnitude, saturation_magnitude))
-    sp = math.hypot(p.sigma, short)
-    wp, wf = 1.0 / sp**2, 1.0 / ff.sigma**2
-    m = (wp * p.magnitude + wf * ff.magnitude) / (wp + wf)
-    sigma = 1.0 / math.sqrt(wp + wf)
+    if ff.magnitude <= p.magnitude:
+        # the line is what has been seen to break, lagging the rupture by the S travel
+        # times: below the P-wave magnitude it only locates the rupture
+        return EventMagnitude(
+            p.magnitude, p.sigma, p.n_stations, p.is_lower_bound, p.magnitude_type, ff.line
+        )
+    if p.magnitude >= saturation_magnitude:
+        # a saturated P-wave magnitude only says "at least": the finite-fault estimate
+        # truncated below at it
+        m, sigma = truncated_normal(ff.magnitude, ff.sigma, p.magnitude)
+    else:
+        short = ff.magnitude - saturation_magnitude
+        sp = math.hypot(p.sigma, max(short, 0.0))
+        wp, wf = 1.0 / sp**2, 1.0 / ff.sigma**2
+        m = (wp * p.magnitude + wf * ff.magnitude) / (wp + wf)
+        sigma = 1.0 / math.sqrt(wp + wf)
     return EventMagnitude(
         magnitude=m,
         sigma=max(sigma, 0.15),
