@@ -397,8 +397,8 @@ class FiniteFaultConfig:
     min_stations: int = _f(5, "stations above that floor before a line source is estimated")
     settle_s: float = _f(
         10.0,
-        "a station's peak is final this long after the S wave from the hypocentre reached it; "
-        "before, from its P wave on, it is a lower bound [s]",
+        "a station's peak is final this long after the S wave from the part of a template line "
+        "nearest to it can have arrived; before, from its P wave on, it is a lower bound [s]",
     )
     min_length_km: float = _f(
         30.0,
@@ -407,15 +407,21 @@ class FiniteFaultConfig:
     )
     saturation_magnitude: float = _f(
         6.5,
-        "the P-wave magnitude's shortfall beyond this (as given by the line source) counts as "
-        "its uncertainty (early-P saturation, Tsang et al. 2007)",
+        "early-P magnitudes follow the true magnitude up to this and saturate beyond it "
+        "(Tsang et al. 2007)",
+    )
+    saturation_slope: float = _f(
+        0.5,
+        "beyond saturation_magnitude the P-wave magnitude grows this much per unit of true "
+        "magnitude (the issue's line-source scenarios read 0.25-0.5)",
     )
     interval_s: float = _f(1.0, "re-estimate a rupture at most this often [s]")
     max_rupture_velocity_km_s: float = _f(
         3.5, "causality: each side of the line is at most this times the time since origin [km/s]"
     )
     rupture_velocity_km_s: float = _f(
-        2.8, "rupture speed for the time a part of the line broke (warning times) [km/s]"
+        2.8,
+        "rupture speed: when a part of the line broke (station settling, warning times) [km/s]",
     )
     follow_magnitude: float = _f(
         6.0,
@@ -430,6 +436,7 @@ class FiniteFaultConfig:
             self,
             "floor_cm_s2",
             "settle_s",
+            "saturation_slope",
             "min_length_km",
             "interval_s",
             "max_rupture_velocity_km_s",

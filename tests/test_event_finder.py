@@ -16,11 +16,14 @@ from eew.event import finder as fd
 from eew.event import groundmotion as gm
 from eew.event import magnitude as mag
 from eew.event.forecast import forecast_targets
+from eew.event.pgrowth import fuse_correlated, pd_growth
+from eew.event.stations import StationPick
 from eew.event.targets import Target
 from eew.formats import native
 from eew.formats.shakealert import alert_from_shakealert, alert_to_shakealert
 from eew.model.alert import LineSource
 from eew.model.geo import KM_PER_DEG
+from eew.model.pick import Pick
 
 LAT0, LON0 = 43.0, 77.0
 
@@ -162,22 +165,20 @@ def test_fusion_finite_fault_dominates_a_saturated_p_magnitude() -> None:
     out = mag.with_finite_fault(p, _ff(7.7, 150.0), 30.0, 6.5, True)
     assert out.magnitude_type == "Mfd"
     assert out.line is not None and out.line.length_km == 150.0
-    assert out.magnitude == pytest.approx(7.7, abs=0.05)
+    # a P-wave 6.9 at slope 0.5 beyond 6.5 means about M 7.3 +- 0.3; with the line's 7.7
+    assert 7.4 < out.magnitude < 7.7
     assert out.is_lower_bound
 
 
-def test_fusion_below_saturation_is_inverse_variance() -> None:
-    p = mag.EventMagnitude(6.2, 0.2, 12, False)
-    out = mag.with_finite_fault(p, _ff(6.7, 40.0, 0.3), 30.0, 6.5, False)
-    assert 6.2 < out.magnitude < 6.7
-    assert out.sigma < 0.3
-
-
-def test_fusion_keeps_the_line_but_not_a_lower_finite_fault_magnitude() -> None:
-    p = mag.EventMagnitude(7.1, 0.15, 20, True)
-    out = mag.with_finite_fault(p, _ff(6.8, 40.0), 30.0, 6.5, False)
-    assert out.magnitude == 7.1 and out.magnitude_type == "Mpd"
-    assert out.line is not None
+def test_saturated_fusion_model() -> None:
+    # the P-wave magnitude alone (a very wide finite-fault term) is inverted through g(M)
+    m, s = mag.saturated_fusion(7.0, 0.1, 7.5, 50.0, 6.5, 0.5)
+    assert m == pytest.approx(7.5, abs=0.02)
+    assert s == pytest.approx(0.2, abs=0.02)
+    # a P-wave magnitude that does not saturate (slope 1) gives the inverse-variance mean
+    m, s = mag.saturated_fusion(7.0, 0.3, 7.6, 0.3, 6.5, 1.0)
+    assert m == pytest.approx(7.3, abs=0.01)
+    assert s == pytest.approx(0.3 / math.sqrt(2.0), abs=0.01)
 
 
 def test_truncated_normal() -> None:
@@ -256,3 +257,45 @@ def test_event_magnitude_defaults_are_p_wave() -> None:
     p = mag.EventMagnitude(5.0, 0.2, 5, False)
     assert p.magnitude_type == "Mpd" and p.line is None
     assert replace(p, magnitude=5.1).magnitude_type == "Mpd"
+
+
+# ---- P-wave displacement growth -----------------------------------------------------
+
+
+def _station(sid: str, pds: list[float], t0_ns: int = 10**18) -> StationPick:
+    sp = StationPick(sid, t0_ns, 43.0, 77.0)
+    for k, pd in enumerate(pds):
+        w = 0.5 * (k + 1)
+        sp.add(
+            Pick(
+                f"{sid}..HHZ@x", f"{sid}..HHZ", t0_ns, t0_ns, t0_ns + round(w * 1e9), k,
+                False, w, pd, 0.1, 1.0, 1.0, 1.0, 10.0, "velocity", 43.0, 77.0, 0.0,
+            )
+        )  # fmt: skip
+    return sp
+
+
+def test_pd_growth_plateau_and_growth() -> None:
+    r = np.array([20.0, 30.0, 40.0])
+    far = np.full(3, 2e18)
+    flat = [_station(f"AW.S{i}", [0.01, 0.02] + [0.03] * 8) for i in range(3)]
+    g = pd_growth(flat, far, r)
+    assert g is not None and g.plateau and g.n_stations == 3
+    assert g.magnitude == pytest.approx(
+        np.mean([mag.magnitude_from_pd(0.03, x) for x in r]), abs=1e-9
+    )
+    rising = [_station(f"AW.S{i}", [0.01 * 1.3**k for k in range(10)]) for i in range(3)]
+    g2 = pd_growth(rising, far, r)
+    assert g2 is not None and not g2.plateau
+    assert g2.magnitude > g.magnitude
+    # windows that end after the S wave are not used
+    cut = pd_growth(rising, np.full(3, 10**18 + 2.2e9), r)
+    assert cut is not None and cut.windows_s[-1] == pytest.approx(2.0)
+    assert pd_growth(rising[:2], far[:2], r[:2]) is None  # fewer than 3 stations
+
+
+def test_fuse_correlated_limits() -> None:
+    m, s = fuse_correlated(6.0, 0.2, 7.0, 0.2, 0.5)
+    assert m == pytest.approx(6.5) and 0.14 < s < 0.2
+    m, s = fuse_correlated(6.0, 0.1, 7.0, 0.4, 0.0)
+    assert m == pytest.approx(6.0 + 1.0 / 17.0)

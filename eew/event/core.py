@@ -42,6 +42,7 @@ from eew.event.incident import IncidentBook
 from eew.event.lifecycle import AlertLifecycle, EventRecord
 from eew.event.locate import Location, Locator, TravelTimeStack
 from eew.event.onsite import OnsiteDetector
+from eew.event.pgrowth import fuse_correlated, pd_growth
 from eew.event.stations import StationPick
 from eew.event.targets import Target
 from eew.inventory import Inventory
@@ -82,6 +83,9 @@ class EventStatistics:
         """Pick messages set aside for either reason."""
         return self.picks_outside_grid + self.picks_beyond_tables
 
+
+#: correlation of the P-growth magnitude with the station combination (same Pd data)
+PD_GROWTH_RHO = 0.5
 
 _WHY = {OUTSIDE_GRID: "outside the location grid", BEYOND_TABLES: "beyond the travel-time tables"}
 
@@ -676,6 +680,7 @@ class EventCore:
             self.ffcfg.min_length_km,
             self.ffcfg.saturation_magnitude,
             ev.finite_growing,
+            self.ffcfg.saturation_slope,
         )
         x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
         s_time = self.locator.s_time_to(float(x), float(y), loc.depth_km, self._tx, self._ty)
@@ -818,7 +823,24 @@ class EventCore:
         assert loc is not None
         _tp_all, ts_all, repi_all = self._predicted_all(ev)
         idx = [self._index[sp.station_id] for sp in picks]
-        return mag.event_magnitude(picks, ts_all[idx], repi_all[idx], loc.depth_km)
+        emag = mag.event_magnitude(picks, ts_all[idx], repi_all[idx], loc.depth_km)
+        growth = pd_growth(picks, ts_all[idx], np.hypot(repi_all[idx], loc.depth_km))
+        if emag is None or growth is None:
+            return emag
+        if (
+            emag.magnitude < self.ffcfg.saturation_magnitude
+            or growth.plateau
+            or growth.magnitude <= emag.magnitude
+        ):
+            # below saturation, or at a plateau, the station combination (which weighs the
+            # longest windows most) holds: fusing the curve made moderate events worse
+            return emag
+        # a saturating P-wave magnitude whose Pd curve still grows above it: the rupture
+        # is growing (the two share the Pd measurements)
+        m, sigma = fuse_correlated(
+            emag.magnitude, emag.sigma, growth.magnitude, growth.sigma, PD_GROWTH_RHO
+        )
+        return mag.EventMagnitude(m, max(sigma, 0.15), emag.n_stations, True)
 
     def _teleseismic(self, picks: list[StationPick]) -> bool:
         """A plane wavefront across the network, or the tau/Pd teleseism line (:mod:`.distant`)."""
