@@ -199,6 +199,7 @@ def build_chain(
     extra_stationxml: Sequence[str] = (),
     targets: tuple[Target, ...] | None = None,
     data_end_ns: Callable[[str], int | None] | None = None,
+    peak_acceleration: Callable[[str, int, int], float | None] | None = None,
     software_version: str = __version__,
     deferred: bool | None = None,
 ) -> Chain:
@@ -227,6 +228,9 @@ def build_chain(
     data_end_ns : callable, optional
         Newest data time of a station, for a chain without router (central role: the
         upstream feeds'); a chain with a router uses the router's.
+    peak_acceleration : callable, optional
+        The stations' peak accelerations for a chain without router (a parallel replay's
+        parent, :mod:`eew.parallel`); a chain with a router uses the router's.
     software_version : str
         Stamped on every alert.
     deferred : bool, optional
@@ -274,7 +278,7 @@ def build_chain(
             # with a router: evaluate once per packet; picks from the bus one by one
             deferred=stages.channels if deferred is None else deferred,
             finite_fault=config.finite_fault,
-            peak_acceleration=router_peak if stages.channels else None,
+            peak_acceleration=router_peak if stages.channels else peak_acceleration,
         )
     if stages.channels:
         router = Pipeline(

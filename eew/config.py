@@ -425,8 +425,9 @@ class FiniteFaultConfig:
     )
     follow_magnitude: float = _f(
         6.0,
-        "an event whose P-wave magnitude reaches this, or that has a line source long enough "
-        "to count, is re-evaluated every interval_s (its rupture may grow after the last pick)",
+        "the line source enters the magnitude of an event whose P-wave magnitude has reached "
+        "this (smaller ones do not saturate), and such an event is re-evaluated every "
+        "interval_s (its rupture may grow after the last pick)",
     )
     follow_s: float = _f(90.0, "... for this long after origin [s]")
 

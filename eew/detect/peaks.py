@@ -17,11 +17,24 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 from eew.model.timeutil import NS_PER_S
 
 #: bins kept per station [s]
 KEEP_S = 600
+
+
+@dataclass(frozen=True, slots=True)
+class PeakSample:
+    """One packet's peak acceleration, as a parallel replay's workers pass it on.
+
+    Internal to the replay: never written to an output.
+    """
+
+    station_id: str
+    end_ns: int
+    peak_cm_s2: float
 
 
 class PeakStore:
@@ -50,6 +63,10 @@ class PeakStore:
                     return
                 if item[0] < b:
                     break
+
+    def add_sample(self, sample: PeakSample) -> None:
+        """:meth:`add` for a :class:`PeakSample`."""
+        self.add(sample.station_id, sample.end_ns, sample.peak_cm_s2)
 
     def peak(self, station_id: str, start_ns: int, end_ns: int) -> float | None:
         """Largest peak in the bins of ``[start_ns, end_ns]`` [cm/s²]; None without data."""

@@ -43,7 +43,7 @@ import numpy as np
 
 from eew.config import Config
 from eew.detect.channel import ChannelProcessor
-from eew.detect.peaks import PeakStore
+from eew.detect.peaks import PeakSample, PeakStore
 from eew.detect.state import ChannelCounts, ChannelData
 from eew.errors import ChannelError
 from eew.inventory import ChannelInfo, Inventory, InventoryIssues, format_epoch
@@ -186,6 +186,13 @@ class Pipeline:
     def has_channel(self, channel_id: str) -> bool:
         """True if the channel has a processor (it was fed and is in the inventory)."""
         return channel_id in self._channels
+
+    def peak_sample(self, channel_id: str, end_ns: int) -> PeakSample | None:
+        """The last packet's peak acceleration of a channel, for a parallel replay's parent."""
+        proc = self._channels.get(channel_id)
+        if proc is None:
+            return None
+        return PeakSample(proc.station_id, end_ns, proc.last_peak_acc_cm_s2)
 
     def peak_acceleration_cm_s2(self, station_id: str, start_ns: int, end_ns: int) -> float | None:
         """Largest unclipped |acceleration| of a station between two data times [cm/s²]."""

@@ -111,7 +111,7 @@ class _Event:
         self.finite: FiniteFault | None = None
         self.finite_at_ns = 0
         self.finite_growing = False
-        #: the latest P-wave magnitude (before the finite fault is fused in)
+        #: the largest P-wave magnitude so far (before the finite fault is fused in)
         self.p_magnitude = 0.0
 
 
@@ -352,17 +352,13 @@ class EventCore:
         """True while a large event's rupture is followed (re-evaluated every interval).
 
         Only events with a finite-fault estimator whose P-wave magnitude reached
-        ``follow_magnitude`` or whose line source is long enough to enter the magnitude,
-        up to ``follow_s`` after origin: the line may still grow after the last P pick.
+        ``follow_magnitude``, up to ``follow_s`` after origin: the line may still grow
+        after the last P pick.
         """
         if self.finder is None or ev.closed or ev.teleseism or ev.distant:
             return False
-        ff = ev.finite
         c = self.ffcfg
-        return (
-            ev.p_magnitude >= c.follow_magnitude
-            or (ff is not None and ff.line.length_km >= c.min_length_km)
-        ) and now - ev.origin_ns <= c.follow_s * NS_PER_S
+        return ev.p_magnitude >= c.follow_magnitude and now - ev.origin_ns <= c.follow_s * NS_PER_S
 
     def _request(self, ev: _Event, now: int, changed: bool) -> None:
         """Evaluate now, or (deferred) at the next :meth:`tick`."""
@@ -672,11 +668,12 @@ class EventCore:
         emag = self._magnitude(ev, picks)
         if emag is None:
             return
-        ev.p_magnitude = emag.magnitude
+        ev.p_magnitude = max(ev.p_magnitude, emag.magnitude)
         ff = self._finite_fault(ev, now)
+        # below follow_magnitude P-wave magnitudes do not saturate: the line stays out
         emag = mag.with_finite_fault(
             emag,
-            ff,
+            ff if ev.p_magnitude >= self.ffcfg.follow_magnitude else None,
             self.ffcfg.min_length_km,
             self.ffcfg.saturation_magnitude,
             ev.finite_growing,
