@@ -299,3 +299,42 @@ def test_fuse_correlated_limits() -> None:
     assert m == pytest.approx(6.5) and 0.14 < s < 0.2
     m, s = fuse_correlated(6.0, 0.1, 7.0, 0.4, 0.0)
     assert m == pytest.approx(6.0 + 1.0 / 17.0)
+
+
+# ---- end to end on the bundled line-source scenario --------------------------------
+
+SAMPLES = Path(__file__).resolve().parents[1] / "waveforms_samples"
+
+
+def _source_alerts(tmp_path: Path, name: str) -> list[dict[str, object]]:
+    import json
+
+    from eew.cli import main
+
+    out = tmp_path / f"{name}.jsonl"
+    assert main(["replay", str(SAMPLES / name), "--out", str(out), "--no-progress"]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return [r for r in rows if r["type"] == "alert" and r["kind"] == "source"]
+
+
+def test_kemin_line_source_end_to_end(tmp_path: Path) -> None:
+    """The bundled Kemin-type M7.7 (150 km at strike 80): the magnitude no longer saturates."""
+    alerts = _source_alerts(tmp_path, "kemin_m7.7")
+    final = alerts[-1]
+    assert final["magnitude_type"] == "Mfd"
+    assert abs(final["magnitude"] - 7.7) <= 0.3  # main: 7.09
+    line = LineSource.from_dict(final["line_source"])
+    assert line.length_km >= 80.0
+    assert abs((line.strike_deg - 80.0 + 90.0) % 180.0 - 90.0) <= 20.0
+    # target distances are to the line
+    lat = np.array([t["latitude_deg"] for t in final["targets"]])
+    lon = np.array([t["longitude_deg"] for t in final["targets"]])
+    d = fd.line_geometry(line, lat, lon)[0]
+    np.testing.assert_allclose([t["distance_km"] for t in final["targets"]], d, atol=0.01)
+    # it grows with the rupture and never reads Mfd before the P-wave magnitude is large
+    assert all(a["magnitude_type"] == "Mpd" for a in alerts[:3])
+
+
+def test_small_event_has_no_line_source(tmp_path: Path) -> None:
+    for a in _source_alerts(tmp_path, "local_m4.5"):
+        assert a["magnitude_type"] == "Mpd" and "line_source" not in a
