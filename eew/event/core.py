@@ -111,6 +111,8 @@ class _Event:
         self.finite: FiniteFault | None = None
         self.finite_at_ns = 0
         self.finite_growing = False
+        #: when a re-evaluation that follows the rupture last ran [ns]
+        self.followed_at_ns = 0
         #: the largest P-wave magnitude so far (before the finite fault is fused in)
         self.p_magnitude = 0.0
 
@@ -326,7 +328,8 @@ class EventCore:
             for ev, changed in dirty.values():
                 self._evaluate(ev, now, changed)
         for ev in self.events:
-            if self._following(ev, now) and now - ev.finite_at_ns >= self._ff_interval_ns:
+            if self._following(ev, now) and now - ev.followed_at_ns >= self._ff_interval_ns:
+                ev.followed_at_ns = now
                 self._evaluate(ev, now, False, touch=False)
         if now - self._expired_at >= NS_PER_S // 2:  # expiry needs no finer time than 0.5 s
             self._expire(now)
@@ -341,7 +344,7 @@ class EventCore:
         due = self._expired_at + NS_PER_S // 2
         for ev in self.events:
             if self._following(ev, self._expired_at):
-                due = min(due, ev.finite_at_ns + self._ff_interval_ns)
+                due = min(due, ev.followed_at_ns + self._ff_interval_ns)
         return due
 
     @property
