@@ -199,6 +199,7 @@ def build_chain(
     extra_stationxml: Sequence[str] = (),
     targets: tuple[Target, ...] | None = None,
     data_end_ns: Callable[[str], int | None] | None = None,
+    peak_acceleration: Callable[[str, int, int], float | None] | None = None,
     software_version: str = __version__,
     deferred: bool | None = None,
 ) -> Chain:
@@ -227,6 +228,9 @@ def build_chain(
     data_end_ns : callable, optional
         Newest data time of a station, for a chain without router (central role: the
         upstream feeds'); a chain with a router uses the router's.
+    peak_acceleration : callable, optional
+        The stations' peak accelerations for a chain without router (a parallel replay's
+        parent, :mod:`eew.parallel`); a chain with a router uses the router's.
     software_version : str
         Stamped on every alert.
     deferred : bool, optional
@@ -249,6 +253,10 @@ def build_chain(
         assert router is not None
         return router.data_end_ns(station_id)
 
+    def router_peak(station_id: str, start_ns: int, end_ns: int) -> float | None:
+        assert router is not None
+        return router.peak_acceleration_cm_s2(station_id, start_ns, end_ns)
+
     if stages.channels:
         data_end_ns = router_data_end
     elif data_end_ns is None:
@@ -269,6 +277,8 @@ def build_chain(
             software_version,
             # with a router: evaluate once per packet; picks from the bus one by one
             deferred=stages.channels if deferred is None else deferred,
+            finite_fault=config.finite_fault,
+            peak_acceleration=router_peak if stages.channels else peak_acceleration,
         )
     if stages.channels:
         router = Pipeline(

@@ -410,6 +410,68 @@ class OnsiteConfig:
 
 
 @dataclass(frozen=True)
+class FiniteFaultConfig:
+    """Magnitude without saturation: the finite-fault line source (:mod:`eew.event.finder`)."""
+
+    enabled: bool = _f(True, "estimate a line source from the stations' peak accelerations")
+    floor_cm_s2: float = _f(
+        2.0, "stations with a peak acceleration at or below this are not shaken [cm/s²]"
+    )
+    min_stations: int = _f(5, "stations above that floor before a line source is estimated")
+    settle_s: float = _f(
+        10.0,
+        "a station's peak is final this long after the S wave from the part of a template line "
+        "nearest to it can have arrived; before, from its P wave on, it is a lower bound [s]",
+    )
+    min_length_km: float = _f(
+        30.0,
+        "the line source enters the magnitude only from this length on (shorter ones are not "
+        "resolved by the station spacing; the P-wave magnitude holds there) [km]",
+    )
+    saturation_magnitude: float = _f(
+        6.5,
+        "early-P magnitudes follow the true magnitude up to this and saturate beyond it "
+        "(Tsang et al. 2007)",
+    )
+    saturation_slope: float = _f(
+        0.5,
+        "beyond saturation_magnitude the P-wave magnitude grows this much per unit of true "
+        "magnitude (the issue's line-source scenarios read 0.25-0.5)",
+    )
+    interval_s: float = _f(1.0, "re-estimate a rupture at most this often [s]")
+    max_rupture_velocity_km_s: float = _f(
+        3.5, "causality: each side of the line is at most this times the time since origin [km/s]"
+    )
+    rupture_velocity_km_s: float = _f(
+        2.8,
+        "rupture speed: when a part of the line broke (station settling, warning times) [km/s]",
+    )
+    follow_magnitude: float = _f(
+        6.0,
+        "the line source enters the magnitude of an event whose P-wave magnitude has reached "
+        "this (smaller ones do not saturate), and such an event is re-evaluated every "
+        "interval_s (its rupture may grow after the last pick)",
+    )
+    follow_s: float = _f(90.0, "... for this long after origin [s]")
+
+    def check(self) -> None:
+        """Raise :class:`ValueError` naming the key if an invariant is violated."""
+        _positive(
+            self,
+            "floor_cm_s2",
+            "settle_s",
+            "saturation_slope",
+            "min_length_km",
+            "interval_s",
+            "max_rupture_velocity_km_s",
+            "rupture_velocity_km_s",
+            "follow_s",
+        )
+        if self.min_stations < 3:
+            raise ValueError("min_stations: must be >= 3")
+
+
+@dataclass(frozen=True)
 class ReplayConfig:
     """Archive replay."""
 
@@ -439,6 +501,7 @@ class Config:
     event: EventConfig = field(default_factory=EventConfig)
     alert: AlertConfig = field(default_factory=AlertConfig)
     onsite: OnsiteConfig = field(default_factory=OnsiteConfig)
+    finite_fault: FiniteFaultConfig = field(default_factory=FiniteFaultConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     #: directory against which relative paths are resolved (not a TOML key)
     base_dir: Path = field(default=Path("."), compare=False, repr=False)
@@ -471,6 +534,7 @@ SECTIONS = (
     "event",
     "alert",
     "onsite",
+    "finite_fault",
     "replay",
 )
 

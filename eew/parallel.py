@@ -48,6 +48,7 @@ from eew.acquisition import scan
 from eew.acquisition.archive import C_CHANNEL, C_FILE, ArchiveIndex, iter_packets, iter_records
 from eew.assembly import Sink, Stages, build_chain
 from eew.config import Config
+from eew.detect.peaks import PeakSample, PeakStore
 from eew.detect.router import PipelineStatistics
 from eew.detect.state import ChannelCounts
 from eew.event.core import EventStatistics
@@ -264,6 +265,9 @@ def _work(setup: _Setup, out: Any, control: Any) -> None:
         pos = positions[k]
         chain.feed(pkt)
         cid = pkt.channel_id
+        sample = router.peak_sample(cid, pkt.endtime_ns)
+        if sample is not None:
+            results.append(sample)  # the parent's event core needs it (eew.detect.peaks)
         if cid not in seen:
             seen.add(cid)
             batch.known.append((cid, pos, router.has_channel(cid)))
@@ -377,6 +381,8 @@ class _Parallel:
         self._station_pos, self._tick_pos = self._stations()
         self._tick_end = self.end[self._tick_pos]
         self.chain = None
+        #: the stations' peak accelerations, from the workers' PeakSample results
+        self.peaks = PeakStore()
         if stages.events:
             self.chain = build_chain(
                 config,
@@ -386,6 +392,7 @@ class _Parallel:
                 stages=Stages(channels=False, events=True),
                 inventory=inventory,
                 data_end_ns=self._data_end_ns,
+                peak_acceleration=self.peaks.peak,
                 deferred=True,
             )
         self._emit: Callable[[object], None] = (
@@ -560,7 +567,10 @@ class _Parallel:
             self._limit = nxt - 1  # the router notes a packet's station after its results
             while pending and pending[0][0] == nxt:
                 for v in heapq.heappop(pending)[2]:
-                    self._emit(v)
+                    if isinstance(v, PeakSample):
+                        self.peaks.add_sample(v)
+                    else:
+                        self._emit(v)
             self._limit = nxt
             if core is not None:
                 core.tick(now)

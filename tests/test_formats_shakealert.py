@@ -71,6 +71,16 @@ def test_shakealert_validates_against_xsd(
     assert sa_schema.validate(doc), sa_schema.error_log
 
 
+def test_line_source_validates_against_xsd(datapath: Path, sa_schema) -> None:
+    from eew.model.alert import LineSource
+
+    line = LineSource(42.8, 76.4, 42.9, 78.2, 20.0, 148.5, 85.0)
+    alert = _alert(datapath, "alert_update.json").with_(line_source=line, magnitude_type="Mfd")
+    doc = etree.fromstring(alert_to_shakealert(alert, shaking=shaking_model()))
+    assert sa_schema.validate(doc), sa_schema.error_log
+    assert doc.find("fault_info/finite_fault/segment/vertices") is not None
+
+
 @pytest.mark.parametrize("name", ALERTS)
 def test_shakealert_round_trip(datapath: Path, name: str) -> None:
     alert = _alert(datapath, name)

@@ -23,6 +23,7 @@ Continuity rules (state resets, pyrocko/SeisComP style):
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -278,6 +279,8 @@ class ChannelProcessor:
         self._flat = np.zeros(2)  # F_RUN, F_VALUE
         self._out = np.empty((chain.N_ROWS, 0))  # the chain's output, reused per size
         self.dead = False
+        #: largest |acceleration| of the last packet [cm/s²]; NaN when clipped or dead
+        self.last_peak_acc_cm_s2 = math.nan
 
     @property
     def _flat_run(self) -> int:
@@ -384,7 +387,13 @@ class ChannelProcessor:
         self._next_ns = packet.endtime_ns
         self._n_samples += n
         clip = self.picker.clip_counts
-        if hi >= clip or -lo >= clip:
+        clipped = hi >= clip or -lo >= clip
+        self.last_peak_acc_cm_s2 = (
+            math.nan
+            if clipped or self.dead or n == 0
+            else float(np.abs(history.read(chain.ROW_ACC, k0, k0 + n)).max())
+        )
+        if clipped:
             idx = np.flatnonzero(np.abs(counts) >= clip)
             first, last = k0 + int(idx[0]), k0 + int(idx[-1])
             spans = data.clip_spans

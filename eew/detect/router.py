@@ -43,6 +43,7 @@ import numpy as np
 
 from eew.config import Config
 from eew.detect.channel import ChannelProcessor
+from eew.detect.peaks import PeakSample, PeakStore
 from eew.detect.state import ChannelCounts, ChannelData
 from eew.errors import ChannelError
 from eew.inventory import ChannelInfo, Inventory, InventoryIssues, format_epoch
@@ -156,6 +157,8 @@ class Pipeline:
         self._alias: dict[str, str] = {}
         self._meta: Counter[str] = Counter()
         self._triggering: dict[str, bool] = {}
+        #: running peak acceleration per station (for the finite-fault estimator)
+        self.peaks = PeakStore()
 
     def feed(self, packet: Packet) -> None:
         """Process one packet: advance the data clock, route it to its channel."""
@@ -174,6 +177,7 @@ class Pipeline:
                 return
         proc.feed(packet)
         sid = proc.station_id
+        self.peaks.add(sid, end, proc.last_peak_acc_cm_s2)
         if end > self._station_end.get(sid, 0):
             self._station_end[sid] = end
         if self._after_packet is not None:
@@ -182,6 +186,17 @@ class Pipeline:
     def has_channel(self, channel_id: str) -> bool:
         """True if the channel has a processor (it was fed and is in the inventory)."""
         return channel_id in self._channels
+
+    def peak_sample(self, channel_id: str, end_ns: int) -> PeakSample | None:
+        """The last packet's peak acceleration of a channel, for a parallel replay's parent."""
+        proc = self._channels.get(channel_id)
+        if proc is None:
+            return None
+        return PeakSample(proc.station_id, end_ns, proc.last_peak_acc_cm_s2)
+
+    def peak_acceleration_cm_s2(self, station_id: str, start_ns: int, end_ns: int) -> float | None:
+        """Largest unclipped |acceleration| of a station between two data times [cm/s²]."""
+        return self.peaks.peak(station_id, start_ns, end_ns)
 
     def data_end_ns(self, station_id: str) -> int | None:
         """End time of the newest data seen from a station (``NET.STA``) [ns], or None."""

@@ -31,20 +31,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eew.config import AlertConfig, EventConfig, OnsiteConfig
+from eew.config import AlertConfig, EventConfig, FiniteFaultConfig, OnsiteConfig
 from eew.event import groundmotion as gm
 from eew.event import magnitude as mag
 from eew.event.distant import below_teleseism_line, is_distant_wavefront
+from eew.event.finder import FiniteFault, FiniteFaultEstimator, line_geometry
 from eew.event.forecast import forecast_targets
 from eew.event.grid import BEYOND_TABLES, OUTSIDE_GRID, grid_spec, station_coverage
 from eew.event.incident import IncidentBook
 from eew.event.lifecycle import AlertLifecycle, EventRecord
 from eew.event.locate import Location, Locator, TravelTimeStack
 from eew.event.onsite import OnsiteDetector
+from eew.event.pgrowth import fuse_correlated, pd_growth
 from eew.event.settle import bounded_move, has_settled, residual_keep
 from eew.event.stations import StationPick
 from eew.event.targets import Target
 from eew.inventory import Inventory
+from eew.model.alert import LineSource
 from eew.model.clock import Clock
 from eew.model.geo import distances_km
 from eew.model.pick import Pick
@@ -82,6 +85,9 @@ class EventStatistics:
         return self.picks_outside_grid + self.picks_beyond_tables
 
 
+#: correlation of the P-growth magnitude with the station combination (same Pd data)
+PD_GROWTH_RHO = 0.5
+
 _WHY = {OUTSIDE_GRID: "outside the location grid", BEYOND_TABLES: "beyond the travel-time tables"}
 
 
@@ -109,6 +115,14 @@ class _Event:
         self.lifecycle: AlertLifecycle | None = None
         #: (location, P times, S times, epicentral distances) for the current location
         self.predicted: tuple[Location, np.ndarray, np.ndarray, np.ndarray] | None = None
+        #: finite-fault estimate, when it was made [ns], and whether its line grew
+        self.finite: FiniteFault | None = None
+        self.finite_at_ns = 0
+        self.finite_growing = False
+        #: when a re-evaluation that follows the rupture last ran [ns]
+        self.followed_at_ns = 0
+        #: the largest P-wave magnitude so far (before the finite fault is fused in)
+        self.p_magnitude = 0.0
 
 
 class EventCore:
@@ -143,6 +157,13 @@ class EventCore:
         pipeline calls ``tick`` after each packet (``Pipeline(after_packet=core.tick)``), so
         a burst of pick updates from one packet costs one evaluation per event, and the
         results carry the same data time.
+    finite_fault : FiniteFaultConfig, optional
+        Section ``[finite_fault]`` (default: its defaults).
+    peak_acceleration : callable, optional
+        ``peak_acceleration(station_id, start_ns, end_ns)`` -> the station's largest
+        acceleration in that span [cm/s²] or None (the router's
+        :meth:`~eew.detect.router.Pipeline.peak_acceleration_cm_s2`). Without it there is
+        no finite-fault estimate (pick messages carry only the early-P acceleration).
     """
 
     def __init__(
@@ -159,8 +180,22 @@ class EventCore:
         targets: tuple[Target, ...],
         software_version: str,
         deferred: bool = False,
+        finite_fault: FiniteFaultConfig | None = None,
+        peak_acceleration: Callable[[str, int, int], float | None] | None = None,
     ) -> None:
         self.cfg = event
+        self.ffcfg = finite_fault if finite_fault is not None else FiniteFaultConfig()
+        self._peak_acc = peak_acceleration
+        self.finder = (
+            FiniteFaultEstimator(
+                self.ffcfg.floor_cm_s2,
+                self.ffcfg.max_rupture_velocity_km_s,
+                rupture_velocity_km_s=self.ffcfg.rupture_velocity_km_s,
+                settle_s=self.ffcfg.settle_s,
+            )
+            if self.ffcfg.enabled and peak_acceleration is not None
+            else None
+        )
         self.deferred = deferred
         self._dirty: dict[int, tuple[_Event, bool]] = {}
         self._expired_at = 0
@@ -300,6 +335,10 @@ class EventCore:
             dirty, self._dirty = self._dirty, {}
             for ev, changed in dirty.values():
                 self._evaluate(ev, now, changed)
+        for ev in self.events:
+            if self._following(ev, now) and now - ev.followed_at_ns >= self._ff_interval_ns:
+                ev.followed_at_ns = now
+                self._evaluate(ev, now, False, touch=False)
         if now - self._expired_at >= NS_PER_S // 2:  # expiry needs no finer time than 0.5 s
             self._expire(now)
 
@@ -310,7 +349,27 @@ class EventCore:
         """
         if self._dirty:
             return None
-        return self._expired_at + NS_PER_S // 2
+        due = self._expired_at + NS_PER_S // 2
+        for ev in self.events:
+            if self._following(ev, self._expired_at):
+                due = min(due, ev.followed_at_ns + self._ff_interval_ns)
+        return due
+
+    @property
+    def _ff_interval_ns(self) -> int:
+        return round(self.ffcfg.interval_s * NS_PER_S)
+
+    def _following(self, ev: _Event, now: int) -> bool:
+        """True while a large event's rupture is followed (re-evaluated every interval).
+
+        Only events with a finite-fault estimator whose P-wave magnitude reached
+        ``follow_magnitude``, up to ``follow_s`` after origin: the line may still grow
+        after the last P pick.
+        """
+        if self.finder is None or ev.closed or ev.teleseism or ev.distant:
+            return False
+        c = self.ffcfg
+        return ev.p_magnitude >= c.follow_magnitude and now - ev.origin_ns <= c.follow_s * NS_PER_S
 
     def _request(self, ev: _Event, now: int, changed: bool) -> None:
         """Evaluate now, or (deferred) at the next :meth:`tick`."""
@@ -646,10 +705,11 @@ class EventCore:
         ev.located_at_ns = now
 
     # ---- evaluation ---------------------------------------------------------------------
-    def _evaluate(self, ev: _Event, now: int, changed: bool) -> None:
+    def _evaluate(self, ev: _Event, now: int, changed: bool, touch: bool = True) -> None:
         if ev.closed:
             return
-        ev.last_change_ns = now
+        if touch:  # a re-evaluation that only follows the rupture does not keep it open
+            ev.last_change_ns = now
         picks = [sp for sp in ev.picks.values() if not sp.retracted]
         if len(picks) < self.cfg.min_picks_event:
             self._delete(ev, now, "picks retracted")
@@ -680,8 +740,21 @@ class EventCore:
         emag = self._magnitude(ev, picks)
         if emag is None:
             return
+        ev.p_magnitude = max(ev.p_magnitude, emag.magnitude)
+        ff = self._finite_fault(ev, now)
+        # below follow_magnitude P-wave magnitudes do not saturate: the line stays out
+        emag = mag.with_finite_fault(
+            emag,
+            ff if ev.p_magnitude >= self.ffcfg.follow_magnitude else None,
+            self.ffcfg.min_length_km,
+            self.ffcfg.saturation_magnitude,
+            ev.finite_growing,
+            self.ffcfg.saturation_slope,
+        )
         x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
         s_time = self.locator.s_time_to(float(x), float(y), loc.depth_km, self._tx, self._ty)
+        if emag.line is not None:
+            s_time = self._rupture_s_time(emag.line, loc, s_time)
         pa = np.array([sp.peak_acceleration_cm_s2() for sp in picks])
         mmi_obs = gm.mmi_from_pga_worden2012(np.maximum(pa, 1e-6))
         plum = [
@@ -700,6 +773,7 @@ class EventCore:
             s_time,
             plum,
             self.onsite.cfg.plum_radius_km,
+            emag.line,
         )
         fit = loc.likelihood / loc.max_likelihood if loc.max_likelihood > 0 else 0.0
         likelihood = max(0.0, min(1.0, fit)) * min(1.0, len(picks) / self.acfg.min_stations)
@@ -719,6 +793,90 @@ class EventCore:
             if getattr(out, "message_type", None) == "new":
                 self.counters["alerts"] += 1
             self._sink(out)
+
+    def _finite_fault(self, ev: _Event, now: int) -> FiniteFault | None:
+        """The event's line source from the stations' peak accelerations so far.
+
+        A station counts from its predicted P arrival on, its peak taken from 1 s before
+        it; until ``settle_s`` after the S wave from the hypocentre has passed it, its peak
+        is only a lower bound of its shaking. Re-estimated at most every ``interval_s``;
+        the previous estimate is kept when too few stations are above the floor.
+        """
+        if self.finder is None or self._peak_acc is None:
+            return None
+        if ev.finite_at_ns and now - ev.finite_at_ns < self._ff_interval_ns:
+            return ev.finite
+        loc = ev.location
+        assert loc is not None
+        tp_all, ts_all, _repi = self._predicted_all(ev)
+        recent = now - self.cfg.station_latency_max_s * NS_PER_S
+        settle = self.ffcfg.settle_s * NS_PER_S
+        idx, pga, lower = [], [], []
+        for i, sid in enumerate(self.station_ids):
+            if sid in self.set_aside or tp_all[i] > now:
+                continue
+            end = self._data_end_ns(sid)
+            if end is None or end < recent:
+                continue
+            peak = self._peak_acc(sid, round(tp_all[i]) - NS_PER_S, now)
+            idx.append(i)
+            pga.append(0.0 if peak is None else peak)
+            lower.append(bool(now < ts_all[i] + settle))
+        ev.finite_at_ns = now
+        values = np.array(pga)
+        if int((values > self.ffcfg.floor_cm_s2).sum()) < self.ffcfg.min_stations:
+            return ev.finite
+        ix = np.array(idx, dtype=np.int64)
+        ff = self.finder.estimate(
+            loc.latitude_deg,
+            loc.longitude_deg,
+            loc.depth_km,
+            self.st_lat[ix],
+            self.st_lon[ix],
+            values,
+            (now - ev.origin_ns) / NS_PER_S,
+            np.array(lower, dtype=np.bool_),
+        )
+        log.debug(
+            "event %d, %.1f s after origin: line source from %d stations (%d above %.1f cm/s²): %s",
+            ev.number,
+            (now - ev.origin_ns) / NS_PER_S,
+            values.size,
+            int((values > self.ffcfg.floor_cm_s2).sum()),
+            self.ffcfg.floor_cm_s2,
+            "none" if ff is None else f"L {ff.line.length_km:.0f} km, M {ff.magnitude:.2f}",
+        )
+        if ff is not None:
+            prev = ev.finite
+            ev.finite_growing = prev is not None and ff.line.length_km > prev.line.length_km
+            ev.finite = ff
+        return ev.finite
+
+    def _rupture_s_time(self, line: LineSource, loc: Location, s_hypo: np.ndarray) -> np.ndarray:
+        """S time [s after origin] at each target from the nearest part of the line.
+
+        That part breaks ``distance from the epicentre / rupture_velocity_km_s`` after
+        origin, and its S wave then travels to the target (the layered-model tables). The
+        earliest S still comes from the hypocentre; this is the arrival of the strongest
+        shaking, from the closest part of the rupture.
+        """
+        tl = np.array([t.latitude_deg for t in self.targets])
+        tn = np.array([t.longitude_deg for t in self.targets])
+        _d, clat, clon = line_geometry(line, tl, tn)
+        out = s_hypo.copy()
+        vr = self.ffcfg.rupture_velocity_km_s
+        for i in range(len(self.targets)):
+            cx, cy = self.grid.to_xy(float(clat[i]), float(clon[i]))
+            along = float(
+                distances_km(loc.latitude_deg, loc.longitude_deg, clat[i : i + 1], clon[i : i + 1])[
+                    0
+                ]
+            )
+            ts = self.locator.s_time_to(
+                float(cx), float(cy), loc.depth_km, self._tx[i : i + 1], self._ty[i : i + 1]
+            )
+            out[i] = along / vr + float(ts[0])
+        return out
 
     def _near_network(self, ev: _Event, picks: list[StationPick], loc: Location) -> bool:
         """The source must be close to the stations that picked it (EPIC's network check).
@@ -747,7 +905,24 @@ class EventCore:
         assert loc is not None
         _tp_all, ts_all, repi_all = self._predicted_all(ev)
         idx = [self._index[sp.station_id] for sp in picks]
-        return mag.event_magnitude(picks, ts_all[idx], repi_all[idx], loc.depth_km)
+        emag = mag.event_magnitude(picks, ts_all[idx], repi_all[idx], loc.depth_km)
+        growth = pd_growth(picks, ts_all[idx], np.hypot(repi_all[idx], loc.depth_km))
+        if emag is None or growth is None:
+            return emag
+        if (
+            emag.magnitude < self.ffcfg.saturation_magnitude
+            or growth.plateau
+            or growth.magnitude <= emag.magnitude
+        ):
+            # below saturation, or at a plateau, the station combination (which weighs the
+            # longest windows most) holds: fusing the curve made moderate events worse
+            return emag
+        # a saturating P-wave magnitude whose Pd curve still grows above it: the rupture
+        # is growing (the two share the Pd measurements)
+        m, sigma = fuse_correlated(
+            emag.magnitude, emag.sigma, growth.magnitude, growth.sigma, PD_GROWTH_RHO
+        )
+        return mag.EventMagnitude(m, max(sigma, 0.15), emag.n_stations, True)
 
     def _teleseismic(self, ev: _Event, picks: list[StationPick]) -> bool:
         """A plane wavefront across the network, or the tau/Pd teleseism line (:mod:`.distant`).

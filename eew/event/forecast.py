@@ -11,6 +11,13 @@ For a source estimate (epicentre, depth, origin time, magnitude) and each target
 * the S-wave arrival from the layered-model tables, and the warning time = S arrival
   minus the time the alert is sent (negative inside the blind zone).
 
+Once the finite-fault estimator has a line source (:mod:`eew.event.finder`), the
+distances are distances to the rupture: the intensity relation takes the surface distance
+to the line in place of the epicentral distance (its fixed 15 km depth term stays), the
+PGA relation takes it as the Joyner-Boore distance, and ``distance_km`` reports it. The
+S-wave times are then computed by the caller from the nearest part of the line that
+has broken (:class:`~eew.event.core.EventCore`).
+
 A PLUM-style term (Kodera et al. 2018) forwards the intensity observed at stations
 within ``plum_radius_km`` of a target: the forecast is never below what is already
 being felt next to it.
@@ -30,8 +37,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from eew.event import groundmotion as gm
+from eew.event.finder import line_geometry
 from eew.event.targets import Target
-from eew.model.alert import TargetForecast
+from eew.model.alert import LineSource, TargetForecast
 from eew.model.geo import KM_PER_DEG, distances_km
 
 
@@ -85,6 +93,7 @@ def forecast_targets(
     s_time_s: np.ndarray,
     plum: Sequence[tuple[float, float, float]] = (),
     plum_radius_km: float = 30.0,
+    line: LineSource | None = None,
 ) -> tuple[TargetForecast, ...]:
     """Forecast every target.
 
@@ -105,18 +114,23 @@ def forecast_targets(
         Observed intensities at stations.
     plum_radius_km : float
         Forwarding radius [km].
+    line : LineSource, optional
+        The rupture, when known: distances are to the line.
     """
     lat = np.array([t.latitude_deg for t in targets])
     lon = np.array([t.longitude_deg for t in targets])
     vs30 = np.array([t.vs30_m_s for t in targets])
     repi = distances_km(latitude_deg, longitude_deg, lat, lon)
+    rjb = gm.joyner_boore_km(magnitude, repi)
+    if line is not None:
+        repi = rjb = line_geometry(line, lat, lon)[0]
     # the fixed-depth form (h = 15 km): the free-depth form raises the intensity at
     # 100-150 km by ~0.9 units when the depth goes from 10 to 33 km, and an early location
     # does not constrain the depth of a source outside the network
     msk = gm.intensity_msk_bindi2011(magnitude, repi)
     a1 = gm.BINDI2011_FIXED_H[0]
     msk_sigma = math.hypot(gm.intensity_sigma_bindi2011(False), a1 * magnitude_sigma)
-    pga = gm.pga_akkar_bommer2010(magnitude, gm.joyner_boore_km(magnitude, repi), vs30)
+    pga = gm.pga_akkar_bommer2010(magnitude, rjb, vs30)
     mmi = gm.mmi_from_pga_worden2012(pga)
     observed = plum_intensity(lat, lon, plum, plum_radius_km)
     msk = np.maximum(msk, observed)

@@ -191,7 +191,7 @@ class AlertLifecycle:
             depth_sigma_km=loc.depth_sigma_km,
             magnitude=r.magnitude.magnitude,
             magnitude_sigma=r.magnitude.sigma,
-            magnitude_type="Mpd",
+            magnitude_type=r.magnitude.magnitude_type,
             magnitude_is_lower_bound=r.magnitude.is_lower_bound,
             likelihood=r.likelihood,
             kind="source",
@@ -199,6 +199,7 @@ class AlertLifecycle:
             targets=r.forecasts,
             software_version=self.software_version,
             config_hash=self.config_hash,
+            line_source=r.magnitude.line,
         )
 
     def _incident_id(self) -> str:

@@ -41,7 +41,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from eew.model.alert import LineSource
+
 if TYPE_CHECKING:
+    from eew.event.finder import FiniteFault
     from eew.event.stations import StationPick
 
 PD_COEFFS = (5.39, 1.23, 1.38)
@@ -148,12 +151,123 @@ def station_magnitude(
 
 @dataclass(frozen=True, slots=True)
 class EventMagnitude:
-    """The network magnitude."""
+    """The network magnitude.
+
+    ``magnitude_type`` is ``"Mpd"`` for the P-wave magnitude alone and ``"Mfd"`` once the
+    finite-fault length magnitude is fused in (:func:`with_finite_fault`); ``line`` is
+    then the line source.
+    """
 
     magnitude: float
     sigma: float
     n_stations: int
     is_lower_bound: bool
+    magnitude_type: str = "Mpd"
+    line: LineSource | None = None
+
+
+def truncated_normal(mean: float, sigma: float, low: float) -> tuple[float, float]:
+    """Mean and standard deviation of a normal ``N(mean, sigma²)`` truncated below at ``low``.
+
+    Examples
+    --------
+    >>> [round(v, 3) for v in truncated_normal(7.5, 0.3, 6.0)]
+    [7.5, 0.3]
+    """
+    alpha = (low - mean) / sigma
+    tail = 0.5 * math.erfc(alpha / math.sqrt(2.0))
+    if tail < 1e-12:
+        return low, 0.0
+    pdf = math.exp(-0.5 * alpha * alpha) / math.sqrt(2.0 * math.pi)
+    lam = pdf / tail
+    var = sigma * sigma * max(1.0 + alpha * lam - lam * lam, 0.0)
+    return mean + sigma * lam, math.sqrt(var)
+
+
+def saturated_fusion(
+    m_p: float,
+    sigma_p: float,
+    m_f: float,
+    sigma_f: float,
+    saturation_magnitude: float,
+    slope: float,
+) -> tuple[float, float]:
+    """Posterior mean and sigma of M from a saturating P-wave and a finite-fault magnitude.
+
+    The finite-fault magnitude is ``N(M, sigma_f²)``; the P-wave magnitude is
+    ``N(g(M), sigma_p²)`` with ``g(M) = M`` up to ``saturation_magnitude`` and
+    ``saturation_magnitude + slope (M - saturation_magnitude)`` beyond. Evaluated on a
+    0.005-unit grid of M.
+
+    Examples
+    --------
+    Below saturation this is the inverse-variance mean:
+
+    >>> [round(v, 2) for v in saturated_fusion(5.0, 0.2, 5.4, 0.2, 6.5, 0.5)]
+    [5.2, 0.14]
+    """
+    lo = min(m_p, m_f) - 4.0 * max(sigma_p, sigma_f)
+    hi = max(m_f + 4.0 * sigma_f, saturation_magnitude + (m_p - saturation_magnitude) / slope)
+    grid = np.arange(lo, hi + 4.0 * sigma_p / slope, 0.005)
+    g = np.where(
+        grid <= saturation_magnitude,
+        grid,
+        saturation_magnitude + slope * (grid - saturation_magnitude),
+    )
+    logp = -0.5 * ((grid - m_f) / sigma_f) ** 2 - 0.5 * ((m_p - g) / sigma_p) ** 2
+    w = np.exp(logp - logp.max())
+    w /= w.sum()
+    mean = float((w * grid).sum())
+    return mean, math.sqrt(float((w * (grid - mean) ** 2).sum()))
+
+
+def with_finite_fault(
+    p: EventMagnitude,
+    ff: FiniteFault | None,
+    min_length_km: float,
+    saturation_magnitude: float,
+    growing: bool,
+    saturation_slope: float = 0.5,
+) -> EventMagnitude:
+    """Fuse the P-wave magnitude with the finite-fault one (inverse variance).
+
+    The finite-fault magnitude enters only when its line is at least ``min_length_km``
+    long (shorter lines are not resolved by the station spacing).
+
+    Early-P magnitudes saturate near M 6.5 (Tsang et al. 2007): the two are combined
+    with a likelihood in which the P-wave magnitude follows the true one up to
+    ``saturation_magnitude`` and only ``saturation_slope`` of it beyond
+    (:func:`saturated_fusion`), so the line source dominates great events and the two
+    are averaged with inverse-variance weights for moderate ones.
+
+    Parameters
+    ----------
+    p : EventMagnitude
+        P-wave magnitude.
+    ff : FiniteFault or None
+        Finite-fault estimate (:mod:`eew.event.finder`).
+    min_length_km : float
+        Shortest line used [km].
+    saturation_magnitude : float
+        Magnitude beyond which early-P estimates saturate.
+    growing : bool
+        The line grew since the previous estimate: the magnitude is a lower bound.
+    saturation_slope : float
+        Growth of the P-wave magnitude per unit magnitude beyond saturation.
+    """
+    if ff is None or ff.line.length_km < min_length_km:
+        return p
+    m, sigma = saturated_fusion(
+        p.magnitude, p.sigma, ff.magnitude, ff.sigma, saturation_magnitude, saturation_slope
+    )
+    return EventMagnitude(
+        magnitude=m,
+        sigma=max(sigma, 0.15),
+        n_stations=p.n_stations,
+        is_lower_bound=p.is_lower_bound or growing,
+        magnitude_type="Mfd",
+        line=ff.line,
+    )
 
 
 def combine(

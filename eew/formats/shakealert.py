@@ -17,6 +17,11 @@ comparison with ShakeAlert's own example messages):
   no element for, as ``key=value`` pairs separated by ``;`` in ``alg_instance``:
   ``kind``, ``magnitude_type``, ``magnitude_is_lower_bound``, ``gm_is_lower_bound``,
   ``message_type``, ``status``, ``config_hash``.
+* ``fault_info/finite_fault`` when the alert has a line source: one ``segment`` of
+  ``segment_shape="line"`` with its two end points as ``vertices`` (at the line's
+  depth), ``atten_geom="true"`` (the forecast's distances are to it) and
+  ``global_uncertainty`` with ``total_len`` and ``strike``; read back into the
+  alert's ``line_source``.
 * ``gm_info`` (with a ground-motion model, ``shaking=``): ``gmcontour_pred`` MMI
   contours (polygons around the epicentre where the model's MMI reaches II, III, ...)
   and a ``gmmap_pred`` grid (LAT, LON, PGA [%g], MMI) of ``grid_step_deg``. Our target
@@ -48,7 +53,7 @@ from eew.formats._common import (
     to_int,
     to_xml_bytes,
 )
-from eew.model.alert import Alert, TargetForecast
+from eew.model.alert import Alert, LineSource, TargetForecast
 from eew.model.geo import KM_PER_DEG, distance_km
 from eew.model.timeutil import NS_PER_S, ns_to_iso
 
@@ -174,9 +179,68 @@ def alert_to_shakealert(
         event_id=alert.event_id,
         version=str(alert.version),
     )
+    if alert.line_source is not None:
+        _write_fault_info(root, alert.line_source)
     if shaking is not None and alert.message_type != "delete":
         _write_gm_info(root, alert, shaking, grid_step_deg, grid_half_width_deg)
     return to_xml_bytes(root)
+
+
+def _write_fault_info(root: etree._Element, line: LineSource) -> None:
+    """``fault_info/finite_fault``: the line source as one two-vertex segment."""
+    fault = etree.SubElement(
+        etree.SubElement(root, "fault_info"),
+        "finite_fault",
+        atten_geom="true",
+        segment_number="1",
+        segment_shape="line",
+    )
+    vertices = etree.SubElement(etree.SubElement(fault, "segment"), "vertices")
+    for lat, lon in (
+        (line.start_latitude_deg, line.start_longitude_deg),
+        (line.end_latitude_deg, line.end_longitude_deg),
+    ):
+        v = etree.SubElement(vertices, "vertex")
+        _el(v, "lat", fmt(lat), "deg")
+        _el(v, "lon", fmt(lon), "deg")
+        _el(v, "depth", fmt(line.depth_km), "km")
+    unc = etree.SubElement(fault, "global_uncertainty")
+    _el(unc, "total_len", fmt(line.length_km), "km")
+    _el(unc, "strike", fmt(line.strike_deg), "deg")
+
+
+def _read_fault_info(root: etree._Element) -> LineSource | None:
+    """The first ``finite_fault`` segment as a line (its first and last vertices)."""
+    seg = root.find("fault_info/finite_fault/segment")
+    if seg is None:
+        return None
+    vs = seg.findall("vertices/vertex")
+    if len(vs) < 2:
+        raise DataError("ShakeAlert: finite_fault segment with fewer than 2 vertices")
+    a, b = vs[0], vs[-1]
+    lat0, lon0 = _num(a, "lat", "vertex"), _num(a, "lon", "vertex")
+    lat1, lon1 = _num(b, "lat", "vertex"), _num(b, "lon", "vertex")
+    length = distance_km(lat0, lon0, lat1, lon1)
+    strike = (
+        math.degrees(
+            math.atan2((lon1 - lon0) * math.cos(math.radians(0.5 * (lat0 + lat1))), lat1 - lat0)
+        )
+        % 180.0
+    )
+    unc = root.find("fault_info/finite_fault/global_uncertainty")
+    if unc is not None and unc.find("total_len") is not None:
+        length = _num(unc, "total_len", "global_uncertainty")
+    if unc is not None and unc.find("strike") is not None:
+        strike = _num(unc, "strike", "global_uncertainty")
+    return LineSource(
+        start_latitude_deg=lat0,
+        start_longitude_deg=lon0,
+        end_latitude_deg=lat1,
+        end_longitude_deg=lon1,
+        depth_km=_num(a, "depth", "vertex"),
+        length_km=length,
+        strike_deg=strike,
+    )
 
 
 def pgv_from_mmi(mmi: float) -> float:
@@ -345,6 +409,7 @@ def alert_from_shakealert(data: bytes | str) -> Alert:
         targets=_read_targets(root, lat, lon, sent_ns, extras),
         software_version="" if alg_vers == "-" else alg_vers,
         config_hash=extras.get("config_hash", ""),
+        line_source=_read_fault_info(root),
     )
 
 

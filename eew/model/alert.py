@@ -194,6 +194,65 @@ class TargetForecast:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class LineSource:
+    """A finite rupture seen as a line (FinDer-style, :mod:`eew.event.finder`).
+
+    Attributes
+    ----------
+    start_latitude_deg, start_longitude_deg, end_latitude_deg, end_longitude_deg : float
+        End points of the line [deg].
+    depth_km : float
+        Depth given to the line [km] (the hypocentre's).
+    length_km : float
+        Length [km].
+    strike_deg : float
+        Strike, clockwise from north [deg], 0-180 (a line has no direction; the start
+        point is at ``strike_deg + 180``).
+    """
+
+    start_latitude_deg: float
+    start_longitude_deg: float
+    end_latitude_deg: float
+    end_longitude_deg: float
+    depth_km: float
+    length_km: float
+    strike_deg: float
+
+    def __post_init__(self) -> None:
+        w = "line_source"
+        for k in ("start_latitude_deg", "end_latitude_deg"):
+            _check(w, k, getattr(self, k), -90.0, 90.0, nullable=False)
+        for k in ("start_longitude_deg", "end_longitude_deg"):
+            _check(w, k, getattr(self, k), -180.0, 180.0, nullable=False)
+        _check(w, "depth_km", self.depth_km, -10.0, 800.0, nullable=False)
+        _check(w, "length_km", self.length_km, 0.0, 2000.0, nullable=False)
+        _check(w, "strike_deg", self.strike_deg, 0.0, 360.0, nullable=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {k: _out(getattr(self, k), 5 if k.endswith("_deg") else 3) for k in LINE_FIELDS}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LineSource:
+        """Inverse of :meth:`to_dict`; :class:`DataError` naming the field if malformed."""
+        if not isinstance(d, dict):
+            raise DataError(f"line_source: expected a JSON object, got {type(d).__name__}")
+        return cls(**{k: _in(_get(d, k, "line_source"), f"line_source: {k}") for k in LINE_FIELDS})
+
+
+#: the fields of :class:`LineSource`
+LINE_FIELDS = (
+    "start_latitude_deg",
+    "start_longitude_deg",
+    "end_latitude_deg",
+    "end_longitude_deg",
+    "depth_km",
+    "length_km",
+    "strike_deg",
+)
+
+
 #: the float fields of :class:`TargetForecast` (NaN where unknown)
 TARGET_FLOAT_FIELDS = (
     "latitude_deg",
@@ -250,7 +309,9 @@ class Alert:
     magnitude, magnitude_sigma : float
         Event magnitude and its 1-sigma uncertainty.
     magnitude_type : str
-        e.g. ``"Mpd"`` (from Pd), ``"Mtc"``, ``"M"`` (combined).
+        ``"Mpd"``: P-wave magnitude (Pd, tau_c, tau_p_max and the growth of Pd, combined;
+        :mod:`eew.event.magnitude`); ``"Mfd"``: the finite-fault (FinDer-style) length
+        magnitude fused with them (:mod:`eew.event.finder`); ``"Mw"`` from ShakeAlert.
     magnitude_is_lower_bound : bool
         True while the estimate is still growing (large events, windows not yet complete).
     likelihood : float
@@ -272,6 +333,8 @@ class Alert:
         version ``v`` [ns]; entries from ``version`` on are ignored. The publishing
         side keeps the chain so that a converter without state can name the earlier
         messages (CAP ``references``).
+    line_source : LineSource or None
+        The rupture as a line, when the finite-fault estimator has one (written only then).
     """
 
     event_id: str
@@ -298,6 +361,7 @@ class Alert:
     config_hash: str = ""
     status: str = "actual"
     previous_sent_ns: tuple[int, ...] = ()
+    line_source: LineSource | None = None
 
     def __post_init__(self) -> None:
         w = f"alert {self.event_id}"
@@ -328,8 +392,11 @@ class Alert:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Flat native JSON object (schema ``eew.alert/1``, ``type: "alert"``)."""
-        return {
+        """Flat native JSON object (schema ``eew.alert/1``, ``type: "alert"``).
+
+        ``line_source`` is written only when known.
+        """
+        out: dict[str, Any] = {
             "type": "alert",
             "schema": SCHEMA,
             "event_id": self.event_id,
@@ -357,6 +424,9 @@ class Alert:
             "status": self.status,
             "previous_sent_times": [ns_to_iso(t) for t in self.previous_sent_ns],
         }
+        if self.line_source is not None:
+            out["line_source"] = self.line_source.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Alert:
@@ -378,6 +448,7 @@ class Alert:
         previous = d.get("previous_sent_times", [])
         if not isinstance(previous, list):
             raise DataError(f"{w}: previous_sent_times must be a list of times")
+        line = d.get("line_source")
         t = {k: _text(d, k, w) for k in ("event_id", "message_type", "agency", "kind")}
         f = {k: _in(_get(d, k, w), f"{w}: {k}") for k in ALERT_FLOAT_FIELDS}
         return cls(
@@ -398,5 +469,6 @@ class Alert:
             previous_sent_ns=tuple(
                 _time_in({"t": t}, "t", f"{w}: previous_sent_times") for t in previous
             ),
+            line_source=None if line is None else LineSource.from_dict(line),
             **f,
         )
