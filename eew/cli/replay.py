@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import IO, TYPE_CHECKING
 
 from eew import __version__
-from eew.acquisition.archive import index_archive
+from eew.acquisition.windowed import scan_archive
 from eew.assembly import Stages
 from eew.cli.jsonl import JsonlWriter
 from eew.cli.replay_report import print_alerts, print_log_note, quiet_channel_log
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             quiet_channels=not getattr(args, "verbose", 0),
         )
     try:
-        idx = index_archive(args.paths)
+        idx = scan_archive(args.paths)  # windows of time: memory flat in its length
     except BaseException:
         if pool is not None:
             pool.close()
