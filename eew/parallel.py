@@ -84,12 +84,15 @@ class ReplayResult:
         Ingest counters (files, records, corrupt records...).
     jobs : int
         Processes that ran the channels (1: the single run).
+    worker_cpu_s : list of float
+        CPU time of each worker process [s] (empty for the single run).
     """
 
     statistics: PipelineStatistics
     events: EventStatistics | None
     ingest: Counter[str]
     jobs: int = 1
+    worker_cpu_s: list[float] = field(default_factory=list)
 
 
 def replay_archive(
@@ -208,6 +211,7 @@ class _End:
     flushed: list[object]
     statistics: PipelineStatistics
     ingest: Counter[str]
+    cpu_s: float = 0.0  # the worker's CPU time (user + system) [s]
 
 
 @dataclass
@@ -268,7 +272,11 @@ def _work(setup: _Setup, out: Any, control: Any) -> None:
     final_ns = spec  # the clock at the end of the whole archive
     clock.observe_ns(final_ns)
     router.flush()
-    out.put(("end", _End(results[:], router.statistics(), ingest)))
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    end = _End(results[:], router.statistics(), ingest, use.ru_utime + use.ru_stime)
+    out.put(("end", end))
 
 
 def _work_window(
@@ -642,6 +650,7 @@ class _Parallel:
             self.chain.event_statistics() if self.chain is not None else None,
             self._ingest([e.ingest for e in ends]),
             len(procs),
+            [e.cpu_s for e in ends],
         )
 
     def _receive(self, proc: Any, out: Any, kind: str) -> object:

@@ -157,16 +157,16 @@ class StreamingIndex:
             win.arrays.append(arr)
             win.sources.append(path)
             win.offsets.append(lo)
-            for r in b[part].tolist():
-                start, stop = r[B_START] - lo, r[B_STOP] - lo
-                if r[B_V3]:
+            for v3, start, stop, n in _runs(b[part]):
+                start, stop = start - lo, stop - lo
+                if v3:
                     offset = start
                     while offset < stop:
                         hdr = parse_header(buf, offset)
                         ixr._take_v3(li, hdr)
                         offset += hdr.reclen
                     continue
-                out = np.zeros((r[B_RECORDS], scan.N_COLS), np.int64)
+                out = np.zeros((n, scan.N_COLS), np.int64)
                 bad = np.zeros((2, 2), np.int64)
                 k = scan.scan_v2(arr[:stop], start, out, bad)[0]
                 ixr._take(li, buf, out[:k], Path(path))
@@ -182,6 +182,22 @@ class StreamingIndex:
         rank = np.empty(len(names), np.int64)
         rank[np.argsort(np.array(names, dtype=object))] = np.arange(len(names))
         return rank
+
+
+def _runs(blocks: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Blocks of one file joined where one ends where the next starts: (v3, start, stop, n).
+
+    A run holds only records of the blocks (blocks hold only data records, back to back), so
+    one scan per run gives the blocks' records; a file in time order is one run per window.
+    """
+    runs: list[list[int]] = []
+    for v3, start, stop, n in blocks[:, [B_V3, B_START, B_STOP, B_RECORDS]].tolist():
+        if runs and runs[-1][0] == v3 and runs[-1][2] == start:
+            runs[-1][2] = stop
+            runs[-1][3] += n
+        else:
+            runs.append([v3, start, stop, n])
+    return [(r[0], r[1], r[2], r[3]) for r in runs]
 
 
 def _finish(win: ArchiveIndex, ixr: _Indexer, rank: np.ndarray) -> None:
