@@ -173,7 +173,9 @@ def replay(archive: Path, jobs: int, sample_rss: bool = False) -> dict[str, obje
     m = re.search(r"data span ([\d.]+) s, wall time ([\d.]+) s.*CPU ([\d.]+) s", err)
     assert m is not None, err[-2000:]
     counts = re.search(r"picks (\d+) .*\n.*events (\d+) .*alerts (\d+)", err)
+    workers = re.search(r"of which workers ([\d. +]+) s", err)
     return {
+        "workers_cpu": workers.group(1).replace(" ", "") if workers else "-",
         "span": float(m.group(1)),
         "replay_s": float(m.group(2)),
         "replay_cpu_s": float(m.group(3)),
@@ -254,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{'jobs':>4}{'replay s':>10}{'x real':>9}{'x 1 job':>9}{'CPU s':>8}{'x per CPU s':>13}"
             f"{'command s':>11}{'x real':>9}{'CPU s':>8}{'x per CPU s':>13}{'results':>18}"
+            f"  {'workers CPU s'}"
         )
         span = _f(ref, "span")
         for j in jobs:
@@ -263,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"{j:>4}{rs:>10.2f}{span / rs:>9,.0f}{_f(ref, 'replay_s') / rs:>9.2f}{rc:>8.2f}"
                 f"{span / rc:>13,.0f}{ps:>11.2f}{span / ps:>9,.0f}{pc:>8.2f}{span / pc:>13,.0f}"
-                f"{r['counts']!s:>18}"
+                f"{r['counts']!s:>18}  {r['workers_cpu']}"
             )
         one = best[1] if 1 in best else ref
         per_cpu = span / _f(one, "replay_cpu_s")
@@ -286,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             print(
                 f"{'hours':>6}{'jobs':>5}{'peak MiB':>10}{'wall s':>9}{'x real':>8}"
-                f"{'CPU s':>8}{'x per CPU s':>13}  RSS over time (s:MiB)"
+                f"{'CPU s':>8}{'x per CPU s':>13}  workers CPU s; RSS over time (s:MiB)"
             )
             for h in hours:
                 folder = _archive(base, h, 1)
@@ -298,7 +301,8 @@ def main(argv: list[str] | None = None) -> None:
                     print(
                         f"{h:>6g}{j:>5}{peak:>10.0f}{_f(r, 'replay_s'):>9.1f}"
                         f"{sp / _f(r, 'replay_s'):>8,.0f}{_f(r, 'replay_cpu_s'):>8.1f}"
-                        f"{sp / _f(r, 'replay_cpu_s'):>13,.0f}  {_rss_line(rss)}",  # type: ignore[arg-type]
+                        f"{sp / _f(r, 'replay_cpu_s'):>13,.0f}  {r['workers_cpu']}; "
+                        f"{_rss_line(rss)}",  # type: ignore[arg-type]
                         flush=True,
                     )
     load = os.getloadavg()

@@ -34,6 +34,7 @@ from __future__ import annotations
 import heapq
 import logging
 import multiprocessing as mp
+import os
 import queue
 import sys
 from collections import Counter
@@ -245,6 +246,13 @@ def _worker(out: Any, control: Any) -> None:
         _work(setup, out, control)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         out.put(("error", exc))
+    # Everything is sent once the queue's feeder thread has written it: leave without the
+    # interpreter's teardown (numba, scipy, LLVM), which takes seconds on a busy machine and
+    # which the parent would wait for when it joins the workers.
+    out.close()
+    out.join_thread()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _work(setup: _Setup, out: Any, control: Any) -> None:

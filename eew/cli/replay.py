@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
+from time import process_time  # not through `time`: the tests replace that module
 from typing import IO, TYPE_CHECKING
 
 from eew import __version__
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     inventory_paths = [*map(str, cfg.stationxml_paths()), *args.inventory]
     inventory = load_inventory(inventory_paths)
     t_wall0 = time.perf_counter()
-    cpu0 = _cpu_s()
+    cpu0 = process_time()
     pool = None
     if args.jobs > 1 and cfg.replay.max_packet_samples == 0:
         # the workers start (imports, numba, inventory) while the archive is indexed
@@ -218,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
             console.finish()
             _linger(args.console_linger)
     wall = time.perf_counter() - t_wall0
-    cpu = _cpu_s() - cpu0
+    # the workers' own figures: one still exiting may be stopped before it is waited for
+    cpu = process_time() - cpu0 + sum(result.worker_cpu_s)
     if args.table:
         _print_table(picks, sys.stderr if not args.out else sys.stdout)
     if not args.picks_only:
@@ -335,14 +337,6 @@ class _Progress:
 
     def close(self) -> None:
         sys.stderr.write("\n")
-
-
-def _cpu_s() -> float:
-    """CPU seconds of this process and of its finished worker processes (user + system)."""
-    import resource
-
-    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + ch.ru_utime + ch.ru_stime
 
 
 def _summary(
