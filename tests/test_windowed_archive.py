@@ -135,3 +135,14 @@ def test_replay_with_small_windows_is_identical(
     small = replay(tmp_path / "small.jsonl", jobs)
     assert whole.count("\n") > 20
     assert small == whole
+
+
+def test_window_bytes_bound_the_window_size(messy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large records: the byte bound gives more windows than the record count alone."""
+    ref = _key(list(iter_packets(index_archive([messy]))))
+    one = scan_archive([messy])
+    assert len(list(one.window_edges())) == 1
+    monkeypatch.setattr(windowed, "WINDOW_BYTES", 100 * RECLEN)
+    sidx = scan_archive([messy])
+    assert len(list(sidx.windows())) > 20
+    assert _key(list(iter_stream_packets(sidx))) == ref

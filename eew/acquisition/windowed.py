@@ -10,10 +10,10 @@ record, so its memory grows with the archive (about 150 MiB per hour of 198 chan
    range, the earliest and latest end time of its records, its earliest start. That is
    about one byte per record (64 bytes per block), plus the channel names.
 2. **Windows.** The records are then delivered window by window of end time, each window
-   holding about :data:`WINDOW_RECORDS` records: the blocks whose end-time range meets the
-   window are read again (one read per file and window), their headers scanned again, and
-   the records ending inside the window sorted and decoded as
-   :func:`~eew.acquisition.archive.iter_records` does.
+   holding about :data:`WINDOW_RECORDS` records and :data:`WINDOW_BYTES` bytes at most: the
+   blocks whose end-time range meets the window are read again (one read per file and
+   window), their headers scanned again, and the records ending inside the window sorted
+   and decoded as :func:`~eew.acquisition.archive.iter_records` does.
 
 The arrival order sorts by end time first (ties by channel name, start time, then position
 in the archive: file order, byte offset), so the windows' orders, concatenated, are the
@@ -61,6 +61,8 @@ N_BLOCK_COLS = 8
 BLOCK_RECORDS = 64
 #: records delivered per window (about 40 MiB of bytes and rows for 512-byte records)
 WINDOW_RECORDS = 65536
+#: record bytes per window at most (archives of 4096-byte records get more windows)
+WINDOW_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -114,7 +116,10 @@ class StreamingIndex:
         if not self.n_records:
             return
         lo, hi = int(b[:, B_END_MIN].min()), int(b[:, B_END_MAX].max())
-        n_win = max(1, -(-self.n_records // max(1, self.window_records)))
+        size = int((b[:, B_STOP] - b[:, B_START]).sum())
+        n_win = max(
+            1, -(-self.n_records // max(1, self.window_records)), -(-size // WINDOW_BYTES)
+        )
         width = max(1, -(-(hi - lo + 1) // n_win))
         t0 = lo
         while t0 <= hi:
