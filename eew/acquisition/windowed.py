@@ -117,9 +117,7 @@ class StreamingIndex:
             return
         lo, hi = int(b[:, B_END_MIN].min()), int(b[:, B_END_MAX].max())
         size = int((b[:, B_STOP] - b[:, B_START]).sum())
-        n_win = max(
-            1, -(-self.n_records // max(1, self.window_records)), -(-size // WINDOW_BYTES)
-        )
+        n_win = max(1, -(-self.n_records // max(1, self.window_records)), -(-size // WINDOW_BYTES))
         width = max(1, -(-(hi - lo + 1) // n_win))
         t0 = lo
         while t0 <= hi:
