@@ -59,8 +59,10 @@ Modules
 ``eew.acquisition``
     ``scan`` (numba miniSEED 2 header scanner), ``steim`` (numba Steim1/2 decoder),
     ``mseed`` (headers, miniSEED 3 via pymseed, record decoding), ``archive`` (archive
-    files -> packets in SeedLink arrival order), ``seedlink`` (the live asyncio client,
-    SeedLink 4.0 or 3.1, TLS: protocol, sessions, resume, keepalive, latency tracking).
+    files -> packets in SeedLink arrival order), ``windowed`` (the same packets window by
+    window of time, memory flat in the archive's length: ``eew replay``), ``seedlink``
+    (the live asyncio client, SeedLink 4.0 or 3.1, TLS: protocol, sessions, resume,
+    keepalive, latency tracking).
 ``eew.dsp``
     Pure numerical kernels (numba ``@njit(cache=True)``, each with a plain-NumPy twin):
     ``filters``, ``stalta`` (recursive STA/LTA equal to obspy's), ``chain`` (the fused

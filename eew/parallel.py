@@ -21,6 +21,12 @@ work (:meth:`~eew.event.core.EventCore.idle_until_ns`), with the same clock and 
 in time: the output (JSON Lines, order included) is the single run's. The end of the data
 (``flush``) finishes each channel's picks in the order the single run created the channels.
 
+A long archive comes window by window of end time (:mod:`eew.acquisition.windowed`): the
+parent scans each window's headers and hands every worker its rows of it (the worker reads
+the bytes itself), the next window before it merges the current one, and carries what the
+merge needs across the window edge (each station's newest data, each channel's first
+packet). Windows are not chunks: the workers' chains run on from one window to the next.
+
 Records are split into shorter packets (``replay.max_packet_samples > 0``) only in one
 process: the parallel path needs one packet per record and falls back with a log line.
 
@@ -34,18 +40,26 @@ from __future__ import annotations
 import heapq
 import logging
 import multiprocessing as mp
+import os
 import queue
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from eew.acquisition import scan
-from eew.acquisition.archive import C_CHANNEL, C_FILE, ArchiveIndex, iter_packets, iter_records
+from eew.acquisition.archive import (
+    C_CHANNEL,
+    C_FILE,
+    ArchiveIndex,
+    iter_packets,
+    iter_records,
+    read_file,
+)
+from eew.acquisition.windowed import StreamingIndex, iter_stream_packets
 from eew.assembly import Sink, Stages, build_chain
 from eew.config import Config
 from eew.detect.peaks import PeakSample, PeakStore
@@ -78,16 +92,19 @@ class ReplayResult:
         Ingest counters (files, records, corrupt records...).
     jobs : int
         Processes that ran the channels (1: the single run).
+    worker_cpu_s : list of float
+        CPU time of each worker process [s] (empty for the single run).
     """
 
     statistics: PipelineStatistics
     events: EventStatistics | None
     ingest: Counter[str]
     jobs: int = 1
+    worker_cpu_s: list[float] = field(default_factory=list)
 
 
 def replay_archive(
-    idx: ArchiveIndex,
+    idx: ArchiveIndex | StreamingIndex,
     config: Config,
     config_hash: str,
     inventory: Inventory,
@@ -105,8 +122,9 @@ def replay_archive(
 
     Parameters
     ----------
-    idx : ArchiveIndex
-        From :func:`eew.acquisition.archive.index_archive`.
+    idx : ArchiveIndex or StreamingIndex
+        From :func:`eew.acquisition.archive.index_archive`, or for a long archive from
+        :func:`eew.acquisition.windowed.scan_archive` (replayed window by window).
     config, config_hash : Config, str
         Processing configuration and the hash stamped on alerts.
     inventory : Inventory
@@ -141,7 +159,7 @@ def replay_archive(
             jobs,
         )
         n_jobs = 1
-    if n_jobs <= 1 or len(idx.channel_ids) <= 1:
+    if n_jobs <= 1 or len(idx.channel_ids) <= 1 or len(idx) == 0:
         if pool is not None:
             pool.close()
         chain = build_chain(
@@ -152,7 +170,13 @@ def replay_archive(
             stages=stages,
             inventory=inventory,
         )
-        chain.run(iter_packets(idx, config.replay.max_packet_samples), on_packet)
+        n_max = config.replay.max_packet_samples
+        packets = (
+            iter_stream_packets(idx, n_max)
+            if isinstance(idx, StreamingIndex)
+            else iter_packets(idx, n_max)
+        )
+        chain.run(packets, on_packet)
         stats = chain.statistics()
         assert stats is not None
         return ReplayResult(stats, chain.event_statistics(), idx.counters, 1)
@@ -167,14 +191,15 @@ def replay_archive(
 # ---- the workers ------------------------------------------------------------------------------
 @dataclass
 class _WorkerSpec:
-    """Everything a worker needs (pickled into the spawned process)."""
+    """A worker's share of one window (pickled into the spawned process)."""
 
-    files: list[str]
+    files: list[tuple[str, int, int]]  # (path, byte offset, size; -1: to the end)
     channel_ids: list[str]
     table: np.ndarray  # rows in arrival order, C_FILE renumbered into ``files``
     rate_hz: np.ndarray
     end_ns: np.ndarray
     positions: np.ndarray  # position of each row in the whole archive's arrival order
+    last: int  # position of the window's last packet (the worker's mark when done)
 
 
 @dataclass
@@ -194,6 +219,7 @@ class _End:
     flushed: list[object]
     statistics: PipelineStatistics
     ingest: Counter[str]
+    cpu_s: float = 0.0  # the worker's CPU time (user + system) [s]
 
 
 @dataclass
@@ -227,6 +253,13 @@ def _worker(out: Any, control: Any) -> None:
         _work(setup, out, control)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         out.put(("error", exc))
+    # Everything is sent once the queue's feeder thread has written it: leave without the
+    # interpreter's teardown (numba, scipy, LLVM), which takes seconds on a busy machine and
+    # which the parent would wait for when it joins the workers.
+    out.close()
+    out.join_thread()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _work(setup: _Setup, out: Any, control: Any) -> None:
@@ -246,9 +279,34 @@ def _work(setup: _Setup, out: Any, control: Any) -> None:
     spec = control.get()
     if spec is None:
         return
-    idx = ArchiveIndex()
-    for path in spec.files:
-        buf = Path(path).read_bytes()
+    seen: set[str] = set()
+    ingest: Counter[str] = Counter()
+    while isinstance(spec, _WorkerSpec):
+        _work_window(spec, chain, results, seen, ingest, out)
+        spec = control.get()
+    final_ns = spec  # the clock at the end of the whole archive
+    clock.observe_ns(final_ns)
+    router.flush()
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    end = _End(results[:], router.statistics(), ingest, use.ru_utime + use.ru_stime)
+    out.put(("end", end))
+
+
+def _work_window(
+    spec: _WorkerSpec,
+    chain: Any,
+    results: list[object],
+    seen: set[str],
+    ingest: Counter[str],
+    out: Any,
+) -> None:
+    """Feed one window's share to the chain; send the results in batches."""
+    router = chain.router
+    idx = ArchiveIndex(counters=ingest)
+    for path, offset, size in spec.files:
+        buf = read_file(path, offset, size)
         idx.buffers.append(buf)
         idx.arrays.append(np.frombuffer(buf, dtype=np.uint8))
         idx.sources.append(path)
@@ -256,7 +314,6 @@ def _work(setup: _Setup, out: Any, control: Any) -> None:
     idx.table, idx.rate_hz, idx.end_ns = spec.table, spec.rate_hz, spec.end_ns
     idx.order = np.arange(spec.table.shape[0])
     positions = spec.positions.tolist()
-    seen: set[str] = set()
     batch = _Batch(-1)
     expected = 0
     for k, pkt in iter_records(idx):
@@ -279,12 +336,8 @@ def _work(setup: _Setup, out: Any, control: Any) -> None:
             out.put(("batch", batch))
             batch = _Batch(-1)
     batch.skipped.extend(positions[expected:])
-    batch.mark = sys.maxsize
+    batch.mark = spec.last
     out.put(("batch", batch))
-    final_ns = control.get()  # the clock at the end of the whole archive
-    clock.observe_ns(final_ns)
-    router.flush()
-    out.put(("end", _End(results[:], router.statistics(), idx.counters)))
 
 
 class WorkerPool:
@@ -337,7 +390,7 @@ class WorkerPool:
         return len(self.procs)
 
     def give(self, specs: Sequence[_WorkerSpec]) -> None:
-        """Hand each worker its share (once)."""
+        """Hand each worker its share of the next window."""
         self._given = True
         for c, spec in zip(self.controls, specs, strict=True):
             c.put(spec)
@@ -355,10 +408,28 @@ class WorkerPool:
 
 
 # ---- the parent -------------------------------------------------------------------------------
+@dataclass
+class _Window:
+    """The parent's view of one window: arrays by position in the window."""
+
+    base: int  # position of its first packet in the whole archive
+    end: np.ndarray  # non-decreasing: the arrival order is by end time
+    start: np.ndarray
+    chan: np.ndarray
+    station_pos: dict[str, np.ndarray]  # positions of the packets the router keeps
+    tick_pos: np.ndarray
+    tick_end: np.ndarray
+
+    @property
+    def last(self) -> int:
+        """Position of the window's last packet in the whole archive."""
+        return self.base + int(self.end.shape[0]) - 1
+
+
 class _Parallel:
     def __init__(
         self,
-        idx: ArchiveIndex,
+        idx: ArchiveIndex | StreamingIndex,
         config: Config,
         config_hash: str,
         inventory: Inventory,
@@ -370,16 +441,16 @@ class _Parallel:
         self.config_hash = config_hash
         self.inventory = inventory
         self.sink = sink
-        order = idx.order
-        self.end = idx.end_ns[order]  # non-decreasing: the arrival order is by end time
-        self.start = idx.table[order, scan.C_START_NS]
-        self.chan = idx.table[order, C_CHANNEL]
         self.skipped: set[int] = set()
         self.clock = DataClock()
         self._limit = -1  # packets up to this position count in data_end_ns
         self._known: dict[str, bool] = {}
-        self._station_pos, self._tick_pos = self._stations()
-        self._tick_end = self.end[self._tick_pos]
+        self._station_of: dict[int, str | None] = {}  # channel number -> station (None: not kept)
+        self._station_end: dict[str, int] = {}  # last end per station, windows merged so far
+        self._first_pos: dict[str, int] = {}  # channel -> position of its first decoded packet
+        self._span: list[int] = []  # earliest start, latest end of the decoded packets
+        self._last_end: int | None = None  # end of the last decoded packet
+        self.w: _Window | None = None
         self.chain = None
         #: the stations' peak accelerations, from the workers' PeakSample results
         self.peaks = PeakStore()
@@ -399,87 +470,139 @@ class _Parallel:
             self.chain.core if self.chain is not None and self.chain.core is not None else sink
         )
         self._pending: list[tuple[int, int, list[object]]] = []
+        self._seq = 0
         self._done = -1
 
-    def _stations(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Positions of the packets the router keeps (channels in the inventory), by station."""
+    def _window(self, win: ArchiveIndex, base: int) -> _Window:
+        """The parent's arrays of a window; inventory look-ups for channels new in it."""
+        order = win.order
+        end = win.end_ns[order]
+        start = win.table[order, scan.C_START_NS]
+        chan = win.table[order, C_CHANNEL]
         ids = self.idx.channel_ids
-        first = np.full(len(ids), -1, np.int64)
-        codes, where = np.unique(self.chan, return_index=True)
-        first[codes] = where
-        station_of = np.full(len(ids), -1, np.int64)
+        codes, first = np.unique(chan, return_index=True)
+        for c, f in zip(codes.tolist(), first.tolist(), strict=True):
+            if c not in self._station_of:
+                info = self.inventory.get(ids[c], int(start[f]))
+                self._known[ids[c]] = info is not None
+                self._station_of[c] = info.station_id if info is not None else None
         names: list[str] = []
+        station_of = np.full(len(ids), -1, np.int64)
         for c in codes.tolist():
-            info = self.inventory.get(ids[c], int(self.start[first[c]]))
-            self._known[ids[c]] = info is not None
-            if info is not None:
-                if info.station_id not in names:
-                    names.append(info.station_id)
-                station_of[c] = names.index(info.station_id)
-        st = station_of[self.chan]
+            sid = self._station_of[c]
+            if sid is not None:
+                if sid not in names:
+                    names.append(sid)
+                station_of[c] = names.index(sid)
+        st = station_of[chan]
         per = {name: np.flatnonzero(st == i) for i, name in enumerate(names)}
-        return per, np.flatnonzero(st >= 0)
+        tick_pos = np.flatnonzero(st >= 0)
+        return _Window(base, end, start, chan, per, tick_pos, end[tick_pos])
 
     def _data_end_ns(self, station_id: str) -> int | None:
-        pos = self._station_pos.get(station_id)
-        if pos is None:
-            return None
-        j = int(np.searchsorted(pos, self._limit, "right")) - 1
-        while j >= 0 and int(pos[j]) in self.skipped:
-            j -= 1
-        return int(self.end[pos[j]]) if j >= 0 else None
+        w = self.w
+        assert w is not None
+        pos = w.station_pos.get(station_id)
+        if pos is not None:
+            j = int(np.searchsorted(pos, self._limit - w.base, "right")) - 1
+            while j >= 0 and w.base + int(pos[j]) in self.skipped:
+                j -= 1
+            if j >= 0:
+                return int(w.end[pos[j]])
+        return self._station_end.get(station_id)
 
     # ---- the merge --------------------------------------------------------------------------
     def run(self, pool: WorkerPool, on_progress: Callable[[int], None] | None) -> ReplayResult:
-        pool.give(self._specs(len(pool)))
-        # the workers read their own files: the parent keeps no record bytes
-        self.idx.buffers, self.idx.arrays = [], []
-        return self._merge(pool.procs, pool.outs, pool.controls, on_progress)
+        share = self._share(len(pool))
+        if isinstance(self.idx, StreamingIndex):
+            wins: Iterator[ArchiveIndex] = self.idx.windows()
+        else:
+            wins = iter([self.idx])
+        first = next(wins, None)
+        if first is None:  # replay_archive runs an archive without records in one process
+            raise RuntimeError("parallel replay: the archive has no records")
+        w0 = self._window(first, 0)
+        pool.give(self._specs(first, w0, share, len(pool)))
+        cur: tuple[ArchiveIndex, _Window] | None = (first, w0)
+        marks = [-1] * len(pool)
+        while cur is not None:
+            # the next window goes out before this one is merged: the workers never wait
+            nxt = next(wins, None)
+            following = None
+            if nxt is not None:
+                following = (nxt, self._window(nxt, cur[1].last + 1))
+                pool.give(self._specs(nxt, following[1], share, len(pool)))
+            self.w = cur[1]
+            self._merge_window(pool.procs, pool.outs, marks, on_progress)
+            self._close_window()
+            cur = following
+        return self._finish(pool.procs, pool.outs, pool.controls)
 
-    def _specs(self, n_jobs: int) -> list[_WorkerSpec]:
-        """Share out the channels by samples (largest first, to the least loaded worker)."""
+    def _share(self, n_jobs: int) -> np.ndarray:
+        """Worker of each channel, by samples (largest first, to the least loaded worker)."""
         idx = self.idx
-        order = idx.order
         n_ch = len(idx.channel_ids)
-        load = np.bincount(
-            self.chan, weights=idx.table[order, scan.C_NSAMP].astype(float), minlength=n_ch
-        )
+        if isinstance(idx, StreamingIndex):
+            load = idx.channel_samples
+        else:
+            load = np.bincount(
+                idx.table[:, C_CHANNEL],
+                weights=idx.table[:, scan.C_NSAMP].astype(float),
+                minlength=n_ch,
+            )
         share = np.zeros(n_ch, np.int64)
         heap = [(0.0, j) for j in range(n_jobs)]
         for c in sorted(range(n_ch), key=lambda c: (-load[c], idx.channel_ids[c])):
             w_load, j = heapq.heappop(heap)
             share[c] = j
             heapq.heappush(heap, (w_load + float(load[c]), j))
+        return share
+
+    def _specs(
+        self, win: ArchiveIndex, w: _Window, share: np.ndarray, n_jobs: int
+    ) -> list[_WorkerSpec]:
+        """Each worker's rows of a window; the workers read the record bytes themselves."""
+        order = win.order
         specs = []
         for j in range(n_jobs):
-            pos = np.flatnonzero(share[self.chan] == j)
+            pos = np.flatnonzero(share[w.chan] == j)
             rows = order[pos]
-            table = idx.table[rows].copy()
+            table = win.table[rows].copy()
             files, local = np.unique(table[:, C_FILE], return_inverse=True)
             table[:, C_FILE] = local
+            extents = [
+                (
+                    win.sources[f],
+                    win.offsets[f] if win.offsets else 0,
+                    len(win.buffers[f]) if win.offsets else -1,
+                )
+                for f in files.tolist()
+            ]
             specs.append(
                 _WorkerSpec(
-                    [idx.sources[f] for f in files.tolist()],
-                    idx.channel_ids,
+                    extents,
+                    self.idx.channel_ids,
                     table,
-                    idx.rate_hz[rows].copy(),
-                    idx.end_ns[rows].copy(),
-                    pos,
+                    win.rate_hz[rows].copy(),
+                    win.end_ns[rows].copy(),
+                    pos + w.base,
+                    w.last,
                 )
             )
+        # the workers read their own files: the parent keeps no record bytes
+        win.buffers, win.arrays = [], []
         return specs
 
-    def _merge(
+    def _merge_window(
         self,
         procs: list[Any],
         outs: list[Any],
-        controls: list[Any],
+        marks: list[int],
         on_progress: Callable[[int], None] | None,
-    ) -> ReplayResult:
-        n = len(procs)
-        marks = [-1] * n
-        seq = 0
-        while min(marks) < sys.maxsize:
+    ) -> None:
+        w = self.w
+        assert w is not None
+        while min(marks) < w.last:
             j = marks.index(min(marks))
             batch = self._receive(procs[j], outs[j], "batch")
             assert isinstance(batch, _Batch)
@@ -491,18 +614,40 @@ class _Parallel:
                     )
             self.skipped.update(batch.skipped)
             for pos, values in batch.results:
-                heapq.heappush(self._pending, (pos, seq, values))
-                seq += 1
+                heapq.heappush(self._pending, (pos, self._seq, values))
+                self._seq += 1
             marks[j] = batch.mark
-            upto = min(marks)
-            self._advance(min(upto, len(self.end) - 1))
+            upto = min(min(marks), w.last)
+            self._advance(upto)
             if on_progress is not None:
-                on_progress(min(upto, len(self.end) - 1) + 1)
-        # end of data: the clock of the last decoded packet, then each channel's flush
-        last = len(self.end) - 1
-        while last >= 0 and last in self.skipped:
-            last -= 1
-        final_ns = int(self.end[last]) if last >= 0 else 0
+                on_progress(upto + 1)
+
+    def _close_window(self) -> None:
+        """Carry what later windows need: stations' last ends, first packets, the span."""
+        w = self.w
+        assert w is not None
+        fed = np.ones(w.end.shape[0], bool)
+        gone = [p - w.base for p in self.skipped if w.base <= p <= w.last]
+        if gone:
+            fed[gone] = False
+        for sid, pos in w.station_pos.items():
+            kept = pos[fed[pos]]
+            if kept.shape[0]:
+                self._station_end[sid] = int(w.end[kept[-1]])
+        where = np.flatnonzero(fed)
+        if not where.shape[0]:
+            return
+        ids = self.idx.channel_ids
+        codes, first = np.unique(w.chan[where], return_index=True)
+        for c, f in zip(codes.tolist(), first.tolist(), strict=True):
+            self._first_pos.setdefault(ids[c], w.base + int(where[f]))
+        lo, hi = int(w.start[where].min()), int(w.end[where].max())
+        self._span = [min(self._span[0], lo), max(self._span[1], hi)] if self._span else [lo, hi]
+        self._last_end = int(w.end[where[-1]])
+
+    def _finish(self, procs: list[Any], outs: list[Any], controls: list[Any]) -> ReplayResult:
+        """End of data: the clock of the last decoded packet, then each channel's flush."""
+        final_ns = self._last_end if self._last_end is not None else 0
         for c in controls:
             c.put(final_ns)
         ends: list[_End] = []
@@ -510,14 +655,13 @@ class _Parallel:
             end = self._receive(p, o, "end")
             assert isinstance(end, _End)
             ends.append(end)
-        if last >= 0:
+        if self._last_end is not None:
             self.clock.observe_ns(final_ns)
-        self._limit = len(self.end)
-        first_pos = self._first_positions()
+        self._limit = sys.maxsize
         flushed: list[tuple[int, int, object]] = []
         for e in ends:
             for i, v in enumerate(e.flushed):
-                flushed.append((first_pos[getattr(v, "channel_id")], i, v))  # noqa: B009
+                flushed.append((self._first_pos[getattr(v, "channel_id")], i, v))  # noqa: B009
         for _p, _i, v in sorted(flushed, key=lambda t: (t[0], t[1])):
             self._emit(v)
         if self.chain is not None:
@@ -526,7 +670,8 @@ class _Parallel:
             self._statistics([e.statistics for e in ends]),
             self.chain.event_statistics() if self.chain is not None else None,
             self._ingest([e.ingest for e in ends]),
-            n,
+            len(procs),
+            [e.cpu_s for e in ends],
         )
 
     def _receive(self, proc: Any, out: Any, kind: str) -> object:
@@ -547,6 +692,8 @@ class _Parallel:
 
     def _advance(self, upto: int) -> None:
         """Feed the results and the event core's ticks of every packet up to ``upto``."""
+        w = self.w
+        assert w is not None
         core = self.chain.core if self.chain is not None else None
         pending = self._pending
         while True:
@@ -554,7 +701,7 @@ class _Parallel:
             if core is not None:
                 q = self._next_tick(core.idle_until_ns())
                 if q <= upto and (nxt is None or q < nxt):
-                    now = int(self.end[q])
+                    now = int(w.end[q - w.base])
                     self._limit = q
                     self.clock.observe_ns(now)
                     core.tick(now)
@@ -562,7 +709,7 @@ class _Parallel:
                     continue
             if nxt is None:
                 break
-            now = int(self.end[nxt])
+            now = int(w.end[nxt - w.base])
             self.clock.observe_ns(now)
             self._limit = nxt - 1  # the router notes a packet's station after its results
             while pending and pending[0][0] == nxt:
@@ -579,22 +726,15 @@ class _Parallel:
 
     def _next_tick(self, t_ns: int | None) -> int:
         """The first packet after those done whose tick has work (a large number if none)."""
-        tp = self._tick_pos
-        i = int(np.searchsorted(tp, self._done, "right"))
+        w = self.w
+        assert w is not None
+        tp = w.tick_pos
+        i = int(np.searchsorted(tp, self._done - w.base, "right"))
         if t_ns is not None:
-            i = max(i, int(np.searchsorted(self._tick_end, t_ns, "left")))
-        while i < tp.shape[0] and int(tp[i]) in self.skipped:
+            i = max(i, int(np.searchsorted(w.tick_end, t_ns, "left")))
+        while i < tp.shape[0] and w.base + int(tp[i]) in self.skipped:
             i += 1
-        return int(tp[i]) if i < tp.shape[0] else sys.maxsize
-
-    def _first_positions(self) -> dict[str, int]:
-        """Position of each channel's first decoded packet (the single run's channel order)."""
-        ids = self.idx.channel_ids
-        out: dict[str, int] = {}
-        for pos, c in enumerate(self.chan.tolist()):
-            if ids[c] not in out and pos not in self.skipped:
-                out[ids[c]] = pos
-        return out
+        return w.base + int(tp[i]) if i < tp.shape[0] else sys.maxsize
 
     def _statistics(self, parts: list[PipelineStatistics]) -> PipelineStatistics:
         per: dict[str, ChannelCounts] = {}
@@ -604,12 +744,7 @@ class _Parallel:
             unknown_packets += s.packets - sum(c.packets for c in s.per_channel.values())
         per = dict(sorted(per.items()))
         total = sum(per.values(), ChannelCounts())
-        fed = np.ones(len(self.end), bool)
-        if self.skipped:
-            fed[list(self.skipped)] = False
-        span = 0.0
-        if fed.any():
-            span = (int(self.end[fed].max()) - int(self.start[fed].min())) / 1e9
+        span = (self._span[1] - self._span[0]) / 1e9 if self._span else 0.0
         return PipelineStatistics(
             channels=len(per),
             packets=total.packets + unknown_packets,

@@ -127,3 +127,23 @@ def test_jobs_must_be_positive_and_unpaced(capsys: pytest.CaptureFixture[str]) -
     assert main(["replay", str(NOISE), "--jobs", "2", "--speed", "10"]) == 2
     err = capsys.readouterr().err
     assert "--jobs must be at least 1" in err and "pace one process" in err
+
+
+@pytest.mark.slow
+def test_events_across_window_edges_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows of 400 records (about 5 s of this archive): both events, their picks and
+    alerts straddle many window edges; one job and two give the single run's output."""
+    from eew.acquisition import windowed
+    from eew.simulate.run import run_scenario_file
+
+    scenario = tmp_path / "long.toml"
+    scenario.write_text(LONG_SCENARIO, encoding="utf-8")
+    archive = tmp_path / "archive"
+    run_scenario_file(scenario, archive, None)
+    one = _replay([archive], tmp_path / "j1.jsonl", 1, "--with-rejections")
+    assert '"type":"event"' in one and '"type":"alert"' in one
+    monkeypatch.setattr(windowed, "WINDOW_RECORDS", 400)
+    assert _replay([archive], tmp_path / "w1.jsonl", 1, "--with-rejections") == one
+    assert _replay([archive], tmp_path / "w2.jsonl", 2, "--with-rejections") == one

@@ -61,6 +61,8 @@ class ArchiveIndex:
     end_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     counters: Counter[str] = field(default_factory=Counter)
+    #: byte offset in its file of each buffer (a window's part of a file); empty: whole files
+    offsets: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.order.shape[0])
@@ -100,8 +102,11 @@ def find_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 class _Indexer:
-    def __init__(self, idx: ArchiveIndex) -> None:
+    """Turns scanned headers into index rows; ``quiet``: a rescan (no counts, no log)."""
+
+    def __init__(self, idx: ArchiveIndex, *, quiet: bool = False) -> None:
         self.idx = idx
+        self.quiet = quiet
         self.rows: list[np.ndarray] = []
         self.rates: list[np.ndarray] = []
         self.channel_code: dict[str, int] = {}
@@ -154,7 +159,7 @@ class _Indexer:
         rates = scan.sample_rates(rows[:, scan.C_RATE_FACTOR], rows[:, scan.C_RATE_MULT])
         keep = (rows[:, scan.C_NSAMP] > 0) & (rates > 0)
         n_skip = int(np.count_nonzero(~keep))
-        if n_skip:
+        if n_skip and not self.quiet:
             self.idx.counters["non_data_records"] += n_skip
             log.warning("%s: %d records without samples (text/log) skipped", path, n_skip)
         rows, rates = rows[keep], rates[keep]
@@ -186,7 +191,8 @@ class _Indexer:
 
     def _take_v3(self, fi: int, hdr: RecordHeader) -> int:
         if hdr.n_samples == 0 or hdr.sampling_rate_hz <= 0:
-            self.idx.counters["non_data_records"] += 1
+            if not self.quiet:
+                self.idx.counters["non_data_records"] += 1
             return 0
         row = np.zeros((1, N_INDEX_COLS), np.int64)
         row[0, scan.C_OFFSET] = hdr.offset
@@ -201,10 +207,32 @@ class _Indexer:
         return 1
 
 
-def index_archive(paths: Iterable[str | os.PathLike[str]]) -> ArchiveIndex:
-    """Read and index every record of the given files/folders."""
-    idx = ArchiveIndex()
-    ixr = _Indexer(idx)
+def read_file(path: str | os.PathLike[str], offset: int = 0, size: int = -1) -> bytes:
+    """Read ``size`` bytes of a file from ``offset`` (all of it by default).
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    """
+    with open(path, "rb") as f:
+        if offset:
+            f.seek(offset)
+        return f.read(size)
+
+
+def _index_files(
+    paths: Iterable[str | os.PathLike[str]],
+    idx: ArchiveIndex,
+    ixr: _Indexer,
+    *,
+    keep_bytes: bool = True,
+) -> Iterator[tuple[int, Path]]:
+    """Read and scan the files one by one into ``ixr``; yield (file number, path) of each.
+
+    Bad files are counted in ``idx.counters`` and logged. ``keep_bytes`` keeps every file's
+    bytes in ``idx.buffers`` and ``idx.arrays`` (the whole archive in memory).
+    """
     for path in find_files(paths):
         try:
             buf = path.read_bytes()
@@ -217,10 +245,11 @@ def index_archive(paths: Iterable[str | os.PathLike[str]]) -> ArchiveIndex:
             idx.counters["empty_files"] += 1
             log.warning("%s: empty file; skipped", path)
             continue
-        fi = len(idx.buffers)
+        fi = len(idx.sources)
         arr = np.frombuffer(buf, dtype=np.uint8)
-        idx.buffers.append(buf)
-        idx.arrays.append(arr)
+        if keep_bytes:
+            idx.buffers.append(buf)
+            idx.arrays.append(arr)
         idx.sources.append(str(path))
         if ixr.add_file(fi, path, buf, arr) == 0:
             if (
@@ -235,6 +264,18 @@ def index_archive(paths: Iterable[str | os.PathLike[str]]) -> ArchiveIndex:
             else:
                 idx.counters["files_without_data"] += 1
                 log.warning("%s: no miniSEED data records found; skipped", path)
+        yield fi, path
+
+
+def index_archive(paths: Iterable[str | os.PathLike[str]]) -> ArchiveIndex:
+    """Read and index every record of the given files/folders (all of it in memory).
+
+    For long archives, :func:`eew.acquisition.windowed.scan_archive` keeps the memory flat.
+    """
+    idx = ArchiveIndex()
+    ixr = _Indexer(idx)
+    for _ in _index_files(paths, idx, ixr):
+        pass
     if ixr.rows:
         idx.table = np.concatenate(ixr.rows)
         idx.rate_hz = np.concatenate(ixr.rates)

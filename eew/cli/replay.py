@@ -10,10 +10,11 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
+from time import process_time  # not through `time`: the tests replace that module
 from typing import IO, TYPE_CHECKING
 
 from eew import __version__
-from eew.acquisition.archive import index_archive
+from eew.acquisition.windowed import scan_archive
 from eew.assembly import Stages
 from eew.cli.jsonl import JsonlWriter
 from eew.cli.replay_report import print_alerts, print_log_note, quiet_channel_log
@@ -135,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     inventory_paths = [*map(str, cfg.stationxml_paths()), *args.inventory]
     inventory = load_inventory(inventory_paths)
     t_wall0 = time.perf_counter()
+    cpu0 = process_time()
     pool = None
     if args.jobs > 1 and cfg.replay.max_packet_samples == 0:
         # the workers start (imports, numba, inventory) while the archive is indexed
@@ -146,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             quiet_channels=not getattr(args, "verbose", 0),
         )
     try:
-        idx = index_archive(args.paths)
+        idx = scan_archive(args.paths)  # windows of time: memory flat in its length
     except BaseException:
         if pool is not None:
             pool.close()
@@ -201,7 +203,12 @@ def run(args: argparse.Namespace) -> int:
             sink,
             stages=Stages(channels=True, events=not args.picks_only),
             jobs=args.jobs,
-            on_packet=before,
+            # nothing to do before each packet: no call at all (one per packet saved)
+            on_packet=(
+                before
+                if (speed is not None or observe_packet is not None or progress is not None)
+                else None
+            ),
             on_progress=progress.update if progress is not None else None,
             pool=pool,
             clock=clock,
@@ -212,11 +219,22 @@ def run(args: argparse.Namespace) -> int:
             console.finish()
             _linger(args.console_linger)
     wall = time.perf_counter() - t_wall0
+    # the workers' own figures: one still exiting may be stopped before it is waited for
+    cpu = process_time() - cpu0 + sum(result.worker_cpu_s)
     if args.table:
         _print_table(picks, sys.stderr if not args.out else sys.stdout)
     if not args.picks_only:
         print_alerts(alerts, sys.stderr)
-    _summary(result.statistics, result.ingest, wall, writer.written, settings.hash(), result.events)
+    _summary(
+        result.statistics,
+        result.ingest,
+        wall,
+        writer.written,
+        settings.hash(),
+        result.events,
+        cpu_s=cpu,
+        worker_cpu_s=result.worker_cpu_s,
+    )
     print_log_note(held_back, sys.stderr, in_workers=result.jobs > 1)
     return 0
 
@@ -329,6 +347,8 @@ def _summary(
     cfg_hash: str,
     events: EventStatistics | None = None,
     stream: IO[str] | None = None,
+    cpu_s: float | None = None,
+    worker_cpu_s: list[float] | None = None,
 ) -> None:
     s = stream or sys.stderr
     speed = stats.data_span_s / wall_s if wall_s > 0 else float("inf")
@@ -370,5 +390,15 @@ def _summary(
     lines.append(
         f"  data span {stats.data_span_s:.1f} s, wall time {wall_s:.2f} s, "
         f"speed {speed:.0f}x real time"
+        + (
+            f", CPU {cpu_s:.2f} s ({stats.data_span_s / cpu_s:.0f}x real time per CPU second)"
+            if cpu_s
+            else ""
+        )
+        + (
+            "; of which workers " + " + ".join(f"{c:.2f}" for c in worker_cpu_s) + " s"
+            if worker_cpu_s
+            else ""
+        )
     )
     s.write("\n".join(lines) + "\n")
