@@ -370,7 +370,15 @@ def test_target_intensities_within_one_msk_unit(results):
 
 
 #: issue 11 item 6: the scenarios whose locations must stay put once settled
-SETTLING = ("bishkek_m6.0", "kyrgyz_m5.5", "verny_m7.0", "kemin_m8.0", "chilik_m8.2", "verny_m7.5", "local_m4.5")
+SETTLING = (
+    "bishkek_m6.0",
+    "kyrgyz_m5.5",
+    "verny_m7.0",
+    "verny_m7.5",
+    "kemin_m8.0",
+    "chilik_m8.2",
+    "local_m4.5",
+)
 
 
 @pytest.mark.parametrize("name", SETTLING)
