@@ -370,7 +370,7 @@ def _no_config_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 # Hypothesis profiles (tests/test_event_geometry.py): derandomised and without an example
 # database, so every run, here and in CI, draws the same examples. ``default`` keeps
 # ``make test`` fast; ``thorough`` is the "passes with 10 000 examples"
-# (``pytest --hypothesis-profile=thorough tests/test_event_geometry.py``).
+# (``make test-thorough``; tests/README.md has the measured times).
 hypothesis.settings.register_profile(
     "default", max_examples=100, derandomize=True, database=None, deadline=None
 )

@@ -36,8 +36,8 @@ from eew.event.grid import (
     max_half_width_km,
     station_coverage,
 )
-from eew.event.locate import Grid, Location, Locator
-from eew.event.targets import load_targets
+from eew.event.locate import Grid, Location, Locator, TravelTimeStack
+from eew.event.targets import Target, load_targets
 from eew.event.traveltime import load_stack
 from eew.inventory import ChannelInfo, Inventory, load_inventory
 from eew.model.clock import ManualClock
@@ -47,9 +47,26 @@ ROOT = Path(__file__).resolve().parents[1]
 UH = ROOT / "waveforms_real" / "obspy_uh"
 NS = 1_000_000_000
 T0 = 1_700_000_000 * NS
-STACK = load_stack()
-TARGETS = load_targets(ROOT / "config" / "targets.csv")
 FOLLOW = EventConfig()  # every grid key unset: the grid follows the inventory
+
+
+@dataclasses.dataclass(frozen=True)
+class Shared:
+    """What every example shares, built once per module: read-only inputs of the core."""
+
+    stack: TravelTimeStack
+    targets: tuple[Target, ...]
+    config: Config
+
+
+@pytest.fixture(scope="module")
+def shared() -> Shared:
+    return Shared(load_stack(), load_targets(ROOT / "config" / "targets.csv"), Config())
+
+
+@pytest.fixture(scope="module")
+def stack(shared: Shared) -> TravelTimeStack:
+    return shared.stack
 
 
 # ---- helpers ----------------------------------------------------------------------------
@@ -134,30 +151,30 @@ def pick_sets(draw: st.DrawFn, n_stations: int) -> list[tuple[int, float]]:
 
 
 # ---- the grid rule ----------------------------------------------------------------------
-def test_shipped_configuration_pins_the_calibrated_grid() -> None:
+def test_shipped_configuration_pins_the_calibrated_grid(stack: TravelTimeStack) -> None:
     ev = load_settings().config.event
     assert (ev.grid_center_lat_deg, ev.grid_center_lon_deg) == (42.9, 76.0)
     assert (ev.grid_half_width_km, ev.grid_half_height_km) == (500.0, 300.0)
     inv = load_inventory(load_settings().config.stationxml_paths())
     lat, lon = zip(*[(v[0], v[1]) for v in inv.stations().values()], strict=True)
-    spec = grid_spec(ev, np.array(lat), np.array(lon), STACK)
+    spec = grid_spec(ev, np.array(lat), np.array(lon), stack)
     assert spec.followed == ()
     assert (spec.lat0_deg, spec.lon0_deg, spec.half_width_km, spec.half_height_km) == (
         42.9, 76.0, 500.0, 300.0,
     )
-    assert not any(station_coverage(spec, np.array(lat), np.array(lon), STACK))
+    assert not any(station_coverage(spec, np.array(lat), np.array(lon), stack))
 
 
-def test_default_grid_follows_the_shipped_inventory() -> None:
+def test_default_grid_follows_the_shipped_inventory(stack: TravelTimeStack) -> None:
     inv = load_inventory(load_settings().config.stationxml_paths())
     coords = np.array([(v[0], v[1]) for v in inv.stations().values()])
-    spec = grid_spec(FOLLOW, coords[:, 0], coords[:, 1], STACK)
+    spec = grid_spec(FOLLOW, coords[:, 0], coords[:, 1], stack)
     assert len(spec.followed) == 4
     assert spec.lat0_deg == pytest.approx(42.97, abs=0.01)
     assert spec.lon0_deg == pytest.approx(76.17, abs=0.01)
     # the stations' east-west extent (206 km) + the 100 km margin, rounded up to 10 km
     assert (spec.half_width_km, spec.half_height_km) == (310.0, 200.0)
-    assert not any(station_coverage(spec, coords[:, 0], coords[:, 1], STACK))
+    assert not any(station_coverage(spec, coords[:, 0], coords[:, 1], stack))
 
 
 def test_unset_keys_dump_as_comments_and_read_back() -> None:
@@ -170,61 +187,65 @@ def test_unset_keys_dump_as_comments_and_read_back() -> None:
     assert back.config.event.grid_center_lat_deg is None
 
 
-def test_grid_across_the_antimeridian() -> None:
+def test_grid_across_the_antimeridian(stack: TravelTimeStack) -> None:
     lat = np.array([-17.0, -18.0, -16.5, -17.5])
     lon = np.array([179.6, -179.7, 179.9, -179.5])  # Fiji
-    spec = grid_spec(FOLLOW, lat, lon, STACK)
+    spec = grid_spec(FOLLOW, lat, lon, stack)
     assert abs(abs(spec.lon0_deg) - 180.0) < 0.5
     assert spec.half_width_km < 200.0
-    assert not any(station_coverage(spec, lat, lon, STACK))
+    assert not any(station_coverage(spec, lat, lon, stack))
 
 
-def test_network_on_two_continents_follows_the_larger_cluster() -> None:
+def test_network_on_two_continents_follows_the_larger_cluster(stack: TravelTimeStack) -> None:
     inv = load_inventory([*load_settings().config.stationxml_paths(), UH / "stations.xml"])
     ids = sorted(inv.stations())
     lat = np.array([inv.stations()[s][0] for s in ids])
     lon = np.array([inv.stations()[s][1] for s in ids])
-    spec = grid_spec(FOLLOW, lat, lon, STACK)
-    why = dict(zip(ids, station_coverage(spec, lat, lon, STACK), strict=True))
+    spec = grid_spec(FOLLOW, lat, lon, stack)
+    why = dict(zip(ids, station_coverage(spec, lat, lon, stack), strict=True))
     assert {s for s, w in why.items() if w} == {"BW.UH1", "BW.UH2", "BW.UH3", "BW.UH4"}
     assert set(why.values()) == {"", OUTSIDE_GRID}
 
 
-def test_pinned_grid_larger_than_the_tables_sets_far_stations_aside() -> None:
+def test_pinned_grid_larger_than_the_tables_sets_far_stations_aside(
+    stack: TravelTimeStack,
+) -> None:
     ev = dataclasses.replace(
         FOLLOW, grid_center_lat_deg=0.0, grid_center_lon_deg=0.0,
         grid_half_width_km=1200.0, grid_half_height_km=1200.0,
     )
     lat = np.array([0.0, 0.0, 9.5])
     lon = np.array([0.0, 2.0, 0.0])  # the third is 1056 km away: the tables reach 1000 km
-    spec = grid_spec(ev, lat, lon, STACK)
-    assert station_coverage(spec, lat, lon, STACK) == ["", "", BEYOND_TABLES]
+    spec = grid_spec(ev, lat, lon, stack)
+    assert station_coverage(spec, lat, lon, stack) == ["", "", BEYOND_TABLES]
 
 
-def test_no_stations_and_a_pole() -> None:
-    spec = grid_spec(FOLLOW, np.array([]), np.array([]), STACK)
+def test_no_stations_and_a_pole(stack: TravelTimeStack) -> None:
+    spec = grid_spec(FOLLOW, np.array([]), np.array([]), stack)
     assert (spec.half_width_km, spec.half_height_km) == (GRID_MARGIN_KM, GRID_MARGIN_KM)
-    spec = grid_spec(FOLLOW, np.array([90.0, 89.5, 89.0]), np.array([0.0, 120.0, -120.0]), STACK)
-    grid = spec.build(STACK.depth_km)
+    spec = grid_spec(FOLLOW, np.array([90.0, 89.5, 89.0]), np.array([0.0, 120.0, -120.0]), stack)
+    grid = spec.build(stack.depth_km)
     lat, lon = grid.to_latlon(float(grid.x_km[-1]), float(grid.y_km[-1]))
     assert -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
-    assert spec.half_width_km <= max_half_width_km(STACK)
+    assert spec.half_width_km <= max_half_width_km(stack)
 
 
 # ---- the event core -----------------------------------------------------------------------
-def make_core(inventory: Inventory, event: EventConfig, sink: list, data_end_ns: int) -> EventCore:
-    cfg = Config()
+def make_core(
+    shared: Shared, inventory: Inventory, event: EventConfig, sink: list, data_end_ns: int
+) -> EventCore:
+    cfg = shared.config
     return EventCore(
         event, cfg.alert, cfg.onsite, "test", inventory, sink.append, ManualClock(T0),
-        lambda _sid: data_end_ns, STACK, TARGETS, "test",
+        lambda _sid: data_end_ns, shared.stack, shared.targets, "test",
     )
 
 
-def test_picks_outside_the_grid_are_set_aside_and_logged_once(caplog) -> None:
+def test_picks_outside_the_grid_are_set_aside_and_logged_once(shared: Shared, caplog) -> None:
     coords = [(43.2, 76.9), (43.3, 77.1), (43.1, 76.7), (48.1, 11.6), (48.2, 11.7)]
     pinned = load_settings().config.event
     out: list = []
-    core = make_core(inventory_of(coords), pinned, out, T0)
+    core = make_core(shared, inventory_of(coords), pinned, out, T0)
     with caplog.at_level(logging.WARNING, logger="eew.event"):
         for n in range(3):  # three messages per pick
             for i in (3, 4):
@@ -238,9 +259,9 @@ def test_picks_outside_the_grid_are_set_aside_and_logged_once(caplog) -> None:
     assert not core.pool and not core.events
 
 
-def test_set_aside_stations_never_count_as_silent(monkeypatch) -> None:
+def test_set_aside_stations_never_count_as_silent(shared: Shared, monkeypatch) -> None:
     coords = [(43.2, 76.9), (43.3, 77.1), (43.1, 76.7), (43.0, 77.3), (48.1, 11.6)]
-    core = make_core(inventory_of(coords), load_settings().config.event, [], T0 + 100 * NS)
+    core = make_core(shared, inventory_of(coords), load_settings().config.event, [], T0 + 100 * NS)
     assert core.set_aside == {"XX.S004": OUTSIDE_GRID}
     calls = []
     real = core.locator.locate
@@ -278,12 +299,14 @@ def test_the_bundled_uh_records_replay_without_a_traceback(tmp_path, capsys, cap
 # ---- properties ---------------------------------------------------------------------------
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data(), coords=geometries())
-def test_locator_never_raises_and_stays_in_its_grid(data: st.DataObject, coords) -> None:
+def test_locator_never_raises_and_stays_in_its_grid(
+    stack: TravelTimeStack, data: st.DataObject, coords
+) -> None:
     lat = np.array([c[0] for c in coords])
     lon = np.array([c[1] for c in coords])
-    spec = grid_spec(FOLLOW, lat, lon, STACK)
-    grid = spec.build(STACK.depth_km)
-    locator = Locator(grid, lat, lon, STACK, 0.2, 1.0)
+    spec = grid_spec(FOLLOW, lat, lon, stack)
+    grid = spec.build(stack.depth_km)
+    locator = Locator(grid, lat, lon, stack, 0.2, 1.0)
     picks = data.draw(pick_sets(len(coords)))
     seen: dict[int, float] = {}
     for i, t in picks:
@@ -301,16 +324,18 @@ def test_locator_never_raises_and_stays_in_its_grid(data: st.DataObject, coords)
     assert loc is not None
     assert in_grid(grid, loc)
     assert finite(loc)
-    assert STACK.depth_km[0] <= loc.depth_km <= STACK.depth_km[-1]
+    assert stack.depth_km[0] <= loc.depth_km <= stack.depth_km[-1]
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data(), coords=geometries())
-def test_association_never_raises_and_events_stay_in_the_grid(data: st.DataObject, coords) -> None:
+def test_association_never_raises_and_events_stay_in_the_grid(
+    shared: Shared, data: st.DataObject, coords
+) -> None:
     inv = inventory_of(coords)
     picks = data.draw(pick_sets(len(coords)))
     out: list = []
-    core = make_core(inv, FOLLOW, out, T0 + 60 * NS)
+    core = make_core(shared, inv, FOLLOW, out, T0 + 60 * NS)
     clock = core._clock
     assert isinstance(clock, ManualClock)
     messages = []
@@ -327,8 +352,12 @@ def test_association_never_raises_and_events_stay_in_the_grid(data: st.DataObjec
     n_aside = sum(1 for p in messages if p.channel_id[:7] in core.set_aside)
     stats = core.statistics()
     assert stats.picks_outside_grid + stats.picks_beyond_tables == n_aside
+    aside = set(core.set_aside)
+    # a set-aside pick is never associated: not pooled, not absorbed, in no event
+    assert not {sp.station_id for sp in (*core.pool, *core.absorbed)} & aside
     for ev in core.events:
         assert ev.location is not None
         assert in_grid(core.grid, ev.location)
         assert finite(ev.location)
-        assert not set(ev.picks) & set(core.set_aside)
+        assert not set(ev.picks) & aside
+        assert not {sp.station_id for sp in ev.secondary} & aside
