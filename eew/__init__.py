@@ -75,8 +75,12 @@ Modules
     refinement, rejection, growing-window early-P updates), ``state`` (what a channel
     shares with its picker; the typed counters).
 ``eew.event``
-    ``core`` (association and event evaluation), ``locate`` (EDT/origin-time grid search
-    with silent stations), ``traveltime`` (committed tables, ``eew/data``), ``stations``
+    ``core`` (the event core: input, ticks, expiry; built from ``corebase`` (shared
+    state, predicted arrivals), ``locating`` (location with silent stations, outliers,
+    settling), ``evaluation`` (magnitude with P-growth and finite fault, distant tests,
+    forecasts, alert decision) and ``association`` (picks to events, new-event search)),
+    ``locate`` (EDT/origin-time grid search with silent stations),
+    ``traveltime`` (committed tables, ``eew/data``), ``stations``
     (merged channel picks), ``magnitude``, ``groundmotion`` (published GMPE/IPE/GMICE),
     ``forecast`` (targets' intensity and warning time), ``targets``, ``distant`` (teleseism
     and distant-source tests), ``onsite`` (blind-zone alerts), ``lifecycle`` (event
