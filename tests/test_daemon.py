@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import threading
@@ -316,5 +317,5 @@ def test_a_stop_with_a_backlog_loses_and_repeats_nothing(tmp_path):
     lost = 0
     for spans in by_channel.values():
         spans.sort()
-        lost += sum(b[0] != a[1] for a, b in zip(spans, spans[1:]))  # the archive has no gaps
+        lost += sum(b[0] != a[1] for a, b in itertools.pairwise(spans))  # no gaps in it
     assert lost == 0, f"{lost} gap(s): record(s) lost"
