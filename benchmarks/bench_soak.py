@@ -494,11 +494,11 @@ def report(
         processed = imported = exported = 0
         for ln in lines:
             if "daemon stopped" in ln:
-                # packets counts the imported partner picks too; drained, records only
+                # packets counts the imported partner picks too (and the records drained)
                 f = dict(FIELD_RE.findall(ln))
                 imported += int(f.get("partner_picks_imported", 0))
                 exported += int(f.get("partner_exported_picks", 0))
-                processed += int(f["packets"]) + int(f["drained"])
+                processed += int(f["packets"])
         processed -= imported
         exchange[c.agency] = (exported, imported)
         pub = {

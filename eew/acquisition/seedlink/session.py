@@ -100,6 +100,11 @@ class _Seen:
         return bool(self.order) and pkt.endtime_ns <= min(self.order) + self.tol_ns
 
 
+def _starts_after(pkt: Packet, end_ns: int) -> bool:
+    """True if ``pkt`` starts at or after ``end_ns``, within half a sample interval."""
+    return pkt.starttime_ns >= end_ns - round(0.5 * NS_PER_S / pkt.sampling_rate_hz)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerStatistics:
     """Counters of one server connection of the client."""
@@ -147,6 +152,10 @@ class Session:
         Delay before reconnect attempt ``attempt`` (0-based) [s].
     on_finished : callable
         Called once when the session ends (END or cancellation).
+    ends : dict, optional
+        Channel id -> end of the last record processed before a restart [ns] (state
+        file): records that start before it were processed already, whatever their
+        sequence number.
     """
 
     def __init__(
@@ -160,6 +169,7 @@ class Session:
         deliver: Callable[[Received], bool],
         backoff_s: Callable[[int], float],
         on_finished: Callable[[], None],
+        ends: dict[str, int] | None = None,
     ) -> None:
         self.spec = spec
         self.options = options
@@ -175,6 +185,8 @@ class Session:
         self.last_time = {k: v[1] for k, v in resume.items()}
         #: channel id -> what it delivered, by data time
         self._seen: dict[str, _Seen] = {}
+        #: channel id -> end of the last record processed before this client started [ns]
+        self._done = dict(ends or {})
         #: this connection's server renumbered its packets (ring reset): de-duplicate
         #: by data time as well
         self._renumbered = False
@@ -518,15 +530,25 @@ class Session:
         """
         seen = self._seen.get(pkt.channel_id)
         last = self.last_seq.get(key)
+        # a channel not seen since this client started (resumed from the state file) is
+        # compared with the end of its last record processed before (its station's
+        # sequence number and start time say nothing about it: records of one station's
+        # channels last 1-7 s each, and a station's packets may have come from an older
+        # ring than its channels' last ones); without that time, by sequence number only
+        done = self._done.get(pkt.channel_id) if seen is None else None
         if last is not None and not self._after(seq, last):
-            # a channel not seen since this client started (resumed from the state file)
-            # has no data time to compare with: its station's last start time says
-            # nothing about it (records of one station's channels last 1-7 s each)
-            if seen is None or not seen.is_new(pkt):
+            if seen is not None:
+                if not seen.is_new(pkt):
+                    return True
+            elif done is None or not _starts_after(pkt, done):
                 return True
             self._ring_reset(seq, last, key, "went backwards")
             return False
         if seen is None:
+            if done is not None and not _starts_after(pkt, done):
+                # a newer sequence number for a record processed before the restart
+                self._ring_reset(seq, last, key, "were renumbered")
+                return True
             return False
         if seen.repeats(pkt):
             self._ring_reset(seq, last, key, "were renumbered")
