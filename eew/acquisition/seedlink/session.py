@@ -377,6 +377,32 @@ class Session:
             out = [s if s.startswith("!") or ":" in s else s + ":3" for s in out]
         return out
 
+    def _resume_ns(self, keys: list[str]) -> int | None:
+        """The data time to resume ``keys`` (``NET_STA``) from [ns], or None.
+
+        A SeedLink 4 server takes it as a filter even when it has the sequence number
+        (records that end after it), a 3.1 server only when it has not: it must pass
+        every record not yet delivered. That is the earliest end of the last record of
+        each of their channels (received on this client, else processed before a
+        restart); a station whose channels are unknown falls back to the start of its
+        last record.
+        """
+        ends: dict[str, int] = {}
+        for cid, done in self._done.items():
+            ends[cid] = done
+        for cid, seen in self._seen.items():
+            ends[cid] = seen.last_end_ns
+        by_station: dict[str, int] = {}
+        for cid, end in ends.items():
+            key = "_".join(cid.split(".", 2)[:2])
+            by_station[key] = min(end, by_station.get(key, end))
+        times = [
+            by_station[k] if k in by_station else self.last_time[k]
+            for k in keys
+            if k in by_station or k in self.last_time
+        ]
+        return min(times) if times else None
+
     def _action4(self, sel: StationSelection) -> bytes:
         """v4 ``DATA``/``FETCH``: from the resume point (``seq time``), or a time window."""
         opts = self.options
@@ -389,9 +415,9 @@ class Session:
             ]
             if keys:
                 first = min(self.last_seq[k] for k in keys) + 1
-                times = [self.last_time[k] for k in keys if k in self.last_time]
-                if times:
-                    return format_command(verb, str(first), v4.format_time(min(times)))
+                t = self._resume_ns(keys)
+                if t is not None:
+                    return format_command(verb, str(first), v4.format_time(t))
                 return format_command(verb, str(first))
         if opts.begin_ns is not None:
             # "ALL": the whole ring within the window (ringserver 4.5 refuses the
@@ -423,15 +449,15 @@ class Session:
                         first = s
                 # the time lets a server whose ring no longer holds this sequence number
                 # (restarted with a fresh ring) position by data time instead
-                times = [
-                    t
-                    for key, t in self.last_time.items()
-                    if station_matches(sel.network, sel.station, *key.split("_", 1))
-                ]
-                if times:
-                    return format_command(
-                        verb, format_sequence(first), format_seedlink_time(min(times))
-                    )
+                t = self._resume_ns(
+                    [
+                        k
+                        for k in self.last_seq
+                        if station_matches(sel.network, sel.station, *k.split("_", 1))
+                    ]
+                )
+                if t is not None:
+                    return format_command(verb, format_sequence(first), format_seedlink_time(t))
                 return format_command(verb, format_sequence(first))
         if opts.begin_ns is not None:
             args = [format_seedlink_time(opts.begin_ns)]
