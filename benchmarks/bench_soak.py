@@ -56,6 +56,8 @@ EVENTS = (
 SERVE_FAULTS = ((0.35, signal.SIGTERM), (0.70, signal.SIGKILL))
 STALL = (0.40, 0.60)
 REWIND_S = 60.0
+#: the last record of a station starts at most this before the end of the data [s]
+END_MARGIN_S = 10.0
 NEW_RE = re.compile(r"daemon\.outputs: alert new .*? origin_time=(\S+)")
 ALERT_RE = re.compile(r"daemon\.outputs: alert (\w+) event_id=(\S+) version=(\d+)")
 FIELD_RE = re.compile(r"(\w+)=(\S+)")
@@ -426,7 +428,14 @@ def run(args: argparse.Namespace) -> int:
                 faults.append("TIMED OUT before every fault was made")
                 break
             time.sleep(0.1)
-        # the rest of the data processed: packet counts steady over 3 heartbeats
+        # the rest of the data processed: every station's state near the end of the data
+        # (a server restarted late is still replaying its rewind), then packet counts
+        # steady over 3 heartbeats
+        t_end = time.monotonic() + 120.0
+        while time.monotonic() < t_end and min(c.progress_s(work) for c in (kz, kg)) < (
+            length_s - END_MARGIN_S
+        ):
+            time.sleep(0.5)
         last = (-1, -1)
         steady = 0
         while steady < 3:
@@ -494,11 +503,11 @@ def report(
         processed = imported = exported = 0
         for ln in lines:
             if "daemon stopped" in ln:
-                # packets counts the imported partner picks too; drained, records only
+                # packets counts the imported partner picks too (and the records drained)
                 f = dict(FIELD_RE.findall(ln))
                 imported += int(f.get("partner_picks_imported", 0))
                 exported += int(f.get("partner_exported_picks", 0))
-                processed += int(f["packets"]) + int(f["drained"])
+                processed += int(f["packets"])
         processed -= imported
         exchange[c.agency] = (exported, imported)
         pub = {

@@ -171,9 +171,10 @@ def test_silent_stall_is_detected_by_keepalive():
     assert s.stalls >= 1 and s.keepalives >= 1 and fake.connections >= 2
     assert b"INFO ID" in fake.commands
     # the second connection resumes after the last sequence number received, with the
-    # data time of the last record (for a server whose ring no longer holds that number)
+    # data time of the end of the last record (for a server whose ring no longer holds
+    # that number: the oldest record that ends after it)
     assert [c for c in fake.commands if c.startswith(b"DATA 000003 ")] == [
-        b"DATA 000003 2023,11,14,22,13,20"
+        b"DATA 000003 2023,11,14,22,13,21"
     ], fake.commands
     assert [r.seq for r in got] == [1, 2, 3, 4]
 

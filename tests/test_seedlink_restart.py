@@ -99,9 +99,9 @@ def test_sigkill_and_fresh_ring_lose_and_duplicate_nothing(tmp_path, caplog):
     (s,) = stats.servers
     assert s.connects == 2 and s.seq_resets >= 1
     # the client resumed with "DATA seq time": the new ring does not hold that sequence
-    # number, so the server started by data time, a second before the newest record
-    # received; the re-sent records were dropped by data time
-    assert 1 <= s.duplicates < 5 * N_CHANNELS
+    # number, so the server started by data time: at the end of the earliest channel's
+    # last record received; the few re-sent records were dropped by data time
+    assert 0 <= s.duplicates < 5 * N_CHANNELS
     resets = [r for r in caplog.records if "ring was reset" in r.getMessage()]
     assert len(resets) == 1 and resets[0].levelno == logging.WARNING
     print(

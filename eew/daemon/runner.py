@@ -450,19 +450,23 @@ class Daemon:
 
     # ---- stages ---------------------------------------------------------------------------
     async def _intake(self) -> None:
-        client, chain, tap = self.client, self.chain, self._packet_tap
+        client = self.client
         assert client is not None
         n = 0
         while (item := await client.get()) is not None:
-            chain.feed(item.packet)  # the packet carries its arrival time
-            self._waited(item.packet)
-            if tap is not None:
-                tap(item.packet)  # one deque append: never blocks
-            self._processed += 1
+            self._process(item.packet)
             n += 1
             if n % _YIELD_EVERY == 0 or self._signalled:  # a stop waits for no batch
                 await asyncio.sleep(0)
         log.info("SeedLink intake ended (every server said END)")
+
+    def _process(self, packet: Packet) -> None:
+        """Process one SeedLink packet (intake and stop drain alike: counted, tapped)."""
+        self.chain.feed(packet)  # the packet carries its arrival time
+        self._waited(packet)
+        if self._packet_tap is not None:
+            self._packet_tap(packet)  # one deque append: never blocks
+        self._processed += 1
 
     def _waited(self, packet: Packet) -> None:
         """Note how long ``packet`` waited from its arrival to the end of its processing."""
@@ -666,8 +670,7 @@ class Daemon:
                 break
             if item is None:
                 break
-            self.chain.feed(item.packet)
-            self._waited(item.packet)
+            self._process(item.packet)
             n += 1
         return n
 

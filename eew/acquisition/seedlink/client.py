@@ -14,7 +14,8 @@ objects replay produces, through ``async for``. Per connection it
 * counts and logs error answers, unexpected packets (unrequested stations,
   stray INFO), malformed or truncated frames and disconnects; none is fatal.
 
-The last delivered sequence number per station is persisted to a state file
+The last delivered sequence number per station, and the end of the last record
+delivered per channel (de-duplication by data time after a restart), are persisted to a state file
 every ``state_interval_s`` and on :meth:`SeedLinkClient.close` (atomic rename),
 never per packet. Packets wait in one bounded queue; when it is full the
 sockets stop being read, and TCP flow control pushes back to the servers.
@@ -43,9 +44,11 @@ from eew.acquisition.seedlink.protocol import (
 from eew.acquisition.seedlink.session import ServerStatistics, Session
 from eew.acquisition.seedlink.spec import ClientOptions, Received, ServerSpec, StationSelection
 from eew.acquisition.seedlink.tracking import (
+    ChannelEnds,
     ChannelStatistics,
     ChannelTracker,
     State,
+    load_channel_ends,
     load_state,
     save_state,
 )
@@ -140,6 +143,7 @@ class SeedLinkClient:
         self.rng = rng or random.Random()
         self.servers = list(servers)
         self._state: State = {}
+        self._ends: ChannelEnds = {}
         self._sessions: list[Session] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._inbox: _Inbox | None = None
@@ -157,6 +161,7 @@ class SeedLinkClient:
         opts = self.options
         if opts.state_file is not None:
             self._state = load_state(opts.state_file)
+            self._ends = load_channel_ends(opts.state_file)
         self._inbox = _Inbox(opts.queue_size)
         for spec in self.servers:
             resume = dict(self._state.setdefault(spec.name, {}))
@@ -165,6 +170,7 @@ class SeedLinkClient:
                 resume,
                 opts,
                 self.clock,
+                ends=dict(self._ends.setdefault(spec.name, {})),
                 accept=self.tracker.observe,
                 deliver=self.deliver,
                 backoff_s=self.backoff_s,
@@ -213,11 +219,11 @@ class SeedLinkClient:
             await inbox.event.wait()
         item = inbox.items.popleft()
         self._delivered += 1
-        net, sta = item.packet.channel_id.split(".", 2)[:2]
-        self._state.setdefault(item.server, {})[f"{net}_{sta}"] = (
-            item.seq,
-            item.packet.starttime_ns,
-        )
+        pkt = item.packet
+        net, sta = pkt.channel_id.split(".", 2)[:2]
+        self._state.setdefault(item.server, {})[f"{net}_{sta}"] = (item.seq, pkt.starttime_ns)
+        ends = self._ends.setdefault(item.server, {})
+        ends[pkt.channel_id] = max(ends.get(pkt.channel_id, 0), pkt.endtime_ns)
         self._dirty = True
         if len(inbox.items) <= inbox.size // 2:
             for s in self._sessions:
@@ -260,7 +266,7 @@ class SeedLinkClient:
         path = self.options.state_file
         if path is None or not (self._dirty or force):
             return
-        save_state(path, self._state)
+        save_state(path, self._state, self._ends)
         self._dirty = False
         self._saves += 1
 

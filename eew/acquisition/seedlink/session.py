@@ -100,6 +100,11 @@ class _Seen:
         return bool(self.order) and pkt.endtime_ns <= min(self.order) + self.tol_ns
 
 
+def _starts_after(pkt: Packet, end_ns: int) -> bool:
+    """True if ``pkt`` starts at or after ``end_ns``, within half a sample interval."""
+    return pkt.starttime_ns >= end_ns - round(0.5 * NS_PER_S / pkt.sampling_rate_hz)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerStatistics:
     """Counters of one server connection of the client."""
@@ -147,6 +152,10 @@ class Session:
         Delay before reconnect attempt ``attempt`` (0-based) [s].
     on_finished : callable
         Called once when the session ends (END or cancellation).
+    ends : dict, optional
+        Channel id -> end of the last record processed before a restart [ns] (state
+        file): records that start before it were processed already, whatever their
+        sequence number.
     """
 
     def __init__(
@@ -160,6 +169,7 @@ class Session:
         deliver: Callable[[Received], bool],
         backoff_s: Callable[[int], float],
         on_finished: Callable[[], None],
+        ends: dict[str, int] | None = None,
     ) -> None:
         self.spec = spec
         self.options = options
@@ -175,6 +185,8 @@ class Session:
         self.last_time = {k: v[1] for k, v in resume.items()}
         #: channel id -> what it delivered, by data time
         self._seen: dict[str, _Seen] = {}
+        #: channel id -> end of the last record processed before this client started [ns]
+        self._done = dict(ends or {})
         #: this connection's server renumbered its packets (ring reset): de-duplicate
         #: by data time as well
         self._renumbered = False
@@ -365,6 +377,32 @@ class Session:
             out = [s if s.startswith("!") or ":" in s else s + ":3" for s in out]
         return out
 
+    def _resume_ns(self, keys: list[str]) -> int | None:
+        """The data time to resume ``keys`` (``NET_STA``) from [ns], or None.
+
+        A SeedLink 4 server takes it as a filter even when it has the sequence number
+        (records that end after it), a 3.1 server only when it has not: it must pass
+        every record not yet delivered. That is the earliest end of the last record of
+        each of their channels (received on this client, else processed before a
+        restart); a station whose channels are unknown falls back to the start of its
+        last record.
+        """
+        ends: dict[str, int] = {}
+        for cid, done in self._done.items():
+            ends[cid] = done
+        for cid, seen in self._seen.items():
+            ends[cid] = seen.last_end_ns
+        by_station: dict[str, int] = {}
+        for cid, end in ends.items():
+            key = "_".join(cid.split(".", 2)[:2])
+            by_station[key] = min(end, by_station.get(key, end))
+        times = [
+            by_station[k] if k in by_station else self.last_time[k]
+            for k in keys
+            if k in by_station or k in self.last_time
+        ]
+        return min(times) if times else None
+
     def _action4(self, sel: StationSelection) -> bytes:
         """v4 ``DATA``/``FETCH``: from the resume point (``seq time``), or a time window."""
         opts = self.options
@@ -377,9 +415,9 @@ class Session:
             ]
             if keys:
                 first = min(self.last_seq[k] for k in keys) + 1
-                times = [self.last_time[k] for k in keys if k in self.last_time]
-                if times:
-                    return format_command(verb, str(first), v4.format_time(min(times)))
+                t = self._resume_ns(keys)
+                if t is not None:
+                    return format_command(verb, str(first), v4.format_time(t))
                 return format_command(verb, str(first))
         if opts.begin_ns is not None:
             # "ALL": the whole ring within the window (ringserver 4.5 refuses the
@@ -411,15 +449,15 @@ class Session:
                         first = s
                 # the time lets a server whose ring no longer holds this sequence number
                 # (restarted with a fresh ring) position by data time instead
-                times = [
-                    t
-                    for key, t in self.last_time.items()
-                    if station_matches(sel.network, sel.station, *key.split("_", 1))
-                ]
-                if times:
-                    return format_command(
-                        verb, format_sequence(first), format_seedlink_time(min(times))
-                    )
+                t = self._resume_ns(
+                    [
+                        k
+                        for k in self.last_seq
+                        if station_matches(sel.network, sel.station, *k.split("_", 1))
+                    ]
+                )
+                if t is not None:
+                    return format_command(verb, format_sequence(first), format_seedlink_time(t))
                 return format_command(verb, format_sequence(first))
         if opts.begin_ns is not None:
             args = [format_seedlink_time(opts.begin_ns)]
@@ -518,15 +556,25 @@ class Session:
         """
         seen = self._seen.get(pkt.channel_id)
         last = self.last_seq.get(key)
+        # a channel not seen since this client started (resumed from the state file) is
+        # compared with the end of its last record processed before (its station's
+        # sequence number and start time say nothing about it: records of one station's
+        # channels last 1-7 s each, and a station's packets may have come from an older
+        # ring than its channels' last ones); without that time, by sequence number only
+        done = self._done.get(pkt.channel_id) if seen is None else None
         if last is not None and not self._after(seq, last):
-            # a channel not seen since this client started (resumed from the state file)
-            # has no data time to compare with: its station's last start time says
-            # nothing about it (records of one station's channels last 1-7 s each)
-            if seen is None or not seen.is_new(pkt):
+            if seen is not None:
+                if not seen.is_new(pkt):
+                    return True
+            elif done is None or not _starts_after(pkt, done):
                 return True
             self._ring_reset(seq, last, key, "went backwards")
             return False
         if seen is None:
+            if done is not None and not _starts_after(pkt, done):
+                # a newer sequence number for a record processed before the restart
+                self._ring_reset(seq, last, key, "were renumbered")
+                return True
             return False
         if seen.repeats(pkt):
             self._ring_reset(seq, last, key, "were renumbered")

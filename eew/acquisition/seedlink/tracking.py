@@ -155,6 +155,24 @@ class ChannelTracker:
 
 #: server address -> "NET_STA" -> (last delivered 24-bit sequence number, its start time [ns])
 State = dict[str, dict[str, tuple[int, int]]]
+#: server address -> channel id -> end of the last record processed [ns]
+ChannelEnds = dict[str, dict[str, int]]
+
+
+def _read(path: Path) -> dict[str, object] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        doc = json.loads(text)
+        if doc.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported version {doc.get('version')!r}")
+    except (ValueError, AttributeError) as exc:
+        raise StateFileError(f"{path}: not a SeedLink state file ({exc})") from exc
+    return dict(doc)
 
 
 def load_state(path: Path) -> State:
@@ -165,39 +183,63 @@ def load_state(path: Path) -> State:
     StateFileError
         If the file exists but is not a valid state file.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    doc = _read(path)
+    if doc is None:
         return {}
-    except OSError as exc:
-        raise StateFileError(f"{path}: cannot read ({exc.strerror})") from exc
     try:
-        doc = json.loads(text)
-        if doc.get("version") != STATE_VERSION:
-            raise ValueError(f"unsupported version {doc.get('version')!r}")
+        servers = doc["servers"]
+        assert isinstance(servers, dict)
         return {
             str(srv): {str(k): (int(v[0]), int(v[1])) for k, v in stations.items()}
-            for srv, stations in doc["servers"].items()
+            for srv, stations in servers.items()
         }
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, AssertionError) as exc:
         raise StateFileError(f"{path}: not a SeedLink state file ({exc})") from exc
 
 
-def save_state(path: Path, state: State) -> None:
+def load_channel_ends(path: Path) -> ChannelEnds:
+    """The per-channel data times of a state file (empty for a file written without them).
+
+    They let a restarted client tell records it processed from new ones by data time
+    when a server's sequence numbers cannot (a ring reset, see :mod:`.session`).
+
+    Raises
+    ------
+    StateFileError
+        If the file exists but is not a valid state file.
+    """
+    doc = _read(path)
+    if doc is None:
+        return {}
+    try:
+        channels = doc.get("channels", {})
+        assert isinstance(channels, dict)
+        return {
+            str(srv): {str(k): int(v) for k, v in chans.items()} for srv, chans in channels.items()
+        }
+    except (ValueError, TypeError, AttributeError, AssertionError) as exc:
+        raise StateFileError(f"{path}: not a SeedLink state file ({exc})") from exc
+
+
+def save_state(path: Path, state: State, channels: ChannelEnds | None = None) -> None:
     """Write the state atomically (temporary file, fsync, rename).
+
+    ``channels`` (optional) are the per-channel ends of the last records processed [ns].
 
     Raises
     ------
     StateFileError
         If the file cannot be written.
     """
-    doc = {
+    doc: dict[str, object] = {
         "version": STATE_VERSION,
         "servers": {
             srv: {k: [seq, t] for k, (seq, t) in sorted(st.items())}
             for srv, st in sorted(state.items())
         },
     }
+    if channels:
+        doc["channels"] = {srv: dict(sorted(ch.items())) for srv, ch in sorted(channels.items())}
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
