@@ -15,7 +15,9 @@ client connects:
   Steim decoder): noise, then an impulsive onset, so that the filter chain, STA/LTA,
   trigger, coda re-trigger, AIC onset, glitch test and early-P kernels all run;
 * the event core's locator locates synthetic picks of our own stations (EDT and, with
-  enough stations, the origin-time likelihood).
+  enough stations, the origin-time likelihood);
+* the event core's finite-fault estimator (:mod:`eew.event.finder`) fits its line-source
+  templates to synthetic peak accelerations of our own stations.
 
 Nothing of the daemon's own chain changes (the locator is only read). The report says
 how long it took and how many kernel versions were compiled or loaded from the cache.
@@ -199,6 +201,20 @@ def _warm_locator(chain: Chain) -> int:
     return located
 
 
+def _warm_finder(chain: Chain) -> None:
+    core = chain.core
+    if core is None or core.finder is None:
+        return
+    lat = np.asarray(core.st_lat, dtype=np.float64)
+    lon = np.asarray(core.st_lon, dtype=np.float64)
+    if lat.size == 0:
+        return
+    lat0, lon0 = float(lat.mean()), float(lon.mean())
+    dist_km = np.hypot(lat - lat0, (lon - lon0) * np.cos(np.radians(lat0))) * 111.2
+    pga = 300.0 / (1.0 + dist_km / 10.0)  # a strong local event: stations above the floor
+    core.finder.estimate(lat0, lon0, 10.0, lat, lon, pga, 8.0, np.ones(lat.size, np.bool_))
+
+
 def warm_up(chain: Chain) -> WarmupReport:
     """Run every kernel the chain uses on synthetic data (see the module docstring).
 
@@ -221,6 +237,7 @@ def warm_up(chain: Chain) -> WarmupReport:
         if chain.router is not None:
             kinds, picks = _warm_channels(chain.router.config, chain.router.inventory)
         located = _warm_locator(chain)
+        _warm_finder(chain)
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
