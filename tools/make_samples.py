@@ -274,8 +274,8 @@ expect_public_alert = true
                   "km line source: felt in Almaty (about MSK IV), S waves there about 70 s after "
                   "origin", """
 seed = 2024
-start_time = 2024-01-22T18:09:24Z
-length_s = 75.0
+start_time = 2024-01-22T18:08:59Z
+length_s = 100.0
 [stations]
 channels = ["HHZ", "HNN", "HNE"]
 [[source]]
