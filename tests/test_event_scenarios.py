@@ -404,12 +404,6 @@ WUSHI = SAMPLES / "wushi_m7.0"
 
 
 @pytest.mark.skipif(not WUSHI.is_dir(), reason="the Wushi scenario is not bundled")
-@pytest.mark.xfail(
-    strict=True,
-    reason="located 42 s after origin within 4 km, but Mpd 6.2 (Kuyuk-Allen Pd at 250-370 km "
-    "reads 0.5-0.8 low): the forecast at Almaty stays below MSK IV until the S waves arrive "
-    "(first alert 80 s after origin, S at Almaty 70 s)",
-)
 def test_wushi_m7_is_alerted_for_almaty_30_s_before_its_s_waves(evaluator):
     """A regional M7.0 264 km away: located and alerted, >= 30 s before S in Almaty."""
     r = evaluator.evaluate(WUSHI)

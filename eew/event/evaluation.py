@@ -8,9 +8,10 @@ event after each change (now, or at the next tick when deferred):
 2. the teleseism and distant-event tests (plane wavefront, tau/Pd line, grid edge:
    :mod:`eew.event.distant`) and the network-proximity check;
 3. the magnitude from the station Pd/tau_c/tau_p windows cut at the predicted S arrival
-   (:mod:`eew.event.magnitude`), fused with the Pd growth curve where the P-wave
-   magnitude saturates (:mod:`eew.event.pgrowth`) and with the finite-fault line source
-   from the stations' peak accelerations (:mod:`eew.event.finder`);
+   (:mod:`eew.event.magnitude`; the Wu & Zhao relation for a regional event, one whose
+   nearest station is beyond the Kuyuk & Allen range), fused with the Pd growth curve
+   where the P-wave magnitude saturates (:mod:`eew.event.pgrowth`) and with the
+   finite-fault line source from the stations' peak accelerations (:mod:`eew.event.finder`);
 4. the S time at the targets (from the nearest part of the rupture when there is a
    line), the shaking forecast and warning time (:mod:`eew.event.forecast`), and the
    alert decision and versions (:mod:`eew.event.lifecycle`).
@@ -92,7 +93,12 @@ class Evaluation(Locating):
         if emag is None:
             return
         ev.p_magnitude = max(ev.p_magnitude, emag.magnitude)
-        ff = self._finite_fault(ev, now)
+        # a regional source (every station beyond REGIONAL_NEAREST_KM) has no station near
+        # its rupture: the PGA pattern 150-400 km away hardly changes with the length of the
+        # line, which FinDer resolves only with stations around it (Böse et al. 2012); the
+        # line stays out (on wushi_m7.0 it read L 150 km, M 7.8 for a 49 km M7.0)
+        regional = emag.magnitude_type == "Mpdr"
+        ff = None if regional else self._finite_fault(ev, now)
         # below follow_magnitude P-wave magnitudes do not saturate: the line stays out
         emag = mag.with_finite_fault(
             emag,
@@ -257,7 +263,12 @@ class Evaluation(Locating):
         _tp_all, ts_all, repi_all = self._predicted_all(ev)
         idx = [self._index[sp.station_id] for sp in picks]
         emag = mag.event_magnitude(picks, ts_all[idx], repi_all[idx], loc.depth_km)
-        growth = pd_growth(picks, ts_all[idx], np.hypot(repi_all[idx], loc.depth_km))
+        growth = pd_growth(
+            picks,
+            ts_all[idx],
+            np.hypot(repi_all[idx], loc.depth_km),
+            regional=mag.is_regional(repi_all[idx]),
+        )
         if emag is None or growth is None:
             return emag
         if (
@@ -270,10 +281,12 @@ class Evaluation(Locating):
             return emag
         # a saturating P-wave magnitude whose Pd curve still grows above it: the rupture
         # is growing (the two share the Pd measurements)
+        # the regional relation's common error bounds both estimates alike
+        floor = mag.REGIONAL_SIGMA_FLOOR if emag.magnitude_type == "Mpdr" else 0.15
         m, sigma = fuse_correlated(
-            emag.magnitude, emag.sigma, growth.magnitude, growth.sigma, PD_GROWTH_RHO
+            emag.magnitude, emag.sigma, growth.magnitude, max(growth.sigma, floor), PD_GROWTH_RHO
         )
-        return mag.EventMagnitude(m, max(sigma, 0.15), emag.n_stations, True)
+        return mag.EventMagnitude(m, max(sigma, floor), emag.n_stations, True, emag.magnitude_type)
 
     def _teleseismic(self, ev: TrackedEvent, picks: list[StationPick]) -> bool:
         """A plane wavefront across the network, or the tau/Pd teleseism line (:mod:`.distant`).

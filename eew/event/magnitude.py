@@ -13,6 +13,29 @@ Relations (eew_science.md §1; Pd in cm, distances in km, periods in s):
 The two period-based relations were calibrated on near-source records; they are used only
 from stations within :data:`TAU_MAX_DISTANCE_KM` (hypocentral) of the source.
 
+Regional events (Pd beyond the Kuyuk & Allen range)
+----------------------------------------------------
+ElarmS/EPIC use the Kuyuk & Allen relation only out to 100-200 km (its ``magdistok`` cut,
+``MaxMagDistkm`` 200 km): the records behind it are near-source ones. An event whose
+nearest picking station is farther than :data:`REGIONAL_NEAREST_KM` (the Wushi type, 200 km
+and more from every station) has no station inside that range, and beyond the Pg/Pn
+crossover of the Tien Shan crust (150-200 km, eew_science.md §4) the first seconds of P are
+a head wave that decays faster with distance than the direct P of the calibration set:
+with its shallower distance term (1.38 / 1.23 = 1.12 per decade of R in log Pd) the
+Kuyuk & Allen relation then reads 0.2-0.3 units low at 200-300 km against the relation
+with the steeper decay. For such an event every station's Pd magnitude comes from the
+Wu & Zhao (2006) attenuation relation with the hypocentral distance,
+``log10 Pd = -3.463 + 0.729 M - 1.374 log10 R`` (sigma 0.305 in log Pd), inverted for M
+(:func:`magnitude_from_pd_regional`), with the sigma of that inversion, 0.305 / 0.729 =
+0.42 units (:data:`PD_REGIONAL_SIGMA`), an event sigma of at least
+:data:`REGIONAL_SIGMA_FLOOR` (the extrapolation error is common to all stations and does
+not shrink with their number), and the magnitude type ``"Mpdr"``. One relation
+for all the stations of an event: no jump between stations on either side of a distance
+cut. Neither relation was fitted to records at 200-400 km: both are extrapolated there, the
+steeper one less so; on real data a local recalibration (the Kazakh and Kyrgyz catalogues)
+replaces both. The scenarios' simulated Pd follows the Wu & Zhao relation, so on them this
+choice is consistent by construction and says nothing about real Tien Shan records.
+
 The event magnitude is the inverse-variance weighted mean of the station estimates, each
 weighted further by the seconds of P data behind it (EPIC ``WeightByTime``), with an
 uncertainty that shrinks with the number of stations but never below a floor. P-wave
@@ -27,6 +50,9 @@ earthquake early warning alerts. *GRL* 40, 6329-6333.
 
 Tsang, L. L. H., Allen, R. M. and Wurman, G. (2007). Magnitude scaling relations from
 P-waves in southern California. *GRL* 34, L19304.
+
+Wu, Y.-M. and Zhao, L. (2006). Magnitude estimation using the first three seconds P-wave
+amplitude in earthquake early warning. *GRL* 33, L16312.
 
 Wu, Y.-M., Kanamori, H., Allen, R. M. and Hauksson, E. (2007). Determination of earthquake
 early warning parameters, tau_c and Pd, for southern California. *GJI* 170, 711-717.
@@ -49,6 +75,19 @@ if TYPE_CHECKING:
 
 PD_COEFFS = (5.39, 1.23, 1.38)
 PD_SIGMA = 0.31
+#: Wu & Zhao (2006): log10 Pd = a + b M + c log10 R (Pd cm, R hypocentral km), sigma in log Pd
+PD_REGIONAL_COEFFS = (-3.463, 0.729, -1.374)
+PD_REGIONAL_LOG_SIGMA = 0.305
+#: the magnitude sigma of the inverted Wu & Zhao relation (0.305 / 0.729)
+PD_REGIONAL_SIGMA = PD_REGIONAL_LOG_SIGMA / PD_REGIONAL_COEFFS[1]
+#: an event whose nearest picking station is farther than this [km, epicentral] is regional:
+#: EPIC's intermediate magnitude-distance tier (``magdistok`` 150 km) and the near end of
+#: the Pg/Pn crossover; its Pd magnitudes come from the regional relation
+REGIONAL_NEAREST_KM = 150.0
+#: floor of a regional event's magnitude sigma: the two relations differ by 0.2-0.3 units at
+#: 200-300 km and neither was fitted there, an error common to all stations that does not
+#: average out over them [proposal]
+REGIONAL_SIGMA_FLOOR = 0.3
 TAUC_COEFFS = (6.166, 4.218)
 TAUC_SIGMA = 0.6
 TAUP_COEFFS = (5.2215, 6.6589)
@@ -72,6 +111,39 @@ def magnitude_from_pd(pd_cm: float, epicentral_km: float) -> float:
     """
     a, b, c = PD_COEFFS
     return a + b * math.log10(pd_cm) + c * math.log10(max(epicentral_km, 1.0))
+
+
+def magnitude_from_pd_regional(pd_cm: float, hypocentral_km: float) -> float:
+    """Wu & Zhao (2006) magnitude from Pd [cm] at a hypocentral distance [km].
+
+    The attenuation relation ``log10 Pd = -3.463 + 0.729 M - 1.374 log10 R`` solved for M;
+    the distance is floored at 1 km.
+
+    Examples
+    --------
+    The forward model's value at M 7, 250 km:
+
+    >>> pd = 10 ** (-3.463 + 0.729 * 7.0 - 1.374 * math.log10(250.0))
+    >>> round(magnitude_from_pd_regional(pd, 250.0), 2)
+    7.0
+    """
+    a, b, c = PD_REGIONAL_COEFFS
+    return (math.log10(pd_cm) - a - c * math.log10(max(hypocentral_km, 1.0))) / b
+
+
+def pd_magnitude(pd_cm: float, hypocentral_km: float, regional: bool) -> tuple[float, float]:
+    """A station's Pd magnitude and its sigma: Kuyuk & Allen, or Wu & Zhao for regional events.
+
+    See the module docstring ("Regional events").
+    """
+    if regional:
+        return magnitude_from_pd_regional(pd_cm, hypocentral_km), PD_REGIONAL_SIGMA
+    return magnitude_from_pd(pd_cm, hypocentral_km), PD_SIGMA
+
+
+def is_regional(epicentral_km: np.ndarray) -> bool:
+    """True when the event's nearest picking station is beyond :data:`REGIONAL_NEAREST_KM`."""
+    return bool(np.size(epicentral_km)) and float(np.min(epicentral_km)) > REGIONAL_NEAREST_KM
 
 
 def magnitude_from_tau_c(tau_c_s: float) -> float:
@@ -120,18 +192,20 @@ def station_magnitude(
     window_s: float,
     growing: bool,
     use_tau: bool = True,
+    regional: bool = False,
 ) -> StationMagnitude | None:
     """Combine the Pd, tau_c and tau_p_max magnitudes of one station (inverse variance).
 
     tau_c and tau_p_max are only used when at least 1 s of P is available; invalid
     values (NaN, tau_c outside 0.05-10 s, magnitudes outside 0-9) are ignored.
-    Returns ``None`` when nothing usable remains.
+    ``regional`` selects the regional Pd relation (:func:`pd_magnitude`; the distance is
+    then hypocentral). Returns ``None`` when nothing usable remains.
     """
     estimates: list[tuple[float, float]] = []
     if pd_cm > 0 and math.isfinite(pd_cm):
-        m = magnitude_from_pd(pd_cm, epicentral_km)
+        m, s_pd = pd_magnitude(pd_cm, epicentral_km, regional)
         if 0.0 < m < 9.5:
-            estimates.append((m, PD_SIGMA))
+            estimates.append((m, s_pd))
     if use_tau and window_s >= 1.0:
         if math.isfinite(tau_c_s) and 0.05 <= tau_c_s <= 10.0:
             m = magnitude_from_tau_c(tau_c_s)
@@ -153,9 +227,10 @@ def station_magnitude(
 class EventMagnitude:
     """The network magnitude.
 
-    ``magnitude_type`` is ``"Mpd"`` for the P-wave magnitude alone and ``"Mfd"`` once the
-    finite-fault length magnitude is fused in (:func:`with_finite_fault`); ``line`` is
-    then the line source.
+    ``magnitude_type`` is ``"Mpd"`` for the P-wave magnitude alone, ``"Mpdr"`` for the
+    P-wave magnitude of a regional event (the Wu & Zhao Pd relation, see the module
+    docstring) and ``"Mfd"`` once the finite-fault length magnitude is fused in
+    (:func:`with_finite_fault`); ``line`` is then the line source.
     """
 
     magnitude: float
@@ -271,7 +346,7 @@ def with_finite_fault(
 
 
 def combine(
-    stations: Sequence[StationMagnitude], sigma_floor: float = 0.15
+    stations: Sequence[StationMagnitude], sigma_floor: float = 0.15, magnitude_type: str = "Mpd"
 ) -> EventMagnitude | None:
     """Weighted mean of station magnitudes (weights ``window_s² / sigma²``).
 
@@ -295,7 +370,7 @@ def combine(
         scatter = stations[0].sigma
     sigma = max(math.hypot(formal, scatter), sigma_floor)
     lower = any(s.growing for s in stations)
-    return EventMagnitude(mag, sigma, n, lower)
+    return EventMagnitude(mag, sigma, n, lower, magnitude_type)
 
 
 def event_magnitude(
@@ -320,8 +395,11 @@ def event_magnitude(
         Source depth [km].
 
     A station's estimate is still growing while its window is open, before the S wave,
-    and its Pd rose by more than 5 % at the last update.
+    and its Pd rose by more than 5 % at the last update. When the nearest of the stations
+    is beyond :data:`REGIONAL_NEAREST_KM` the event is regional (:func:`is_regional`) and
+    every Pd magnitude comes from the regional relation (type ``"Mpdr"``).
     """
+    regional = is_regional(np.asarray(epicentral_km))
     stations = []
     for sp, ts_f, repi in zip(picks, s_arrival_ns, epicentral_km, strict=True):
         ts = float(ts_f)
@@ -343,7 +421,10 @@ def event_magnitude(
             msg.window_s,
             growing,
             use_tau=rhyp <= TAU_MAX_DISTANCE_KM,
+            regional=regional,
         )
         if sm is not None:
             stations.append(sm)
+    if regional:
+        return combine(stations, REGIONAL_SIGMA_FLOOR, "Mpdr")
     return combine(stations)

@@ -6,13 +6,14 @@ relation and averaged over stations, log Pd grows with time since P as long as t
 rupture grows, and reaches a plateau when it stops; the plateau level gives the
 magnitude, and as long as no plateau is reached the estimate is a lower bound.
 
-Here the distance correction is the Kuyuk & Allen (2013) Pd relation of
-:mod:`eew.event.magnitude` (each station's Pd on a window of ``w`` seconds becomes a
-magnitude ``M_i(w)``), so the network curve is the average ``M(w)`` over the stations
-that have a window of ``w`` seconds before their S wave (0.5-s steps: the picker's update
-interval). The curve is read at its longest window that at least ``min_stations``
-stations reach; it has reached its plateau when it changed by less than
-``plateau_change`` over the last ``plateau_s`` seconds of window.
+Here the distance correction is the Pd relation of :mod:`eew.event.magnitude` (Kuyuk &
+Allen 2013, or Wu & Zhao 2006 for a regional event: :func:`~.magnitude.pd_magnitude`):
+each station's Pd on a window of ``w`` seconds becomes a magnitude ``M_i(w)``, so the
+network curve is the average ``M(w)`` over the stations that have a window of ``w``
+seconds before their S wave (0.5-s steps: the picker's update interval). The curve is read
+at its longest window that at least ``min_stations`` stations reach; it has reached its
+plateau when it changed by less than ``plateau_change`` over the last ``plateau_s``
+seconds of window.
 
 References
 ----------
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eew.event.magnitude import PD_SIGMA, magnitude_from_pd
+from eew.event.magnitude import pd_magnitude
 
 if TYPE_CHECKING:
     from eew.event.stations import StationPick
@@ -118,6 +119,7 @@ def pd_growth(
     min_stations: int = 3,
     plateau_s: float = 2.0,
     plateau_change: float = 0.1,
+    regional: bool = False,
 ) -> PdGrowth | None:
     """The growth curve of an event from its stations' pick messages (see module docstring).
 
@@ -131,6 +133,8 @@ def pd_growth(
         Hypocentral distances [km].
     min_stations, plateau_s, plateau_change
         See the module docstring.
+    regional : bool
+        The event is regional: the Wu & Zhao relation converts Pd to magnitude.
 
     Returns
     -------
@@ -138,6 +142,7 @@ def pd_growth(
         None while no window is reached by ``min_stations`` stations.
     """
     series = []
+    sigma_station = pd_magnitude(1.0, 1.0, regional)[1]
     for sp, ts, r in zip(picks, s_arrival_ns, hypocentral_km, strict=True):
         ws: list[float] = []
         ms: list[float] = []
@@ -149,7 +154,7 @@ def pd_growth(
             if ws and msg.window_s <= ws[-1]:
                 continue
             ws.append(msg.window_s)
-            ms.append(magnitude_from_pd(msg.pd_cm, float(r)))
+            ms.append(pd_magnitude(msg.pd_cm, float(r), regional)[0])
         series.append((np.array(ws), np.array(ms)))
     axis, curve, counts = growth_curve(series, min_stations)
     usable = np.flatnonzero(np.isfinite(curve))
@@ -163,7 +168,7 @@ def pd_growth(
         and np.isfinite(curve[j - back])
         and abs(curve[j] - curve[j - back]) < plateau_change
     )
-    sigma = max(PD_SIGMA / math.sqrt(n), 0.15)
+    sigma = max(sigma_station / math.sqrt(n), 0.15)
     return PdGrowth(axis, curve, float(curve[j]), sigma, n, plateau)
 
 
