@@ -310,8 +310,10 @@ class Alert:
         Event magnitude and its 1-sigma uncertainty.
     magnitude_type : str
         ``"Mpd"``: P-wave magnitude (Pd, tau_c, tau_p_max and the growth of Pd, combined;
-        :mod:`eew.event.magnitude`); ``"Mfd"``: the finite-fault (FinDer-style) length
-        magnitude fused with them (:mod:`eew.event.finder`); ``"Mw"`` from ShakeAlert.
+        :mod:`eew.event.magnitude`); ``"Mpdr"``: the P-wave magnitude of a regional event
+        (no station within 150 km; Wu & Zhao 2006 Pd relation, no line source);
+        ``"Mfd"``: the finite-fault (FinDer-style) length magnitude fused with them
+        (:mod:`eew.event.finder`); ``"Mw"`` from ShakeAlert.
     magnitude_is_lower_bound : bool
         True while the estimate is still growing (large events, windows not yet complete).
     likelihood : float
