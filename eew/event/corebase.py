@@ -102,10 +102,12 @@ class CoreBase:
         deferred: bool = False,
         finite_fault: FiniteFaultConfig | None = None,
         peak_acceleration: Callable[[str, int, int], float | None] | None = None,
+        peak_velocity: Callable[[str, int, int], float | None] | None = None,
     ) -> None:
         self.cfg = event
         self.ffcfg = finite_fault if finite_fault is not None else FiniteFaultConfig()
         self._peak_acc = peak_acceleration
+        self._peak_vel = peak_velocity
         self.finder = (
             FiniteFaultEstimator(
                 self.ffcfg.floor_cm_s2,
