@@ -175,6 +175,12 @@ class CoreBase:
             software_version,
             self.incidents,
         )
+        near_target = np.zeros(len(self.station_ids), dtype=bool)
+        for t in targets:
+            d = distances_km(t.latitude_deg, t.longitude_deg, self.st_lat, self.st_lon)
+            near_target |= d <= onsite.plum_radius_km
+        #: indices of the stations within ``plum_radius_km`` of a target (the PLUM term)
+        self.plum_stations = np.flatnonzero(near_target).tolist()
         self.counters: dict[str, int] = {
             "events": 0,
             "teleseisms": 0,

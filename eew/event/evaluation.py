@@ -146,10 +146,11 @@ class Evaluation(Locating):
     ) -> list[tuple[float, float, float]]:
         """(lat, lon, intensity) observed so far at the stations, for the PLUM term.
 
-        With the router's running peaks: every station whose predicted P has arrived,
-        from the largest acceleration and velocity since 1 s before it (the whole shaking,
-        S waves included), as instrumental intensity (Worden et al. 2012 PGA and PGV,
-        weighted as Wald et al. 1999: :func:`~eew.event.groundmotion.mmi_from_motion`).
+        With the router's running peaks: every station within ``plum_radius_km`` of a
+        target whose predicted P has arrived, from the largest acceleration and velocity
+        since 1 s before it (the whole shaking, S waves included), as instrumental
+        intensity (Worden et al. 2012 PGA and PGV, weighted as Wald et al. 1999:
+        :func:`~eew.event.groundmotion.mmi_from_motion`).
         Without them (a core fed with picks only): the picks' early-P acceleration.
         """
         if self._peak_acc is None:
@@ -160,23 +161,30 @@ class Evaluation(Locating):
                 for sp, m in zip(picks, mmi_obs, strict=True)
             ]
         tp_all, _ts, _repi = self._predicted_all(ev)
-        out = []
-        for i, sid in enumerate(self.station_ids):
+        idx, pga, pgv = [], [], []
+        for i in self.plum_stations:
             if tp_all[i] > now:
                 continue
+            sid = self.station_ids[i]
             start = round(tp_all[i]) - NS_PER_S
-            pga = self._peak_acc(sid, start, now)
-            pgv = self._peak_vel(sid, start, now) if self._peak_vel is not None else None
-            if pga is None and pgv is None:
+            a = self._peak_acc(sid, start, now)
+            v = self._peak_vel(sid, start, now) if self._peak_vel is not None else None
+            if a is None and v is None:
                 continue
-            if pgv is None:
-                mmi = float(gm.mmi_from_pga_worden2012(max(pga or 0.0, 1e-6)))
-            elif pga is None:
-                mmi = float(gm.mmi_from_pgv_worden2012(max(pgv, 1e-6)))
-            else:
-                mmi = float(gm.mmi_from_motion(max(pga, 1e-6), max(pgv, 1e-6)))
-            out.append((float(self.st_lat[i]), float(self.st_lon[i]), mmi))
-        return out
+            idx.append(i)
+            pga.append(np.nan if a is None else a)
+            pgv.append(np.nan if v is None else v)
+        if not idx:
+            return []
+        a_arr, v_arr = np.array(pga), np.array(pgv)
+        ia = gm.mmi_from_pga_worden2012(np.where(np.isnan(a_arr), 1e-6, a_arr))
+        iv = gm.mmi_from_pgv_worden2012(np.where(np.isnan(v_arr), 1e-6, v_arr))
+        # a station without an unclipped velocity (or acceleration) gives the other alone
+        mmi = np.where(np.isnan(v_arr), ia, np.where(np.isnan(a_arr), iv, gm.mmi_wald1999(ia, iv)))
+        return [
+            (float(self.st_lat[i]), float(self.st_lon[i]), float(m))
+            for i, m in zip(idx, mmi, strict=True)
+        ]
 
     def _finite_fault(self, ev: TrackedEvent, now: int) -> FiniteFault | None:
         """The event's line source from the stations' peak accelerations so far.

@@ -124,10 +124,12 @@ def plum_intensity(
     if statistic == "max":
         nearby: np.ndarray = np.where(near, p[:, 2:3], -np.inf).max(axis=0)
         return nearby
-    out = np.full(near.shape[1], -np.inf)
-    for j in range(near.shape[1]):
-        if near[:, j].any():
-            out[j] = float(np.median(p[near[:, j], 2]))
+    # per target, the nearby values sorted first (NaN sorts last), the median from the count
+    ordered = np.sort(np.where(near, p[:, 2:3], np.nan), axis=0)
+    count = near.sum(axis=0)
+    lo = np.take_along_axis(ordered, np.maximum(count - 1, 0)[None, :] // 2, axis=0)[0]
+    hi = np.take_along_axis(ordered, (count // 2)[None, :], axis=0)[0]
+    out: np.ndarray = np.where(count > 0, 0.5 * (lo + hi), -np.inf)
     return out
 
 
