@@ -200,6 +200,7 @@ def build_chain(
     targets: tuple[Target, ...] | None = None,
     data_end_ns: Callable[[str], int | None] | None = None,
     peak_acceleration: Callable[[str, int, int], float | None] | None = None,
+    peak_velocity: Callable[[str, int, int], float | None] | None = None,
     software_version: str = __version__,
     deferred: bool | None = None,
 ) -> Chain:
@@ -231,6 +232,8 @@ def build_chain(
     peak_acceleration : callable, optional
         The stations' peak accelerations for a chain without router (a parallel replay's
         parent, :mod:`eew.parallel`); a chain with a router uses the router's.
+    peak_velocity : callable, optional
+        The same for the stations' peak velocities.
     software_version : str
         Stamped on every alert.
     deferred : bool, optional
@@ -257,6 +260,10 @@ def build_chain(
         assert router is not None
         return router.peak_acceleration_cm_s2(station_id, start_ns, end_ns)
 
+    def router_peak_vel(station_id: str, start_ns: int, end_ns: int) -> float | None:
+        assert router is not None
+        return router.peak_velocity_cm_s(station_id, start_ns, end_ns)
+
     if stages.channels:
         data_end_ns = router_data_end
     elif data_end_ns is None:
@@ -279,6 +286,7 @@ def build_chain(
             deferred=stages.channels if deferred is None else deferred,
             finite_fault=config.finite_fault,
             peak_acceleration=router_peak if stages.channels else peak_acceleration,
+            peak_velocity=router_peak_vel if stages.channels else peak_velocity,
         )
     if stages.channels:
         router = Pipeline(

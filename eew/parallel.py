@@ -452,7 +452,7 @@ class _Parallel:
         self._last_end: int | None = None  # end of the last decoded packet
         self.w: _Window | None = None
         self.chain = None
-        #: the stations' peak accelerations, from the workers' PeakSample results
+        #: the stations' peak accelerations and velocities, from the workers' PeakSample results
         self.peaks = PeakStore()
         if stages.events:
             self.chain = build_chain(
@@ -464,6 +464,7 @@ class _Parallel:
                 inventory=inventory,
                 data_end_ns=self._data_end_ns,
                 peak_acceleration=self.peaks.peak,
+                peak_velocity=self.peaks.peak_velocity,
                 deferred=True,
             )
         self._emit: Callable[[object], None] = (

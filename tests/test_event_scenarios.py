@@ -344,12 +344,6 @@ def test_great_events_follow_the_released_moment(results, key):
     assert all(abs(e) <= 0.3 for e in errs), f"{key}: M - M(t) = {errs}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="final forecast within +-1 MSK at 44 % of the targets (68 of 154) (verny_m7.5 21 %, "
-    "kemin_m8.0 50 %, chilik_m8.2 7 %, verny_m7.0 57 %, local_m4.5 43 %): the forecast "
-    "of the great events is 2-4 units low",
-)
 def test_target_intensities_within_one_msk_unit(results):
     """At least 80 % of the final forecast intensities within +-1 MSK of the observed."""
     from eew.evaluate.report import intensity_totals

@@ -281,6 +281,8 @@ class ChannelProcessor:
         self.dead = False
         #: largest |acceleration| of the last packet [cm/s²]; NaN when clipped or dead
         self.last_peak_acc_cm_s2 = math.nan
+        #: largest |velocity| (high-passed) of the last packet [cm/s]; NaN when clipped or dead
+        self.last_peak_vel_cm_s = math.nan
 
     @property
     def _flat_run(self) -> int:
@@ -388,11 +390,11 @@ class ChannelProcessor:
         self._n_samples += n
         clip = self.picker.clip_counts
         clipped = hi >= clip or -lo >= clip
-        self.last_peak_acc_cm_s2 = (
-            math.nan
-            if clipped or self.dead or n == 0
-            else float(np.abs(history.read(chain.ROW_ACC, k0, k0 + n)).max())
-        )
+        if clipped or self.dead or n == 0:
+            self.last_peak_acc_cm_s2 = self.last_peak_vel_cm_s = math.nan
+        else:
+            self.last_peak_acc_cm_s2 = float(np.abs(history.read(chain.ROW_ACC, k0, k0 + n)).max())
+            self.last_peak_vel_cm_s = float(np.abs(history.read(chain.ROW_VEL, k0, k0 + n)).max())
         if clipped:
             idx = np.flatnonzero(np.abs(counts) >= clip)
             first, last = k0 + int(idx[0]), k0 + int(idx[-1])

@@ -177,7 +177,7 @@ class Pipeline:
                 return
         proc.feed(packet)
         sid = proc.station_id
-        self.peaks.add(sid, end, proc.last_peak_acc_cm_s2)
+        self.peaks.add(sid, end, proc.last_peak_acc_cm_s2, proc.last_peak_vel_cm_s)
         if end > self._station_end.get(sid, 0):
             self._station_end[sid] = end
         if self._after_packet is not None:
@@ -188,15 +188,21 @@ class Pipeline:
         return channel_id in self._channels
 
     def peak_sample(self, channel_id: str, end_ns: int) -> PeakSample | None:
-        """The last packet's peak acceleration of a channel, for a parallel replay's parent."""
+        """The last packet's peak motion of a channel, for a parallel replay's parent."""
         proc = self._channels.get(channel_id)
         if proc is None:
             return None
-        return PeakSample(proc.station_id, end_ns, proc.last_peak_acc_cm_s2)
+        return PeakSample(
+            proc.station_id, end_ns, proc.last_peak_acc_cm_s2, proc.last_peak_vel_cm_s
+        )
 
     def peak_acceleration_cm_s2(self, station_id: str, start_ns: int, end_ns: int) -> float | None:
         """Largest unclipped |acceleration| of a station between two data times [cm/s²]."""
         return self.peaks.peak(station_id, start_ns, end_ns)
+
+    def peak_velocity_cm_s(self, station_id: str, start_ns: int, end_ns: int) -> float | None:
+        """Largest unclipped |velocity| of a station between two data times [cm/s]."""
+        return self.peaks.peak_velocity(station_id, start_ns, end_ns)
 
     def data_end_ns(self, station_id: str) -> int | None:
         """End time of the newest data seen from a station (``NET.STA``) [ns], or None."""

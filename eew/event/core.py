@@ -117,6 +117,11 @@ class EventCore(Association):
         acceleration in that span [cm/s²] or None (the router's
         :meth:`~eew.detect.router.Pipeline.peak_acceleration_cm_s2`). Without it there is
         no finite-fault estimate (pick messages carry only the early-P acceleration).
+    peak_velocity : callable, optional
+        The same for the station's largest velocity [cm/s] (the router's
+        :meth:`~eew.detect.router.Pipeline.peak_velocity_cm_s`): with both, the PLUM term
+        of the forecast takes the intensity of the whole shaking observed so far, not only
+        of the picks' early-P acceleration.
     """
 
     def __call__(self, value: object) -> None:

@@ -102,10 +102,12 @@ class CoreBase:
         deferred: bool = False,
         finite_fault: FiniteFaultConfig | None = None,
         peak_acceleration: Callable[[str, int, int], float | None] | None = None,
+        peak_velocity: Callable[[str, int, int], float | None] | None = None,
     ) -> None:
         self.cfg = event
         self.ffcfg = finite_fault if finite_fault is not None else FiniteFaultConfig()
         self._peak_acc = peak_acceleration
+        self._peak_vel = peak_velocity
         self.finder = (
             FiniteFaultEstimator(
                 self.ffcfg.floor_cm_s2,
@@ -173,6 +175,12 @@ class CoreBase:
             software_version,
             self.incidents,
         )
+        near_target = np.zeros(len(self.station_ids), dtype=bool)
+        for t in targets:
+            d = distances_km(t.latitude_deg, t.longitude_deg, self.st_lat, self.st_lon)
+            near_target |= d <= onsite.plum_radius_km
+        #: indices of the stations within ``plum_radius_km`` of a target (the PLUM term)
+        self.plum_stations = np.flatnonzero(near_target).tolist()
         self.counters: dict[str, int] = {
             "events": 0,
             "teleseisms": 0,

@@ -28,7 +28,7 @@ from eew.event import magnitude as mag
 from eew.event.corebase import TrackedEvent
 from eew.event.distant import below_teleseism_line, is_distant_wavefront
 from eew.event.finder import FiniteFault, line_geometry
-from eew.event.forecast import forecast_targets
+from eew.event.forecast import forecast_targets, ipe_max_intensity
 from eew.event.lifecycle import AlertLifecycle, EventRecord
 from eew.event.locate import Location
 from eew.event.locating import Locating
@@ -112,12 +112,7 @@ class Evaluation(Locating):
         s_time = self.locator.s_time_to(float(x), float(y), loc.depth_km, self._tx, self._ty)
         if emag.line is not None:
             s_time = self._rupture_s_time(emag.line, loc, s_time)
-        pa = np.array([sp.peak_acceleration_cm_s2() for sp in picks])
-        mmi_obs = gm.mmi_from_pga_worden2012(np.maximum(pa, 1e-6))
-        plum = [
-            (sp.latitude_deg, sp.longitude_deg, float(m))
-            for sp, m in zip(picks, mmi_obs, strict=True)
-        ]
+        plum = self._observed_intensities(ev, picks, now)
         forecasts = forecast_targets(
             self.targets,
             loc.latitude_deg,
@@ -143,6 +138,7 @@ class Evaluation(Locating):
             stations=tuple(sorted(sp.station_id for sp in picks)),
             forecasts=forecasts,
             settled=ev.settled is not None,
+            ipe_max_intensity=ipe_max_intensity(forecasts, emag.magnitude),
         )
         if ev.lifecycle is None:
             ev.lifecycle = AlertLifecycle(*self._record_args)
@@ -150,6 +146,51 @@ class Evaluation(Locating):
             if getattr(out, "message_type", None) == "new":
                 self.counters["alerts"] += 1
             self._sink(out)
+
+    def _observed_intensities(
+        self, ev: TrackedEvent, picks: list[StationPick], now: int
+    ) -> list[tuple[float, float, float]]:
+        """(lat, lon, intensity) observed so far at the stations, for the PLUM term.
+
+        With the router's running peaks: every station within ``plum_radius_km`` of a
+        target whose predicted P has arrived, from the largest acceleration and velocity
+        since 1 s before it (the whole shaking, S waves included), as instrumental
+        intensity (Worden et al. 2012 PGA and PGV, weighted as Wald et al. 1999:
+        :func:`~eew.event.groundmotion.mmi_from_motion`).
+        Without them (a core fed with picks only): the picks' early-P acceleration.
+        """
+        if self._peak_acc is None:
+            pa = np.array([sp.peak_acceleration_cm_s2() for sp in picks])
+            mmi_obs = gm.mmi_from_pga_worden2012(np.maximum(pa, 1e-6))
+            return [
+                (sp.latitude_deg, sp.longitude_deg, float(m))
+                for sp, m in zip(picks, mmi_obs, strict=True)
+            ]
+        tp_all, _ts, _repi = self._predicted_all(ev)
+        idx, pga, pgv = [], [], []
+        for i in self.plum_stations:
+            if tp_all[i] > now:
+                continue
+            sid = self.station_ids[i]
+            start = round(tp_all[i]) - NS_PER_S
+            a = self._peak_acc(sid, start, now)
+            v = self._peak_vel(sid, start, now) if self._peak_vel is not None else None
+            if a is None and v is None:
+                continue
+            idx.append(i)
+            pga.append(np.nan if a is None else a)
+            pgv.append(np.nan if v is None else v)
+        if not idx:
+            return []
+        a_arr, v_arr = np.array(pga), np.array(pgv)
+        ia = gm.mmi_from_pga_worden2012(np.where(np.isnan(a_arr), 1e-6, a_arr))
+        iv = gm.mmi_from_pgv_worden2012(np.where(np.isnan(v_arr), 1e-6, v_arr))
+        # a station without an unclipped velocity (or acceleration) gives the other alone
+        mmi = np.where(np.isnan(v_arr), ia, np.where(np.isnan(a_arr), iv, gm.mmi_wald1999(ia, iv)))
+        return [
+            (float(self.st_lat[i]), float(self.st_lon[i]), float(m))
+            for i, m in zip(idx, mmi, strict=True)
+        ]
 
     def _finite_fault(self, ev: TrackedEvent, now: int) -> FiniteFault | None:
         """The event's line source from the stations' peak accelerations so far.

@@ -5,8 +5,11 @@
   Asia (fixed 15 km depth form). The default for public messages in Kazakhstan.
 * :func:`pga_akkar_bommer2010` - PGA (cm/s²), Akkar & Bommer (2010) with the PGA row of
   Bommer, Akkar & Drouet (2012); Joyner-Boore distance, site class from Vs30.
-* :func:`mmi_from_pga_worden2012` - modified Mercalli intensity from PGA, the
-  ground-motion/intensity conversion of Worden et al. (2012).
+* :func:`pgv_akkar_bommer2010` - PGV (cm/s), Akkar & Bommer (2010), the same form.
+* :func:`mmi_from_pga_worden2012` and :func:`mmi_from_pgv_worden2012` - modified Mercalli
+  intensity from PGA and from PGV, the ground-motion/intensity conversions of Worden et
+  al. (2012); :func:`mmi_wald1999` combines the two as ShakeMap does (PGA below MMI V,
+  PGV above VII, Wald et al. 1999).
 * :func:`rupture_length_km` and :func:`joyner_boore_km` - an approximate finite-fault
   distance for large events (Wells & Coppersmith 1994 subsurface length), so that a
   long rupture is not treated as a point.
@@ -25,6 +28,10 @@ Intensity prediction equations for Central Asia. *GJI* 187, 327-337.
 
 Bommer, J. J., Akkar, S. and Drouet, S. (2012). Extending ground-motion prediction equations
 for spectral accelerations to higher response frequencies. *BEE* 10, 379-399.
+
+Wald, D. J., Quitoriano, V., Heaton, T. H. and Kanamori, H. (1999). Relationships between
+peak ground acceleration, peak ground velocity, and modified Mercalli intensity in
+California. *Earthquake Spectra* 15, 557-564.
 
 Wells, D. L. and Coppersmith, K. J. (1994). New empirical relationships among magnitude,
 rupture length, rupture width, rupture area, and surface displacement. *BSSA* 84, 974-1002.
@@ -59,9 +66,25 @@ AB2010_PGA = (
     0.07087,
 )
 AB2010_PGA_SIGMA_LOG10 = 0.2816
+#: Akkar & Bommer (2010) PGV [cm/s]: b1..b10 (their Table 1)
+AB2010_PGV = (
+    -2.12833,
+    1.21448,
+    -0.08137,
+    -2.46942,
+    0.22349,
+    6.41443,
+    0.20354,
+    0.08484,
+    -0.05856,
+    0.01305,
+)
+AB2010_PGV_SIGMA_LOG10 = 0.2781
 
 #: Worden et al. (2012) PGA: C1, C2, C3, C4, T1 (log10 cm/s²), sigma_MMI
 WORDEN2012_PGA = (1.78, 1.55, -1.60, 3.70, 1.57, 0.66)
+#: Worden et al. (2012) PGV: C1, C2, C3, C4, T1 (log10 cm/s), sigma_MMI
+WORDEN2012_PGV = (3.78, 1.47, 2.89, 3.16, 0.53, 0.63)
 
 
 def intensity_msk_bindi2011(
@@ -113,6 +136,26 @@ def intensity_sigma_bindi2011(with_depth: bool = True) -> float:
     return BINDI2011_FREE_H[4] if with_depth else BINDI2011_FIXED_H[4]
 
 
+def _akkar_bommer2010(
+    coef: tuple[float, ...],
+    magnitude: ArrayLike,
+    joyner_boore_km: ArrayLike,
+    vs30_m_s: ArrayLike,
+    mechanism: str,
+) -> np.ndarray:
+    b1, b2, b3, b4, b5, b6, b7, b8, b9, b10 = coef
+    m = np.asarray(magnitude, dtype=float)
+    r = np.sqrt(np.asarray(joyner_boore_km, dtype=float) ** 2 + b6 * b6)
+    vs30 = np.asarray(vs30_m_s, dtype=float)
+    ss = (vs30 < 360.0).astype(float)
+    sa = ((vs30 >= 360.0) & (vs30 <= 750.0)).astype(float)
+    fn = 1.0 if mechanism == "normal" else 0.0
+    fr = 1.0 if mechanism == "reverse" else 0.0
+    log_y = b1 + b2 * m + b3 * m * m + (b4 + b5 * m) * np.log10(r) + b7 * ss + b8 * sa
+    y: np.ndarray = np.power(10.0, log_y + b9 * fn + b10 * fr)
+    return y
+
+
 def pga_akkar_bommer2010(
     magnitude: ArrayLike,
     joyner_boore_km: ArrayLike,
@@ -135,17 +178,26 @@ def pga_akkar_bommer2010(
     mechanism : str
         ``"reverse"`` (the northern Tien Shan thrusts), ``"normal"`` or ``"strike-slip"``.
     """
-    b1, b2, b3, b4, b5, b6, b7, b8, b9, b10 = AB2010_PGA
-    m = np.asarray(magnitude, dtype=float)
-    r = np.sqrt(np.asarray(joyner_boore_km, dtype=float) ** 2 + b6 * b6)
-    vs30 = np.asarray(vs30_m_s, dtype=float)
-    ss = (vs30 < 360.0).astype(float)
-    sa = ((vs30 >= 360.0) & (vs30 <= 750.0)).astype(float)
-    fn = 1.0 if mechanism == "normal" else 0.0
-    fr = 1.0 if mechanism == "reverse" else 0.0
-    log_y = b1 + b2 * m + b3 * m * m + (b4 + b5 * m) * np.log10(r) + b7 * ss + b8 * sa
-    pga: np.ndarray = np.power(10.0, log_y + b9 * fn + b10 * fr)
-    return pga
+    return _akkar_bommer2010(AB2010_PGA, magnitude, joyner_boore_km, vs30_m_s, mechanism)
+
+
+def pgv_akkar_bommer2010(
+    magnitude: ArrayLike,
+    joyner_boore_km: ArrayLike,
+    vs30_m_s: ArrayLike = 400.0,
+    mechanism: str = "reverse",
+) -> np.ndarray:
+    """Median PGV [cm/s], Akkar & Bommer (2010), the form of :func:`pga_akkar_bommer2010`.
+
+    Examples
+    --------
+    M 7.3 at 20 km on a 400 m/s site, reverse fault (the science reference's check value,
+    24.6 cm/s):
+
+    >>> round(float(pgv_akkar_bommer2010(7.3, 20.0, 400.0)), 1)
+    24.6
+    """
+    return _akkar_bommer2010(AB2010_PGV, magnitude, joyner_boore_km, vs30_m_s, mechanism)
 
 
 def mmi_from_pga_worden2012(pga_cm_s2: ArrayLike) -> np.ndarray:
@@ -154,6 +206,42 @@ def mmi_from_pga_worden2012(pga_cm_s2: ArrayLike) -> np.ndarray:
     log_y = np.log10(np.maximum(np.asarray(pga_cm_s2, dtype=float), 1e-6))
     mmi: np.ndarray = np.clip(np.where(log_y <= t1, c1 + c2 * log_y, c3 + c4 * log_y), 1.0, 10.0)
     return mmi
+
+
+def mmi_from_pgv_worden2012(pgv_cm_s: ArrayLike) -> np.ndarray:
+    """Modified Mercalli intensity from PGV [cm/s], Worden et al. (2012), clipped to [1, 10]."""
+    c1, c2, c3, c4, t1, _sigma = WORDEN2012_PGV
+    log_y = np.log10(np.maximum(np.asarray(pgv_cm_s, dtype=float), 1e-6))
+    mmi: np.ndarray = np.clip(np.where(log_y <= t1, c1 + c2 * log_y, c3 + c4 * log_y), 1.0, 10.0)
+    return mmi
+
+
+def mmi_wald1999(mmi_pga: ArrayLike, mmi_pgv: ArrayLike) -> np.ndarray:
+    """One intensity from the PGA and PGV intensities, weighted as Wald et al. (1999).
+
+    The PGA value below MMI V (felt shaking is set by the high frequencies), the PGV value
+    above VII (damage follows velocity), linearly between, the weight taken from the PGA
+    value: ``w = clip((I_pga - 5) / 2, 0, 1)``, ``I = (1 - w) I_pga + w I_pgv``. This is the
+    instrumental intensity of ShakeMap 3 and of the simulator's ``truth.json``.
+
+    Examples
+    --------
+    >>> [round(float(x), 2) for x in mmi_wald1999([4.0, 6.0, 8.0], [5.0, 7.0, 9.0])]
+    [4.0, 6.5, 9.0]
+    """
+    ia = np.asarray(mmi_pga, dtype=float)
+    iv = np.asarray(mmi_pgv, dtype=float)
+    w = np.clip((ia - 5.0) / 2.0, 0.0, 1.0)
+    mmi: np.ndarray = (1.0 - w) * ia + w * iv
+    return mmi
+
+
+def mmi_from_motion(pga_cm_s2: ArrayLike, pgv_cm_s: ArrayLike) -> np.ndarray:
+    """Instrumental intensity of a peak motion (PGA [cm/s²], PGV [cm/s]).
+
+    :func:`mmi_wald1999` of the Worden et al. (2012) PGA and PGV intensities.
+    """
+    return mmi_wald1999(mmi_from_pga_worden2012(pga_cm_s2), mmi_from_pgv_worden2012(pgv_cm_s))
 
 
 def rupture_length_km(magnitude: ArrayLike) -> np.ndarray:

@@ -3,9 +3,9 @@
 :func:`shaking_model` returns the callable that :mod:`eew.formats.shakealert` uses to
 draw the ``gmmap_pred`` grid and the ``gmcontour_pred`` MMI contours of an alert (the
 formats speak only the model, so the model is handed to them): the same relations as
-the target forecasts of :mod:`eew.event.forecast` (Akkar & Bommer 2010 PGA at the
-approximate Joyner-Boore distance, MMI from Worden et al. 2012) on one reference site
-class.
+the target forecasts of :mod:`eew.event.forecast` (Akkar & Bommer 2010 PGA and PGV at
+the approximate Joyner-Boore distance, instrumental MMI from both: Worden et al. 2012,
+weighted as Wald et al. 1999) on one reference site class.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def shaking_model(vs30_m_s: float = 450.0) -> ShakingFn:
     def shaking(magnitude: float, epicentral_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rjb = gm.joyner_boore_km(magnitude, epicentral_km)
         pga = gm.pga_akkar_bommer2010(magnitude, rjb, vs30_m_s)
-        return pga, gm.mmi_from_pga_worden2012(pga)
+        pgv = gm.pgv_akkar_bommer2010(magnitude, rjb, vs30_m_s)
+        return pga, gm.mmi_from_motion(pga, pgv)
 
     return shaking
