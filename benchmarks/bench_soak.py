@@ -25,6 +25,11 @@ Figures and checks:
 
 Run: ``python benchmarks/bench_soak.py [--minutes 60] [--speed 20] [--workdir DIR]``; the
 simulated archive is kept in the work folder and reused. Exit status 1 if a check fails.
+``--list-missing`` taps every daemon run (each record processed, each record the SeedLink
+client dropped as already received, in ``DIR/AGENCY.tap``) and names the records of the
+archive that no run processed or that were processed twice (the counts alone let a loss
+and a duplicate cancel out), each with the runs that processed it and the client's drops
+of it as already received.
 """
 
 from __future__ import annotations
@@ -78,15 +83,45 @@ def _env() -> dict[str, str]:
     return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
 
 
+#: ``eew run`` with every processed record (and every record the SeedLink client dropped
+#: as already received) written to ``$EEW_SOAK_TAP``: the ``--list-missing`` diagnosis
+_TAP_RUN = """
+import os, sys
+from eew.acquisition.seedlink import session
+from eew.daemon import runner
+fh = open(os.environ["EEW_SOAK_TAP"], "a", buffering=1)
+run = os.environ["EEW_SOAK_RUN"]
+process, duplicate = runner.Daemon._process, session.Session._duplicate
+def _process(self, packet):
+    fh.write(f"P {run} {packet.channel_id} {packet.starttime_ns} {packet.endtime_ns}\\n")
+    process(self, packet)
+def _duplicate(self, seq, key, packet):
+    dup = duplicate(self, seq, key, packet)
+    fh.write(f"{'D' if dup else 'R'} {run} {packet.channel_id} {packet.starttime_ns} "
+             f"{packet.endtime_ns} {seq}\\n")
+    return dup
+runner.Daemon._process, session.Session._duplicate = _process, _duplicate
+from eew.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 class Proc:
     """A child process whose stderr (or stdout) lines are logged to a file and kept."""
 
-    def __init__(self, name: str, argv: list[str], log: Path, cwd: Path) -> None:
+    def __init__(
+        self, name: str, argv: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.lines: list[str] = []
         self._log = log.open("a")
         self.proc = subprocess.Popen(
-            argv, cwd=cwd, env=_env(), text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            argv,
+            cwd=cwd,
+            env={**_env(), **(env or {})},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -211,14 +246,14 @@ export_endpoint = "tcp://127.0.0.1:{self.export_port}"
         )
         return path
 
-    def start(self, work: Path, cfg: Path, wait: bool = True) -> Proc:
+    def start(self, work: Path, cfg: Path, wait: bool = True, tap: bool = False) -> Proc:
         n = len(self.runs)
-        proc = Proc(
-            f"{self.agency} run {n + 1}",
-            _eew("run", "--config", str(cfg)),
-            work / f"{self.agency}.log",
-            work,
-        )
+        argv = _eew("run", "--config", str(cfg))
+        env = None
+        if tap:
+            argv = [sys.executable, "-c", _TAP_RUN, *argv[3:]]
+            env = {"EEW_SOAK_TAP": str(work / f"{self.agency}.tap"), "EEW_SOAK_RUN": str(n + 1)}
+        proc = Proc(f"{self.agency} run {n + 1}", argv, work / f"{self.agency}.log", work, env)
         self.runs.append(proc)
         if wait:
             proc.wait_line("daemon started", 120)
@@ -324,7 +359,10 @@ class Serve:
     t0: float = 0.0  # monotonic start of the current run
 
     def start(self, begin_s: float = 0.0) -> None:
-        extra = []
+        # the first run plays when both daemons stream: neither has a resume point yet
+        # (``DATA`` alone: new packets only), and the second to connect would miss what
+        # was played before it did (the first records of its stations)
+        extra = ["--wait-clients", "2"]
         if begin_s > 0:
             t = START_S + begin_s
             extra = ["--begin", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))]
@@ -363,6 +401,8 @@ def run(args: argparse.Namespace) -> int:
         old.unlink()
     for old in work.glob("*.events.json"):
         old.unlink()
+    for old in work.glob("*.tap"):
+        old.unlink()
     t_sim = time.monotonic()
     archive = simulate(Path(args.archive_dir or work), args.minutes)
     sim_s = time.monotonic() - t_sim
@@ -374,8 +414,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = {c.agency: c.config(work, serve.port, p) for c, p in ((kz, kg), (kg, kz))}
     load0 = os.getloadavg()
     t_start = time.monotonic()
-    kz.start(work, cfg[kz.agency])
-    kg.start(work, cfg[kg.agency])
+    tap = args.list_missing
+    kz.start(work, cfg[kz.agency], tap=tap)
+    kg.start(work, cfg[kg.agency], tap=tap)
     stall = threading.Event()
     apps = {
         "KZ app": App("KZ app", kz.bus, trusted, None),
@@ -399,7 +440,10 @@ def run(args: argparse.Namespace) -> int:
             if pending_serve and frac >= pending_serve[0][0] and both_up:
                 _, sig = pending_serve.pop(0)
                 serve.restart(sig, have_s)
-                faults.append(f"serve {signal.Signals(sig).name} at {frac:.0%}")
+                faults.append(
+                    f"serve {signal.Signals(sig).name} at {frac:.0%} ({have_s:.0f} s of data, "
+                    f"fresh ring from {serve.begin_s:.0f} s)"
+                )
             if STALL[0] <= frac < STALL[1] and not stall.is_set():
                 stall.set()
                 faults.append(f"subscriber stalled at {frac:.0%}")
@@ -418,9 +462,12 @@ def run(args: argparse.Namespace) -> int:
                 if mid_event or frac > at + 0.1:
                     stop_s = centre.runs[-1].stop(signal.SIGTERM)
                     restart_times.append(stop_s)
-                    centre.start(work, cfg_path, wait=False)  # it catches up from the ring
+                    centre.start(work, cfg_path, wait=False, tap=tap)  # catches up from the ring
                     how = "mid-event" if mid_event else "after the event (no alert seen)"
-                    faults.append(f"{centre.agency} restarted {how} ({stop_s:.2f} s to exit)")
+                    faults.append(
+                        f"{centre.agency} restarted {how} at {centre.progress_s(work):.0f} s of "
+                        f"data ({stop_s:.2f} s to exit)"
+                    )
                     del restarts[key]
             if serve.data_s() > length_s and not pending_serve and not restarts and both_up:
                 break
@@ -554,9 +601,51 @@ def report(
         f"\nstalled subscriber: {stalled.stalled_s:.1f} s without reading, "
         f"{len(stalled.picks)} picks and {sum(stalled.delivered.values())} alerts delivered"
     )
+    if args.list_missing:
+        for c in (kz, kg):
+            ok &= list_missing(Path(args.workdir) / f"{c.agency}.tap", archive, c)
     print(f"simulation {sim_s:.0f} s (0 when the archive was reused); logs in {args.workdir}")
     print("RESULT", "OK" if ok else "FAILED")
     return 0 if ok else 1
+
+
+def archive_records(archive: Path, network: str) -> set[tuple[str, int]]:
+    """(channel id, start time [ns]) of every record of one network's files."""
+    from eew.acquisition.mseed import parse_header
+
+    out = set()
+    for path in archive.glob(f"{network}.*.mseed"):
+        buf = path.read_bytes()
+        for offset in range(0, len(buf), 512):
+            hdr = parse_header(buf, offset)
+            out.add((hdr.channel_id, hdr.starttime_ns))
+    return out
+
+
+def list_missing(tap: Path, archive: Path, c: Centre) -> bool:
+    """Print the records of ``c``'s network that no run processed, or processed twice
+    (``--list-missing``: the tap of every run); True if there are none."""
+    processed: Counter[tuple[str, int]] = Counter()
+    runs: dict[tuple[str, int], list[str]] = {}
+    dropped: dict[tuple[str, int], list[str]] = {}
+    for line in tap.read_text().splitlines():
+        kind, run, cid, start, _end, *seq = line.split()
+        key = (cid, int(start))
+        if kind == "P":
+            processed[key] += 1
+            runs.setdefault(key, []).append(run)
+        elif kind == "D":
+            dropped.setdefault(key, []).append(f"run {run} seq {seq[0]}")
+    expected = archive_records(archive, c.network)
+    missing = sorted(expected - set(processed))
+    twice = sorted(k for k, n in processed.items() if n > 1)
+    print(f"\n{c.agency}: {len(missing)} record(s) never processed, {len(twice)} more than once")
+    for label, keys in (("missing", missing), ("twice", twice)):
+        for key in keys[:200]:
+            why = "; dropped as received: " + ", ".join(dropped[key]) if key in dropped else ""
+            where = f" runs {','.join(runs[key])}" if key in runs else ""
+            print(f"  {label} {key[0]} {key[1] / 1e9 - START_S:9.3f} s{where}{why}")
+    return not missing and not twice
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -570,6 +659,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--no-daemon-restarts", action="store_true", help="no daemon restarts (diagnosis)"
+    )
+    parser.add_argument(
+        "--list-missing",
+        action="store_true",
+        help="tap every daemon run: list the records never processed or processed twice",
     )
     args = parser.parse_args(argv)
     return run(args)
