@@ -105,6 +105,25 @@ def _starts_after(pkt: Packet, end_ns: int) -> bool:
     return pkt.starttime_ns >= end_ns - round(0.5 * NS_PER_S / pkt.sampling_rate_hz)
 
 
+def _after_end(pkt: Packet, end_ns: int) -> Packet | None:
+    """What ``pkt`` holds after ``end_ns`` (the end of the samples its channel delivered).
+
+    ``pkt`` itself if it starts there or later (within half a sample interval), None if
+    it ends there or earlier, else a copy with only its samples from ``end_ns`` on (a
+    record that straddles it: the server packs the channel into records other than those
+    delivered, after a restart or a fail-over; delivered whole, the processing chain would
+    take the overlap for a fault and reset the channel, dropped whole, its new samples
+    would be lost).
+    """
+    if _starts_after(pkt, end_ns):
+        return pkt
+    period = NS_PER_S / pkt.sampling_rate_hz
+    k = round((end_ns - pkt.starttime_ns) / period)
+    if k >= pkt.n_samples:
+        return None
+    return pkt.replace(starttime_ns=pkt.starttime_ns + round(k * period), data=pkt.data[k:])
+
+
 @dataclass(frozen=True, slots=True)
 class ServerStatistics:
     """Counters of one server connection of the client."""
@@ -125,6 +144,8 @@ class ServerStatistics:
     packets: int
     ended: bool
     seq_resets: int = 0
+    #: records delivered without their samples already delivered (:func:`_after_end`)
+    trimmed: int = 0
     #: SeedLink version of the current (or last) connection: "4.0" or "3.1"
     protocol: str = "3.1"
 
@@ -523,9 +544,20 @@ class Session:
                 "server=%s unexpected packet of %s", self.name, escape_bytes(pkt.channel_id)
             )
             return True
-        if self._duplicate(seq, key, pkt):
+        new = self._new_part(seq, key, pkt)
+        if new is None:
             self.counters["duplicates"] += 1
             return True
+        if new is not pkt:
+            self.counters["trimmed"] += 1
+            log.debug(
+                "server=%s %s: %d samples already delivered cut from the record at %d",
+                self.name,
+                escape_bytes(pkt.channel_id),
+                pkt.n_samples - new.n_samples,
+                pkt.starttime_ns,
+            )
+            pkt = new
         self.last_seq[key] = seq
         self.last_time[key] = pkt.starttime_ns
         seen = self._seen.get(pkt.channel_id)
@@ -544,15 +576,18 @@ class Session:
             self.link.pause()
         return True
 
-    def _duplicate(self, seq: int, key: str, pkt: Packet) -> bool:
-        """True if ``pkt`` was received already (by sequence number, or by data time).
+    def _new_part(self, seq: int, key: str, pkt: Packet) -> Packet | None:
+        """``pkt``, or None if it was received already, or its part not received yet.
 
-        A packet whose sequence number is not after the station's last one is new data
-        all the same when it starts after everything its channel delivered: the server's
-        ring was reset and its sequence numbers went backwards. A packet with a newer
-        sequence number whose record was already delivered (same channel and start time)
-        shows a renumbered ring too. Either way the connection then de-duplicates by data
-        time as well, and one WARNING is logged.
+        By sequence number, and by data time: a packet whose sequence number is not after
+        the station's last one is new data all the same when it ends after everything its
+        channel delivered: the server's ring was reset and its sequence numbers went
+        backwards. A packet with a newer sequence number whose record was already
+        delivered (same channel and start time) shows a renumbered ring too. Either way
+        the connection then de-duplicates by data time as well, and one WARNING is
+        logged. A record that straddles the end of what its channel delivered (records
+        packed otherwise than those delivered) gives its samples after that end
+        (:func:`_after_end`).
         """
         seen = self._seen.get(pkt.channel_id)
         last = self.last_seq.get(key)
@@ -564,22 +599,29 @@ class Session:
         done = self._done.get(pkt.channel_id) if seen is None else None
         if last is not None and not self._after(seq, last):
             if seen is not None:
-                if not seen.is_new(pkt):
-                    return True
-            elif done is None or not _starts_after(pkt, done):
-                return True
-            self._ring_reset(seq, last, key, "went backwards")
-            return False
+                new = _after_end(pkt, seen.last_end_ns)
+            elif done is not None:
+                new = _after_end(pkt, done)
+            else:
+                return None
+            if new is not None:
+                self._ring_reset(seq, last, key, "went backwards")
+            return new
         if seen is None:
-            if done is not None and not _starts_after(pkt, done):
-                # a newer sequence number for a record processed before the restart
+            if done is None:
+                return pkt
+            new = _after_end(pkt, done)
+            if new is not pkt:
+                # a newer sequence number for a record processed (wholly or partly)
+                # before the restart
                 self._ring_reset(seq, last, key, "were renumbered")
-                return True
-            return False
+            return new
         if seen.repeats(pkt):
             self._ring_reset(seq, last, key, "were renumbered")
-            return True
-        return self._renumbered and seen.before_memory(pkt)
+            return _after_end(pkt, seen.last_end_ns)
+        if self._renumbered:
+            return None if seen.before_memory(pkt) else _after_end(pkt, seen.last_end_ns)
+        return pkt
 
     def _ring_reset(self, seq: int, last: int | None, key: str, how: str) -> None:
         self.counters["seq_resets"] += 1
@@ -646,5 +688,6 @@ class Session:
             packets=c["packets"],
             ended=self._ended,
             seq_resets=c["seq_resets"],
+            trimmed=c["trimmed"],
             protocol="4.0" if self.v4 else "3.1",
         )
