@@ -28,8 +28,8 @@ simulated archive is kept in the work folder and reused. Exit status 1 if a chec
 ``--list-missing`` taps every daemon run (each record processed, each record the SeedLink
 client dropped as already received, in ``DIR/AGENCY.tap``) and names the records of the
 archive that no run processed or that were processed twice (the counts alone let a loss
-and a duplicate cancel out), each with the runs that processed it and the client's drops
-of it as already received.
+and a duplicate cancel out), each with the runs that processed it and what the client did
+with it as received already (dropped, or trimmed to its part not received yet).
 """
 
 from __future__ import annotations
@@ -83,24 +83,26 @@ def _env() -> dict[str, str]:
     return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
 
 
-#: ``eew run`` with every processed record (and every record the SeedLink client dropped
-#: as already received) written to ``$EEW_SOAK_TAP``: the ``--list-missing`` diagnosis
+#: ``eew run`` writing to ``$EEW_SOAK_TAP`` every record it processed (P) and every record
+#: its SeedLink client received (R), dropped as received already (D) or cut to its part
+#: not received yet (T): the ``--list-missing`` diagnosis
 _TAP_RUN = """
 import os, sys
 from eew.acquisition.seedlink import session
 from eew.daemon import runner
 fh = open(os.environ["EEW_SOAK_TAP"], "a", buffering=1)
 run = os.environ["EEW_SOAK_RUN"]
-process, duplicate = runner.Daemon._process, session.Session._duplicate
+process, new_part = runner.Daemon._process, session.Session._new_part
 def _process(self, packet):
     fh.write(f"P {run} {packet.channel_id} {packet.starttime_ns} {packet.endtime_ns}\\n")
     process(self, packet)
-def _duplicate(self, seq, key, packet):
-    dup = duplicate(self, seq, key, packet)
-    fh.write(f"{'D' if dup else 'R'} {run} {packet.channel_id} {packet.starttime_ns} "
+def _new_part(self, seq, key, packet):
+    new = new_part(self, seq, key, packet)
+    how = "D" if new is None else "R" if new is packet else "T"
+    fh.write(f"{how} {run} {packet.channel_id} {packet.starttime_ns} "
              f"{packet.endtime_ns} {seq}\\n")
-    return dup
-runner.Daemon._process, session.Session._duplicate = _process, _duplicate
+    return new
+runner.Daemon._process, session.Session._new_part = _process, _new_part
 from eew.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -634,15 +636,16 @@ def list_missing(tap: Path, archive: Path, c: Centre) -> bool:
         if kind == "P":
             processed[key] += 1
             runs.setdefault(key, []).append(run)
-        elif kind == "D":
-            dropped.setdefault(key, []).append(f"run {run} seq {seq[0]}")
+        elif kind in "DT":
+            how = "dropped" if kind == "D" else "trimmed"
+            dropped.setdefault(key, []).append(f"{how} in run {run} (seq {seq[0]})")
     expected = archive_records(archive, c.network)
     missing = sorted(expected - set(processed))
     twice = sorted(k for k, n in processed.items() if n > 1)
     print(f"\n{c.agency}: {len(missing)} record(s) never processed, {len(twice)} more than once")
     for label, keys in (("missing", missing), ("twice", twice)):
         for key in keys[:200]:
-            why = "; dropped as received: " + ", ".join(dropped[key]) if key in dropped else ""
+            why = "; as received already: " + ", ".join(dropped[key]) if key in dropped else ""
             where = f" runs {','.join(runs[key])}" if key in runs else ""
             print(f"  {label} {key[0]} {key[1] / 1e9 - START_S:9.3f} s{where}{why}")
     return not missing and not twice
