@@ -433,6 +433,8 @@ def run(args: argparse.Namespace) -> int:
     pending_serve = [] if args.no_serve_faults else list(SERVE_FAULTS)
     restarts = {} if args.no_daemon_restarts else {w: f for f, *_, w in EVENTS if w}
     restart_times: list[float] = []
+    stall_t0: float | None = None
+    stall_min_s = (STALL[1] - STALL[0]) * length_s / args.speed
     give_up = time.monotonic() + 3 * length_s / args.speed + 600
     try:
         while True:
@@ -446,10 +448,14 @@ def run(args: argparse.Namespace) -> int:
                     f"serve {signal.Signals(sig).name} at {frac:.0%} ({have_s:.0f} s of data, "
                     f"fresh ring from {serve.begin_s:.0f} s)"
                 )
-            if STALL[0] <= frac < STALL[1] and not stall.is_set():
+            # once, even when the data jump over the window (a daemon catching up after
+            # its restart: the short mode), and for at least the window's wall time
+            if frac >= STALL[0] and stall_t0 is None:
                 stall.set()
+                stall_t0 = time.monotonic()
                 faults.append(f"subscriber stalled at {frac:.0%}")
-            if frac >= STALL[1] and stall.is_set():
+            stalled_s = 0.0 if stall_t0 is None else time.monotonic() - stall_t0
+            if stall.is_set() and frac >= STALL[1] and stalled_s >= stall_min_s:
                 stall.clear()
             for centre, cfg_path in ((kz, cfg[kz.agency]), (kg, cfg[kg.agency])):
                 key = "KZ" if centre is kz else "KG"
@@ -471,7 +477,8 @@ def run(args: argparse.Namespace) -> int:
                         f"data ({stop_s:.2f} s to exit)"
                     )
                     del restarts[key]
-            if serve.data_s() > length_s and not pending_serve and not restarts and both_up:
+            done = not pending_serve and not restarts and both_up and not stall.is_set()
+            if serve.data_s() > length_s and done:
                 break
             if time.monotonic() > give_up:
                 faults.append("TIMED OUT before every fault was made")
