@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +32,7 @@ import numpy as np
 from eew import __version__
 from eew.acquisition.mseed import decode_record, parse_header
 from eew.acquisition.seedlink import v4
+from eew.acquisition.seedlink.datatime import Seen, after_end
 from eew.acquisition.seedlink.link import Link
 from eew.acquisition.seedlink.protocol import (
     ProtocolError,
@@ -48,80 +49,13 @@ from eew.acquisition.seedlink.spec import ClientOptions, Received, ServerSpec, S
 from eew.errors import DataError
 from eew.model.clock import Clock
 from eew.model.packet import Packet
-from eew.model.timeutil import NS_PER_S
 
 log = logging.getLogger("eew.acquisition.seedlink.client")
-
-#: record start times remembered per channel for de-duplication by data time
-RECENT_RECORDS = 64
 
 
 def _specificity(sel: StationSelection) -> tuple[int, str]:
     sid = v4.station_id(sel.network, sel.station)
     return (2 if "*" in sid else 1 if "?" in sid else 0), sid
-
-
-class _Seen:
-    """What one channel delivered, by data time.
-
-    The end of its newest record and the start times of its last :data:`RECENT_RECORDS`
-    records.
-    """
-
-    __slots__ = ("last_end_ns", "order", "starts", "tol_ns")
-
-    def __init__(self, pkt: Packet) -> None:
-        self.last_end_ns = pkt.endtime_ns
-        self.tol_ns = round(0.5 * NS_PER_S / pkt.sampling_rate_hz)
-        self.order: deque[int] = deque()
-        self.starts: set[int] = set()
-        self.add(pkt)
-
-    def add(self, pkt: Packet) -> None:
-        self.last_end_ns = max(self.last_end_ns, pkt.endtime_ns)
-        t = pkt.starttime_ns
-        if t in self.starts:
-            return
-        self.starts.add(t)
-        self.order.append(t)
-        if len(self.order) > RECENT_RECORDS:
-            self.starts.discard(self.order.popleft())
-
-    def repeats(self, pkt: Packet) -> bool:
-        """True if a record with this start time was delivered (recently)."""
-        return pkt.starttime_ns in self.starts
-
-    def is_new(self, pkt: Packet) -> bool:
-        """True if the record starts at or after the end of everything delivered."""
-        return pkt.starttime_ns >= self.last_end_ns - self.tol_ns
-
-    def before_memory(self, pkt: Packet) -> bool:
-        """True if the record ends before the oldest remembered start (too old to tell)."""
-        return bool(self.order) and pkt.endtime_ns <= min(self.order) + self.tol_ns
-
-
-def _starts_after(pkt: Packet, end_ns: int) -> bool:
-    """True if ``pkt`` starts at or after ``end_ns``, within half a sample interval."""
-    return pkt.starttime_ns >= end_ns - round(0.5 * NS_PER_S / pkt.sampling_rate_hz)
-
-
-def _after_end(pkt: Packet, end_ns: int) -> Packet | None:
-    """What ``pkt`` holds after ``end_ns`` (the end of the samples its channel delivered).
-
-    ``pkt`` itself if it starts there or later (within half a sample interval), None if
-    it ends there or earlier, else a copy with only its samples from ``end_ns`` on (a
-    record that straddles it: the server packs the channel into records other than those
-    delivered, after a restart or a fail-over; delivered whole, the processing chain would
-    take the overlap for a fault and reset the channel, dropped whole, its new samples
-    would be lost).
-    """
-    if _starts_after(pkt, end_ns):
-        return pkt
-    period = NS_PER_S / pkt.sampling_rate_hz
-    k = round((end_ns - pkt.starttime_ns) / period)
-    if k >= pkt.n_samples:
-        return None
-    return pkt.replace(starttime_ns=pkt.starttime_ns + round(k * period), data=pkt.data[k:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +78,7 @@ class ServerStatistics:
     packets: int
     ended: bool
     seq_resets: int = 0
-    #: records delivered without their samples already delivered (:func:`_after_end`)
+    #: records delivered without their samples already delivered (:func:`.datatime.after_end`)
     trimmed: int = 0
     #: SeedLink version of the current (or last) connection: "4.0" or "3.1"
     protocol: str = "3.1"
@@ -205,7 +139,7 @@ class Session:
         #: "NET_STA" -> start time of the last received record [ns] (resume by time)
         self.last_time = {k: v[1] for k, v in resume.items()}
         #: channel id -> what it delivered, by data time
-        self._seen: dict[str, _Seen] = {}
+        self._seen: dict[str, Seen] = {}
         #: channel id -> end of the last record processed before this client started [ns]
         self._done = dict(ends or {})
         #: this connection's server renumbered its packets (ring reset): de-duplicate
@@ -562,7 +496,7 @@ class Session:
         self.last_time[key] = pkt.starttime_ns
         seen = self._seen.get(pkt.channel_id)
         if seen is None:
-            self._seen[pkt.channel_id] = _Seen(pkt)
+            self._seen[pkt.channel_id] = Seen(pkt)
         else:
             seen.add(pkt)
         if not self._accept(pkt, now):
@@ -587,7 +521,7 @@ class Session:
         the connection then de-duplicates by data time as well, and one WARNING is
         logged. A record that straddles the end of what its channel delivered (records
         packed otherwise than those delivered) gives its samples after that end
-        (:func:`_after_end`).
+        (:func:`.datatime.after_end`).
         """
         seen = self._seen.get(pkt.channel_id)
         last = self.last_seq.get(key)
@@ -599,9 +533,9 @@ class Session:
         done = self._done.get(pkt.channel_id) if seen is None else None
         if last is not None and not self._after(seq, last):
             if seen is not None:
-                new = _after_end(pkt, seen.last_end_ns)
+                new = after_end(pkt, seen.last_end_ns)
             elif done is not None:
-                new = _after_end(pkt, done)
+                new = after_end(pkt, done)
             else:
                 return None
             if new is not None:
@@ -610,7 +544,7 @@ class Session:
         if seen is None:
             if done is None:
                 return pkt
-            new = _after_end(pkt, done)
+            new = after_end(pkt, done)
             if new is not pkt:
                 # a newer sequence number for a record processed (wholly or partly)
                 # before the restart
@@ -618,9 +552,9 @@ class Session:
             return new
         if seen.repeats(pkt):
             self._ring_reset(seq, last, key, "were renumbered")
-            return _after_end(pkt, seen.last_end_ns)
+            return after_end(pkt, seen.last_end_ns)
         if self._renumbered:
-            return None if seen.before_memory(pkt) else _after_end(pkt, seen.last_end_ns)
+            return None if seen.before_memory(pkt) else after_end(pkt, seen.last_end_ns)
         return pkt
 
     def _ring_reset(self, seq: int, last: int | None, key: str, how: str) -> None:
