@@ -19,7 +19,10 @@ Figures and checks:
 * records: every daemon processes each record of its stations exactly once over all its
   runs (sum of ``packets`` in its ``daemon stopped`` lines = records in the archive);
 * alerts: every alert a daemon logged as published reaches every subscriber of its bus,
-  and nothing is delivered twice (same agency, event id and version);
+  itself or superseded by a newer version of its event that reached it (the bus's
+  policy, ``docs/alert_bus.md``: updates coalesce, an older version is never delivered
+  after a newer one; counted apart), and nothing is delivered twice (same agency, event
+  id and version);
 * the bus and partner links' losses: ``LOST`` lines of the gates (should be none), and
   how many gaps and restarts were recovered.
 
@@ -580,21 +583,26 @@ def report(
         ok &= processed == expected and lost == 0
     print()
     print(
-        f"{'subscriber':11} {'own alerts':>10} {'delivered':>9} {'lost':>4} {'dupl.':>5} "
-        f"{'relayed':>7} {'missed':>6} {'recov.':>6} {'LOST':>4} {'resends':>7}"
+        f"{'subscriber':11} {'own alerts':>10} {'delivered':>9} {'superseded':>10} {'lost':>4} "
+        f"{'dupl.':>5} {'relayed':>7} {'missed':>6} {'recov.':>6} {'LOST':>4} {'resends':>7}"
     )
     for name, app in apps.items():
         agency = "KZ-AEWS" if name.startswith("KZ") else "KG-MES"
         own = {k for k in app.delivered if k[0] == agency}
         relayed = sum(1 for k in app.delivered if k[0] != agency)
-        lost = published[agency] - own
+        superseded, lost = alert_losses(published[agency], own)
         dupl = sum(n - 1 for n in app.delivered.values()) + sum(n - 1 for n in app.picks.values())
         st = app.sub.statistics()
         m = st.messages
         print(
-            f"{name:11} {len(published[agency]):10d} {len(own):9d} {len(lost):4d} {dupl:5d} "
-            f"{relayed:7d} {m.missed:6d} {m.recovered:6d} {m.lost:4d} {st.resend_requests:7d}"
+            f"{name:11} {len(published[agency]):10d} {len(own):9d} {len(superseded):10d} "
+            f"{len(lost):4d} {dupl:5d} {relayed:7d} {m.missed:6d} {m.recovered:6d} {m.lost:4d} "
+            f"{st.resend_requests:7d}"
         )
+        if superseded:
+            print(
+                "   superseded (a newer version of the event delivered):", sorted(superseded)[:10]
+            )
         if lost:
             print("   not delivered:", sorted(lost)[:10])
         ok &= not lost and dupl == 0
@@ -616,6 +624,29 @@ def report(
     print(f"simulation {sim_s:.0f} s (0 when the archive was reused); logs in {args.workdir}")
     print("RESULT", "OK" if ok else "FAILED")
     return 0 if ok else 1
+
+
+def alert_losses(
+    published: set[tuple[str, str, int]], delivered: set[tuple[str, str, int]]
+) -> tuple[set[tuple[str, str, int]], set[tuple[str, str, int]]]:
+    """Published (agency, event id, version)s not delivered: (superseded, lost).
+
+    The bus's stated policy (docs/alert_bus.md, "updates coalesce"; issue 12 item 6) is
+    that every event reaches the application with its newest version, and that an
+    update may give way to a newer version of the same event (the gate refuses an older
+    version once a newer one was delivered: a siren must not step back). A version not
+    delivered is *superseded* when a newer version of its event was delivered, and
+    *lost* otherwise (the event's newest published version, or the whole event, never
+    arrived).
+    """
+    newest: dict[tuple[str, str], int] = {}
+    for agency, event_id, version in delivered:
+        key = (agency, event_id)
+        newest[key] = max(newest.get(key, -1), version)
+    superseded, lost = set(), set()
+    for k in published - delivered:
+        (superseded if newest.get((k[0], k[1]), -1) > k[2] else lost).add(k)
+    return superseded, lost
 
 
 def archive_records(archive: Path, network: str) -> set[tuple[str, int]]:
