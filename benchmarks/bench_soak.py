@@ -19,12 +19,20 @@ Figures and checks:
 * records: every daemon processes each record of its stations exactly once over all its
   runs (sum of ``packets`` in its ``daemon stopped`` lines = records in the archive);
 * alerts: every alert a daemon logged as published reaches every subscriber of its bus,
-  and nothing is delivered twice (same agency, event id and version);
+  itself or superseded by a newer version of its event that reached it (the bus's
+  policy, ``docs/alert_bus.md``: updates coalesce, an older version is never delivered
+  after a newer one; counted apart), and nothing is delivered twice (same agency, event
+  id and version);
 * the bus and partner links' losses: ``LOST`` lines of the gates (should be none), and
   how many gaps and restarts were recovered.
 
 Run: ``python benchmarks/bench_soak.py [--minutes 60] [--speed 20] [--workdir DIR]``; the
 simulated archive is kept in the work folder and reused. Exit status 1 if a check fails.
+``--list-missing`` taps every daemon run (each record processed, each record the SeedLink
+client dropped as already received, in ``DIR/AGENCY.tap``) and names the records of the
+archive that no run processed or that were processed twice (the counts alone let a loss
+and a duplicate cancel out), each with the runs that processed it and what the client did
+with it as received already (dropped, or trimmed to its part not received yet).
 """
 
 from __future__ import annotations
@@ -78,15 +86,47 @@ def _env() -> dict[str, str]:
     return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
 
 
+#: ``eew run`` writing to ``$EEW_SOAK_TAP`` every record it processed (P) and every record
+#: its SeedLink client received (R), dropped as received already (D) or cut to its part
+#: not received yet (T): the ``--list-missing`` diagnosis
+_TAP_RUN = """
+import os, sys
+from eew.acquisition.seedlink import session
+from eew.daemon import runner
+fh = open(os.environ["EEW_SOAK_TAP"], "a", buffering=1)
+run = os.environ["EEW_SOAK_RUN"]
+process, new_part = runner.Daemon._process, session.Session._new_part
+def _process(self, packet):
+    fh.write(f"P {run} {packet.channel_id} {packet.starttime_ns} {packet.endtime_ns}\\n")
+    process(self, packet)
+def _new_part(self, seq, key, packet):
+    new = new_part(self, seq, key, packet)
+    how = "D" if new is None else "R" if new is packet else "T"
+    fh.write(f"{how} {run} {packet.channel_id} {packet.starttime_ns} "
+             f"{packet.endtime_ns} {seq}\\n")
+    return new
+runner.Daemon._process, session.Session._new_part = _process, _new_part
+from eew.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 class Proc:
     """A child process whose stderr (or stdout) lines are logged to a file and kept."""
 
-    def __init__(self, name: str, argv: list[str], log: Path, cwd: Path) -> None:
+    def __init__(
+        self, name: str, argv: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.lines: list[str] = []
         self._log = log.open("a")
         self.proc = subprocess.Popen(
-            argv, cwd=cwd, env=_env(), text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            argv,
+            cwd=cwd,
+            env={**_env(), **(env or {})},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -211,14 +251,14 @@ export_endpoint = "tcp://127.0.0.1:{self.export_port}"
         )
         return path
 
-    def start(self, work: Path, cfg: Path, wait: bool = True) -> Proc:
+    def start(self, work: Path, cfg: Path, wait: bool = True, tap: bool = False) -> Proc:
         n = len(self.runs)
-        proc = Proc(
-            f"{self.agency} run {n + 1}",
-            _eew("run", "--config", str(cfg)),
-            work / f"{self.agency}.log",
-            work,
-        )
+        argv = _eew("run", "--config", str(cfg))
+        env = None
+        if tap:
+            argv = [sys.executable, "-c", _TAP_RUN, *argv[3:]]
+            env = {"EEW_SOAK_TAP": str(work / f"{self.agency}.tap"), "EEW_SOAK_RUN": str(n + 1)}
+        proc = Proc(f"{self.agency} run {n + 1}", argv, work / f"{self.agency}.log", work, env)
         self.runs.append(proc)
         if wait:
             proc.wait_line("daemon started", 120)
@@ -324,7 +364,10 @@ class Serve:
     t0: float = 0.0  # monotonic start of the current run
 
     def start(self, begin_s: float = 0.0) -> None:
-        extra = []
+        # the first run plays when both daemons stream: neither has a resume point yet
+        # (``DATA`` alone: new packets only), and the second to connect would miss what
+        # was played before it did (the first records of its stations)
+        extra = ["--wait-clients", "2"]
         if begin_s > 0:
             t = START_S + begin_s
             extra = ["--begin", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))]
@@ -363,6 +406,8 @@ def run(args: argparse.Namespace) -> int:
         old.unlink()
     for old in work.glob("*.events.json"):
         old.unlink()
+    for old in work.glob("*.tap"):
+        old.unlink()
     t_sim = time.monotonic()
     archive = simulate(Path(args.archive_dir or work), args.minutes)
     sim_s = time.monotonic() - t_sim
@@ -374,8 +419,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = {c.agency: c.config(work, serve.port, p) for c, p in ((kz, kg), (kg, kz))}
     load0 = os.getloadavg()
     t_start = time.monotonic()
-    kz.start(work, cfg[kz.agency])
-    kg.start(work, cfg[kg.agency])
+    tap = args.list_missing
+    kz.start(work, cfg[kz.agency], tap=tap)
+    kg.start(work, cfg[kg.agency], tap=tap)
     stall = threading.Event()
     apps = {
         "KZ app": App("KZ app", kz.bus, trusted, None),
@@ -390,6 +436,8 @@ def run(args: argparse.Namespace) -> int:
     pending_serve = [] if args.no_serve_faults else list(SERVE_FAULTS)
     restarts = {} if args.no_daemon_restarts else {w: f for f, *_, w in EVENTS if w}
     restart_times: list[float] = []
+    stall_t0: float | None = None
+    stall_min_s = (STALL[1] - STALL[0]) * length_s / args.speed
     give_up = time.monotonic() + 3 * length_s / args.speed + 600
     try:
         while True:
@@ -399,11 +447,18 @@ def run(args: argparse.Namespace) -> int:
             if pending_serve and frac >= pending_serve[0][0] and both_up:
                 _, sig = pending_serve.pop(0)
                 serve.restart(sig, have_s)
-                faults.append(f"serve {signal.Signals(sig).name} at {frac:.0%}")
-            if STALL[0] <= frac < STALL[1] and not stall.is_set():
+                faults.append(
+                    f"serve {signal.Signals(sig).name} at {frac:.0%} ({have_s:.0f} s of data, "
+                    f"fresh ring from {serve.begin_s:.0f} s)"
+                )
+            # once, even when the data jump over the window (a daemon catching up after
+            # its restart: the short mode), and for at least the window's wall time
+            if frac >= STALL[0] and stall_t0 is None:
                 stall.set()
+                stall_t0 = time.monotonic()
                 faults.append(f"subscriber stalled at {frac:.0%}")
-            if frac >= STALL[1] and stall.is_set():
+            stalled_s = 0.0 if stall_t0 is None else time.monotonic() - stall_t0
+            if stall.is_set() and frac >= STALL[1] and stalled_s >= stall_min_s:
                 stall.clear()
             for centre, cfg_path in ((kz, cfg[kz.agency]), (kg, cfg[kg.agency])):
                 key = "KZ" if centre is kz else "KG"
@@ -418,11 +473,15 @@ def run(args: argparse.Namespace) -> int:
                 if mid_event or frac > at + 0.1:
                     stop_s = centre.runs[-1].stop(signal.SIGTERM)
                     restart_times.append(stop_s)
-                    centre.start(work, cfg_path, wait=False)  # it catches up from the ring
+                    centre.start(work, cfg_path, wait=False, tap=tap)  # catches up from the ring
                     how = "mid-event" if mid_event else "after the event (no alert seen)"
-                    faults.append(f"{centre.agency} restarted {how} ({stop_s:.2f} s to exit)")
+                    faults.append(
+                        f"{centre.agency} restarted {how} at {centre.progress_s(work):.0f} s of "
+                        f"data ({stop_s:.2f} s to exit)"
+                    )
                     del restarts[key]
-            if serve.data_s() > length_s and not pending_serve and not restarts and both_up:
+            done = not pending_serve and not restarts and both_up and not stall.is_set()
+            if serve.data_s() > length_s and done:
                 break
             if time.monotonic() > give_up:
                 faults.append("TIMED OUT before every fault was made")
@@ -524,21 +583,26 @@ def report(
         ok &= processed == expected and lost == 0
     print()
     print(
-        f"{'subscriber':11} {'own alerts':>10} {'delivered':>9} {'lost':>4} {'dupl.':>5} "
-        f"{'relayed':>7} {'missed':>6} {'recov.':>6} {'LOST':>4} {'resends':>7}"
+        f"{'subscriber':11} {'own alerts':>10} {'delivered':>9} {'superseded':>10} {'lost':>4} "
+        f"{'dupl.':>5} {'relayed':>7} {'missed':>6} {'recov.':>6} {'LOST':>4} {'resends':>7}"
     )
     for name, app in apps.items():
         agency = "KZ-AEWS" if name.startswith("KZ") else "KG-MES"
         own = {k for k in app.delivered if k[0] == agency}
         relayed = sum(1 for k in app.delivered if k[0] != agency)
-        lost = published[agency] - own
+        superseded, lost = alert_losses(published[agency], own)
         dupl = sum(n - 1 for n in app.delivered.values()) + sum(n - 1 for n in app.picks.values())
         st = app.sub.statistics()
         m = st.messages
         print(
-            f"{name:11} {len(published[agency]):10d} {len(own):9d} {len(lost):4d} {dupl:5d} "
-            f"{relayed:7d} {m.missed:6d} {m.recovered:6d} {m.lost:4d} {st.resend_requests:7d}"
+            f"{name:11} {len(published[agency]):10d} {len(own):9d} {len(superseded):10d} "
+            f"{len(lost):4d} {dupl:5d} {relayed:7d} {m.missed:6d} {m.recovered:6d} {m.lost:4d} "
+            f"{st.resend_requests:7d}"
         )
+        if superseded:
+            print(
+                "   superseded (a newer version of the event delivered):", sorted(superseded)[:10]
+            )
         if lost:
             print("   not delivered:", sorted(lost)[:10])
         ok &= not lost and dupl == 0
@@ -554,9 +618,75 @@ def report(
         f"\nstalled subscriber: {stalled.stalled_s:.1f} s without reading, "
         f"{len(stalled.picks)} picks and {sum(stalled.delivered.values())} alerts delivered"
     )
+    if args.list_missing:
+        for c in (kz, kg):
+            ok &= list_missing(Path(args.workdir) / f"{c.agency}.tap", archive, c)
     print(f"simulation {sim_s:.0f} s (0 when the archive was reused); logs in {args.workdir}")
     print("RESULT", "OK" if ok else "FAILED")
     return 0 if ok else 1
+
+
+def alert_losses(
+    published: set[tuple[str, str, int]], delivered: set[tuple[str, str, int]]
+) -> tuple[set[tuple[str, str, int]], set[tuple[str, str, int]]]:
+    """Published (agency, event id, version)s not delivered: (superseded, lost).
+
+    The bus's stated policy (docs/alert_bus.md, "updates coalesce"; issue 12 item 6) is
+    that every event reaches the application with its newest version, and that an
+    update may give way to a newer version of the same event (the gate refuses an older
+    version once a newer one was delivered: a siren must not step back). A version not
+    delivered is *superseded* when a newer version of its event was delivered, and
+    *lost* otherwise (the event's newest published version, or the whole event, never
+    arrived).
+    """
+    newest: dict[tuple[str, str], int] = {}
+    for agency, event_id, version in delivered:
+        key = (agency, event_id)
+        newest[key] = max(newest.get(key, -1), version)
+    superseded, lost = set(), set()
+    for k in published - delivered:
+        (superseded if newest.get((k[0], k[1]), -1) > k[2] else lost).add(k)
+    return superseded, lost
+
+
+def archive_records(archive: Path, network: str) -> set[tuple[str, int]]:
+    """(channel id, start time [ns]) of every record of one network's files."""
+    from eew.acquisition.mseed import parse_header
+
+    out = set()
+    for path in archive.glob(f"{network}.*.mseed"):
+        buf = path.read_bytes()
+        for offset in range(0, len(buf), 512):
+            hdr = parse_header(buf, offset)
+            out.add((hdr.channel_id, hdr.starttime_ns))
+    return out
+
+
+def list_missing(tap: Path, archive: Path, c: Centre) -> bool:
+    """Print the records of ``c``'s network that no run processed, or processed twice
+    (``--list-missing``: the tap of every run); True if there are none."""
+    processed: Counter[tuple[str, int]] = Counter()
+    runs: dict[tuple[str, int], list[str]] = {}
+    dropped: dict[tuple[str, int], list[str]] = {}
+    for line in tap.read_text().splitlines():
+        kind, run, cid, start, _end, *seq = line.split()
+        key = (cid, int(start))
+        if kind == "P":
+            processed[key] += 1
+            runs.setdefault(key, []).append(run)
+        elif kind in "DT":
+            how = "dropped" if kind == "D" else "trimmed"
+            dropped.setdefault(key, []).append(f"{how} in run {run} (seq {seq[0]})")
+    expected = archive_records(archive, c.network)
+    missing = sorted(expected - set(processed))
+    twice = sorted(k for k, n in processed.items() if n > 1)
+    print(f"\n{c.agency}: {len(missing)} record(s) never processed, {len(twice)} more than once")
+    for label, keys in (("missing", missing), ("twice", twice)):
+        for key in keys[:200]:
+            why = "; as received already: " + ", ".join(dropped[key]) if key in dropped else ""
+            where = f" runs {','.join(runs[key])}" if key in runs else ""
+            print(f"  {label} {key[0]} {key[1] / 1e9 - START_S:9.3f} s{where}{why}")
+    return not missing and not twice
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -570,6 +700,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--no-daemon-restarts", action="store_true", help="no daemon restarts (diagnosis)"
+    )
+    parser.add_argument(
+        "--list-missing",
+        action="store_true",
+        help="tap every daemon run: list the records never processed or processed twice",
     )
     args = parser.parse_args(argv)
     return run(args)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
 import numpy as np
 
 from eew.acquisition.seedlink.client import ClientOptions, SeedLinkClient, ServerSpec
 from eew.acquisition.seedlink.protocol import format_data_frame, format_info_frames, split_lines
-from eew.acquisition.seedlink.tracking import load_state
+from eew.acquisition.seedlink.tracking import load_state, save_state
 from eew.archive_server.feed import load_feed
 from eew.archive_server.records import shift_start_time, synthetic_archive, text_records
 from eew.archive_server.server import SeedLinkServer
 from eew.model.clock import ManualClock, WallClock
 
 T0 = 1_700_000_000_000_000_000
+CID = "XX.S0000..HHZ"
 FAST = dict(backoff_initial_s=0.05, backoff_max_s=0.2, connect_timeout_s=2.0, future_s=None)
 
 
@@ -307,3 +309,82 @@ def test_renumbered_ring_is_deduplicated_by_data_time(caplog):
     assert s.duplicates == 6 and s.seq_resets >= 2
     warnings = [r for r in caplog.records if "ring was reset" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def _continuous(got) -> bool:
+    """Every delivered packet starts where the previous one ended (one channel)."""
+    pkts = [r.packet for r in got]
+    return all(b.starttime_ns == a.endtime_ns for a, b in itertools.pairwise(pkts))
+
+
+def test_restarted_server_packing_records_otherwise_loses_and_repeats_no_sample():
+    """After a ring reset the server packs the channel into records half a second off
+    those delivered: a record wholly delivered is dropped, one that straddles the end of
+    what was delivered gives its second half, the next ones come whole; the samples are
+    continuous (no overlap for the processing chain to reset on, no gap)."""
+    recs = records(1, 10)  # XX.S0000..HHZ, seconds 0..9, 100 samples each
+    half = -(10**9) // 2
+
+    async def script(writer, reader):
+        if fake.connections == 1:
+            frames = [format_data_frame(i + 1, recs[i]) for i in range(6)]  # 0 .. 6 s
+        else:  # fresh ring, records from 3.5 s on, starting half a second earlier
+            frames = [
+                format_data_frame(k + 1, shift_start_time(recs[4 + k], half)) for k in range(6)
+            ]
+        writer.write(b"".join(frames))
+        await writer.drain()
+        if fake.connections == 1:
+            writer.close()
+        await reader.read()
+
+    fake = FakeServer(script)
+
+    async def main():
+        async with fake:
+            async with SeedLinkClient([fake.spec], WallClock(), ClientOptions(**FAST)) as c:
+                got = [await c.get() for _ in range(10)]
+                await asyncio.sleep(0.2)
+                return got, c.statistics()
+
+    got, stats = arun(main())
+    assert got[0].packet.starttime_ns == T0 and got[-1].packet.endtime_ns == T0 + 95 * 10**8
+    assert _continuous(got)
+    assert [r.packet.n_samples for r in got[5:]] == [100, 50, 100, 100, 100]
+    (s,) = stats.servers
+    assert s.duplicates == 2 and s.trimmed == 1 and stats.queued == 0
+
+
+def test_resumed_client_takes_the_unprocessed_part_of_a_straddling_record(tmp_path):
+    """A client restarted on its state file (6 s of the channel processed, sequence number
+    6): the server's new ring packs the channel half a second off. The record that
+    straddles 6 s gives its second half; nothing before 6 s comes again."""
+    recs = records(1, 10)
+    half = -(10**9) // 2
+    state = tmp_path / "state.json"
+
+    async def script(writer, reader):
+        frames = [format_data_frame(k + 1, shift_start_time(recs[4 + k], half)) for k in range(6)]
+        writer.write(b"".join(frames))
+        await writer.drain()
+        await reader.read()
+
+    fake = FakeServer(script)
+
+    async def main():
+        async with fake:
+            name = fake.spec.name
+            save_state(
+                state, {name: {"XX_S0000": (6, T0 + 5 * 10**9)}}, {name: {CID: T0 + 6 * 10**9}}
+            )
+            opts = ClientOptions(state_file=state, **FAST)
+            async with SeedLinkClient([fake.spec], WallClock(), opts) as c:
+                got = [await c.get() for _ in range(4)]
+                await asyncio.sleep(0.2)
+                return got, c.statistics()
+
+    got, stats = arun(main())
+    assert got[0].packet.starttime_ns == T0 + 6 * 10**9 and _continuous(got)
+    assert [r.packet.n_samples for r in got] == [50, 100, 100, 100]
+    (s,) = stats.servers
+    assert s.duplicates == 2 and s.trimmed == 1 and stats.queued == 0

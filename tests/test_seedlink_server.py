@@ -177,6 +177,43 @@ def test_realtime_pacing_and_shift_to_now(synth):
     assert 0.0 <= ch.latency_max_s <= 3.1  # arrival (manual clock) - last sample
 
 
+@pytest.mark.parametrize("wait_clients", [1, 2])
+def test_playback_waits_for_clients(synth, wait_clients):
+    """Two clients without a resume point (``DATA``: new packets only), the second one
+    5 s of data after the first: with ``wait_clients=2`` the playback waits for it and
+    both receive the archive from its first record; with 1 the second misses 5 s."""
+    clock = ManualClock(T0 + 10**12)
+    feed = load_feed([synth])
+
+    async def main():
+        srv = SeedLinkServer(
+            feed, clock, port=0, speed=1.0, shift_to_now=True, wait_clients=wait_clients
+        )
+        async with srv:
+            spec = ServerSpec.parse(addr(srv), "XX_S0000:HHZ")
+            opts = ClientOptions(future_s=None, keepalive_s=60)
+            async with SeedLinkClient([spec], clock, opts) as first:
+                while srv.streaming_connections < 1:
+                    await asyncio.sleep(0.01)
+                newest_alone = srv.statistics().newest_seq
+                clock.advance_s(5.0)
+                await asyncio.sleep(0.2)  # the pacer (if any) releases what is due
+                async with SeedLinkClient([spec], clock, opts) as second:
+                    while srv.streaming_connections < 2:
+                        await asyncio.sleep(0.01)
+                    clock.advance_s(1.0)
+                    a, b = await first.get(), await second.get()
+        return newest_alone, a.packet.starttime_ns, b.packet.starttime_ns
+
+    newest_alone, a, b = arun(main())
+    assert a - feed.shift_ns == T0  # the first client: from the first record either way
+    if wait_clients == 2:
+        assert newest_alone == 0  # nothing played while the first client was alone
+        assert b - feed.shift_ns == T0
+    else:
+        assert b - feed.shift_ns >= T0 + 5 * 10**9
+
+
 def test_slow_client_does_not_stall_others(tmp_path):
     path = tmp_path / "big.mseed"
     path.write_bytes(synthetic_archive(300, 40, T0))  # 12 000 records, 6 MB

@@ -115,6 +115,11 @@ class SeedLinkServer:
         SeedLink versions announced and spoken: ``("4.0", "3.1")`` or ``("3.1",)``.
     ssl_context : ssl.SSLContext or None
         Serve over TLS with this context.
+    wait_clients : int
+        A paced playback begins when this many connections have started streaming
+        (1: the first). Clients that start together, each without a resume point
+        (``DATA`` alone: new packets only), then all receive the archive from its first
+        record; a later one gets what is released after it starts.
     """
 
     def __init__(
@@ -133,7 +138,10 @@ class SeedLinkServer:
         idle_timeout_s: float | None = 120.0,
         protocols: tuple[str, ...] = v4.VERSIONS,
         ssl_context: ssl.SSLContext | None = None,
+        wait_clients: int = 1,
     ) -> None:
+        if wait_clients < 1:
+            raise ValueError("wait_clients must be at least 1")
         self.feed = feed
         self.clock = clock
         self.host = host
@@ -147,6 +155,9 @@ class SeedLinkServer:
         self.idle_timeout_s = idle_timeout_s
         self.protocols = protocols
         self.ssl_context = ssl_context
+        self.wait_clients = wait_clients
+        #: connections that have started streaming (the playback waits for wait_clients)
+        self._streamers = 0
         self.software = SOFTWARE if "4.0" in protocols else SOFTWARE_V3
         self.counters: Counter[str] = Counter()
         self.started_ns = 0
@@ -180,6 +191,17 @@ class SeedLinkServer:
         )
         log.info("serving %d packets on %s:%d", len(self.feed), *self.address)
         return self.address
+
+    @property
+    def streaming_connections(self) -> int:
+        """Connections that have started streaming since the server started."""
+        return self._streamers
+
+    def client_streams(self) -> None:
+        """A connection starts streaming: begin the playback once ``wait_clients`` have."""
+        self._streamers += 1
+        if self._streamers >= self.wait_clients:
+            self.begin_playback()
 
     def begin_playback(self) -> None:
         """Start the playback clock now (once; later calls do nothing)."""
@@ -543,7 +565,7 @@ class _Session(Handshake4):
             return None
 
     def _start(self, requests: list[Request]) -> None:
-        self.server.begin_playback()
+        self.server.client_streams()
         plan = self.plan = Plan(self.server.feed, requests)
         self.streamer = asyncio.create_task(self._stream(plan), name="seedlink-stream")
 

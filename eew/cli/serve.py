@@ -71,6 +71,14 @@ def setup(parser: argparse.ArgumentParser) -> None:
         default="4",
         help="highest SeedLink version offered (default 4: SeedLink 4.0 and 3.1; 3: 3.1 only)",
     )
+    parser.add_argument(
+        "--wait-clients",
+        type=int,
+        default=1,
+        metavar="N",
+        help="begin the paced playback when N connections stream (default 1: the first), "
+        "so that N clients started together all receive the archive from its first record",
+    )
     parser.add_argument("--tls-cert", metavar="PEM", help="serve over TLS with this certificate")
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
 
@@ -157,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; return 0."""
     host, port = parse_listen(args.listen)
     speed = parse_speed(args.speed)
+    if args.wait_clients < 1:
+        raise CLIError(f"--wait-clients must be at least 1, not {args.wait_clients}")
     if args.record_seconds is None:
         feed = load_feed(args.paths)
     elif not args.record_seconds > 0:
@@ -183,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         idle_timeout_s=args.idle_timeout if args.idle_timeout > 0 else None,
         protocols=("4.0", "3.1") if args.protocol == "4" else ("3.1",),
         ssl_context=tls_context(args.tls_cert, args.tls_key),
+        wait_clients=args.wait_clients,
     )
     asyncio.run(_serve(server))
     return 0

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +32,7 @@ import numpy as np
 from eew import __version__
 from eew.acquisition.mseed import decode_record, parse_header
 from eew.acquisition.seedlink import v4
+from eew.acquisition.seedlink.datatime import Seen, after_end
 from eew.acquisition.seedlink.link import Link
 from eew.acquisition.seedlink.protocol import (
     ProtocolError,
@@ -48,61 +49,13 @@ from eew.acquisition.seedlink.spec import ClientOptions, Received, ServerSpec, S
 from eew.errors import DataError
 from eew.model.clock import Clock
 from eew.model.packet import Packet
-from eew.model.timeutil import NS_PER_S
 
 log = logging.getLogger("eew.acquisition.seedlink.client")
-
-#: record start times remembered per channel for de-duplication by data time
-RECENT_RECORDS = 64
 
 
 def _specificity(sel: StationSelection) -> tuple[int, str]:
     sid = v4.station_id(sel.network, sel.station)
     return (2 if "*" in sid else 1 if "?" in sid else 0), sid
-
-
-class _Seen:
-    """What one channel delivered, by data time.
-
-    The end of its newest record and the start times of its last :data:`RECENT_RECORDS`
-    records.
-    """
-
-    __slots__ = ("last_end_ns", "order", "starts", "tol_ns")
-
-    def __init__(self, pkt: Packet) -> None:
-        self.last_end_ns = pkt.endtime_ns
-        self.tol_ns = round(0.5 * NS_PER_S / pkt.sampling_rate_hz)
-        self.order: deque[int] = deque()
-        self.starts: set[int] = set()
-        self.add(pkt)
-
-    def add(self, pkt: Packet) -> None:
-        self.last_end_ns = max(self.last_end_ns, pkt.endtime_ns)
-        t = pkt.starttime_ns
-        if t in self.starts:
-            return
-        self.starts.add(t)
-        self.order.append(t)
-        if len(self.order) > RECENT_RECORDS:
-            self.starts.discard(self.order.popleft())
-
-    def repeats(self, pkt: Packet) -> bool:
-        """True if a record with this start time was delivered (recently)."""
-        return pkt.starttime_ns in self.starts
-
-    def is_new(self, pkt: Packet) -> bool:
-        """True if the record starts at or after the end of everything delivered."""
-        return pkt.starttime_ns >= self.last_end_ns - self.tol_ns
-
-    def before_memory(self, pkt: Packet) -> bool:
-        """True if the record ends before the oldest remembered start (too old to tell)."""
-        return bool(self.order) and pkt.endtime_ns <= min(self.order) + self.tol_ns
-
-
-def _starts_after(pkt: Packet, end_ns: int) -> bool:
-    """True if ``pkt`` starts at or after ``end_ns``, within half a sample interval."""
-    return pkt.starttime_ns >= end_ns - round(0.5 * NS_PER_S / pkt.sampling_rate_hz)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +78,8 @@ class ServerStatistics:
     packets: int
     ended: bool
     seq_resets: int = 0
+    #: records delivered without their samples already delivered (:func:`.datatime.after_end`)
+    trimmed: int = 0
     #: SeedLink version of the current (or last) connection: "4.0" or "3.1"
     protocol: str = "3.1"
 
@@ -184,7 +139,7 @@ class Session:
         #: "NET_STA" -> start time of the last received record [ns] (resume by time)
         self.last_time = {k: v[1] for k, v in resume.items()}
         #: channel id -> what it delivered, by data time
-        self._seen: dict[str, _Seen] = {}
+        self._seen: dict[str, Seen] = {}
         #: channel id -> end of the last record processed before this client started [ns]
         self._done = dict(ends or {})
         #: this connection's server renumbered its packets (ring reset): de-duplicate
@@ -523,14 +478,25 @@ class Session:
                 "server=%s unexpected packet of %s", self.name, escape_bytes(pkt.channel_id)
             )
             return True
-        if self._duplicate(seq, key, pkt):
+        new = self._new_part(seq, key, pkt)
+        if new is None:
             self.counters["duplicates"] += 1
             return True
+        if new is not pkt:
+            self.counters["trimmed"] += 1
+            log.debug(
+                "server=%s %s: %d samples already delivered cut from the record at %d",
+                self.name,
+                escape_bytes(pkt.channel_id),
+                pkt.n_samples - new.n_samples,
+                pkt.starttime_ns,
+            )
+            pkt = new
         self.last_seq[key] = seq
         self.last_time[key] = pkt.starttime_ns
         seen = self._seen.get(pkt.channel_id)
         if seen is None:
-            self._seen[pkt.channel_id] = _Seen(pkt)
+            self._seen[pkt.channel_id] = Seen(pkt)
         else:
             seen.add(pkt)
         if not self._accept(pkt, now):
@@ -544,15 +510,18 @@ class Session:
             self.link.pause()
         return True
 
-    def _duplicate(self, seq: int, key: str, pkt: Packet) -> bool:
-        """True if ``pkt`` was received already (by sequence number, or by data time).
+    def _new_part(self, seq: int, key: str, pkt: Packet) -> Packet | None:
+        """``pkt``, or None if it was received already, or its part not received yet.
 
-        A packet whose sequence number is not after the station's last one is new data
-        all the same when it starts after everything its channel delivered: the server's
-        ring was reset and its sequence numbers went backwards. A packet with a newer
-        sequence number whose record was already delivered (same channel and start time)
-        shows a renumbered ring too. Either way the connection then de-duplicates by data
-        time as well, and one WARNING is logged.
+        By sequence number, and by data time: a packet whose sequence number is not after
+        the station's last one is new data all the same when it ends after everything its
+        channel delivered: the server's ring was reset and its sequence numbers went
+        backwards. A packet with a newer sequence number whose record was already
+        delivered (same channel and start time) shows a renumbered ring too. Either way
+        the connection then de-duplicates by data time as well, and one WARNING is
+        logged. A record that straddles the end of what its channel delivered (records
+        packed otherwise than those delivered) gives its samples after that end
+        (:func:`.datatime.after_end`).
         """
         seen = self._seen.get(pkt.channel_id)
         last = self.last_seq.get(key)
@@ -564,22 +533,29 @@ class Session:
         done = self._done.get(pkt.channel_id) if seen is None else None
         if last is not None and not self._after(seq, last):
             if seen is not None:
-                if not seen.is_new(pkt):
-                    return True
-            elif done is None or not _starts_after(pkt, done):
-                return True
-            self._ring_reset(seq, last, key, "went backwards")
-            return False
+                new = after_end(pkt, seen.last_end_ns)
+            elif done is not None:
+                new = after_end(pkt, done)
+            else:
+                return None
+            if new is not None:
+                self._ring_reset(seq, last, key, "went backwards")
+            return new
         if seen is None:
-            if done is not None and not _starts_after(pkt, done):
-                # a newer sequence number for a record processed before the restart
+            if done is None:
+                return pkt
+            new = after_end(pkt, done)
+            if new is not pkt:
+                # a newer sequence number for a record processed (wholly or partly)
+                # before the restart
                 self._ring_reset(seq, last, key, "were renumbered")
-                return True
-            return False
+            return new
         if seen.repeats(pkt):
             self._ring_reset(seq, last, key, "were renumbered")
-            return True
-        return self._renumbered and seen.before_memory(pkt)
+            return after_end(pkt, seen.last_end_ns)
+        if self._renumbered:
+            return None if seen.before_memory(pkt) else after_end(pkt, seen.last_end_ns)
+        return pkt
 
     def _ring_reset(self, seq: int, last: int | None, key: str, how: str) -> None:
         self.counters["seq_resets"] += 1
@@ -646,5 +622,6 @@ class Session:
             packets=c["packets"],
             ended=self._ended,
             seq_resets=c["seq_resets"],
+            trimmed=c["trimmed"],
             protocol="4.0" if self.v4 else "3.1",
         )
