@@ -171,12 +171,15 @@ def replay_archive(
             inventory=inventory,
         )
         n_max = config.replay.max_packet_samples
-        packets = (
-            iter_stream_packets(idx, n_max)
-            if isinstance(idx, StreamingIndex)
-            else iter_packets(idx, n_max)
-        )
-        chain.run(packets, on_packet)
+        if n_max <= 0 and on_packet is None:  # many packets per numba call (eew.detect.batch)
+            chain.run_windows(idx.windows() if isinstance(idx, StreamingIndex) else [idx])
+        else:
+            packets = (
+                iter_stream_packets(idx, n_max)
+                if isinstance(idx, StreamingIndex)
+                else iter_packets(idx, n_max)
+            )
+            chain.run(packets, on_packet)
         stats = chain.statistics()
         assert stats is not None
         return ReplayResult(stats, chain.event_statistics(), idx.counters, 1)
