@@ -63,7 +63,7 @@ class Chain(Protocol):
 
 
 #: records decoded and run per call (about 20 MiB of samples for 512-byte records)
-ROWS_PER_CALL = 16384
+ROWS_PER_CALL = 4096
 
 # per-channel integer fields (the ``ci`` array)
 (
@@ -166,7 +166,7 @@ def _run(
         if run >= ci[c, CI_FLAT_N]:
             return i, PYTHON
         state = states[c]
-        saved = state.copy()
+        saved = state.copy() if trig else state  # only a trigger channel goes back
         out = np.empty((dsp.N_ROWS, n))
         rmax = _process_and_store(x, params[c], bps[c], hps[c], lps[c], state, out, ring, k0 % cap)
         if trig and rmax > cf[c, CF_ON_RATIO]:
