@@ -86,8 +86,11 @@ N_CI = 14
 # per-channel float fields (``cf``)
 CF_FS, CF_GAP_TOL, CF_CLIP, CF_ON_RATIO, CF_PEAK = range(5)
 N_CF = 5
-# shared integers (``g``): the data clock, earliest start and latest end fed (0/1: any)
-G_NOW, G_FIRST, G_LAST, G_ANY = range(4)
+# shared integers (``g``): the data clock, earliest start and latest end fed (0/1: any),
+# the event core's last expiry time and whether the kernel may note expiries itself (0/1)
+G_NOW, G_FIRST, G_LAST, G_ANY, G_EXPIRED, G_LIGHT = range(6)
+#: the event core's expiry interval [ns] (eew.event.core.EventCore.tick)
+EXPIRY_NS = NS_PER_S // 2
 # why :func:`_run` returned
 END, TICK, PYTHON = 0, 1, 2
 
@@ -127,9 +130,11 @@ def _run(
 
     ``why`` is :data:`END` (all done), :data:`TICK` (the record before the returned one
     brought the clock to ``tick_at``: tick the event core) or :data:`PYTHON` (the returned
-    record goes through ``Pipeline.feed``; nothing of it was changed). ``row_peak[i]`` gets
-    the peak acceleration of each record fed [cm/s²] (NaN: none; a parallel replay's
-    workers pass it on to the event core, :mod:`eew.parallel`).
+    record goes through ``Pipeline.feed``; nothing of it was changed). With ``g[G_LIGHT]``
+    set, the core is idle (:meth:`~eew.event.core.EventCore.idle_expiry`) and ``tick_at``
+    its next expiry: the kernel notes each expiry in ``g[G_EXPIRED]`` and goes on.
+    ``row_peak[i]`` gets the peak acceleration of each record fed [cm/s²] (NaN: none; a
+    parallel replay's workers pass it on to the event core, :mod:`eew.parallel`).
     """
     psec, pval, phead, pcount = peaks
     for i in range(i0, i1):
@@ -209,7 +214,11 @@ def _run(
         if e > g[G_NOW]:
             g[G_NOW] = e
         if g[G_NOW] >= tick_at:
-            return i + 1, TICK
+            if g[G_LIGHT] == 0:
+                return i + 1, TICK
+            # the idle core's tick would only note the expiry time (EventCore.idle_expiry)
+            g[G_EXPIRED] = g[G_NOW]
+            tick_at = g[G_NOW] + EXPIRY_NS
     return i1, END
 
 
@@ -268,7 +277,7 @@ class BatchRunner:
         self.groups: list[list[int]] = []  # the channels of each channel's sensor
         self.ci = np.zeros((0, N_CI), np.int64)
         self.cf = np.zeros((0, N_CF))
-        self.g = np.zeros(4, np.int64)
+        self.g = np.zeros(6, np.int64)
         self.st_end = np.zeros(0, np.int64)
         self.st_dirty = np.zeros(0, np.int64)
         self.st_names: list[str] = []
@@ -305,8 +314,10 @@ class BatchRunner:
         row_peak = np.full(m, math.nan)
         i = 0
         states, params, bps, hps, lps, flats, rings = self._lists
+        core = self.core
         while i < m:
             self.g[G_NOW] = clock.now_ns()
+            light = self._light()
             j, why = _run(
                 i,
                 m,
@@ -334,6 +345,9 @@ class BatchRunner:
                 self._tick_at(),
                 row_peak,
             )
+            if light:
+                assert core is not None
+                core._expired_at = int(self.g[G_EXPIRED])
             chain.packets += j - i
             if why == END:
                 break
@@ -377,6 +391,18 @@ class BatchRunner:
         """Everything the kernel changed into the channels' objects (end of the data)."""
         self._store(range(len(self.ids)))
         self._store_shared()
+
+    def _light(self) -> bool:
+        """Let the kernel note the idle event core's expiries itself (see :func:`_run`)."""
+        g = self.g
+        core = self.core
+        g[G_LIGHT] = (
+            self.router._after_packet is not None and core is not None and core.idle_expiry()
+        )
+        if g[G_LIGHT]:
+            assert core is not None
+            g[G_EXPIRED] = core._expired_at
+        return bool(g[G_LIGHT])
 
     def _tick_at(self) -> int:
         """The clock at which the event core's tick has work (the kernel stops after it)."""
