@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from eew.acquisition import scan
 from eew.acquisition.archive import (
@@ -66,7 +67,7 @@ from eew.acquisition.archive import (
 from eew.acquisition.windowed import StreamingIndex, iter_stream_packets
 from eew.assembly import Sink, Stages, build_chain
 from eew.config import Config
-from eew.detect.batch import BatchRunner, array_list
+from eew.detect.batch import EXPIRY_NS, BatchRunner, array_list
 from eew.detect.peaks import PeakStore
 from eew.detect.router import PipelineStatistics
 from eew.detect.state import ChannelCounts
@@ -384,6 +385,28 @@ def _work_window(
         batch.stations = runner.station_names()
         batch.mark = int(positions[k1 - 1]) if k1 < n else spec.last
         out.put(("batch", batch))
+
+
+@njit(cache=True)
+def _idle_expiries(
+    tick_pos: np.ndarray, tick_end: np.ndarray, i: int, last: int, expired_at: int, every: int
+) -> tuple[int, int]:
+    """The idle event core's expiry ticks among ticks ``i...`` up to window position ``last``.
+
+    A tick is due at the first packet (of a station the router keeps) ending at least
+    ``every`` after the last expiry (:meth:`~eew.event.core.EventCore.tick`); while the
+    core is idle (:meth:`~eew.event.core.EventCore.idle_expiry`) it only notes its time.
+    Returns the last expiry time [ns] and the window position of its packet (-1: none).
+    """
+    done = -1
+    n = tick_pos.shape[0]
+    while True:
+        j = max(i, int(np.searchsorted(tick_end, expired_at + every)))
+        if j >= n or tick_pos[j] > last:
+            return expired_at, done
+        expired_at = tick_end[j]
+        done = tick_pos[j]
+        i = j + 1
 
 
 class WorkerPool:
@@ -764,6 +787,16 @@ class _Parallel:
         while True:
             nxt = pending[0][0] if pending and pending[0][0] <= upto else None
             if core is not None:
+                if core.idle_expiry() and not self.skipped:
+                    # ticks that would only note their time as the last expiry, in one call
+                    last = upto if nxt is None else nxt - 1
+                    i = int(np.searchsorted(w.tick_pos, self._done - w.base, "right"))
+                    expired, done = _idle_expiries(
+                        w.tick_pos, w.tick_end, i, last - w.base, core._expired_at, EXPIRY_NS
+                    )
+                    if done >= 0:
+                        core._expired_at = int(expired)
+                        self._done = w.base + int(done)
                 q = self._next_tick(core.idle_until_ns())
                 if q <= upto and (nxt is None or q < nxt):
                     now = int(w.end[q - w.base])
