@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from eew import __version__
+from eew.acquisition.archive import ArchiveIndex, iter_records
 from eew.config import Config
 from eew.detect.router import Pipeline, PipelineStatistics
 from eew.event.core import EventCore, EventStatistics
@@ -170,6 +171,22 @@ class Chain:
                 n += 1
         finally:
             self.packets += n
+        self.flush()
+
+    def run_windows(self, indexes: Iterable[ArchiveIndex]) -> None:
+        """Feed an archive's records window by window, then :meth:`flush` (replay).
+
+        The same as :meth:`run` on their packets (``iter_records``), with the common packet
+        fed many at a time by :class:`eew.detect.batch.BatchRunner`. Falls back to
+        :meth:`run` for a chain without a router on a data clock.
+        """
+        router = self.router
+        if router is None or router._observe is None:
+            self.run(pkt for idx in indexes for _k, pkt in iter_records(idx))
+            return
+        from eew.detect.batch import BatchRunner
+
+        BatchRunner(self).run(indexes)
         self.flush()
 
     def flush(self) -> None:

@@ -30,9 +30,13 @@ packet). Windows are not chunks: the workers' chains run on from one window to t
 Records are split into shorter packets (``replay.max_packet_samples > 0``) only in one
 process: the parallel path needs one packet per record and falls back with a log line.
 
-Workers are started with the ``spawn`` context (numba and threads do not survive a fork);
-each sends its results in batches through a bounded queue, so a slow parent stops the
-workers instead of filling the memory.
+Workers are forked on Linux: they start with the parent's imports and inventory (a spawned
+worker spends about 2 s of CPU importing numba, scipy and the pipeline and reading the
+inventory before its first record, as much as an hour of 198 channels costs it to replay).
+The parent forks all of them before it puts anything on a queue (no queue thread yet), and
+each uses only its own two queues; elsewhere they are spawned (``spawn``: macOS system
+libraries do not survive a fork). Each sends its results in batches through a bounded
+queue, so a slow parent stops the workers instead of filling the memory.
 """
 
 from __future__ import annotations
@@ -49,20 +53,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from eew.acquisition import scan
 from eew.acquisition.archive import (
     C_CHANNEL,
     C_FILE,
     ArchiveIndex,
+    decode_rows,
     iter_packets,
-    iter_records,
     read_file,
 )
 from eew.acquisition.windowed import StreamingIndex, iter_stream_packets
 from eew.assembly import Sink, Stages, build_chain
 from eew.config import Config
-from eew.detect.peaks import PeakSample, PeakStore
+from eew.detect.batch import EXPIRY_NS, BatchRunner, array_list
+from eew.detect.peaks import PeakStore
 from eew.detect.router import PipelineStatistics
 from eew.detect.state import ChannelCounts
 from eew.event.core import EventStatistics
@@ -171,17 +177,26 @@ def replay_archive(
             inventory=inventory,
         )
         n_max = config.replay.max_packet_samples
-        packets = (
-            iter_stream_packets(idx, n_max)
-            if isinstance(idx, StreamingIndex)
-            else iter_packets(idx, n_max)
-        )
-        chain.run(packets, on_packet)
+        if n_max <= 0 and on_packet is None:  # many packets per numba call (eew.detect.batch)
+            chain.run_windows(idx.windows() if isinstance(idx, StreamingIndex) else [idx])
+        else:
+            packets = (
+                iter_stream_packets(idx, n_max)
+                if isinstance(idx, StreamingIndex)
+                else iter_packets(idx, n_max)
+            )
+            chain.run(packets, on_packet)
         stats = chain.statistics()
         assert stats is not None
         return ReplayResult(stats, chain.event_statistics(), idx.counters, 1)
     if pool is None:
-        pool = WorkerPool(min(n_jobs, len(idx.channel_ids)), config, config_hash, inventory_paths)
+        pool = WorkerPool(
+            min(n_jobs, len(idx.channel_ids)),
+            config,
+            config_hash,
+            inventory_paths,
+            inventory=inventory,
+        )
     try:
         return _Parallel(idx, config, config_hash, inventory, sink, stages).run(pool, on_progress)
     finally:
@@ -189,6 +204,17 @@ def replay_archive(
 
 
 # ---- the workers ------------------------------------------------------------------------------
+def start_method() -> str:
+    """How workers start: ``fork`` on Linux (see the module docstring), else ``spawn``.
+
+    ``EEW_REPLAY_START`` (``fork``, ``spawn`` or ``forkserver``) overrides it.
+    """
+    method = os.environ.get("EEW_REPLAY_START", "")
+    if method in mp.get_all_start_methods():
+        return method
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
 @dataclass
 class _WorkerSpec:
     """A worker's share of one window (pickled into the spawned process)."""
@@ -210,6 +236,10 @@ class _Batch:
     results: list[tuple[int, list[object]]] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)  # records that could not be decoded
     known: list[tuple[str, int, bool]] = field(default_factory=list)  # (channel, pos, known)
+    #: the packets' peak motions for the parent's event core (eew.detect.peaks): positions,
+    #: station numbers (into ``stations``), end times [ns], peaks [cm/s²], peaks [cm/s]
+    peaks: tuple[np.ndarray, ...] = ()
+    stations: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -233,13 +263,14 @@ class _Setup:
     quiet_channels: bool = False  # per-channel warnings held back (eew replay without -v)
 
 
-def _worker(out: Any, control: Any) -> None:
+def _worker(out: Any, control: Any, inventory: Inventory | None = None) -> None:
     """Run the router over one share of the channels (runs in a spawned process).
 
     The worker builds its chain as soon as it starts (:class:`_Setup`), while the parent
     is still indexing the archive, then waits for its share (:class:`_WorkerSpec`; None: no
     work). Both come through ``control``, not as process arguments, whose pickle the parent
-    would write while the child is still importing.
+    would write while the child is still importing. A forked worker gets the parent's
+    ``inventory`` (no copy is made); a spawned one loads it.
     """
     try:
         setup = control.get()
@@ -247,10 +278,11 @@ def _worker(out: Any, control: Any) -> None:
             level=setup.log_level,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
+            force=True,  # a forked worker has the parent's handlers
         )
         if setup.quiet_channels:
             logging.getLogger("eew.detect").setLevel(logging.ERROR)
-        _work(setup, out, control)
+        _work(setup, out, control, inventory)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         out.put(("error", exc))
     # Everything is sent once the queue's feeder thread has written it: leave without the
@@ -262,8 +294,9 @@ def _worker(out: Any, control: Any) -> None:
     os._exit(0)
 
 
-def _work(setup: _Setup, out: Any, control: Any) -> None:
-    inventory = load_inventory(setup.inventory_paths)
+def _work(setup: _Setup, out: Any, control: Any, inventory: Inventory | None) -> None:
+    if inventory is None:
+        inventory = load_inventory(setup.inventory_paths)
     results: list[object] = []
     clock = DataClock()
     chain = build_chain(
@@ -276,15 +309,17 @@ def _work(setup: _Setup, out: Any, control: Any) -> None:
     )
     router = chain.router
     assert router is not None
+    runner = BatchRunner(chain)
     spec = control.get()
     if spec is None:
         return
     seen: set[str] = set()
     ingest: Counter[str] = Counter()
     while isinstance(spec, _WorkerSpec):
-        _work_window(spec, chain, results, seen, ingest, out)
+        _work_window(spec, chain, runner, results, seen, ingest, out)
         spec = control.get()
     final_ns = spec  # the clock at the end of the whole archive
+    runner.finish()
     clock.observe_ns(final_ns)
     router.flush()
     import resource
@@ -297,12 +332,17 @@ def _work(setup: _Setup, out: Any, control: Any) -> None:
 def _work_window(
     spec: _WorkerSpec,
     chain: Any,
+    runner: BatchRunner,
     results: list[object],
     seen: set[str],
     ingest: Counter[str],
     out: Any,
 ) -> None:
-    """Feed one window's share to the chain; send the results in batches."""
+    """Feed one window's share to the chain; send the results in batches.
+
+    The records go through :class:`eew.detect.batch.BatchRunner`, :data:`BATCH_PACKETS` at a
+    time; each batch carries their results, peaks and undecodable positions.
+    """
     router = chain.router
     idx = ArchiveIndex(counters=ingest)
     for path, offset, size in spec.files:
@@ -312,32 +352,67 @@ def _work_window(
         idx.sources.append(path)
     idx.channel_ids = spec.channel_ids
     idx.table, idx.rate_hz, idx.end_ns = spec.table, spec.rate_hz, spec.end_ns
-    idx.order = np.arange(spec.table.shape[0])
-    positions = spec.positions.tolist()
-    batch = _Batch(-1)
-    expected = 0
-    for k, pkt in iter_records(idx):
-        batch.skipped.extend(positions[expected:k])
-        expected = k + 1
-        pos = positions[k]
-        chain.feed(pkt)
-        cid = pkt.channel_id
-        sample = router.peak_sample(cid, pkt.endtime_ns)
-        if sample is not None:
-            results.append(sample)  # the parent's event core needs it (eew.detect.peaks)
-        if cid not in seen:
-            seen.add(cid)
-            batch.known.append((cid, pos, router.has_channel(cid)))
-        if results:
-            batch.results.append((pos, results[:]))
-            results.clear()
-        if k % BATCH_PACKETS == BATCH_PACKETS - 1:
-            batch.mark = pos
-            out.put(("batch", batch))
-            batch = _Batch(-1)
-    batch.skipped.extend(positions[expected:])
-    batch.mark = spec.last
-    out.put(("batch", batch))
+    n = spec.table.shape[0]
+    idx.order = np.arange(n)
+    if n == 0:
+        out.put(("batch", _Batch(spec.last)))
+        return
+    positions = spec.positions
+    runner.bind(spec.channel_ids)
+    arrays = array_list(idx.arrays)
+    for k0 in range(0, n, BATCH_PACKETS):
+        k1 = min(n, k0 + BATCH_PACKETS)
+        batch = _Batch(-1)
+
+        def after(j: int, pkt: Packet | None, batch: _Batch = batch, k0: int = k0) -> None:
+            pos = int(positions[k0 + j])
+            if pkt is None:
+                batch.skipped.append(pos)
+                return
+            cid = pkt.channel_id
+            if cid not in seen:
+                seen.add(cid)
+                batch.known.append((cid, pos, router.has_channel(cid)))
+            if results:
+                batch.results.append((pos, results[:]))
+                results.clear()
+
+        rows = decode_rows(idx, k0, k1, arrays)
+        peak = runner.feed_rows(idx, rows, after)
+        st = runner.station_rows(rows)
+        keep = (np.isfinite(peak[:, 0]) | np.isfinite(peak[:, 1])) & (st >= 0)
+        batch.peaks = (
+            positions[k0:k1][keep],
+            st[keep],
+            rows.end[keep],
+            peak[keep, 0],
+            peak[keep, 1],
+        )
+        batch.stations = runner.station_names()
+        batch.mark = int(positions[k1 - 1]) if k1 < n else spec.last
+        out.put(("batch", batch))
+
+
+@njit(cache=True)
+def _idle_expiries(
+    tick_pos: np.ndarray, tick_end: np.ndarray, i: int, last: int, expired_at: int, every: int
+) -> tuple[int, int]:
+    """The idle event core's expiry ticks among ticks ``i...`` up to window position ``last``.
+
+    A tick is due at the first packet (of a station the router keeps) ending at least
+    ``every`` after the last expiry (:meth:`~eew.event.core.EventCore.tick`); while the
+    core is idle (:meth:`~eew.event.core.EventCore.idle_expiry`) it only notes its time.
+    Returns the last expiry time [ns] and the window position of its packet (-1: none).
+    """
+    done = -1
+    n = tick_pos.shape[0]
+    while True:
+        j = max(i, int(np.searchsorted(tick_end, expired_at + every)))
+        if j >= n or tick_pos[j] > last:
+            return expired_at, done
+        expired_at = tick_end[j]
+        done = tick_pos[j]
+        i = j + 1
 
 
 class WorkerPool:
@@ -356,6 +431,8 @@ class WorkerPool:
         StationXML files the workers load.
     quiet_channels : bool
         The workers log no per-channel warnings (``eew.detect``), ERROR and above only.
+    inventory : Inventory, optional
+        The inventory loaded from ``inventory_paths``: forked workers use it as it is.
     """
 
     def __init__(
@@ -366,8 +443,12 @@ class WorkerPool:
         inventory_paths: Sequence[str],
         *,
         quiet_channels: bool = False,
+        inventory: Inventory | None = None,
     ) -> None:
-        ctx = mp.get_context("spawn")
+        method = start_method()
+        ctx: Any = mp.get_context(method)
+        if method != "fork":
+            inventory = None  # spawned: loaded there (a pickle would cost the parent)
         setup = _Setup(
             config,
             config_hash,
@@ -378,12 +459,13 @@ class WorkerPool:
         self.outs = [ctx.Queue(QUEUE_MESSAGES) for _ in range(jobs)]
         self.controls = [ctx.Queue(2) for _ in range(jobs)]
         self.procs = [
-            ctx.Process(target=_worker, args=(o, c), name=f"eew-replay-{j}", daemon=True)
+            ctx.Process(target=_worker, args=(o, c, inventory), name=f"eew-replay-{j}", daemon=True)
             for j, (o, c) in enumerate(zip(self.outs, self.controls, strict=True))
         ]
         self._given = False
-        for p, c in zip(self.procs, self.controls, strict=True):
+        for p in self.procs:  # all forked before the first put starts a queue thread
             p.start()
+        for c in self.controls:
             c.put(setup)
 
     def __len__(self) -> int:
@@ -452,8 +534,17 @@ class _Parallel:
         self._last_end: int | None = None  # end of the last decoded packet
         self.w: _Window | None = None
         self.chain = None
-        #: the stations' peak accelerations and velocities, from the workers' PeakSample results
+        #: the stations' peak accelerations and velocities, from the workers' batches
         self.peaks = PeakStore()
+        #: peaks received, not yet added: positions, station rows, ends [ns], accelerations,
+        #: velocities, by position
+        self._peaks_held: tuple[np.ndarray, ...] = (
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            np.zeros(0),
+        )
         if stages.events:
             self.chain = build_chain(
                 config,
@@ -614,6 +705,10 @@ class _Parallel:
                         "from the single run; replay it with --jobs 1"
                     )
             self.skipped.update(batch.skipped)
+            if batch.peaks and batch.peaks[0].shape[0]:
+                rowmap = np.array([self.peaks.row(sid) for sid in batch.stations], np.int64)
+                at, st, end, acc, vel = batch.peaks
+                self._pending_peaks(at, rowmap[st], end, acc, vel)
             for pos, values in batch.results:
                 heapq.heappush(self._pending, (pos, self._seq, values))
                 self._seq += 1
@@ -659,6 +754,7 @@ class _Parallel:
         if self._last_end is not None:
             self.clock.observe_ns(final_ns)
         self._limit = sys.maxsize
+        self._peaks_upto(sys.maxsize)
         flushed: list[tuple[int, int, object]] = []
         for e in ends:
             for i, v in enumerate(e.flushed):
@@ -700,11 +796,22 @@ class _Parallel:
         while True:
             nxt = pending[0][0] if pending and pending[0][0] <= upto else None
             if core is not None:
+                if core.idle_expiry() and not self.skipped:
+                    # ticks that would only note their time as the last expiry, in one call
+                    last = upto if nxt is None else nxt - 1
+                    i = int(np.searchsorted(w.tick_pos, self._done - w.base, "right"))
+                    expired, done = _idle_expiries(
+                        w.tick_pos, w.tick_end, i, last - w.base, core._expired_at, EXPIRY_NS
+                    )
+                    if done >= 0:
+                        core._expired_at = int(expired)
+                        self._done = w.base + int(done)
                 q = self._next_tick(core.idle_until_ns())
                 if q <= upto and (nxt is None or q < nxt):
                     now = int(w.end[q - w.base])
                     self._limit = q
                     self.clock.observe_ns(now)
+                    self._peaks_upto(q)
                     core.tick(now)
                     self._done = q
                     continue
@@ -713,17 +820,34 @@ class _Parallel:
             now = int(w.end[nxt - w.base])
             self.clock.observe_ns(now)
             self._limit = nxt - 1  # the router notes a packet's station after its results
+            self._peaks_upto(nxt - 1)
             while pending and pending[0][0] == nxt:
                 for v in heapq.heappop(pending)[2]:
-                    if isinstance(v, PeakSample):
-                        self.peaks.add_sample(v)
-                    else:
-                        self._emit(v)
+                    self._emit(v)
             self._limit = nxt
+            self._peaks_upto(nxt)
             if core is not None:
                 core.tick(now)
             self._done = nxt
         self._done = max(self._done, upto)
+
+    def _pending_peaks(
+        self, pos: np.ndarray, rows: np.ndarray, end: np.ndarray, acc: np.ndarray, vel: np.ndarray
+    ) -> None:
+        """Hold a batch's peaks until the merge reaches their packets (in packet order)."""
+        held = self._peaks_held
+        new = (pos, rows, end, acc, vel)
+        parts = [np.concatenate([h, x]) for h, x in zip(held, new, strict=True)]
+        order = np.argsort(parts[0], kind="stable")
+        self._peaks_held = tuple(x[order] for x in parts)
+
+    def _peaks_upto(self, pos: int) -> None:
+        """Add the held peaks of the packets up to position ``pos`` to the peak store."""
+        held = self._peaks_held
+        k = int(np.searchsorted(held[0], pos, "right"))
+        if k:
+            self.peaks.add_many(held[1][:k], held[2][:k], held[3][:k], held[4][:k])
+            self._peaks_held = tuple(x[k:] for x in held)
 
     def _next_tick(self, t_ns: int | None) -> int:
         """The first packet after those done whose tick has work (a large number if none)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from eew.acquisition import scan
 from eew.acquisition.mseed import RecordHeader, decode_record, parse_header
@@ -359,27 +360,145 @@ def iter_records(idx: ArchiveIndex) -> Iterator[tuple[int, Packet]]:
                 if status == STATUS_OK:
                     pkt = Packet(ids[ch], start, rate, data, calib == 1)
             if pkt is None:
-                i = int(order[k])
-                hdr = RecordHeader(ids[ch], start, int(idx.end_ns[i]), rate, nsamp, off, reclen)
-                try:
-                    pkt = decode_record(idx.buffers[fi], hdr)
-                except DataError as exc:
-                    idx.counters["corrupt_records"] += 1
-                    log.warning("%s: record of %s skipped: %s", idx.sources[fi], ids[ch], exc)
-                    continue
+                pkt = record_packet(idx, k)
                 if pkt is None:
-                    idx.counters["non_data_records"] += 1
-                    log.warning(
-                        "%s: record of %s without numeric samples (text/log) skipped",
-                        idx.sources[fi],
-                        ids[ch],
-                    )
                     continue
-                if calib == 1 and not pkt.calibration:
-                    pkt = Packet(
-                        pkt.channel_id, pkt.starttime_ns, pkt.sampling_rate_hz, pkt.data, True
-                    )
             yield k, pkt
+
+
+def record_packet(idx: ArchiveIndex, k: int) -> Packet | None:
+    """Decode the record at position ``k`` of the arrival order through libmseed.
+
+    The general path of :func:`iter_records` (and of :func:`decode_rows` for the records
+    its kernel declines): None, logged and counted, for a record that cannot be decoded or
+    has no numeric samples.
+    """
+    i = int(idx.order[k])
+    (off, reclen, start, nsamp, _e, _b, _g, calib, _f, _m, fi, ch) = idx.table[i].tolist()
+    ids = idx.channel_ids
+    rate = float(idx.rate_hz[i])
+    hdr = RecordHeader(ids[ch], start, int(idx.end_ns[i]), rate, nsamp, off, reclen)
+    try:
+        pkt = decode_record(idx.buffers[fi], hdr)
+    except DataError as exc:
+        idx.counters["corrupt_records"] += 1
+        log.warning("%s: record of %s skipped: %s", idx.sources[fi], ids[ch], exc)
+        return None
+    if pkt is None:
+        idx.counters["non_data_records"] += 1
+        log.warning(
+            "%s: record of %s without numeric samples (text/log) skipped",
+            idx.sources[fi],
+            ids[ch],
+        )
+        return None
+    if calib == 1 and not pkt.calibration:
+        pkt = Packet(pkt.channel_id, pkt.starttime_ns, pkt.sampling_rate_hz, pkt.data, True)
+    return pkt
+
+
+@dataclass
+class DecodedRows:
+    """Records ``[k0, k1)`` of the arrival order, decoded in one call (:func:`decode_rows`).
+
+    Per record, by position from ``k0``: channel number, start and end [ns], rate [Hz],
+    calibration flag and, where ``ok``, its samples ``data[off[j]:off[j + 1]]`` (int32,
+    as :func:`iter_records` decodes them). A record that is not ``ok`` goes through
+    :func:`record_packet`.
+    """
+
+    k0: int
+    chan: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    rate: np.ndarray
+    calib: np.ndarray
+    ok: np.ndarray
+    data: np.ndarray
+    off: np.ndarray
+
+    def packet(self, idx: ArchiveIndex, j: int) -> Packet | None:
+        """The packet of record ``j`` (from ``k0``), as :func:`iter_records` makes it."""
+        if self.ok[j]:
+            return Packet(
+                idx.channel_ids[int(self.chan[j])],
+                int(self.start[j]),
+                float(self.rate[j]),
+                self.data[self.off[j] : self.off[j + 1]].copy(),
+                bool(self.calib[j]),
+            )
+        return record_packet(idx, self.k0 + j)
+
+
+def decode_rows(idx: ArchiveIndex, k0: int, k1: int, arrays: object) -> DecodedRows:
+    """Decode the records at positions ``[k0, k1)`` of the arrival order in one numba call.
+
+    ``arrays`` is ``idx.arrays`` as a ``numba.typed.List`` (built once per index). The
+    Steim records the kernel decodes are those :func:`iter_records` decodes itself; the
+    others are marked not ``ok``.
+    """
+    sel = idx.order[k0:k1]
+    t = idx.table[sel]
+    data, off, ok = _decode_rows(
+        arrays,
+        np.ascontiguousarray(t[:, C_FILE]),
+        np.ascontiguousarray(t[:, scan.C_OFFSET]),
+        np.ascontiguousarray(t[:, scan.C_RECLEN]),
+        np.ascontiguousarray(t[:, scan.C_NSAMP]),
+        np.ascontiguousarray(t[:, scan.C_ENCODING]),
+        np.ascontiguousarray(t[:, scan.C_DATA_OFFSET]),
+        np.ascontiguousarray(t[:, scan.C_BIG]),
+    )
+    return DecodedRows(
+        k0,
+        np.ascontiguousarray(t[:, C_CHANNEL]),
+        np.ascontiguousarray(t[:, scan.C_START_NS]),
+        idx.end_ns[sel],
+        idx.rate_hz[sel],
+        t[:, scan.C_CALIB] == 1,
+        ok,
+        data,
+        off,
+    )
+
+
+@njit(cache=True)
+def _decode_rows(
+    arrays: object,
+    fi: np.ndarray,
+    off: np.ndarray,
+    reclen: np.ndarray,
+    nsamp: np.ndarray,
+    enc: np.ndarray,
+    bod: np.ndarray,
+    big: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steim1/2 records into one int32 array: (samples, offsets, decoded) per record."""
+    m = fi.shape[0]
+    ok = np.zeros(m, np.bool_)
+    starts = np.zeros(m + 1, np.int64)
+    for j in range(m):
+        if (enc[j] == 11 or enc[j] == 10) and bod[j] >= 48 and big[j] == 1:
+            ok[j] = True
+            starts[j + 1] = starts[j] + nsamp[j]
+        else:
+            starts[j + 1] = starts[j]
+    data = np.empty(starts[m], np.int32)
+    for j in range(m):
+        if ok[j]:
+            x, status = decode_steim(
+                arrays[fi[j]],  # type: ignore[index]
+                off[j] + bod[j],
+                off[j] + reclen[j],
+                nsamp[j],
+                2 if enc[j] == 11 else 1,
+                True,
+            )
+            if status == STATUS_OK:
+                data[starts[j] : starts[j + 1]] = x
+            else:
+                ok[j] = False
+    return data, starts, ok
 
 
 def split_packet(pkt: Packet, n_max: int) -> Iterator[Packet]:

@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
             settings.hash(),
             inventory_paths,
             quiet_channels=not getattr(args, "verbose", 0),
+            inventory=inventory,
         )
     try:
         idx = scan_archive(args.paths)  # windows of time: memory flat in its length

@@ -173,6 +173,8 @@ def _warm_channels(config: Config, inventory: Inventory) -> tuple[list[str], int
         pipeline = Pipeline(config, Inventory([synth]), produced.append, DataClock())
         for pkt in synthetic_records(synth, config, seed=i):
             pipeline.feed(pkt)
+        # the event core's query of the peak store (eew.detect.peaks, numba)
+        pipeline.peak_acceleration_cm_s2(synth.station_id, 0, pipeline.clock.now_ns())
         pipeline.flush()
         kinds.append(f"{info.sampling_rate_hz:g}Hz {info.input_units}")
     picks = sum(1 for v in produced if isinstance(v, Pick) or type(v).__name__ == "RejectedTrigger")

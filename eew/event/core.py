@@ -217,6 +217,22 @@ class EventCore(Association):
                 due = min(due, ev.followed_at_ns + self._ff_interval_ns)
         return due
 
+    def idle_expiry(self) -> bool:
+        """True while a tick can do nothing but note its time as the last expiry.
+
+        Nothing to evaluate, no open event, no pick in the pool, no onsite incident to
+        finalise: :meth:`tick` at a time due for expiry only sets the expiry time, which the
+        batched replay (:mod:`eew.detect.batch`) then does itself.
+        """
+        if self._dirty or self.pool or self.absorbed:
+            return False
+        if any(not ev.closed for ev in self.events):
+            return False
+        return not any(
+            inc.kind == "onsite" and not inc.closed and inc.last is not None
+            for inc in self.onsite.incidents.incidents
+        )
+
     def _following(self, ev: TrackedEvent, now: int) -> bool:
         """True while a large event's rupture is followed (re-evaluated every interval).
 
