@@ -312,8 +312,9 @@ class BatchRunner:
         rows: DecodedRows,
         after: Callable[[int, Packet | None], None] | None = None,
     ) -> np.ndarray:
-        """Feed decoded records; return each one's peak acceleration [cm/s²] and velocity
-        [cm/s] (an (n, 2) array; NaN: none).
+        """Feed decoded records; return their peak acceleration [cm/s²] and velocity [cm/s].
+
+        The result is an (n, 2) array (NaN: none).
 
         ``after(j, packet)`` is called after each record fed through Python (``packet``
         None: it could not be decoded), e.g. to collect its results. Call :meth:`bind`

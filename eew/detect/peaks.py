@@ -104,8 +104,10 @@ class PeakStore:
     def add_many(
         self, rows: np.ndarray, end_ns: np.ndarray, peaks: np.ndarray, velocities: np.ndarray
     ) -> None:
-        """:meth:`add` for many packets, in order: station rows (:meth:`row`), ends, peaks
-        [cm/s²] and peak velocities [cm/s]."""
+        """:meth:`add` for many packets, in order.
+
+        Station rows (:meth:`row`), ends [ns], peaks [cm/s²] and peak velocities [cm/s].
+        """
         if rows.shape[0]:
             peak_add_many(*self.arrays, rows, end_ns, peaks, velocities)
 
@@ -113,7 +115,9 @@ class PeakStore:
         """:meth:`add` for a :class:`PeakSample`."""
         self.add(sample.station_id, sample.end_ns, sample.peak_cm_s2, sample.peak_velocity_cm_s)
 
-    def _peak(self, values: np.ndarray, station_id: str, start_ns: int, end_ns: int) -> float | None:
+    def _peak(
+        self, values: np.ndarray, station_id: str, start_ns: int, end_ns: int
+    ) -> float | None:
         s = self.index.get(station_id)
         if s is None or not self.count[s]:
             return None
