@@ -439,6 +439,11 @@ class FiniteFaultConfig:
         "magnitude (the issue's line-source scenarios read 0.25-0.5)",
     )
     interval_s: float = _f(1.0, "re-estimate a rupture at most this often [s]")
+    coverage_km: float = _f(
+        25.0,
+        "a template line is observed between its outermost points within this distance of a "
+        "station; only its length beyond them carries the Gutenberg-Richter prior [km]",
+    )
     max_rupture_velocity_km_s: float = _f(
         3.5, "causality: each side of the line is at most this times the time since origin [km/s]"
     )

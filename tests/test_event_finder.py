@@ -99,10 +99,47 @@ def test_numba_kernel_equals_numpy_twin() -> None:
         np.array([0.0, 0.3, 1.0]), np.array([-3.0, 0.0]),
         60.0, fd.PHI_LOG10, fd.TAU_LOG10, np.array([25.0, 15.0, 2.8, 3.5, 10.0]),
     )  # fmt: skip
-    a = fd.template_misfit(*args)
-    b = fd.template_misfit_np(*args)
+    a, ca = fd.template_misfit(*args, 25.0)
+    b, cb = fd.template_misfit_np(*args, 25.0)
     assert np.isinf(a).sum() > 0  # the causality prior cuts templates longer than 60 km a side
     np.testing.assert_allclose(a, b, rtol=1e-9)
+    np.testing.assert_allclose(ca, cb, rtol=1e-9, atol=1e-9)
+    assert (ca > 0).any() and (ca == 0).any()
+
+
+def test_unseen_length_is_the_part_beyond_the_stations() -> None:
+    """Stations every 10 km from -50 to 50 km east: an east-west line is seen on [-75, 75]."""
+    sx = np.arange(-50.0, 51.0, 10.0)
+    sy = np.zeros(sx.size)
+    lo, hi = fd.coverage_extent(sx, sy, math.radians(90.0), 0.0, 25.0)
+    assert lo == pytest.approx(-75.0) and hi == pytest.approx(75.0)
+    args = (
+        sx, sy, np.full(sx.size, 2.0), np.zeros(sx.size, dtype=np.bool_), math.log10(2.0),
+        np.array([100.0, 200.0]), np.radians([90.0, 0.0]), np.array([0.5, 1.0]),
+        np.array([0.0]), 500.0, fd.PHI_LOG10, fd.TAU_LOG10,
+        np.array([100.0, 10.0, 2.8, 3.5, 10.0]), 25.0,
+    )  # fmt: skip
+    for kernel in (fd.template_misfit, fd.template_misfit_np):
+        unseen = kernel(*args)[1]
+        assert unseen[0, 0, 0, 0] == pytest.approx(0.0)  # [-50, 50]: inside
+        assert unseen[1, 0, 0, 0] == pytest.approx(50.0)  # [-100, 100]: 25 km beyond each end
+        assert unseen[0, 0, 1, 0] == pytest.approx(25.0)  # [-100, 0]
+        assert unseen[0, 1, 0, 0] == pytest.approx(50.0)  # north-south: 25 km seen each side
+
+
+def test_no_magnitude_prior_inside_the_network() -> None:
+    """While every station is a lower bound, the network's lines carry no prior."""
+    lat, lon = _network()
+    pga = _field(lat, lon, 30.0, 80.0, 0.5)  # so far: the rupture may be up to 80 km long
+    low = np.ones(lat.size, dtype=np.bool_)
+    seen = fd.FiniteFaultEstimator().estimate(LAT0, LON0, 15.0, lat, lon, pga, 12.0, low)
+    flat = fd.FiniteFaultEstimator(b_value=0.0).estimate(LAT0, LON0, 15.0, lat, lon, pga, 12.0, low)
+    whole = fd.FiniteFaultEstimator(coverage_km=0.0).estimate(
+        LAT0, LON0, 15.0, lat, lon, pga, 12.0, low
+    )
+    assert seen is not None and flat is not None and whole is not None
+    assert seen.magnitude == pytest.approx(flat.magnitude, abs=0.01)
+    assert whole.magnitude < seen.magnitude - 0.03  # a prior on all of it pulls it down
 
 
 def test_causality_limits_the_line_early_on() -> None:

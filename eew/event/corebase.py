@@ -114,6 +114,7 @@ class CoreBase:
                 self.ffcfg.max_rupture_velocity_km_s,
                 rupture_velocity_km_s=self.ffcfg.rupture_velocity_km_s,
                 settle_s=self.ffcfg.settle_s,
+                coverage_km=self.ffcfg.coverage_km,
             )
             if self.ffcfg.enabled and peak_acceleration is not None
             else None

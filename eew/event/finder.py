@@ -25,10 +25,22 @@ scaled by the reduced chi-square when the model fits worse than its sigmas), who
 marginal over length gives the magnitude and its uncertainty (with the scatter of the
 scaling relation).
 
-A Gutenberg-Richter prior on the template magnitude keeps a line from growing into parts
-of the map without stations (where the misfit is flat); a causality prior keeps each side
-of the rupture, measured from the epicentre, shorter than ``max_rupture_velocity_km_s``
-times the time since origin.
+Priors. A causality prior keeps each side of the rupture, measured from the epicentre,
+shorter than ``max_rupture_velocity_km_s`` times the time since origin. A
+Gutenberg-Richter prior applies only to the part of a template the stations cannot see:
+along each template, the stations within ``coverage_km`` of it observe it between their
+outermost points (:func:`coverage_extent`); what lies beyond, in parts of the map without
+stations, changes the misfit little, and nothing observed supports it, so a line seen
+over ``L_s`` reaches ``L`` as often as the magnitude-frequency law makes a rupture at
+least ``L_s`` long reach ``L`` (:func:`posterior_magnitude`). Inside the network there is
+no magnitude prior, as in FinDer: while a rupture grows, every station is still a lower
+bound (the misfit only excludes lines that predict too little) and causality alone bounds
+the line, so a prior on the whole magnitude would pull the estimate down by about
+``b ln10 sigma_M^2`` (0.3 magnitude units for ``b = 1``) and the best line towards short
+ones; once stations settle, their misfit is far sharper than the prior. The coverage
+radius (default 25 km) is of the order of the regional station spacing: farther from
+every station, whether a line passes or stops short changes the predicted PGAs by less
+than their scatter (``phi``).
 
 Length-magnitude scaling: Wells & Coppersmith (1994), subsurface rupture length, all
 slip types: ``M = 4.38 + 1.49 log10 L`` (sigma 0.26), the relation the simulator and
@@ -82,6 +94,8 @@ OFFSETS_KM = (-6.0, -3.0, 0.0, 3.0, 6.0)
 VS_KM_S = 3.5
 #: Gutenberg-Richter b-value of the magnitude prior
 GR_B_VALUE = 1.0
+#: a template's part within this surface distance of a station is observed [km]
+COVERAGE_KM = 25.0
 #: within-event and between-event scatter of log10 PGA (Akkar & Bommer 2010)
 PHI_LOG10 = 0.2611
 TAU_LOG10 = 0.1056
@@ -104,6 +118,50 @@ def _log_pga(m: float, rjb: float) -> float:
 _log_pga_nb = njit(cache=True)(_log_pga)
 
 
+def coverage_extent(
+    sx: np.ndarray, sy: np.ndarray, strike_rad: float, offset_km: float, cover_km: float
+) -> tuple[float, float]:
+    """How far a template's infinite line is observed on either side of the epicentre.
+
+    The line runs along ``strike_rad`` at ``offset_km`` (perpendicular) from the
+    epicentre; the coordinate ``u`` along it is measured from the epicentre's foot (a
+    template with the epicentre at fraction ``f`` spans ``[-f L, (1 - f) L]``). A station
+    at perpendicular distance ``d < cover_km`` observes ``u_i +- sqrt(cover_km^2 - d^2)``;
+    the line is observed between the outermost such points (gaps between stations are
+    bridged by the stations on both sides).
+
+    Parameters
+    ----------
+    sx, sy : numpy.ndarray
+        Station east and north coordinates relative to the epicentre [km].
+    strike_rad, offset_km : float
+        The line's strike [rad] and perpendicular offset [km].
+    cover_km : float
+        Coverage radius [km].
+
+    Returns
+    -------
+    lo, hi : float
+        The observed extent ``[lo, hi]`` along the line [km]; ``(inf, -inf)`` where no
+        station is within ``cover_km`` of it.
+    """
+    ux, uy = math.sin(strike_rad), math.cos(strike_rad)
+    ox, oy = offset_km * uy, -offset_km * ux
+    lo, hi = math.inf, -math.inf
+    for i in range(sx.size):
+        px, py = sx[i] - ox, sy[i] - oy
+        d = px * uy - py * ux
+        if abs(d) < cover_km:
+            u = px * ux + py * uy
+            h = math.sqrt(cover_km * cover_km - d * d)
+            lo = min(lo, u - h)
+            hi = max(hi, u + h)
+    return lo, hi
+
+
+_coverage_extent_nb = njit(cache=True)(coverage_extent)
+
+
 @njit(cache=True)
 def template_misfit(
     sx: np.ndarray,
@@ -119,8 +177,9 @@ def template_misfit(
     phi: float,
     tau: float,
     timing: np.ndarray,
-) -> np.ndarray:
-    """chi-square of every template (numba kernel; see the module docstring).
+    cover_km: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """chi-square and unobserved length of every template (numba kernel; module docstring).
 
     Parameters
     ----------
@@ -148,16 +207,30 @@ def template_misfit(
         nearest to it, which breaks ``along / vr`` after origin (``along`` measured from
         the epicentre), could have reached it: the shaking of a part of a long template
         is not yet known at the stations next to it.
+    cover_km : float
+        Coverage radius [km]: a template is observed between its outermost points within
+        this surface distance of a station (:func:`coverage_extent`).
 
     Returns
     -------
-    numpy.ndarray
+    chi2 : numpy.ndarray
         ``chi2[length, strike, fraction, offset]``; ``inf`` where the causality prior
         excludes the template.
+    unseen : numpy.ndarray
+        The template's length beyond the observed extent [km], same shape (0 where the
+        causality prior excludes the template).
     """
     nl, ns, nf, no = lengths.size, strikes_rad.size, fractions.size, offsets.size
     n = sx.size
     out = np.full((nl, ns, nf, no), np.inf)
+    unseen = np.zeros((nl, ns, nf, no))
+    ext_lo = np.empty((ns, no))
+    ext_hi = np.empty((ns, no))
+    for js in range(ns):
+        for ko in range(no):
+            ext_lo[js, ko], ext_hi[js, ko] = _coverage_extent_nb(
+                sx, sy, strikes_rad[js], offsets[ko], cover_km
+            )
     pred = np.empty(n)
     low = np.zeros(n, dtype=np.bool_)
     t_now, depth, vr, vs, settle = timing[0], timing[1], timing[2], timing[3], timing[4]
@@ -209,7 +282,9 @@ def template_misfit(
                                 r = 0.0
                         chi += (r / phi) ** 2
                     out[il, js, jf, ko] = chi
-    return out
+                    seen = min(b, max(ext_hi[js, ko], 0.0)) + min(a, max(-ext_lo[js, ko], 0.0))
+                    unseen[il, js, jf, ko] = length - seen
+    return out, unseen
 
 
 def template_misfit_np(
@@ -226,7 +301,8 @@ def template_misfit_np(
     phi: float,
     tau: float,
     timing: np.ndarray,
-) -> np.ndarray:
+    cover_km: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Plain-NumPy twin of :func:`template_misfit` (same arguments, same result)."""
     b1, b2, b3, b4, b5, b6, _b7, _b8, _b9, b10 = gm.AB2010_PGA
     L = lengths[:, None, None, None]
@@ -257,10 +333,17 @@ def template_misfit_np(
     chi = (c / tau) ** 2 + ((r_all / phi) ** 2).sum(axis=-1)
     side_ok = (a <= max_side_km) & (L - a <= max_side_km)
     chi = np.where(side_ok, chi, np.inf)
-    out: np.ndarray = np.broadcast_to(
-        chi, (lengths.size, strikes_rad.size, fractions.size, offsets.size)
-    ).copy()
-    return out
+    shape = (lengths.size, strikes_rad.size, fractions.size, offsets.size)
+    out: np.ndarray = np.broadcast_to(chi, shape).copy()
+    ext = np.array(
+        [[coverage_extent(sx, sy, float(s_), float(o_), cover_km) for o_ in offsets]
+         for s_ in strikes_rad]
+    )  # fmt: skip
+    seen = np.minimum(L - a, np.maximum(ext[None, :, None, :, 1], 0.0)) + np.minimum(
+        a, np.maximum(-ext[None, :, None, :, 0], 0.0)
+    )
+    unseen = np.where(side_ok, L - seen, 0.0)
+    return out, unseen
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,23 +373,44 @@ class FiniteFault:
 
 
 def posterior_magnitude(
-    chi2: np.ndarray, lengths: np.ndarray, n_obs: int, b_value: float = GR_B_VALUE
+    chi2: np.ndarray,
+    lengths: np.ndarray,
+    n_obs: int,
+    b_value: float = GR_B_VALUE,
+    unseen: np.ndarray | None = None,
 ) -> tuple[float, float, float, float, tuple[int, ...]]:
     """Magnitude mean and sigma, length mean and sigma, and the best template's index.
 
     The chi-square is scaled by its reduced minimum when the model fits worse than its
     sigmas (``chi2_min / n_obs > 1``), so an imperfect model does not give an
-    over-confident posterior. A Gutenberg-Richter prior on the template magnitude
-    (``10^(-b M)``, as in the Virtual Seismologist, Cua & Heaton 2007) keeps a line from
-    growing into parts of the map without stations, where the data cannot limit it. The
-    best template is the posterior mode. The magnitude sigma combines the posterior
-    spread with the scatter of the scaling relation.
+    over-confident posterior. The best template is the posterior mode. The magnitude
+    sigma combines the posterior spread with the scatter of the scaling relation.
+
+    Gutenberg-Richter prior (``10^(-b M)``, as in the Virtual Seismologist, Cua & Heaton
+    2007), only on what the stations cannot see. With ``unseen`` (each template's length
+    beyond the part the stations observe, :func:`template_misfit`), a template of length
+    ``L`` of which ``L_s = L - L_u`` is seen (at least the shortest template) has the
+    prior ``10^(-b (M(L) - M(L_s)))``: the Gutenberg-Richter probability that a rupture
+    at least ``L_s`` long reaches ``L``. The part of a line beyond the network, where the
+    misfit is flat and nothing observed supports it, costs what the magnitude-frequency
+    law says; a line inside the network carries no prior, its length is what the
+    stations say, however early (FinDer, Böse et al. 2012, 2018, uses none). A prior on
+    the whole magnitude would pull a growing rupture, whose stations are still lower
+    bounds and bound nothing but causality, down by about ``b ln10 sigma_M^2`` and the
+    mode towards short lines. Without ``unseen`` the prior is on the whole template
+    magnitude (the same as a line nobody sees).
     """
     cmin = float(chi2.min())
     scale = max(1.0, cmin / max(n_obs, 1))
     mags = magnitude_from_length(lengths)
-    log_prior = (-b_value * math.log(10.0)) * mags
-    logp = -(chi2 - cmin) / (2.0 * scale) + log_prior[:, None, None, None]
+    if unseen is None:
+        log_prior = ((-b_value * math.log(10.0)) * mags)[:, None, None, None]
+    else:
+        l4 = lengths[:, None, None, None]
+        seen = np.maximum(l4 - unseen, float(lengths.min()))
+        dm = mags[:, None, None, None] - magnitude_from_length(seen)
+        log_prior = (-b_value * math.log(10.0)) * dm
+    logp = -(chi2 - cmin) / (2.0 * scale) + log_prior
     best = np.unravel_index(int(np.argmax(logp)), chi2.shape)
     w = np.exp(logp - logp[best])
     pl = w.reshape(lengths.size, -1).sum(axis=1)
@@ -332,10 +436,13 @@ class FiniteFaultEstimator:
     use_numba : bool
         The numba kernel (default) or its NumPy twin.
     b_value : float
-        Gutenberg-Richter b-value of the magnitude prior (0: flat).
+        Gutenberg-Richter b-value of the prior on the unseen part of a line (0: flat).
     rupture_velocity_km_s, settle_s : float
         When a template's part breaks, and how long after its S wave a station's
         peak is final (see :func:`template_misfit`) [km/s, s].
+    coverage_km : float
+        Coverage radius: a template is observed between its outermost points within this
+        distance of a station; only its length beyond them carries the prior [km].
     """
 
     def __init__(
@@ -346,8 +453,10 @@ class FiniteFaultEstimator:
         b_value: float = GR_B_VALUE,
         rupture_velocity_km_s: float = 2.8,
         settle_s: float = 10.0,
+        coverage_km: float = COVERAGE_KM,
     ) -> None:
         self.b_value = b_value
+        self.cover = coverage_km
         self.vr = rupture_velocity_km_s
         self.settle = settle_s
         self.floor = math.log10(floor_cm_s2)
@@ -404,16 +513,17 @@ class FiniteFaultEstimator:
             if lower_bound is None
             else np.ascontiguousarray(lower_bound, dtype=np.bool_)
         )
-        chi2 = self.kernel(
+        chi2, unseen = self.kernel(
             sx, sy, obs, lower, self.floor,
             self.lengths, self.strikes, self.fractions, self.offsets,
             max_side, PHI_LOG10, TAU_LOG10,
             np.array([seconds_since_origin, depth_km, self.vr, VS_KM_S, self.settle]),
+            self.cover,
         )  # fmt: skip
         if not np.isfinite(chi2).any():
             return None
         mean, sigma, _l_mean, l_sd, best = posterior_magnitude(
-            chi2, self.lengths, obs.size, self.b_value
+            chi2, self.lengths, obs.size, self.b_value, unseen
         )
         il, js, jf, ko = best
         length = float(self.lengths[il])
