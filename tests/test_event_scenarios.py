@@ -122,6 +122,14 @@ def test_first_alert_within_2_s_of_p_at_the_fourth_station(results, key):
     assert ev.first_alert_after_p4_s <= 2.0, f"{key}: {ev.first_alert_after_p4_s:.2f} s"
 
 
+def test_bishkek_m6_alerted_within_2_s_of_p4_and_5_km(results):
+    """Issue 11: the M6 by Bishkek that the partner's stations see first, alerted at most 2 s
+    after its P wave reaches the fourth station (partner stations count), within 5 km."""
+    ev = _event(results, "bishkek_m6.0/ev1")
+    assert ev.first_alert_after_p4_s <= 2.0, f"{ev.first_alert_after_p4_s:.2f} s after P4"
+    assert ev.first_alert_epicentral_error_km <= 5.0, f"{ev.first_alert_epicentral_error_km:.1f} km"
+
+
 INSIDE = ("local_m4.5/ev1", "verny_m7.0/ev1", "verny_m7.5/ev1", "kyrgyz_m5.5/ev1")
 
 
