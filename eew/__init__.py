@@ -25,7 +25,7 @@ package imports in a circle):
    ``eew.event`` -- they never import the bus, the daemon, the partner code or the CLI;
 4. ``eew.formats`` and ``eew.bus`` -- they import the model, never ``detect`` or ``event``;
    only ``eew.bus`` imports zmq;
-5. ``eew.assembly``, ``eew.partner``, ``eew.daemon``, ``eew.archive_server``,
+5. ``eew.assembly``, ``eew.parallel``, ``eew.partner``, ``eew.daemon``, ``eew.archive_server``,
    ``eew.evaluate``, ``eew.simulate``; ``eew.bridge`` (only the bus, the formats and the
    model below it);
 6. ``eew.cli``.
@@ -98,6 +98,10 @@ Modules
     JSON) and a CAP feed over HTTP (Atom index, Update/Cancel chains).
 ``eew.assembly``
     The one assembly of the chain (:func:`~eew.assembly.build_chain`).
+``eew.parallel``
+    ``eew replay --jobs N``, the single run's output on several cores:
+    ``messages`` (parent <-> worker), ``worker`` (the workers and their pool), ``parent``
+    (windows out, results merged in packet order into the event core).
 ``eew.partner``
     Cross-border exchange with the partner network (import, relay, merge, export, the
     partner's clock); it knows our side as a :class:`~eew.bus.config.BusSetup`, not the

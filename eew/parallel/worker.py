@@ -1,0 +1,246 @@
+"""The worker side of a parallel replay: the processes, their pool and what each one runs.
+
+A worker (:func:`_worker`) builds a channels-only chain, takes its share of each window
+(:class:`~eew.parallel.messages.WorkerSpec`), reads the record bytes itself, runs them through
+:class:`eew.detect.batch.BatchRunner` and sends its results, its packets' peaks (as arrays)
+and the facts the parent checks, in batches tagged with packet positions
+(:class:`~eew.parallel.messages.Batch`); at the end of the data it flushes its channels
+(:class:`~eew.parallel.messages.End`). :class:`WorkerPool` starts and stops the workers
+(forked on Linux, spawned elsewhere: see :mod:`eew.parallel`).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from eew.acquisition.archive import ArchiveIndex, decode_rows, read_file
+from eew.assembly import Stages, build_chain
+from eew.config import Config
+from eew.detect.batch import BatchRunner, array_list
+from eew.inventory import Inventory, load_inventory
+from eew.model.clock import DataClock
+from eew.model.packet import Packet
+from eew.parallel.messages import BATCH_PACKETS, QUEUE_MESSAGES, Batch, End, Setup, WorkerSpec
+
+
+def start_method() -> str:
+    """How workers start: ``fork`` on Linux (see the module docstring), else ``spawn``.
+
+    ``EEW_REPLAY_START`` (``fork``, ``spawn`` or ``forkserver``) overrides it.
+    """
+    method = os.environ.get("EEW_REPLAY_START", "")
+    if method in mp.get_all_start_methods():
+        return method
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+def _worker(out: Any, control: Any, inventory: Inventory | None = None) -> None:
+    """Run the router over one share of the channels (runs in a spawned process).
+
+    The worker builds its chain as soon as it starts (:class:`Setup`), while the parent
+    is still indexing the archive, then waits for its share (:class:`WorkerSpec`; None: no
+    work). Both come through ``control``, not as process arguments, whose pickle the parent
+    would write while the child is still importing. A forked worker gets the parent's
+    ``inventory`` (no copy is made); a spawned one loads it.
+    """
+    try:
+        setup = control.get()
+        logging.basicConfig(
+            level=setup.log_level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+            force=True,  # a forked worker has the parent's handlers
+        )
+        if setup.quiet_channels:
+            logging.getLogger("eew.detect").setLevel(logging.ERROR)
+        _work(setup, out, control, inventory)
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        out.put(("error", exc))
+    # Everything is sent once the queue's feeder thread has written it: leave without the
+    # interpreter's teardown (numba, scipy, LLVM), which takes seconds on a busy machine and
+    # which the parent would wait for when it joins the workers.
+    out.close()
+    out.join_thread()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _work(setup: Setup, out: Any, control: Any, inventory: Inventory | None) -> None:
+    if inventory is None:
+        inventory = load_inventory(setup.inventory_paths)
+    results: list[object] = []
+    clock = DataClock()
+    chain = build_chain(
+        setup.config,
+        setup.config_hash,
+        results.append,
+        clock,
+        stages=Stages(channels=True, events=False),
+        inventory=inventory,
+    )
+    router = chain.router
+    assert router is not None
+    runner = BatchRunner(chain)
+    spec = control.get()
+    if spec is None:
+        return
+    seen: set[str] = set()
+    ingest: Counter[str] = Counter()
+    while isinstance(spec, WorkerSpec):
+        _work_window(spec, chain, runner, results, seen, ingest, out)
+        spec = control.get()
+    final_ns = spec  # the clock at the end of the whole archive
+    runner.finish()
+    clock.observe_ns(final_ns)
+    router.flush()
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    end = End(results[:], router.statistics(), ingest, use.ru_utime + use.ru_stime)
+    out.put(("end", end))
+
+
+def _work_window(
+    spec: WorkerSpec,
+    chain: Any,
+    runner: BatchRunner,
+    results: list[object],
+    seen: set[str],
+    ingest: Counter[str],
+    out: Any,
+) -> None:
+    """Feed one window's share to the chain; send the results in batches.
+
+    The records go through :class:`eew.detect.batch.BatchRunner`, :data:`BATCH_PACKETS` at a
+    time; each batch carries their results, peaks and undecodable positions.
+    """
+    router = chain.router
+    idx = ArchiveIndex(counters=ingest)
+    for path, offset, size in spec.files:
+        buf = read_file(path, offset, size)
+        idx.buffers.append(buf)
+        idx.arrays.append(np.frombuffer(buf, dtype=np.uint8))
+        idx.sources.append(path)
+    idx.channel_ids = spec.channel_ids
+    idx.table, idx.rate_hz, idx.end_ns = spec.table, spec.rate_hz, spec.end_ns
+    n = spec.table.shape[0]
+    idx.order = np.arange(n)
+    if n == 0:
+        out.put(("batch", Batch(spec.last)))
+        return
+    positions = spec.positions
+    runner.bind(spec.channel_ids)
+    arrays = array_list(idx.arrays)
+    for k0 in range(0, n, BATCH_PACKETS):
+        k1 = min(n, k0 + BATCH_PACKETS)
+        batch = Batch(-1)
+
+        def after(j: int, pkt: Packet | None, batch: Batch = batch, k0: int = k0) -> None:
+            pos = int(positions[k0 + j])
+            if pkt is None:
+                batch.skipped.append(pos)
+                return
+            cid = pkt.channel_id
+            if cid not in seen:
+                seen.add(cid)
+                batch.known.append((cid, pos, router.has_channel(cid)))
+            if results:
+                batch.results.append((pos, results[:]))
+                results.clear()
+
+        rows = decode_rows(idx, k0, k1, arrays)
+        peak = runner.feed_rows(idx, rows, after)
+        st = runner.station_rows(rows)
+        keep = (np.isfinite(peak[:, 0]) | np.isfinite(peak[:, 1])) & (st >= 0)
+        batch.peaks = (
+            positions[k0:k1][keep],
+            st[keep],
+            rows.end[keep],
+            peak[keep, 0],
+            peak[keep, 1],
+        )
+        batch.stations = runner.station_names()
+        batch.mark = int(positions[k1 - 1]) if k1 < n else spec.last
+        out.put(("batch", batch))
+
+
+class WorkerPool:
+    """Worker processes for a parallel replay, started before the archive is indexed.
+
+    Their start (interpreter, imports, numba cache, inventory, chain) then overlaps the
+    parent's indexing. Pass the pool to :func:`replay_archive`; :meth:`close` it after.
+
+    Parameters
+    ----------
+    jobs : int
+        Processes.
+    config, config_hash : Config, str
+        Processing configuration and its hash.
+    inventory_paths : sequence of str
+        StationXML files the workers load.
+    quiet_channels : bool
+        The workers log no per-channel warnings (``eew.detect``), ERROR and above only.
+    inventory : Inventory, optional
+        The inventory loaded from ``inventory_paths``: forked workers use it as it is.
+    """
+
+    def __init__(
+        self,
+        jobs: int,
+        config: Config,
+        config_hash: str,
+        inventory_paths: Sequence[str],
+        *,
+        quiet_channels: bool = False,
+        inventory: Inventory | None = None,
+    ) -> None:
+        method = start_method()
+        ctx: Any = mp.get_context(method)
+        if method != "fork":
+            inventory = None  # spawned: loaded there (a pickle would cost the parent)
+        setup = Setup(
+            config,
+            config_hash,
+            list(inventory_paths),
+            logging.getLogger().getEffectiveLevel(),
+            quiet_channels,
+        )
+        self.outs = [ctx.Queue(QUEUE_MESSAGES) for _ in range(jobs)]
+        self.controls = [ctx.Queue(2) for _ in range(jobs)]
+        self.procs = [
+            ctx.Process(target=_worker, args=(o, c, inventory), name=f"eew-replay-{j}", daemon=True)
+            for j, (o, c) in enumerate(zip(self.outs, self.controls, strict=True))
+        ]
+        self._given = False
+        for p in self.procs:  # all forked before the first put starts a queue thread
+            p.start()
+        for c in self.controls:
+            c.put(setup)
+
+    def __len__(self) -> int:
+        return len(self.procs)
+
+    def give(self, specs: Sequence[WorkerSpec]) -> None:
+        """Hand each worker its share of the next window."""
+        self._given = True
+        for c, spec in zip(self.controls, specs, strict=True):
+            c.put(spec)
+
+    def close(self) -> None:
+        """Stop the workers (those never given work are told to quit)."""
+        if not self._given:
+            self._given = True
+            for c in self.controls:
+                c.put(None)
+        for p in self.procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
