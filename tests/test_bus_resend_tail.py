@@ -96,7 +96,9 @@ def test_picks_sent_just_before_a_restart_come_back_from_the_saved_tail(
     stats = got.sub.statistics().messages
     assert stats.restarts >= 1 and stats.lost == 0
     assert stats.recovered == stats.missed
-    assert "LOST" not in "\n".join(r.getMessage() for r in caplog.records)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "LOST" not in text
+    assert "of b'pick.KZ-AEWS' from seq" in text and "(previous session)" in text
 
 
 def test_without_the_saved_tail_what_the_old_session_owed_is_counted_lost(
