@@ -16,6 +16,7 @@ import pytest
 from eew.archive_server.feed import load_feed
 from eew.archive_server.server import SeedLinkServer
 from eew.bus import Subscriber
+from eew.bus.resend import load_tail
 from eew.daemon.config import load_settings, settings_from_dict
 from eew.daemon.health import HealthCollector
 from eew.daemon.logfmt import KeyValueFormatter
@@ -201,6 +202,11 @@ def test_all_role_alerts_stops_cleanly_and_persists_state(tmp_path):
     stations = state["servers"][f"127.0.0.1:{daemon.settings.seedlink.servers[0].split(':')[1]}"]
     assert len(stations) >= 20
     assert daemon.publisher.statistics().running is False
+    # the bus publisher's resend buffer, saved for the next session (eew.bus.resend)
+    tail = load_tail(tmp_path / "seedlink.resend")
+    assert tail is not None and tail[0] == daemon.publisher._session
+    topic = f"alert.{alerts[0].agency}".encode()
+    assert topic in {t for t, *_ in tail[2]} and topic in tail[1]
 
 
 def test_restart_resumes_from_the_state_file(tmp_path):

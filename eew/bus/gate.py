@@ -14,7 +14,10 @@ sockets so it can be tested alone. A message reaches the caller only if it
    session sent before we (re)connected) are recorded as *missing*: the
    subscriber asks the publisher for them (:mod:`eew.bus.resend`), and a resent
    message is accepted only if it fills such a gap or continues the stream (else
-   ``duplicate``: it was received already, or was asked for by someone else);
+   ``duplicate``: it was received already, or was asked for by someone else).
+   At a restart the previous session's gaps are kept (:mod:`eew.bus.retired`) and its
+   tail after the newest message seen is asked for: the publisher may still hold
+   them (a daemon saves its resend buffer at its stop); what it does not is lost;
 4. is fresh: the first message of a session must have been sent within
    ``max_clock_skew_s`` of the subscriber's clock, and nothing may be dated
    further than that in the future (else ``stale``). A message that continues
@@ -47,6 +50,7 @@ from dataclasses import dataclass
 
 from eew.bus.config import SubscriberConfig
 from eew.bus.errors import RejectedMessage
+from eew.bus.retired import Retired, RetiredSessions
 from eew.bus.signing import Envelope, Verifier, parse_block
 from eew.bus.wire import BusMessage, Heartbeat, decode_payload, parse_topic
 from eew.model.alert import Alert
@@ -168,6 +172,8 @@ class MessageGate:
         self._missing: dict[bytes, tuple[int, list[list[int]]]] = {}
         self._versions: OrderedDict[tuple[str, str, str], tuple[int, bytes]] = OrderedDict()
         self._counts = dict.fromkeys(_COUNTERS, 0)
+        #: topic -> the previous session of its publisher, after a restart
+        self._previous = RetiredSessions(self._counts, self._lost, self._gaps_add, MAX_GAPS)
         self.last_rejected: tuple[bytes, str] = (b"", "")
         if verifier is None:
             logger.warning("alert bus subscriber WITHOUT signature verification (insecure)")
@@ -224,7 +230,10 @@ class MessageGate:
             envelope = self._verifier.verify(topic, payload, block, agency)
         else:
             envelope = parse_block(block)[0]
-        if resent and self._check_resent(topic, agency, envelope):
+        if resent and self._previous.owns(topic, envelope.session):
+            self._check_resent_age(topic, envelope)
+            self._previous.fill(topic, envelope.seq)  # a gap or its tail (else duplicate)
+        elif resent and self._check_resent(topic, agency, envelope):
             self._take_missing(topic, envelope.seq)  # it came, even if superseded meanwhile
         else:
             self._check_stream(topic, agency, envelope)
@@ -297,7 +306,7 @@ class MessageGate:
                 env.seq,
                 ": asking for them" if env.seq and topic.startswith(RESENT_KINDS) else "",
             )
-            self._give_up_session(topic, "they went with the publisher's previous session")
+            self._retire(topic, last)
             self._restarted.add((agency, env.session))
             if env.seq > 0:
                 self._gap(topic, env.session, 0, env.seq - 1, restart=True)
@@ -359,6 +368,16 @@ class MessageGate:
                 return False  # a resent tail: checked as the stream's next message
         raise RejectedMessage("duplicate", f"{topic!r} seq {env.seq} resent, not missing")
 
+    def _check_resent_age(self, topic: bytes, env: Envelope) -> None:
+        age_ns = self._clock.now_ns() - env.sent_time_ns
+        if age_ns > self._max_backlog_ns:
+            raise RejectedMessage(
+                "stale", f"{topic!r} resent seq {env.seq}, sent {age_ns / 1e9:.1f} s ago"
+            )
+
+    def _gaps_add(self, topic: bytes) -> None:
+        self._gaps.add(topic)
+
     def _take_missing(self, topic: bytes, seq: int) -> None:
         session, ranges = self._missing[topic]
         out: list[list[int]] = []
@@ -391,12 +410,26 @@ class MessageGate:
 
         They are counted as lost and logged (WARNING); returns how many.
         """
+        prev = self._previous.get(topic)
+        if prev is not None and prev.session == session:
+            prev.ranges, lost = self._give_up_ranges(topic, prev.ranges, first, last, why)
+            return lost
         held = self._missing.get(topic)
         if held is None or held[0] != session:
             return 0
+        keep, lost = self._give_up_ranges(topic, held[1], first, last, why)
+        if keep:
+            self._missing[topic] = (session, keep)
+        else:
+            del self._missing[topic]
+        return lost
+
+    def _give_up_ranges(
+        self, topic: bytes, ranges: list[list[int]], first: int, last: int, why: str
+    ) -> tuple[list[list[int]], int]:
         keep: list[list[int]] = []
         lost = 0
-        for lo, hi in held[1]:
+        for lo, hi in ranges:
             a, b = max(lo, first), min(hi, last)
             if a > b:
                 keep.append([lo, hi])
@@ -404,11 +437,41 @@ class MessageGate:
             lost += b - a + 1
             self._lost(topic, b - a + 1, a, b, why)
             keep += [r for r in ([lo, a - 1], [b + 1, hi]) if r[0] <= r[1]]
-        if keep:
-            self._missing[topic] = (session, keep)
+        return keep, lost
+
+    # ---- the previous session of a restarted publisher (eew.bus.retired) -------------------
+    def _retire(self, topic: bytes, last: _Stream) -> None:
+        """A restart: keep what the previous session still owes us, to be asked for."""
+        held = self._missing.pop(topic, None)
+        ranges = held[1] if held is not None and held[0] == last.session else []
+        if held is not None and held[0] != last.session:
+            for lo, hi in held[1]:
+                self._lost(topic, hi - lo + 1, lo, hi, "they went with an earlier session")
+        if topic.startswith(RESENT_KINDS) and last.session != 0:
+            self._previous.retire(topic, last.session, last.seq, ranges)
         else:
-            del self._missing[topic]
-        return lost
+            for lo, hi in ranges:
+                self._lost(topic, hi - lo + 1, lo, hi, "they went with the previous session")
+
+    def end_previous(self, topic: bytes, session: int, newest: int | None) -> None:
+        """The publisher said how far the previous ``session`` went on ``topic``.
+
+        ``newest`` None: it does not know. Beyond what we saw is missing, to be asked
+        for (or lost).
+        """
+        self._previous.end(topic, session, newest)
+
+    def pop_retired(self) -> dict[bytes, tuple[int, int]]:
+        """Topic -> ``(previous session, newest seq seen)`` of the restarts since the last call."""
+        return self._previous.pop_retired()
+
+    def previous(self, topic: bytes) -> Retired | None:
+        """The previous session of ``topic``'s publisher, if it restarted (a live view)."""
+        return self._previous.get(topic)
+
+    def previous_topics(self) -> list[bytes]:
+        """Topics whose publisher restarted."""
+        return self._previous.topics()
 
     def _give_up_session(self, topic: bytes, why: str) -> None:
         held = self._missing.pop(topic, None)

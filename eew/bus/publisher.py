@@ -29,7 +29,14 @@ from eew.bus.config import BusConfig, SecurityConfig
 from eew.bus.errors import BusError, PublisherCrashedError
 from eew.bus.handover import Handover
 from eew.bus.keys import CurveKeyPair, load_allowed_curve_keys, load_curve_keypair
-from eew.bus.resend import KEPT_KINDS, PACE_MS, ResendBuffer, parse_request
+from eew.bus.resend import (
+    KEPT_KINDS,
+    PACE_MS,
+    ResendBuffer,
+    load_tail,
+    parse_request,
+    save_tail,
+)
 from eew.bus.signing import Signer, unsigned_block
 from eew.bus.wire import (
     MAX_PAYLOAD_BYTES,
@@ -139,6 +146,7 @@ class Publisher:
         curve: CurveServer | None,
         health: Callable[[], Health] | None = None,
         context: zmq.SyncContext | None = None,
+        resend_tail_file: str | os.PathLike[str] | None = None,
     ) -> None:
         config.check()
         self._relay_agencies: frozenset[str] = frozenset()
@@ -165,6 +173,16 @@ class Publisher:
         self._session = int.from_bytes(os.urandom(8), "big") or 1
         self._cache = LastValueCache(round(config.alert_cache_ttl_s * 1e9))
         self._resend = ResendBuffer(config.resend_buffer_messages, self._session)
+        self._tail_file = None if resend_tail_file is None else Path(resend_tail_file)
+        if self._tail_file is not None:
+            tail = load_tail(self._tail_file)
+            if tail is not None:
+                self._resend.load_previous(*tail)
+                logger.info(
+                    "resend tail of the previous session %#x read: %d message(s)",
+                    tail[0],
+                    len(tail[2]),
+                )
         self._kept = frozenset(self._topics[k] for k in KEPT_KINDS)
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
@@ -203,11 +221,12 @@ class Publisher:
         clock: Clock,
         base_dir: str | os.PathLike[str] = ".",
         health: Callable[[], Health] | None = None,
+        resend_tail_file: str | os.PathLike[str] | None = None,
     ) -> Self:
         """Build a publisher from the ``[bus]`` and ``[bus_security]`` settings.
 
         Relative key paths are resolved against ``base_dir`` (the directory of
-        the configuration file).
+        the configuration file); ``resend_tail_file`` as for the constructor.
         """
         security.check()
         base = Path(base_dir)
@@ -217,7 +236,15 @@ class Publisher:
             curve = CurveServer.from_files(
                 base / security.curve_secret_key_file, base / security.curve_allowed_keys_dir
             )
-        return cls(bus, agency=agency, clock=clock, signer=signer, curve=curve, health=health)
+        return cls(
+            bus,
+            agency=agency,
+            clock=clock,
+            signer=signer,
+            curve=curve,
+            health=health,
+            resend_tail_file=resend_tail_file,
+        )
 
     # ---- life cycle ------------------------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> str:
@@ -279,8 +306,26 @@ class Publisher:
         self._handover.close()
         if self._own_context:
             self._context.term()
+        if self._tail_file is not None and thread is not None and self._endpoint:
+            self._save_tail(self._tail_file)
         if self._error is not None and self._endpoint:  # (a bind failure: start() raised it)
             raise self._crashed() from self._error
+
+    def _save_tail(self, path: Path) -> None:
+        """Save the resend buffer for the next session (the thread has ended)."""
+        newest = {
+            self._topics[kind]: seq - 1
+            for kind, seq in self._seq.items()
+            if seq > 0 and self._topics[kind] in self._kept
+        }
+        messages = self._resend.messages()
+        save_tail(path, self._session, newest, messages)
+        logger.info(
+            "resend tail of session %#x saved to %s: %d message(s)",
+            self._session,
+            path,
+            len(messages),
+        )
 
     def _crashed(self) -> PublisherCrashedError:
         return PublisherCrashedError(f"alert publisher thread died: {self._error!r}")

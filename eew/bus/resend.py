@@ -28,7 +28,12 @@ second endpoint to configure):
 Retention policy of the publisher (:class:`ResendBuffer`): the newest
 ``resend_buffer_messages`` messages of the alert, pick and status topics of the
 current session, oldest forgotten first; heartbeats are not kept (a late
-heartbeat says nothing). At most :data:`MAX_JOBS` requests are served at a time
+heartbeat says nothing). A daemon's publisher saves them at its stop, with the
+newest sequence number of each topic (:func:`save_tail`), and its next session
+answers requests for that previous session from them: a ``done`` answer for it
+names the previous session's newest sequence number of the topic as ``newest``,
+so a subscriber that saw it up to ``k`` gets ``k + 1 .. newest`` or counts what
+is not held as lost. At most :data:`MAX_JOBS` requests are served at a time
 (more are refused, logged; the subscriber asks again), each paced at
 :data:`BATCH` messages per publisher loop turn, so a resend cannot flood a slow
 subscriber's queue nor hold up live alerts (live messages are always sent first).
@@ -38,8 +43,12 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
+import tempfile
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +63,10 @@ BATCH = 100
 #: the publisher loop turns at least this often while requests are pending [ms]
 PACE_MS = 10
 _OPEN = b"-"
+#: first bytes of a saved resend tail (:func:`save_tail`)
+TAIL_MAGIC = b"eew-resend-tail/1\n"
+_LEN = struct.Struct(">I")
+_SEQ = struct.Struct(">QQ")  # session, then the count or a sequence number
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +157,10 @@ class ResendBuffer:
     capacity: int
     session: int
     _ring: deque[tuple[bytes, int, bytes, bytes]] = field(init=False)
+    #: the previous session's saved tail (:meth:`load_previous`)
+    previous_session: int = field(init=False, default=0)
+    _previous: list[tuple[bytes, int, bytes, bytes]] = field(init=False, default_factory=list)
+    _previous_newest: dict[bytes, int] = field(init=False, default_factory=dict)
     _jobs: dict[bytes, _Job] = field(init=False, default_factory=dict)
     refused: int = field(init=False, default=0)
     served: int = field(init=False, default=0)
@@ -155,6 +172,23 @@ class ResendBuffer:
     def keep(self, topic: bytes, seq: int, payload: bytes, block: bytes) -> None:
         """Remember a message just sent."""
         self._ring.append((topic, seq, payload, block))
+
+    def messages(self) -> list[tuple[bytes, int, bytes, bytes]]:
+        """The kept messages ``(topic, seq, payload, signature block)``, oldest first."""
+        return list(self._ring)
+
+    def load_previous(
+        self,
+        session: int,
+        newest: dict[bytes, int],
+        messages: Iterable[tuple[bytes, int, bytes, bytes]],
+    ) -> None:
+        """Answer requests for the previous ``session`` from its saved tail."""
+        if session == self.session:
+            return
+        self.previous_session = session
+        self._previous_newest = dict(newest)
+        self._previous = list(messages)[-self.capacity :]
 
     def open(self, request: Request) -> None:
         """Start answering ``request`` (refused, logged, when too many are open)."""
@@ -172,12 +206,19 @@ class ResendBuffer:
             return
         frames: deque[list[bytes]] = deque()
         oldest = newest = None
+        held: Iterable[tuple[bytes, int, bytes, bytes]] = ()
         if request.session == self.session:
-            seqs = [seq for topic, seq, _, _ in self._ring if topic == request.topic]
-            if seqs:
-                oldest, newest = seqs[0], seqs[-1]
-            last = request.last if request.last is not None else newest
-            for topic, seq, payload, block in self._ring:
+            held = self._ring
+        elif request.session == self.previous_session != 0:
+            held = self._previous
+        seqs = [seq for topic, seq, _, _ in held if topic == request.topic]
+        if seqs:
+            oldest, newest = seqs[0], seqs[-1]
+        if request.session == self.previous_session != 0:  # its end, even if none is held
+            newest = self._previous_newest.get(request.topic, newest)
+        last = request.last if request.last is not None else newest
+        if seqs:
+            for topic, seq, payload, block in held:
                 if topic == request.topic and last is not None and request.first <= seq <= last:
                     frames.append([request.prefix, topic, payload, block])
         self._jobs[request.prefix] = _Job(request, frames, oldest, newest)
@@ -187,7 +228,11 @@ class ResendBuffer:
             len(frames),
             request.topic,
             request.first,
-            "" if request.session == self.session else " (another session: none held)",
+            ""
+            if request.session == self.session
+            else " (previous session)"
+            if request.session == self.previous_session
+            else " (another session: none held)",
         )
 
     def cancel(self, prefix: bytes) -> None:
@@ -218,3 +263,90 @@ class ResendBuffer:
                 break
         self.resent += sum(len(f) == 4 for f in out)
         return out
+
+
+def save_tail(
+    path: Path,
+    session: int,
+    newest: dict[bytes, int],
+    messages: Iterable[tuple[bytes, int, bytes, bytes]],
+) -> None:
+    """Write a session's resend tail atomically (temporary file, fsync, rename; mode 0600).
+
+    Parameters
+    ----------
+    path : Path
+        The file (its directory must exist).
+    session : int
+        The publisher session the messages belong to.
+    newest : dict
+        Topic -> the newest sequence number sent on it in that session.
+    messages : iterable
+        ``(topic, seq, payload, signature block)``, oldest first (the signed originals).
+    """
+    parts = [TAIL_MAGIC, _SEQ.pack(session, len(newest))]
+    for topic, seq in newest.items():
+        parts += [_LEN.pack(len(topic)), topic, _SEQ.pack(0, seq)]
+    for topic, seq, payload, block in messages:
+        parts.append(_SEQ.pack(0, seq))
+        for blob in (topic, payload, block):
+            parts += [_LEN.pack(len(blob)), blob]
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(b"".join(parts))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_tail(
+    path: Path,
+) -> tuple[int, dict[bytes, int], list[tuple[bytes, int, bytes, bytes]]] | None:
+    """Read a tail written by :func:`save_tail`; None if there is none or it is unreadable.
+
+    An unreadable file is logged (WARNING) and ignored: it only helps subscribers get
+    messages of the previous session, and every message in it is signed anyway.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        if not data.startswith(TAIL_MAGIC):
+            raise ValueError("not a resend tail")
+        pos = len(TAIL_MAGIC)
+
+        def seq() -> int:
+            nonlocal pos
+            _, value = _SEQ.unpack_from(data, pos)
+            pos += _SEQ.size
+            return int(value)
+
+        def blob() -> bytes:
+            nonlocal pos
+            (n,) = _LEN.unpack_from(data, pos)
+            if pos + _LEN.size + n > len(data):
+                raise ValueError("truncated")
+            out = data[pos + _LEN.size : pos + _LEN.size + n]
+            pos += _LEN.size + n
+            return out
+
+        session, count = _SEQ.unpack_from(data, pos)
+        pos += _SEQ.size
+        newest: dict[bytes, int] = {}
+        for _ in range(count):
+            topic = blob()
+            newest[topic] = seq()
+        messages = []
+        while pos < len(data):
+            s = seq()
+            topic, payload, block = blob(), blob(), blob()
+            messages.append((topic, s, payload, block))
+    except (ValueError, struct.error) as exc:
+        logger.warning("ignoring the resend tail %s: %s", path, exc)
+        return None
+    return int(session), newest, messages

@@ -284,6 +284,8 @@ class Subscriber:
             self._request_missing(topic, tries=1)
         for agency, session in self._gate.pop_restarts():
             self._request_new_session(agency, session)
+        for topic, (session, newest) in self._gate.pop_retired().items():
+            self._request_previous(topic, session, newest, tries=1)
         self._refresh_after_losses()
 
     def _request(
@@ -308,15 +310,22 @@ class Subscriber:
         self, topic: bytes, tries: int, within: tuple[int, int | None] = (0, None)
     ) -> None:
         """Ask for the missing messages of ``topic`` not asked for yet (within a span)."""
-        held = self._gate.missing(topic)
-        if held is None:
-            return
-        session, ranges = held
+        held = [self._gate.missing(topic)]
+        prev = self._gate.previous(topic)
+        if prev is not None:
+            held.append((prev.session, [(lo, hi) for lo, hi in prev.ranges]))
         lo_span, hi_span = within
-        for lo, hi in ranges:
-            lo, hi = max(lo, lo_span), hi if hi_span is None else min(hi, hi_span)
-            if lo <= hi and not self._covered(topic, session, lo, hi):
-                self._request(topic, session, lo, hi, tries)
+        for session, ranges in filter(None, held):
+            for lo, hi in ranges:
+                lo, hi = max(lo, lo_span), hi if hi_span is None else min(hi, hi_span)
+                if lo <= hi and not self._covered(topic, session, lo, hi):
+                    self._request(topic, session, lo, hi, tries)
+
+    def _request_previous(self, topic: bytes, session: int, newest: int, tries: int) -> None:
+        """A publisher restarted: its previous session's gaps, and its tail after ``newest``."""
+        if topic.startswith(self._prefixes):
+            self._request_missing(topic, tries)
+            self._request(topic, session, newest + 1, None, tries)
 
     def _request_tails(self) -> None:
         """After a (re)connection: what each stream missed while the link was down."""
@@ -328,6 +337,10 @@ class Subscriber:
             if topic.startswith(RESENT_KINDS) and topic.startswith(self._prefixes):
                 self._request_missing(topic, tries=1)
                 self._request(topic, session, seq + 1, None, tries=1)
+        for topic in self._gate.previous_topics():  # a restart's previous session, unfinished
+            prev = self._gate.previous(topic)
+            if prev is not None and not prev.end_known:
+                self._request_previous(topic, prev.session, prev.newest, tries=1)
 
     def _request_new_session(self, agency: str, session: int) -> None:
         """A publisher restarted: what its new session sent before we were back, per topic."""
@@ -349,6 +362,8 @@ class Subscriber:
         except ValueError:
             logger.warning("malformed resend answer from %s: %r", self._endpoint, frame[:80])
             return
+        if req.last is None:  # a tail: a previous session's end is now known
+            self._gate.end_previous(req.topic, req.session, newest)
         last = req.last if req.last is not None else (newest if newest is not None else req.first)
         if oldest is None:  # another session (the publisher restarted), or nothing kept
             self._gate.give_up(
@@ -391,6 +406,18 @@ class Subscriber:
                 req = out.request
                 last = req.last if req.last is not None else req.first
                 if req.last is None:  # a tail: gaps it left were recorded and asked for
+                    prev = self._gate.previous(req.topic)
+                    if prev is not None and prev.session == req.session and not prev.end_known:
+                        if out.tries < RESEND_TRIES:  # (else its end stays unknown: logged)
+                            self._request_previous(
+                                req.topic, req.session, prev.newest, out.tries + 1
+                            )
+                        else:
+                            logger.warning(
+                                "%r: no answer about the end of the previous session %#x",
+                                req.topic,
+                                req.session,
+                            )
                     continue
                 self._retry(out, last)
         for topic in self._gate.missing_topics():  # gaps not asked for (too many requests open)

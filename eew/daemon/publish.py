@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from eew.bus import BusSetup, Publisher, PublisherStatistics
@@ -51,8 +52,27 @@ class AlertPublisher(Protocol):
         ...
 
 
-def build_publisher(setup: BusSetup, clock: Clock, health: Callable[[], Health]) -> AlertPublisher:
+def resend_tail_path(seedlink_state: Path | None) -> Path | None:
+    """The publisher's saved resend buffer next to the SeedLink state (None: not saved).
+
+    See :mod:`eew.bus.resend`: what subscribers had not received when the daemon
+    stopped is answered by its next session.
+    """
+    if seedlink_state is None:
+        return None
+    return seedlink_state.with_name(seedlink_state.stem + ".resend")
+
+
+def build_publisher(
+    setup: BusSetup,
+    clock: Clock,
+    health: Callable[[], Health],
+    resend_tail_file: Path | None = None,
+) -> AlertPublisher:
     """The bus publisher described by ``[bus]``/``[bus_security]`` (``insecure_bus``: plain).
+
+    ``resend_tail_file``: where its resend buffer is kept across restarts
+    (:func:`resend_tail_path`).
 
     Raises
     ------
@@ -61,7 +81,13 @@ def build_publisher(setup: BusSetup, clock: Clock, health: Callable[[], Health])
     """
     if setup.insecure:
         return Publisher(
-            setup.bus, agency=setup.agency, clock=clock, signer=None, curve=None, health=health
+            setup.bus,
+            agency=setup.agency,
+            clock=clock,
+            signer=None,
+            curve=None,
+            health=health,
+            resend_tail_file=resend_tail_file,
         )
     return Publisher.from_config(
         setup.bus,
@@ -70,6 +96,7 @@ def build_publisher(setup: BusSetup, clock: Clock, health: Callable[[], Health])
         clock=clock,
         base_dir=setup.base_dir,
         health=health,
+        resend_tail_file=resend_tail_file,
     )
 
 

@@ -60,7 +60,7 @@ from eew.daemon.health import (
     station_latencies,
 )
 from eew.daemon.outputs import Outputs
-from eew.daemon.publish import AlertPublisher, build_publisher
+from eew.daemon.publish import AlertPublisher, build_publisher, resend_tail_path
 from eew.daemon.startup import listening, warn_ignored_sections
 from eew.daemon.upstream import Upstream
 from eew.daemon.warmup import WarmupReport, warm_up
@@ -365,12 +365,19 @@ class Daemon:
         warn_ignored_sections(self.settings)
         if self.events is not None:
             self.events.load()
+        tail = resend_tail_path(self.settings.path(self.settings.seedlink.state_file))
         if self._own_publisher and self.partner is not None and self.partner.cfg.import_alerts:
             self.publisher = build_relay_publisher(
-                self.settings.bus_setup(), (self.partner.cfg.agency,), self.clock, self.bus_health
+                self.settings.bus_setup(),
+                (self.partner.cfg.agency,),
+                self.clock,
+                self.bus_health,
+                tail,
             )
         elif self._own_publisher:
-            self.publisher = build_publisher(self.settings.bus_setup(), self.clock, self.bus_health)
+            self.publisher = build_publisher(
+                self.settings.bus_setup(), self.clock, self.bus_health, tail
+            )
         if self.publisher is not None:
             with listening("bus.endpoint", self.settings.bus.endpoint):
                 await asyncio.to_thread(self.publisher.start)

@@ -342,13 +342,23 @@ def build_export_publisher(own: BusSetup, cfg: PartnerConfig, clock: Clock) -> R
 
 
 def build_relay_publisher(
-    own: BusSetup, relay_agencies: tuple[str, ...], clock: Clock, health: Callable[[], Health]
+    own: BusSetup,
+    relay_agencies: tuple[str, ...],
+    clock: Clock,
+    health: Callable[[], Health],
+    resend_tail_file: Path | None = None,
 ) -> RelayPublisher:
     """Our bus publisher (as :func:`eew.daemon.publish.build_publisher`) that may relay."""
     agency = own.agency
     if own.insecure:
         pub = RelayPublisher(
-            own.bus, agency=agency, clock=clock, signer=None, curve=None, health=health
+            own.bus,
+            agency=agency,
+            clock=clock,
+            signer=None,
+            curve=None,
+            health=health,
+            resend_tail_file=resend_tail_file,
         )
     else:
         pub = RelayPublisher.from_config(
@@ -358,6 +368,7 @@ def build_relay_publisher(
             clock=clock,
             base_dir=own.base_dir,
             health=health,
+            resend_tail_file=resend_tail_file,
         )
     pub.allow_relay(relay_agencies)
     return pub
