@@ -144,28 +144,40 @@ def test_publisher_restart_is_told_apart_and_its_first_picks_come_back(
 
 def test_picks_dropped_at_the_high_water_mark_are_asked_for(bus: Bus) -> None:
     """A subscriber that stalls behind a small queue loses messages in the middle of the
-    stream (ZMQ drops them at the high-water marks): every gap is filled by seq."""
+    stream (ZMQ drops them at the high-water marks): every gap is filled by seq.
+
+    Whether ZMQ drops any depends on how much the kernel's loopback socket buffers absorb
+    beyond the two queues of 20 (they grow by autotuning): a round in which nothing was
+    dropped tests nothing, so the round is played again with a fresh pair, up to 6 times,
+    and at least one round must have dropped and recovered picks.
+    """
     clock = WallClock()
     config = BusConfig(endpoint="tcp://127.0.0.1:*", heartbeat_interval_s=0.5, sndhwm_messages=20)
-    pub = bus.publisher(config=config, clock=clock)
-    sub = bus.subscriber(
-        pub.endpoint,
-        clock=clock,
-        config=SubscriberConfig(heartbeat_interval_s=0.5, rcvhwm_messages=20),
-        kinds=("alert", "pick"),
-    )
-    got = Collector(sub)
-    wait_subscribed(pub, 3, sub)
-    for n in range(300):  # the subscriber is not reading
-        pub.publish_pick(_pick(n))
-    wait_for(lambda: pub.statistics().picks_sent == 300, what="picks sent")
-    time.sleep(0.3)
-    pub.publish_pick(_pick(300))  # a later pick shows the gap at once
-    got.until(_expect(range(301)), timeout_s=40)
-    got.pump(1.0)
-    assert sorted(got.ids) == sorted(_expect(range(301)))
-    stats = sub.statistics().messages
-    assert stats.missed > 0 and stats.recovered == stats.missed and stats.lost == 0
+    dropped_rounds = 0
+    for _ in range(6):
+        pub = bus.publisher(config=config, clock=clock)
+        sub = bus.subscriber(
+            pub.endpoint,
+            clock=clock,
+            config=SubscriberConfig(heartbeat_interval_s=0.5, rcvhwm_messages=20),
+            kinds=("alert", "pick"),
+        )
+        got = Collector(sub)
+        wait_subscribed(pub, 3, sub)
+        for n in range(300):  # the subscriber is not reading
+            pub.publish_pick(_pick(n))
+        wait_for(lambda p=pub: p.statistics().picks_sent == 300, what="picks sent")
+        time.sleep(0.3)
+        pub.publish_pick(_pick(300))  # a later pick shows the gap at once
+        got.until(_expect(range(301)), timeout_s=40)
+        got.pump(1.0)
+        assert sorted(got.ids) == sorted(_expect(range(301)))
+        stats = sub.statistics().messages
+        assert stats.recovered == stats.missed and stats.lost == 0
+        if stats.missed > 0:
+            dropped_rounds += 1
+            break
+    assert dropped_rounds == 1, "ZMQ dropped nothing in 6 rounds: the gaps were not exercised"
 
 
 def test_what_the_publisher_no_longer_holds_is_counted_lost(
