@@ -99,6 +99,19 @@ _MAX = np.iinfo(np.int64).max
 
 
 @njit(cache=True)
+def _abs_max(x: np.ndarray, n: int) -> float:
+    """``np.abs(x[:n]).max()`` (``n >= 1``): NaN if any of the samples is NaN."""
+    peak: float = abs(x[0])
+    for k in range(1, n):
+        a = abs(x[k])
+        if a > peak or math.isnan(a):
+            peak = a
+        if math.isnan(peak):
+            break
+    return peak
+
+
+@njit(cache=True)
 def _run(
     i0: int,
     i1: int,
@@ -189,21 +202,8 @@ def _run(
         ci[c, CI_PACKETS] += 1
         ci[c, CI_SAMPLES] += n
         ci[c, CI_DIRTY] = 1
-        # np.abs(acc).max(): NaN if any sample is NaN
-        peak = abs(out[dsp.ROW_ACC, 0])
-        for k in range(1, n):
-            a = abs(out[dsp.ROW_ACC, k])
-            if a > peak or math.isnan(a):
-                peak = a
-            if math.isnan(peak):
-                break
-        vpeak = abs(out[dsp.ROW_VEL, 0])
-        for k in range(1, n):
-            a = abs(out[dsp.ROW_VEL, k])
-            if a > vpeak or math.isnan(a):
-                vpeak = a
-            if math.isnan(vpeak):
-                break
+        peak = _abs_max(out[dsp.ROW_ACC], n)
+        vpeak = _abs_max(out[dsp.ROW_VEL], n)
         cf[c, CF_PEAK] = peak
         cf[c, CF_PEAK_VEL] = vpeak
         row_peak[i, 0] = peak
