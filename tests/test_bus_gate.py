@@ -12,10 +12,10 @@ from test_bus_support import DATA, T0_NS, Keys, sample_alert
 
 from eew.bus import MessageGate, Signer, SubscriberConfig, Verifier
 from eew.bus.errors import RejectedMessage
-from eew.bus.gate import HeartbeatWatchdog
 from eew.bus.handover import Handover
 from eew.bus.keys import load_signing_key
 from eew.bus.signing import DOMAIN, unsigned_block
+from eew.bus.watchdog import HeartbeatWatchdog
 from eew.bus.wire import Health, Heartbeat, encode_payload, make_topic
 from eew.formats import native
 from eew.model.clock import ManualClock
@@ -171,6 +171,22 @@ def test_sequence_gap_is_counted_and_restart_accepted(setup) -> None:
     # the gap of the old session went with it; the new session's first 60 are asked for
     assert stats.lost == 3 and gate.missing(TOPIC) == (9, [(0, 59)])
     assert gate.pop_gaps() == {TOPIC}
+
+
+def test_a_heartbeat_ahead_of_a_stream_reveals_its_lost_tail(setup) -> None:
+    """Messages dropped at the end of a burst: no later message shows the gap, the next
+    heartbeat's ``newest_seq`` does (same session only; unseen streams are left alone)."""
+    gate, feed, _ = setup
+    assert gate.check(feed.frames(payload(version=0), seq=4)) is not None
+    gate.note_newest("KZ-AEWS", 7, {"alert": 9, "pick": 30})  # no pick stream seen: no gap
+    assert gate.statistics().missed == 5 and gate.missing(TOPIC) == (7, [(5, 9)])
+    assert gate.pop_gaps() == {TOPIC}
+    gate.note_newest("KZ-AEWS", 7, {"alert": 9})  # already known
+    gate.note_newest("KZ-AEWS", 8, {"alert": 20})  # another session: its own restart logic
+    assert gate.statistics().missed == 5 and gate.pop_gaps() == set()
+    # the next live message continues after the announced tail: no second gap
+    assert gate.check(feed.frames(payload(version=1), seq=10)) is not None
+    assert gate.statistics().missed == 5
 
 
 def test_replays_within_and_across_sessions(setup) -> None:

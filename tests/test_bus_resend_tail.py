@@ -40,11 +40,11 @@ def test_tail_file_round_trip_and_previous_session_answers(tmp_path: Path) -> No
     frames = buf.batch()
     assert [f[2] for f in frames[:-1]] == [b"p5", b"p6", b"p7"]
     # the session's end (9), not the newest held (7): 8 and 9 are known to be missing
-    assert parse_done(frames[-1][2]) == (3, 4, 9)
+    assert parse_done(frames[-1][2]) == (3, 4, 9, None)
     buf.open(make_request(b"alert.KZ-AEWS", 0xABC, 0, None))  # none held, but its end known
-    assert parse_done(buf.batch()[-1][2]) == (0, None, 4)
+    assert parse_done(buf.batch()[-1][2]) == (0, None, 4, None)
     buf.open(make_request(_TOPIC, 0x999, 0, None))  # neither session: nothing
-    assert parse_done(buf.batch()[-1][2]) == (0, None, None)
+    assert parse_done(buf.batch()[-1][2]) == (0, None, None, None)
     # unreadable files are ignored (and logged)
     for junk in (b"", b"eew-resend-tail/1\n\x00", path.read_bytes()[:-2]):
         path.write_bytes(junk)

@@ -294,7 +294,7 @@ def test_partner_fields_reach_the_heartbeat_line_and_the_metrics():
 
 
 def test_watchdog_names_the_endpoint_and_agency_and_tells_forged_from_silent(caplog):
-    from eew.bus.gate import HeartbeatWatchdog
+    from eew.bus.watchdog import HeartbeatWatchdog
 
     clock = ManualClock(T0)
     label = "tcp://10.1.1.1:5581 (KG-MES)"

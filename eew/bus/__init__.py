@@ -9,8 +9,10 @@ Implementation overview (see ``docs/alert_bus.md``):
 - :mod:`~eew.bus.wire`: topics, heartbeat/status payloads, ``BusMessage``;
 - :mod:`~eew.bus.handover`: the bounded queue from the processing core;
 - :mod:`~eew.bus.publisher`: ``Publisher`` (the XPUB socket, last-value cache, heartbeats);
-- :mod:`~eew.bus.gate`: ``MessageGate`` (verification, replay, freshness) and the
-  heartbeat watchdog;
+- :mod:`~eew.bus.gate`: ``MessageGate`` (verification, replay, freshness, gaps);
+  :mod:`~eew.bus.watchdog`: the heartbeat watchdog;
+- :mod:`~eew.bus.resend`, :mod:`~eew.bus.retired`: what a subscriber missed comes back
+  by sequence number, across publisher restarts too;
 - :mod:`~eew.bus.subscriber`: ``Subscriber``; :mod:`~eew.bus.connection`: its socket,
   re-created when the link is lost;
 - :mod:`~eew.bus.cache`: the last-value cache; :mod:`~eew.bus.zap`: CURVE client checks;
@@ -34,10 +36,11 @@ if TYPE_CHECKING:  # the checker sees real types; at run time __getattr__ import
         PublisherCrashedError,
         RejectedMessage,
     )
-    from eew.bus.gate import GateStatistics, MessageGate, WatchdogEvent
+    from eew.bus.gate import GateStatistics, MessageGate
     from eew.bus.publisher import CurveServer, Publisher, PublisherStatistics
     from eew.bus.signing import Envelope, Signer, Verifier
     from eew.bus.subscriber import Subscriber, SubscriberStatistics
+    from eew.bus.watchdog import WatchdogEvent
     from eew.bus.wire import BusMessage, Health, Heartbeat, Status
 
 #: public name -> defining module; imported on first use (PEP 562), so that reading the
@@ -53,7 +56,7 @@ _EXPORTS = {
     "RejectedMessage": "eew.bus.errors",
     "GateStatistics": "eew.bus.gate",
     "MessageGate": "eew.bus.gate",
-    "WatchdogEvent": "eew.bus.gate",
+    "WatchdogEvent": "eew.bus.watchdog",
     "CurveServer": "eew.bus.publisher",
     "Publisher": "eew.bus.publisher",
     "PublisherStatistics": "eew.bus.publisher",

@@ -36,6 +36,11 @@ class BusConfig:
         ZMQ send high-water mark per subscriber [messages]. A subscriber that
         falls this far behind loses messages (ZMQ drops them for that
         subscriber only; it sees them as sequence gaps).
+    sndbuf_bytes : int
+        Kernel send buffer per subscriber connection (``SO_SNDBUF``) [bytes];
+        0 keeps the operating system's default, which Linux grows by autotuning
+        up to ``net.ipv4.tcp_wmem``. A fixed small buffer makes a stalled
+        subscriber reach the high-water mark sooner.
     alert_queue_size : int
         Handover queue capacity for alerts [messages]; alerts are never
         dropped (superseded versions go first, then :class:`BusOverflowError`).
@@ -57,6 +62,7 @@ class BusConfig:
     endpoint: str = _f("tcp://*:5571", "XPUB bind endpoint (tcp://HOST:* for a random port)")
     heartbeat_interval_s: float = _f(2.0, "heartbeat period [s]")
     sndhwm_messages: int = _f(1000, "ZMQ send high-water mark per subscriber [messages]")
+    sndbuf_bytes: int = _f(0, "kernel send buffer per connection, 0 = OS default [bytes]")
     alert_queue_size: int = _f(256, "alert handover queue (never dropped) [messages]")
     pick_queue_size: int = _f(2000, "pick handover queue, drop oldest [messages]")
     status_queue_size: int = _f(64, "status handover queue, drop oldest [messages]")
@@ -78,6 +84,8 @@ class BusConfig:
             "alert_cache_ttl_s",
             "resend_buffer_messages",
         )
+        if self.sndbuf_bytes < 0:
+            raise ValueError("sndbuf_bytes: must be >= 0 (0 = the OS default)")
         if not self.endpoint.startswith(("tcp://", "ipc://", "inproc://")):
             raise ValueError("endpoint: must be a tcp://, ipc:// or inproc:// ZMQ endpoint")
 
@@ -168,6 +176,9 @@ class SubscriberConfig:
         Warn when no heartbeat came for this many intervals.
     rcvhwm_messages : int
         ZMQ receive high-water mark [messages].
+    rcvbuf_bytes : int
+        Kernel receive buffer (``SO_RCVBUF``) [bytes]; 0 keeps the operating
+        system's default (autotuned up to ``net.ipv4.tcp_rmem``).
     replay_memory_events : int
         Event ids (and pick ids) whose newest version is remembered for the
         replay check; the oldest are forgotten first (the sent-time check
@@ -185,6 +196,7 @@ class SubscriberConfig:
     heartbeat_interval_s: float = _f(2.0, "expected heartbeat period before one is received [s]")
     heartbeat_missed_intervals: float = _f(3.0, "warn after this many missing heartbeats")
     rcvhwm_messages: int = _f(10000, "ZMQ receive high-water mark [messages]")
+    rcvbuf_bytes: int = _f(0, "kernel receive buffer, 0 = OS default [bytes]")
     replay_memory_events: int = _f(100_000, "event/pick ids remembered for replay checks")
     reconnect_interval_s: float = _f(0.2, "first reconnection delay [s]")
     reconnect_interval_max_s: float = _f(5.0, "largest reconnection delay [s]")
@@ -204,6 +216,8 @@ class SubscriberConfig:
             "reconnect_interval_max_s",
             "silence_reconnect_intervals",
         )
+        if self.rcvbuf_bytes < 0:
+            raise ValueError("rcvbuf_bytes: must be >= 0 (0 = the OS default)")
         if math.isnan(self.max_clock_skew_s) or math.isnan(self.max_backlog_age_s):
             raise ValueError("max_clock_skew_s: must be a number (inf disables the check)")
         if self.reconnect_interval_max_s < self.reconnect_interval_s:

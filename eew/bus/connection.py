@@ -88,6 +88,8 @@ class Connection:
             s = self.socket
             s.linger = 0
             s.rcvhwm = config.rcvhwm_messages
+            if config.rcvbuf_bytes > 0:
+                s.rcvbuf = config.rcvbuf_bytes
             s.maxmsgsize = MAX_MESSAGE_BYTES
             s.reconnect_ivl = round(config.reconnect_interval_s * 1000)
             s.reconnect_ivl_max = round(config.reconnect_interval_max_s * 1000)

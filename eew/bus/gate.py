@@ -45,14 +45,14 @@ import json
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from eew.bus.config import SubscriberConfig
 from eew.bus.errors import RejectedMessage
 from eew.bus.retired import Retired, RetiredSessions
 from eew.bus.signing import Envelope, Verifier, parse_block
-from eew.bus.wire import BusMessage, Heartbeat, decode_payload, parse_topic
+from eew.bus.wire import BusMessage, decode_payload, parse_topic
 from eew.model.alert import Alert
 from eew.model.clock import Clock
 from eew.model.pick import Pick
@@ -313,6 +313,22 @@ class MessageGate:
         self._streams[topic] = _Stream(env.session, env.seq, env.sent_time_ns)
         self._sessions[agency] = env.session
 
+    def note_newest(self, agency: str, session: int, newest: Mapping[str, int]) -> None:
+        """A heartbeat's newest sequence numbers (:attr:`Heartbeat.newest_seq`).
+
+        What a stream of the same session has not seen up to them was dropped (ZMQ
+        keeps order on a connection, and the heartbeat came after them): recorded
+        as missed and asked for, as any gap. Streams not seen yet are left alone
+        (joining late loses nothing).
+        """
+        for kind, seq in newest.items():
+            topic = f"{kind}.{agency}".encode("ascii")
+            last = self._streams.get(topic)
+            if last is None or session == 0 or last.session != session or seq <= last.seq:
+                continue
+            self._gap(topic, session, last.seq + 1, seq)
+            self._streams[topic] = _Stream(session, seq, last.sent_ns)
+
     def pop_gaps(self) -> set[bytes]:
         """Topics with a new sequence gap since the last call (then forgotten)."""
         gaps, self._gaps = self._gaps, set()
@@ -518,106 +534,3 @@ class MessageGate:
         self._versions.move_to_end(key)
         while len(self._versions) > self._memory:
             self._versions.popitem(last=False)
-
-
-@dataclass(frozen=True, slots=True)
-class WatchdogEvent:
-    """A change of the heartbeat watchdog's state.
-
-    Attributes
-    ----------
-    state : str
-        ``lost`` (heartbeats stopped) or ``resumed``.
-    silence_s : float
-        How long no heartbeat had come [s] (subscriber clock).
-    message : str
-        Human-readable explanation.
-    """
-
-    state: str
-    silence_s: float
-    message: str
-
-
-class HeartbeatWatchdog:
-    """Tells when heartbeats stop for more than N intervals, and when they resume.
-
-    Parameters
-    ----------
-    clock : Clock
-        The subscriber's clock.
-    interval_s : float
-        Expected heartbeat period until a heartbeat announces its own [s].
-    missed_intervals : float
-        How many periods may pass without a heartbeat.
-    label : str
-        Whose heartbeats: the endpoint and the expected agency (named in every message).
-    """
-
-    def __init__(
-        self, clock: Clock, interval_s: float, missed_intervals: float, label: str = ""
-    ) -> None:
-        self._label = label or "the publisher"
-        #: heartbeats dropped by the gate since the last valid one, per reason
-        self.rejected: dict[str, int] = {}
-        self._clock = clock
-        self._interval_s = interval_s
-        self._missed = missed_intervals
-        self._last_ns = clock.now_ns()
-        self._ever = False
-        self._lost = False
-
-    @property
-    def alive(self) -> bool:
-        """False while heartbeats are overdue."""
-        return not self._lost
-
-    def beat(self, heartbeat: Heartbeat) -> WatchdogEvent | None:
-        """Record a heartbeat; return a ``resumed`` event if they had stopped."""
-        now = self._clock.now_ns()
-        silence_s = (now - self._last_ns) / 1e9
-        self._interval_s = heartbeat.interval_s
-        self._last_ns = now
-        self._ever = True
-        self.rejected = {}
-        if not self._lost:
-            return None
-        self._lost = False
-        msg = (
-            f"heartbeats from {self._label} ({heartbeat.agency}) resumed after "
-            f"{silence_s:.1f} s of silence"
-        )
-        logger.warning(msg)
-        return WatchdogEvent("resumed", silence_s, msg)
-
-    def reject(self, reason: str) -> None:
-        """Count a heartbeat the gate dropped (forged, unsigned, stale...)."""
-        self.rejected[reason] = self.rejected.get(reason, 0) + 1
-
-    def check(self) -> WatchdogEvent | None:
-        """Return a ``lost`` event once when heartbeats have become overdue."""
-        silence_s = (self._clock.now_ns() - self._last_ns) / 1e9
-        if self._lost or silence_s <= self._missed * self._interval_s:
-            return None
-        self._lost = True
-        if self.rejected:
-            why = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items()))
-            msg = (
-                f"HEARTBEATS REJECTED from {self._label} for {silence_s:.1f} s: heartbeats "
-                f"arrive but fail verification ({why}): an impostor or a wrong key, "
-                "not a silent publisher; alerts may be missed"
-            )
-        elif self._ever:
-            msg = (
-                f"NO HEARTBEAT for {silence_s:.1f} s from {self._label} "
-                f"({silence_s / self._interval_s:.1f} intervals): the alert feed may be down; "
-                "alerts may be missed"
-            )
-        else:
-            msg = (
-                f"NO HEARTBEAT since start ({silence_s:.1f} s) from {self._label}: publisher "
-                "down, wrong endpoint, wrong server key, or this subscriber's CURVE key is not "
-                "allowed"
-            )
-        logger.error(msg)
-        return WatchdogEvent("lost", silence_s, msg)

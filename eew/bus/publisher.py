@@ -172,7 +172,11 @@ class Publisher:
         #: drawn at each start and signed into every message: a restart is not a loss
         self._session = int.from_bytes(os.urandom(8), "big") or 1
         self._cache = LastValueCache(round(config.alert_cache_ttl_s * 1e9))
-        self._resend = ResendBuffer(config.resend_buffer_messages, self._session)
+        self._resend = ResendBuffer(
+            config.resend_buffer_messages,
+            self._session,
+            answer_limit=max(1, config.sndhwm_messages // 2),
+        )
         self._tail_file = None if resend_tail_file is None else Path(resend_tail_file)
         if self._tail_file is not None:
             tail = load_tail(self._tail_file)
@@ -428,6 +432,8 @@ class Publisher:
             sock = self._context.socket(zmq.XPUB)
             sock.linger = 0
             sock.sndhwm = self._config.sndhwm_messages
+            if self._config.sndbuf_bytes > 0:  # ZMQ's 0 would ask the kernel for its minimum
+                sock.sndbuf = self._config.sndbuf_bytes
             sock.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscription, for the last-value cache
             if self._curve is not None:
                 sock.curve_secretkey = self._curve.keypair.secret_key
@@ -592,5 +598,6 @@ class Publisher:
             health=self._health(),
             active_alerts=self._cache.active,
             picks_dropped=q.picks_dropped,
+            newest_seq={k: n - 1 for k, n in self._seq.items() if k != "heartbeat" and n > 0},
         )
         self._send(sock, "heartbeat", encode_payload(beat))

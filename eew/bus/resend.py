@@ -20,7 +20,13 @@ second endpoint to configure):
   then ``[request prefix, b"done", b"<sent> <oldest> <newest>"]``: how many were
   sent, and the oldest and newest sequence numbers the publisher still holds for
   that topic in that session (``- -`` when the session is not the publisher's
-  current one: it restarted, and the old session's messages are gone with it);
+  current one: it restarted, and the old session's messages are gone with it),
+  and, when the answer stopped short of what was asked, a fourth number: the last
+  sequence number it covers (``<sent> <oldest> <newest> <upto>``). An answer
+  holds at most ``answer_limit`` messages (half the publisher's send high-water
+  mark): a larger one would overflow the very queue whose overflow is being
+  repaired. The subscriber asks for the rest when the answer is done, so a
+  resend moves at the pace the subscriber reads;
 - the subscriber's :class:`~eew.bus.gate.MessageGate` accepts a resent message only
   if it fills a gap it recorded, or continues the stream; anything else is a
   harmless duplicate. Then it unsubscribes the request prefix.
@@ -121,13 +127,21 @@ def parse_request(prefix: bytes) -> Request | None:
     return request
 
 
-def parse_done(frame: bytes) -> tuple[int, int | None, int | None]:
-    """``(sent, oldest, newest)`` of a ``done`` answer; ValueError if malformed."""
-    sent, oldest, newest = frame.split(b" ")
+def parse_done(frame: bytes) -> tuple[int, int | None, int | None, int | None]:
+    """``(sent, oldest, newest, upto)`` of a ``done`` answer; ValueError if malformed.
+
+    ``upto`` is None when the answer covers all that was asked, else the last
+    sequence number it covers (the rest is to be asked for again).
+    """
+    parts = frame.split(b" ")
+    if len(parts) not in (3, 4):
+        raise ValueError(f"{len(parts)} fields")
+    sent, oldest, newest = parts[:3]
     return (
         int(sent),
         None if oldest == _OPEN else int(oldest),
         None if newest == _OPEN else int(newest),
+        int(parts[3]) if len(parts) == 4 else None,
     )
 
 
@@ -137,6 +151,7 @@ class _Job:
     frames: deque[list[bytes]]
     oldest: int | None
     newest: int | None
+    upto: int | None  # the last seq covered when the answer was cut short, else None
     sent: int = 0
 
 
@@ -152,10 +167,14 @@ class ResendBuffer:
         Messages kept (all kept topics together), oldest forgotten first.
     session : int
         The publisher's session: requests for another one get an empty answer.
+    answer_limit : int
+        Messages in one answer at most (the publisher passes half its send
+        high-water mark); the subscriber asks for the rest after ``done``.
     """
 
     capacity: int
     session: int
+    answer_limit: int = BATCH
     _ring: deque[tuple[bytes, int, bytes, bytes]] = field(init=False)
     #: the previous session's saved tail (:meth:`load_previous`)
     previous_session: int = field(init=False, default=0)
@@ -217,11 +236,15 @@ class ResendBuffer:
         if request.session == self.previous_session != 0:  # its end, even if none is held
             newest = self._previous_newest.get(request.topic, newest)
         last = request.last if request.last is not None else newest
+        upto = None
         if seqs:
             for topic, seq, payload, block in held:
                 if topic == request.topic and last is not None and request.first <= seq <= last:
+                    if len(frames) == self.answer_limit:
+                        upto = seq - 1  # the rest: asked for again after this answer
+                        break
                     frames.append([request.prefix, topic, payload, block])
-        self._jobs[request.prefix] = _Job(request, frames, oldest, newest)
+        self._jobs[request.prefix] = _Job(request, frames, oldest, newest, upto)
         self.served += 1
         logger.info(
             "resending %d message(s) of %r from seq %d%s",
@@ -245,21 +268,27 @@ class ResendBuffer:
         return bool(self._jobs)
 
     def batch(self) -> list[list[bytes]]:
-        """The next frames to send (at most :data:`BATCH`), ``done`` answers included."""
+        """The next frames to send, ``done`` answers included.
+
+        At most :data:`BATCH` and ``answer_limit`` messages per call (one call per
+        publisher loop turn, at least every :data:`PACE_MS`).
+        """
         out: list[list[bytes]] = []
         for prefix in list(self._jobs):
             job = self._jobs[prefix]
-            while job.frames and len(out) < BATCH:
+            while job.frames and len(out) < min(BATCH, self.answer_limit):
                 out.append(job.frames.popleft())
                 job.sent += 1
             if job.frames:
                 break
             del self._jobs[prefix]
-            bounds = b" ".join(
-                _OPEN if v is None else str(v).encode("ascii") for v in (job.oldest, job.newest)
-            )
-            out.append([prefix, b"done", str(job.sent).encode("ascii") + b" " + bounds])
-            if len(out) >= BATCH:
+            fields = [str(job.sent).encode("ascii")]
+            for v in (job.oldest, job.newest):
+                fields.append(_OPEN if v is None else str(v).encode("ascii"))
+            if job.upto is not None:
+                fields.append(str(job.upto).encode("ascii"))
+            out.append([prefix, b"done", b" ".join(fields)])
+            if len(out) >= min(BATCH, self.answer_limit):
                 break
         self.resent += sum(len(f) == 4 for f in out)
         return out

@@ -43,16 +43,11 @@ import zmq
 from eew.bus.config import SubscriberConfig
 from eew.bus.connection import LOST_EVENTS, Connection, CurveClient, describe
 from eew.bus.errors import BusError
-from eew.bus.gate import (
-    RESENT_KINDS,
-    GateStatistics,
-    HeartbeatWatchdog,
-    MessageGate,
-    WatchdogEvent,
-)
+from eew.bus.gate import RESENT_KINDS, GateStatistics, MessageGate
 from eew.bus.resend import PREFIX as RESEND_PREFIX
 from eew.bus.resend import Request, make_request, parse_done
 from eew.bus.signing import Verifier
+from eew.bus.watchdog import HeartbeatWatchdog, WatchdogEvent
 from eew.bus.wire import KINDS, BusMessage, Heartbeat
 from eew.model.clock import Clock
 
@@ -263,6 +258,10 @@ class Subscriber:
         if isinstance(message.body, Heartbeat):
             self._interval_s = message.body.interval_s
             self._emit(self._watchdog.beat(message.body))
+            self._gate.note_newest(
+                message.agency, message.envelope.session, message.body.newest_seq
+            )
+            self._after_check()
         return message
 
     # ---- resend (eew.bus.resend) -------------------------------------------------------------
@@ -354,17 +353,25 @@ class Subscriber:
                 self._request(topic, session, 0, None, tries=1)
 
     def _done(self, out: _Outstanding, frame: bytes) -> None:
-        """The publisher has answered: what is still missing is lost, or asked for again."""
+        """The publisher has answered: what is still missing is lost, or asked for again.
+
+        An answer cut short at ``upto`` (the publisher's ``answer_limit``) settles
+        ``first .. upto`` only; the rest is asked for at once, as the same try.
+        """
         req = out.request
         self._release(req.prefix)
         try:
-            sent, oldest, newest = parse_done(frame)
+            sent, oldest, newest, upto = parse_done(frame)
         except ValueError:
             logger.warning("malformed resend answer from %s: %r", self._endpoint, frame[:80])
             return
         if req.last is None:  # a tail: a previous session's end is now known
             self._gate.end_previous(req.topic, req.session, newest)
         last = req.last if req.last is not None else (newest if newest is not None else req.first)
+        if upto is not None and req.first <= upto < last:
+            last = upto
+        else:
+            upto = None
         if oldest is None:  # another session (the publisher restarted), or nothing kept
             self._gate.give_up(
                 req.topic,
@@ -382,6 +389,11 @@ class Subscriber:
                 req.topic, req.session, req.first, last, "never held by the publisher"
             )
         self._retry(out, last)
+        if upto is not None:  # the rest of a long answer
+            if req.last is None:
+                self._request(req.topic, req.session, upto + 1, None, out.tries)
+            else:
+                self._request_missing(req.topic, out.tries, (upto + 1, req.last))
         self._refresh_after_losses()
 
     def _retry(self, out: _Outstanding, last: int) -> None:

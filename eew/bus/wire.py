@@ -98,6 +98,18 @@ def _partner_out(p: Mapping[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in p.items()}
 
 
+def _newest_in(d: object) -> dict[str, int]:
+    """A heartbeat's ``newest_seq``: kinds of the bus to non-negative integers."""
+    if not isinstance(d, dict):
+        raise ValueError("newest_seq must be an object")
+    out = {}
+    for kind, seq in d.items():
+        if kind not in KINDS or isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise ValueError(f"newest_seq: bad entry {kind!r}: {seq!r}")
+        out[kind] = seq
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     """A heartbeat (schema ``eew.heartbeat/1``).
@@ -117,6 +129,12 @@ class Heartbeat:
         Alerts in the last-value cache.
     picks_dropped : int
         Picks dropped by the handover queue since the start.
+    newest_seq : Mapping[str, int]
+        Kind (``alert``, ``pick``, ``status``) -> the sequence number of the newest
+        message sent on it in this publisher session, for the kinds sent so far. A
+        subscriber that has seen less of a stream than this lost the rest (ZMQ
+        keeps order on a connection): messages dropped at the end of a burst are
+        noticed at the next heartbeat, not at the next message of that kind.
     """
 
     agency: str
@@ -125,6 +143,7 @@ class Heartbeat:
     health: Health
     active_alerts: int = 0
     picks_dropped: int = 0
+    newest_seq: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -140,6 +159,7 @@ class Heartbeat:
             "last_packet_time": None if last is None else ns_to_iso(last),
             "active_alerts": self.active_alerts,
             "picks_dropped": self.picks_dropped,
+            "newest_seq": dict(self.newest_seq),
             **({"partner": _partner_out(self.health.partner)} if self.health.partner else {}),
         }
 
@@ -166,6 +186,7 @@ class Heartbeat:
                 ),
                 active_alerts=int(d.get("active_alerts", 0)),
                 picks_dropped=int(d.get("picks_dropped", 0)),
+                newest_seq=_newest_in(d.get("newest_seq", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"malformed heartbeat: {exc!r}") from exc

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from eew.errors import CLIError
 
 if TYPE_CHECKING:
-    from eew.bus.gate import WatchdogEvent
     from eew.bus.subscriber import CurveClient
+    from eew.bus.watchdog import WatchdogEvent
     from eew.cli.terminal import AlertScreen
 
 LANGUAGES = ("kk", "ru", "en", "ky")
