@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,11 +32,8 @@ from eew.acquisition.seedlink.protocol import (
     parse_sequence,
     split_lines,
 )
-from eew.archive_server.handshake4 import Handshake4
+from eew.archive_server.handshake4 import Handshake4, ServerSide
 from eew.archive_server.plan import Plan, Request
-
-if TYPE_CHECKING:
-    from eew.archive_server.server import SeedLinkServer
 
 log = logging.getLogger("eew.archive_server.server")
 
@@ -50,11 +46,11 @@ MAX_LINE = 4096
 class Connection(Handshake4):
     """One client connection: negotiation, then streaming (SeedLink 3.1, or 4.0)."""
 
-    server: SeedLinkServer
+    server: ServerSide
 
     def __init__(
         self,
-        server: SeedLinkServer,
+        server: ServerSide,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         connected_ns: int,
@@ -277,7 +273,7 @@ class Connection(Handshake4):
         server, feed, w = self.server, self.server.feed, self.writer
         cursor = plan.first_seq
         while True:
-            tick = server._tick
+            tick = server.tick
             if cursor < feed.oldest:
                 skipped = feed.oldest - cursor
                 server.counters["overruns"] += 1

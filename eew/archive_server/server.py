@@ -150,7 +150,7 @@ class SeedLinkServer:
         self._pacer: asyncio.Task[None] | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self._live: set[Connection] = set()
-        self._tick = asyncio.Event()
+        self.tick = asyncio.Event()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -251,7 +251,7 @@ class SeedLinkServer:
 
     # ---- playback -------------------------------------------------------------------------
     def _notify(self) -> None:
-        tick, self._tick = self._tick, asyncio.Event()
+        tick, self.tick = self.tick, asyncio.Event()
         tick.set()
 
     async def _pace(self) -> None:
