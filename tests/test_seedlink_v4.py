@@ -360,17 +360,17 @@ def test_to_mseed3_keeps_samples_and_replay_reads_miniseed3(rjob_mseed, tmp_path
 
 
 def test_config_protocol_and_ca_file(tmp_path, tls_files):
-    from eew.daemon.runner import _ca_context
     from eew.daemon.schema import SeedLinkConfig
+    from eew.daemon.startup import ca_context
     from eew.errors import ConfigError
 
     SeedLinkConfig(protocol="3").check()
     with pytest.raises(ValueError, match="protocol"):
         SeedLinkConfig(protocol="5").check()
-    assert _ca_context(None) is None
-    assert isinstance(_ca_context(tls_files[0]), ssl.SSLContext)
+    assert ca_context(None) is None
+    assert isinstance(ca_context(tls_files[0]), ssl.SSLContext)
     with pytest.raises(ConfigError, match="tls_ca_file"):
-        _ca_context(tmp_path / "missing.pem")
+        ca_context(tmp_path / "missing.pem")
     spec = ServerSpec.parse("tls://example.org:18500", "XX_S1:HHZ")
     assert (spec.host, spec.port, spec.tls) == ("example.org", 18500, True)
     assert not ServerSpec.parse("example.org:18000").tls

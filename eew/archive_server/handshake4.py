@@ -42,10 +42,24 @@ _V3_ONLY = frozenset({"BATCH", "TIME", "CAT", "CAPABILITIES", "ENABLE", "ACCEPT"
 
 
 class ServerSide(Protocol):
-    """What the v4 commands use of :class:`~eew.archive_server.server.SeedLinkServer`."""
+    """What a connection uses of :class:`~eew.archive_server.server.SeedLinkServer`."""
 
     counters: Counter[str]
     feed: ArchiveFeed
+    idle_timeout_s: float | None
+    write_timeout_s: float
+    max_buffer_bytes: int
+    protocols: tuple[str, ...]
+    #: set when new packets enter the ring (then replaced by a fresh event)
+    tick: asyncio.Event
+
+    def client_streams(self) -> None:
+        """Note that a client started streaming."""
+        ...
+
+    def info_frames(self, level: str) -> list[bytes]:
+        """The v3 INFO answer frames."""
+        ...
 
     def hello(self) -> bytes:
         """The two HELLO lines."""

@@ -38,11 +38,8 @@ import asyncio
 import contextlib
 import logging
 import math
-import ssl
-import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eew import __version__
@@ -51,21 +48,14 @@ from eew.assembly import Chain, Stages, build_chain
 from eew.bus.wire import Health
 from eew.daemon.config import Settings
 from eew.daemon.eventstate import EventJournal, journal_path
-from eew.daemon.health import (
-    DaemonHealth,
-    HealthCollector,
-    MetricsServer,
-    median_or_nan,
-    partner_fields,
-    station_latencies,
-)
+from eew.daemon.health import DaemonHealth, HealthCollector, MetricsServer
 from eew.daemon.outputs import Outputs
 from eew.daemon.publish import AlertPublisher, build_publisher, resend_tail_path
-from eew.daemon.startup import listening, warn_ignored_sections
+from eew.daemon.snapshot import health_snapshot
+from eew.daemon.startup import ca_context, listening, warn_ignored_sections
 from eew.daemon.upstream import Upstream
-from eew.daemon.warmup import WarmupReport, warm_up
+from eew.daemon.warmup import WarmupReport, warm_up_off_loop
 from eew.detect.router import Pipeline
-from eew.errors import ConfigError
 from eew.event.core import EventCore
 from eew.event.targets import Target, load_targets
 from eew.inventory import Inventory, load_inventory
@@ -267,7 +257,7 @@ class Daemon:
             future_s=None if math.isinf(s.future_s) else s.future_s,
             gap_tolerance_samples=s.gap_tolerance_samples,
             protocol=s.protocol,
-            ssl_context=_ca_context(self.settings.path(s.tls_ca_file)),
+            ssl_context=ca_context(self.settings.path(s.tls_ca_file)),
         )
 
     # ---- control --------------------------------------------------------------------------
@@ -411,44 +401,12 @@ class Daemon:
             self._spawn("event-tick", self._event_tick())
 
     async def _warm_up(self) -> bool:
-        """Run :func:`~eew.daemon.warmup.warm_up` in a thread; False if stopped meanwhile.
-
-        A thread (not the loop) so that signals, heartbeats and the console stay served
-        while kernels compile; a daemon thread, so that a stop need not wait for it.
-        """
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[WarmupReport] = loop.create_future()
-
-        def settle(result: WarmupReport | None, exc: BaseException | None) -> None:
-            if done.done():
-                return
-            if exc is not None:
-                done.set_exception(exc)
-            else:
-                assert result is not None
-                done.set_result(result)
-
-        def work() -> None:
-            try:
-                report = warm_up(self.chain)
-            except Exception as exc:  # noqa: BLE001
-                # thread boundary: not swallowed, handed to the event loop, where ``done``
-                # raises it in start-up (a daemon that cannot warm up does not start)
-                with contextlib.suppress(RuntimeError):  # loop already closed: stopping
-                    loop.call_soon_threadsafe(settle, None, exc)
-            else:
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(settle, report, None)
-
-        threading.Thread(target=work, name="eew-warmup", daemon=True).start()
-        stopper = asyncio.ensure_future(self._stop.wait())
-        waiters: list[asyncio.Future[object]] = [done, stopper]  # type: ignore[list-item]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if not done.done():
+        """Warm the kernels up off the event loop; False if a stop came meanwhile."""
+        report = await warm_up_off_loop(self.chain, self._stop)
+        if report is None:
             log.info("stop requested during the warm-up")
             return False
-        self.warmup = done.result()
+        self.warmup = report
         log.info("warm-up", extra={"kv": self.warmup.log_fields()})
         return True
 
@@ -530,74 +488,20 @@ class Daemon:
 
     # ---- health ---------------------------------------------------------------------------
     def _refresh_health(self) -> DaemonHealth:
-        now = self.proc_clock.now_ns()
-        queues: dict[str, int] = {}
-        drops: dict[str, int] = {}
-        latency: dict[str, float] = {}
-        live = total = 0
-        newest: int | None = None
-        if self.client is not None:
-            cs = self.client.statistics()
-            latency, live, total, newest = station_latencies(
-                cs.channels, now, self.settings.daemon.station_live_s
-            )
-            queues["seedlink"] = cs.queued
-            for key in ("duplicates", "future", "malformed", "truncated", "unexpected"):
-                drops[f"seedlink_{key}"] = sum(getattr(s, key) for s in cs.servers)
-        if self.upstream is not None:
-            us = self.upstream.statistics()
-            queues["upstream_picks"] = us.queued
-            drops["upstream_picks"] = us.dropped
-            newest = self.upstream.data_end_ns("")
-            live = total = us.feeds
-        if self.publisher is not None:
-            ps = self.publisher.statistics()
-            queues["bus_alerts"] = ps.alerts_queued
-            queues["bus_picks"] = ps.picks_queued
-            drops["bus_picks"] = ps.picks_dropped
-            drops["bus_send"] = ps.send_dropped
-        link = self.partner.statistics().link if self.partner is not None else None
-        if link is not None:
-            queues["partner"] = link.queued
-            drops["partner_picks"] = link.dropped
-            drops["partner_forged"] = link.gate.dropped_forged
-            drops["partner_stale"] = link.gate.dropped_stale
-            drops["partner_replayed"] = link.gate.dropped_replayed
-            drops["partner_unsigned"] = link.gate.dropped_unsigned
-            drops["partner_malformed"] = link.gate.dropped_malformed
-        partner: dict[str, object] = {}
-        if self.partner is not None:
-            cfg = self.partner.cfg
-            partner = partner_fields(
-                self.partner.statistics(), cfg.agency, cfg.endpoints, self.partner.own_agency
-            )
-        if self.events is not None:
-            counts_events = {f"events_{k}": v for k, v in self.events.counts.items()}
-        else:
-            counts_events = {}
-        metadata: dict[str, int] = {}
-        router = self.chain.router
-        if router is not None:
-            metadata.update(router.metadata_counts().as_dict())
-            metadata.update(
-                {f"inventory_{k}": v for k, v in router.inventory.issues.as_dict().items()}
-            )
-        h = DaemonHealth(
-            time_ns=now,
+        h = health_snapshot(
+            now_ns=self.proc_clock.now_ns(),
             role=self.role,
-            live_stations=live,
-            stations=total,
-            last_packet_time_ns=newest,
-            data_latency_s=median_or_nan(latency.values()),
-            station_latency_s=latency,
-            packets=self._processed,
-            queues=queues,
-            drops=drops,
-            counts={**self.outputs.counts, **counts_events},
-            metadata=metadata,
-            partner=partner,
-            first_packet_wait_s=self._first_wait_s,
-            packet_wait_max_s=self._wait_max_s,
+            station_live_s=self.settings.daemon.station_live_s,
+            processed=self._processed,
+            first_wait_s=self._first_wait_s,
+            wait_max_s=self._wait_max_s,
+            output_counts=self.outputs.counts,
+            client=self.client,
+            upstream=self.upstream,
+            publisher=self.publisher,
+            partner=self.partner,
+            events=self.events,
+            router=self.chain.router,
         )
         self._health = h
         self.collector.latest = h
@@ -680,19 +584,3 @@ class Daemon:
             self._process(item.packet)
             n += 1
         return n
-
-
-def _ca_context(cafile: Path | None) -> ssl.SSLContext | None:
-    """A client TLS context trusting ``cafile`` (``[seedlink] tls_ca_file``); None: system CAs.
-
-    Raises
-    ------
-    ConfigError
-        If the file cannot be read as PEM certificates.
-    """
-    if cafile is None:
-        return None
-    try:
-        return ssl.create_default_context(cafile=str(cafile))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"[seedlink] tls_ca_file {str(cafile)!r}: {exc}") from exc

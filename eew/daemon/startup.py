@@ -9,6 +9,8 @@
 * A section of the file that the daemon's role does not read is a WARNING
   (:func:`ignored_sections`): ``[partner]`` in the station role, ``[seedlink]`` in the
   central role, ``[upstream]`` outside it.
+* ``[seedlink] tls_ca_file`` that cannot be read as PEM certificates is a configuration
+  error (:func:`ca_context`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 from eew.daemon.config import Settings
-from eew.errors import EndpointInUseError
+from eew.errors import ConfigError, EndpointInUseError
 
 log = logging.getLogger("eew.daemon")
 
@@ -103,3 +107,19 @@ def listening(key: str, endpoint: str) -> Iterator[None]:
                 "there); exit status 75, a supervisor may retry"
             ) from exc
         raise
+
+
+def ca_context(cafile: Path | None) -> ssl.SSLContext | None:
+    """A client TLS context trusting ``cafile`` (``[seedlink] tls_ca_file``); None: system CAs.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read as PEM certificates.
+    """
+    if cafile is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(cafile))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"[seedlink] tls_ca_file {str(cafile)!r}: {exc}") from exc

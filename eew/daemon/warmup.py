@@ -21,13 +21,18 @@ client connects:
 
 Nothing of the daemon's own chain changes (the locator is only read). The report says
 how long it took and how many kernel versions were compiled or loaded from the cache.
+The daemon runs it in a thread (:func:`warm_up_off_loop`), so that signals, heartbeats
+and the console stay served while kernels compile.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -254,3 +259,41 @@ def warm_up(chain: Chain) -> WarmupReport:
         compiled=misses - before[1],
         loaded=hits - before[0],
     )
+
+
+async def warm_up_off_loop(chain: Chain, stop: asyncio.Event) -> WarmupReport | None:
+    """Run :func:`warm_up` in a thread; None if ``stop`` was set before it finished.
+
+    A daemon thread, so that a stop need not wait for the compilation; its error is
+    raised here (a daemon that cannot warm up does not start).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[WarmupReport] = loop.create_future()
+
+    def settle(result: WarmupReport | None, exc: BaseException | None) -> None:
+        if done.done():
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            assert result is not None
+            done.set_result(result)
+
+    def work() -> None:
+        try:
+            report = warm_up(chain)
+        except Exception as exc:  # noqa: BLE001
+            # thread boundary: not swallowed, handed to the event loop, where ``done``
+            # raises it in start-up
+            with contextlib.suppress(RuntimeError):  # loop already closed: stopping
+                loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, report, None)
+
+    threading.Thread(target=work, name="eew-warmup", daemon=True).start()
+    stopper = asyncio.ensure_future(stop.wait())
+    waiters: list[asyncio.Future[object]] = [done, stopper]  # type: ignore[list-item]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    return done.result() if done.done() else None
