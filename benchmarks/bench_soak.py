@@ -281,7 +281,10 @@ export_endpoint = "tcp://127.0.0.1:{self.export_port}"
     def up(self) -> bool:
         """The current run has started and sent a heartbeat since."""
         lines = self.runs[-1].lines
-        return any("daemon started" in ln for ln in lines) and "heartbeat" in lines[-1]
+        started = [i for i, ln in enumerate(lines) if "daemon started" in ln]
+        # any heartbeat line after the start (not only the last line: a daemon that logs
+        # after every heartbeat, a warning about its partner say, is up all the same)
+        return bool(started) and any(" daemon: heartbeat " in ln for ln in lines[started[0] :])
 
 
 def make_keys(work: Path) -> Path:
