@@ -458,6 +458,26 @@ class FiniteFaultConfig:
         "interval_s (its rupture may grow after the last pick)",
     )
     follow_s: float = _f(90.0, "... for this long after origin [s]")
+    duration_bound: bool = _f(
+        True,
+        "an event whose P-wave magnitude has reached follow_magnitude is at least the magnitude "
+        "of the source duration that the strong shaking near its epicentre shows "
+        "(eew.event.duration: GCMT duration scaling, bracketed duration)",
+    )
+    duration_radius_km: float = _f(
+        40.0, "stations within this epicentral distance measure the duration [km]"
+    )
+    duration_min_stations: int = _f(3, "the duration needs at least this many of them")
+    duration_fraction: float = _f(
+        0.2,
+        "shaking is strong while a 1-s peak acceleration reaches this fraction of the "
+        "station's largest",
+    )
+    duration_path_s: float = _f(
+        8.0,
+        "at those stations, strong shaking outlasts the source by at most this (S coda, "
+        "path, site) [s]",
+    )
 
     def check(self) -> None:
         """Raise :class:`ValueError` naming the key if an invariant is violated."""
@@ -471,7 +491,13 @@ class FiniteFaultConfig:
             "max_rupture_velocity_km_s",
             "rupture_velocity_km_s",
             "follow_s",
+            "duration_radius_km",
+            "duration_path_s",
         )
+        if not 0.0 < self.duration_fraction < 1.0:
+            raise ValueError("duration_fraction: must be in (0, 1)")
+        if self.duration_min_stations < 1:
+            raise ValueError("duration_min_stations: must be >= 1")
         if self.min_stations < 3:
             raise ValueError("min_stations: must be >= 3")
 

@@ -19,6 +19,7 @@ from eew.evaluate.score import (
     TargetScore,
     _target_scores,
     magnitude_checks,
+    rupture_end_check,
     within_tolerance,
 )
 from eew.evaluate.truth import TrueEvent, TrueTarget, load_truth
@@ -77,6 +78,28 @@ def test_magnitude_checks_take_the_latest_estimate_before_each_time() -> None:
     # nothing sent yet: NaN, and NaN errors
     (early,) = magnitude_checks(ev, states, (3.0,))  # type: ignore[arg-type]
     assert math.isnan(early.estimate) and math.isnan(early.error)
+
+
+def test_rupture_end_check_5_s_after_the_release_reaches_its_final_value() -> None:
+    ev = _event(moment_release=((0.5, 6.0), (10.0, 7.6), (20.0, 7.9995), (30.0, 8.0)))
+    # the series is at its final value (within the 0.001 rounding) from 20 s on
+    assert ev.rupture_end_s() == 20.0
+    states = [_state(10.0, 7.0), _state(24.9, 7.5), _state(25.1, 7.8)]
+    c = rupture_end_check(ev, states)  # type: ignore[arg-type]
+    assert c is not None
+    assert c.after_origin_s == 25.0 and c.estimate == 7.5
+    assert c.error == pytest.approx(-0.5) and c.error_released == pytest.approx(-0.5)
+    # a point source has no rupture end to check
+    assert math.isnan(_event(magnitude=5.0).rupture_end_s())
+    assert rupture_end_check(_event(magnitude=5.0), states) is None  # type: ignore[arg-type]
+    score = EventScore("a", 8.0, 15.0, 43.0, 77.0, True, True, True, rupture_end_check=c)
+    t = magnitude_totals([score])
+    assert t["rupture_end_events"] == 1 and t["rupture_end_within_0_3"] == 0
+    assert t["median_abs_magnitude_error_after_rupture_end"] == pytest.approx(0.5)
+    card = ScenarioScore("s", "", 1.0, [score], 0, [], 0, 0, 0, 0, 0, 0)
+    assert "5 s after the rupture ends (25.0 s) 7.50 (true 8.00, error -0.50)" in (
+        format_scenario(card)
+    )
 
 
 def test_within_tolerance_counts_pairs_with_both_values() -> None:

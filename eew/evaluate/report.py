@@ -12,10 +12,13 @@ from eew.evaluate.score import (
     INTENSITY_TOLERANCE,
     LARGE_MAGNITUDE,
     MAGNITUDE_CHECK_S,
+    RUPTURE_END_CHECK_S,
     EventScore,
     ScenarioScore,
 )
 
+#: the magnitude after the rupture ends is right within this of the true one (issue 11)
+RUPTURE_END_TOLERANCE = 0.3
 #: targets whose warning times are printed in the table (all go to the JSON)
 TABLE_TARGETS = ("Almaty-Almaly", "Talgar", "Konaev", "Bishkek")
 
@@ -84,7 +87,10 @@ def magnitude_totals(events: Sequence[EventScore]) -> dict[str, Any]:
     """Magnitude figures at the checkpoints of :data:`MAGNITUDE_CHECK_S`.
 
     Per checkpoint: events with an estimate, median |dM| against the final and the
-    released magnitude; and how many alertable M >= 7 events read at least M7.0 by 10 s.
+    released magnitude; how many alertable M >= 7 events read at least M7.0 by 10 s; and,
+    for those with a finite rupture (a moment-release series), the median |dM| against the
+    true magnitude :data:`~eew.evaluate.score.RUPTURE_END_CHECK_S` after the rupture ends
+    and how many are then within :data:`RUPTURE_END_TOLERANCE` (no estimate yet: not within).
     """
     out: dict[str, Any] = {}
     for t in MAGNITUDE_CHECK_S:
@@ -105,6 +111,12 @@ def magnitude_totals(events: Sequence[EventScore]) -> dict[str, Any]:
         for c in e.magnitude_checks
         if c.after_origin_s == 10.0 and math.isfinite(c.estimate) and c.estimate >= 7.0
     )
+    # RUPTURE_END_CHECK_S after the rupture ends, against the true magnitude (M >= 7)
+    ends = [e.rupture_end_check for e in large if e.rupture_end_check]
+    have = [c for c in ends if math.isfinite(c.estimate)]
+    out["rupture_end_events"] = len(ends)
+    out["median_abs_magnitude_error_after_rupture_end"] = _median([abs(c.error) for c in have])
+    out["rupture_end_within_0_3"] = sum(abs(c.error) <= RUPTURE_END_TOLERANCE for c in have)
     return out
 
 
@@ -178,6 +190,13 @@ def _event_extra(e: EventScore) -> list[str]:
             for c in e.magnitude_checks
         ]
         out.append(f"  {e.id}: M at " + "; ".join(parts))
+    c = e.rupture_end_check
+    if c is not None:
+        out.append(
+            f"  {e.id}: M {RUPTURE_END_CHECK_S:g} s after the rupture ends ("
+            f"{c.after_origin_s:.1f} s) {_f(c.estimate, '{:.2f}')} (true "
+            f"{c.true_magnitude:.2f}, error {_f(c.error, '{:+.2f}')})"
+        )
     if e.intensity_targets:
         scored = [t for t in e.targets if math.isfinite(t.observed_msk)]
         worst = max(
@@ -238,6 +257,10 @@ def format_totals(t: dict[str, Any]) -> str:
             )
             + f"; alertable M>=7 events at M7.0 or more by 10 s: {t['large_events_m7_by_10s']}/"
             f"{t['large_events']}",
+            f"  {RUPTURE_END_CHECK_S:g} s after the rupture ends, alertable M>=7 events: |dM| "
+            f"median {_f(t['median_abs_magnitude_error_after_rupture_end'], '{:.2f}')}, within "
+            f"{RUPTURE_END_TOLERANCE:g} of the true magnitude {t['rupture_end_within_0_3']}/"
+            f"{t['rupture_end_events']}",
             f"  target MSK within +-{INTENSITY_TOLERANCE:g} of the observed: first estimate "
             f"{_f(100 * t['intensity_within_1_msk_first'], '{:.0f}')} % of "
             f"{t['intensity_targets_first']}, final "

@@ -42,6 +42,8 @@ LARGE_MAGNITUDE = 7.0
 LARGE_THRESHOLD = 6.5
 #: magnitude checkpoints [s after origin]
 MAGNITUDE_CHECK_S = (5.0, 10.0, 15.0)
+#: the magnitude is checked against the true one this long after the rupture ends [s]
+RUPTURE_END_CHECK_S = 5.0
 #: a forecast intensity is right when within this of the observed one [MSK units]
 INTENSITY_TOLERANCE = 1.0
 
@@ -117,6 +119,9 @@ class EventScore:
     onsite_after_first_p_data_s: float = math.nan
     targets: list[TargetScore] = field(default_factory=list)
     magnitude_checks: list[MagnitudeCheck] = field(default_factory=list)
+    #: the magnitude :data:`RUPTURE_END_CHECK_S` after the rupture ended (the truth's moment
+    #: release reaches its final value) against the true magnitude; None for a point source
+    rupture_end_check: MagnitudeCheck | None = None
     #: targets with an observed and a forecast intensity; fraction of them within
     #: :data:`INTENSITY_TOLERANCE` for the first and the final estimate
     intensity_targets: int = 0
@@ -289,6 +294,7 @@ def _event_score(
         s.p4_after_origin_s = (p4 - ev.origin_ns) / NS_PER_S
     states = _estimates(ev, ids, run)
     s.magnitude_checks = magnitude_checks(ev, states)
+    s.rupture_end_check = rupture_end_check(ev, states)
     s.series = [
         (
             (st.sent_time_ns - ev.origin_ns) / NS_PER_S,
@@ -398,6 +404,22 @@ def magnitude_checks(
             )
         )
     return out
+
+
+def rupture_end_check(ev: TrueEvent, states: list[EventState]) -> MagnitudeCheck | None:
+    """The magnitude :data:`RUPTURE_END_CHECK_S` after the rupture ends, against the true one.
+
+    The rupture ends when the truth's ``moment_release`` reaches its final value
+    (:meth:`~eew.evaluate.truth.TrueEvent.rupture_end_s`); None for a point source (no
+    series). ``released`` is then the true magnitude, so ``error == error_released``.
+    """
+    end = ev.rupture_end_s()
+    if not math.isfinite(end):
+        return None
+    (check,) = magnitude_checks(ev, states, (end + RUPTURE_END_CHECK_S,))
+    check.released = ev.magnitude
+    check.error_released = check.error
+    return check
 
 
 def within_tolerance(predicted: list[float], observed: list[float]) -> float:

@@ -96,6 +96,18 @@ class TrueEvent:
         m = np.array([x[1] for x in series])
         return float(np.interp(after_origin_s, t, m))
 
+    def rupture_end_s(self) -> float:
+        """Seconds after origin at which the moment release reaches its final value.
+
+        The first sample of ``moment_release`` at the series' last value (within the
+        truth's 0.001 rounding); NaN for a point source or an older truth without a series.
+        """
+        series = self.moment_release
+        if not series:
+            return math.nan
+        final = series[-1][1]
+        return next(t for t, m in series if m >= final - 5e-4)
+
     def p_nth_ns(self, n: int, stations: set[str] | None = None) -> int | None:
         """The ``n``-th earliest P arrival (1-based), among ``stations`` if given [ns]."""
         times = sorted(

@@ -27,6 +27,7 @@ from eew.event import groundmotion as gm
 from eew.event import magnitude as mag
 from eew.event.corebase import TrackedEvent
 from eew.event.distant import below_teleseism_line, is_distant_wavefront
+from eew.event.duration import magnitude_from_duration, source_duration_s, station_duration_s
 from eew.event.finder import FiniteFault, line_geometry
 from eew.event.forecast import forecast_targets, ipe_max_intensity
 from eew.event.lifecycle import AlertLifecycle, EventRecord
@@ -108,6 +109,12 @@ class Evaluation(Locating):
             ev.finite_growing,
             self.ffcfg.saturation_slope,
         )
+        if (
+            self.ffcfg.duration_bound
+            and not regional
+            and ev.p_magnitude >= self.ffcfg.follow_magnitude
+        ):
+            emag = mag.with_lower_bound(emag, self._duration_magnitude(ev, now))
         x, y = self.grid.to_xy(loc.latitude_deg, loc.longitude_deg)
         s_time = self.locator.s_time_to(float(x), float(y), loc.depth_km, self._tx, self._ty)
         if emag.line is not None:
@@ -249,6 +256,44 @@ class Evaluation(Locating):
             ev.finite_growing = prev is not None and ff.line.length_km > prev.line.length_km
             ev.finite = ff
         return ev.finite
+
+    def _duration_magnitude(self, ev: TrackedEvent, now: int) -> float | None:
+        """The magnitude of the source duration that the shaking near the epicentre shows.
+
+        Each station within ``duration_radius_km`` whose predicted S wave has arrived gives
+        its bracketed duration of strong shaking after it (:mod:`eew.event.duration`); the
+        median less ``duration_path_s`` bounds the source duration so far from below, and
+        the duration scaling turns it into a magnitude. None with too few stations.
+        """
+        if self._peak_acc is None:
+            return None
+        c = self.ffcfg
+        tp_all, ts_all, repi_all = self._predicted_all(ev)
+        durations = []
+        for i in np.flatnonzero(repi_all <= c.duration_radius_km):
+            sid = self.station_ids[int(i)]
+            if sid in self.set_aside:
+                continue
+            d = station_duration_s(
+                self._peak_acc, sid, float(tp_all[i]), float(ts_all[i]), now, c.duration_fraction
+            )
+            if d is not None:
+                durations.append(d)
+        t = source_duration_s(durations, c.duration_path_s, c.duration_min_stations)
+        if t is None:
+            return None
+        m = magnitude_from_duration(t)
+        log.debug(
+            "event %d, %.1f s after origin: strong shaking for %.1f s (median of %d stations): "
+            "source at least %.1f s, M >= %.2f",
+            ev.number,
+            (now - ev.origin_ns) / NS_PER_S,
+            t + c.duration_path_s,
+            len(durations),
+            t,
+            m,
+        )
+        return m
 
     def _rupture_s_time(self, line: LineSource, loc: Location, s_hypo: np.ndarray) -> np.ndarray:
         """S time [s after origin] at each target from the nearest part of the line.

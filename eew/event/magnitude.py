@@ -345,6 +345,35 @@ def with_finite_fault(
     )
 
 
+def with_lower_bound(p: EventMagnitude, low: float | None) -> EventMagnitude:
+    """The magnitude knowing it is at least ``low`` (None: unchanged).
+
+    The estimate ``N(m, sigma²)`` truncated below at ``low`` (:func:`truncated_normal`):
+    a bound more than 4 sigma below the estimate changes nothing (it would move it by
+    less than 1e-4 sigma); above it, the magnitude is a little more than the bound. The
+    sigma keeps its floor of 0.15.
+
+    Examples
+    --------
+    >>> p = EventMagnitude(7.0, 0.2, 10, False, "Mfd")
+    >>> with_lower_bound(p, 6.0) is p
+    True
+    >>> round(with_lower_bound(p, 7.5).magnitude, 2)
+    7.56
+    """
+    if low is None or low <= p.magnitude - 4.0 * p.sigma:
+        return p
+    m, sigma = truncated_normal(p.magnitude, p.sigma, low)
+    return EventMagnitude(
+        magnitude=m,
+        sigma=max(sigma, 0.15),
+        n_stations=p.n_stations,
+        is_lower_bound=p.is_lower_bound,
+        magnitude_type=p.magnitude_type,
+        line=p.line,
+    )
+
+
 def combine(
     stations: Sequence[StationMagnitude], sigma_floor: float = 0.15, magnitude_type: str = "Mpd"
 ) -> EventMagnitude | None:
