@@ -97,3 +97,24 @@ def test_ring_kernel_peaks_are_nan_when_a_sample_is_nan(impl) -> None:  # type: 
     state[chain.N_FIXED + 4] = np.nan  # the high-pass state: acceleration and velocity NaN
     r, a, v = impl(x, d.params, d.bp_sos, d.hp_sos, d.lp_sos, state, ring, CAP - 100)
     assert np.isnan(a) and np.isnan(v) and r >= 0.0
+
+
+@pytest.mark.parametrize("name", ["velocity", "acceleration", "no_trigger"])
+def test_register_loop_gives_the_general_loops_bits(name: str) -> None:
+    """The default design's loop (state in registers) against the loop over the state array,
+    packet by packet from a fresh start, with the peaks both return."""
+    d = DESIGNS[name]
+    x = realistic_counts(4000, seed=9)
+    sizes = random_sizes(x.shape[0], seed=10)
+    s_fast, s_general = d.new_state(), d.new_state()
+    for a, b in itertools.pairwise(np.cumsum([0, *sizes])):
+        fast, general = np.empty((chain.N_ROWS, b - a)), np.empty((chain.N_ROWS, b - a))
+        got = chain._process_cols(
+            x[a:b], d.params, d.bp_sos, d.hp_sos, d.lp_sos, s_fast, fast, 0, b - a, 0
+        )
+        ref = chain._process_range(
+            x[a:b], d.params, d.bp_sos, d.hp_sos, d.lp_sos, s_general, general, 0, b - a, 0
+        )
+        np.testing.assert_array_equal(fast, general)
+        assert got == ref
+    np.testing.assert_array_equal(s_fast, s_general)
