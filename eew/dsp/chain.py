@@ -269,8 +269,8 @@ def _process_range(
 ) -> tuple[float, float, float]:
     """The chain over samples ``[i0, i1)``, any number of filter sections.
 
-    Sample ``i`` goes to column ``col + i - i0`` of ``out``, and its counts to the row
-    ``N_ROWS`` if ``out`` has one (a history ring). Returns as
+    Sample ``i`` goes to column ``col + i - i0`` of ``out`` (rows ``0 .. N_ROWS - 1``; a
+    history ring's counts row is left alone). Returns as
     :func:`eew.dsp.ringchain.process_to_ring`.
     """
     gain, is_acc, dt, alpha, n_sta, n_lta, n_warmup, t_alpha, do_trigger = _unpack(params)
@@ -289,7 +289,6 @@ def _process_range(
     o += 2 * nhp
     z_lp = state[o : o + 2 * nlp].reshape((nlp, 2))
     half_dt = 0.5 * dt
-    counts = out.shape[0] > N_ROWS
     rmax, pacc, pvel, nan_acc, nan_vel = 0.0, 0.0, 0.0, False, False
     for i in range(i0, i1):
         j = col + i - i0
@@ -333,8 +332,6 @@ def _process_range(
         out[ROW_ACC, j] = acc
         out[ROW_VEL, j] = vel
         out[ROW_DISP, j] = disp
-        if counts:
-            out[N_ROWS, j] = x[i]
         pacc, nan_acc = _peak_step(acc, pacc, nan_acc)
         pvel, nan_vel = _peak_step(vel, pvel, nan_vel)
         # tau_p on low-passed velocity
@@ -391,7 +388,6 @@ def _process_221(
     )
     prev_v, prev_vl, tx, td = state[S_PREV_V], state[S_PREV_VL], state[S_TX], state[S_TD]
     n_seen_all = state[S_NSEEN]
-    counts = out.shape[0] > N_ROWS
     rmax, pacc, pvel, nan_acc, nan_vel = 0.0, 0.0, 0.0, False, False
     for i in range(i0, i1):
         j = col + i - i0
@@ -426,8 +422,6 @@ def _process_221(
         out[ROW_ACC, j] = acc
         out[ROW_VEL, j] = vel
         out[ROW_DISP, j] = disp
-        if counts:
-            out[N_ROWS, j] = x[i]
         pacc, nan_acc = _peak_step(acc, pacc, nan_acc)
         pvel, nan_vel = _peak_step(vel, pvel, nan_vel)
         vl, zl0, zl1 = biquad_step(vel, l0, l1, l2, la1, la2, zl0, zl1)

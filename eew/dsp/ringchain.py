@@ -40,7 +40,8 @@ def process_to_ring(
     The rows go to columns ``pos, pos + 1, ...`` of ``ring`` (shape ``(N_ROWS + 1, cap)``,
     wrapping once at most; the last row gets the counts ``x``), as
     :func:`eew.detect.ring._ring_write` of ``process_packet``'s output would write
-    them, with no intermediate array and no second pass over the samples.
+    them, with no intermediate array and no second pass over the samples but the
+    conversion of the counts.
 
     Returns
     -------
@@ -51,9 +52,16 @@ def process_to_ring(
     """
     n = x.shape[0]
     first = min(n, ring.shape[1] - pos)
-    r, a, v = _process_cols(x, params, bp_sos, hp_sos, lp_sos, state, ring, 0, first, pos)
+    # the counts first, as float64 (exact for any integer counts): the loops read them there,
+    # without converting an integer in every sample
+    counts = ring[N_ROWS]
+    counts[pos : pos + first] = x[:first]
+    counts[: n - first] = x[first:]
+    a0 = counts[pos : pos + first]
+    r, a, v = _process_cols(a0, params, bp_sos, hp_sos, lp_sos, state, ring, 0, first, pos)
     if first < n:
-        r2, a2, v2 = _process_cols(x, params, bp_sos, hp_sos, lp_sos, state, ring, first, n, 0)
+        a1 = counts[: n - first]
+        r2, a2, v2 = _process_cols(a1, params, bp_sos, hp_sos, lp_sos, state, ring, 0, n - first, 0)
         r, a, v = max(r, r2), _peak_join(a, a2), _peak_join(v, v2)
     return r, a, v
 
