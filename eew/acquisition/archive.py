@@ -28,7 +28,7 @@ from numba import njit
 
 from eew.acquisition import scan
 from eew.acquisition.mseed import RecordHeader, decode_record, parse_header
-from eew.acquisition.steim import STATUS_OK, decode_steim
+from eew.acquisition.steim import STATUS_OK, decode_steim, decode_steim_into
 from eew.errors import DataError
 from eew.model.packet import Packet
 
@@ -171,9 +171,14 @@ class _Indexer:
         # distinct value (a file holds one channel or a few), in the order they first occur
         arr = np.frombuffer(buf, dtype=np.uint8)
         keys = np.ascontiguousarray(arr[rows[:, scan.C_OFFSET, None] + np.arange(8, 20)])
-        distinct, first, inverse = np.unique(
-            keys.view(np.dtype((np.void, 12))).ravel(), return_index=True, return_inverse=True
-        )
+        if (keys == keys[0]).all():  # one channel, as most files hold: no sort
+            distinct = keys[:1].view(np.dtype((np.void, 12))).ravel()
+            first = np.zeros(1, np.int64)
+            inverse = np.zeros(keys.shape[0], np.int64)
+        else:
+            distinct, first, inverse = np.unique(
+                keys.view(np.dtype((np.void, 12))).ravel(), return_index=True, return_inverse=True
+            )
         codes = np.empty(distinct.shape[0], np.int64)
         cache = self._key_cache
         for u in np.argsort(first, kind="stable").tolist():
@@ -486,17 +491,16 @@ def _decode_rows(
     data = np.empty(starts[m], np.int32)
     for j in range(m):
         if ok[j]:
-            x, status = decode_steim(
+            status = decode_steim_into(
                 arrays[fi[j]],  # type: ignore[index]
                 off[j] + bod[j],
                 off[j] + reclen[j],
                 nsamp[j],
                 2 if enc[j] == 11 else 1,
                 True,
+                data[starts[j] : starts[j + 1]],
             )
-            if status == STATUS_OK:
-                data[starts[j] : starts[j + 1]] = x
-            else:
+            if status != STATUS_OK:
                 ok[j] = False
     return data, starts, ok
 

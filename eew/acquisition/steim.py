@@ -84,6 +84,25 @@ def decode_steim(
         ``STATUS_OK`` or the reason the record could not be decoded.
     """
     out = np.empty(n_samples, dtype=np.int32)
+    return out, decode_steim_into(buf, start, end, n_samples, version, big_endian, out)
+
+
+@njit(cache=True)
+def decode_steim_into(
+    buf: np.ndarray,
+    start: int,
+    end: int,
+    n_samples: int,
+    version: int,
+    big_endian: bool,
+    out: np.ndarray,
+) -> int:
+    """:func:`decode_steim` into ``out[:n_samples]`` (int32); return the status.
+
+    Many records into one array without an array per record (the batched archive
+    replay, :func:`eew.acquisition.archive.decode_rows`). Unless the status is
+    ``STATUS_OK``, ``out`` holds a part of the samples or none.
+    """
     diffs = np.empty(8, dtype=np.int64)
     n = 0
     x0 = np.int64(0)
@@ -137,7 +156,7 @@ def decode_steim(
                             diffs[k] = _signed(word >> (20 - 10 * k), 10)
                         nd = 3
                     else:
-                        return out, STATUS_BAD_CODE
+                        return STATUS_BAD_CODE
                 else:
                     if dnib == 0:
                         for k in range(5):
@@ -152,7 +171,7 @@ def decode_steim(
                             diffs[k] = _signed(word >> (24 - 4 * k), 4)
                         nd = 7
                     else:
-                        return out, STATUS_BAD_CODE
+                        return STATUS_BAD_CODE
             for k in range(nd):
                 if n >= n_samples:
                     break
@@ -165,7 +184,7 @@ def decode_steim(
                 n += 1
         frame += 64
     if n != n_samples:
-        return out, STATUS_SHORT
+        return STATUS_SHORT
     if n > 0 and last != xn:
-        return out, STATUS_CHECK
-    return out, STATUS_OK
+        return STATUS_CHECK
+    return STATUS_OK

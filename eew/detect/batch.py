@@ -22,7 +22,8 @@ itself:
 and after the record at which the event core's tick has work
 (:meth:`~eew.event.core.EventCore.idle_until_ns`), where it ticks the core as the single
 run does after every packet. The chain arithmetic is the same compiled code
-(:func:`eew.detect.channel._process_and_store`) in the same order, so the outputs are those
+(:func:`eew.dsp.ringchain.process_to_ring` runs :func:`~eew.dsp.chain.process_packet`'s loops
+straight into the history ring) in the same order, so the outputs are those
 of :meth:`Chain.run <eew.assembly.Chain.run>` byte for byte (``tools/golden_replay.py``).
 """
 
@@ -43,11 +44,10 @@ from eew.detect.channel import (
     ChannelProcessor,
     _flat_edges,
     _minmax,
-    _process_and_store,
 )
 from eew.detect.peaks import peak_add
 from eew.detect.router import Pipeline
-from eew.dsp import chain as dsp
+from eew.dsp.ringchain import process_to_ring
 from eew.event.core import EventCore
 from eew.model.packet import Packet
 from eew.model.timeutil import NS_PER_S
@@ -96,19 +96,6 @@ END, TICK, PYTHON = 0, 1, 2
 
 _MIN = np.iinfo(np.int64).min
 _MAX = np.iinfo(np.int64).max
-
-
-@njit(cache=True)
-def _abs_max(x: np.ndarray, n: int) -> float:
-    """``np.abs(x[:n]).max()`` (``n >= 1``): NaN if any of the samples is NaN."""
-    peak: float = abs(x[0])
-    for k in range(1, n):
-        a = abs(x[k])
-        if a > peak or math.isnan(a):
-            peak = a
-        if math.isnan(peak):
-            break
-    return peak
 
 
 @njit(cache=True)
@@ -186,8 +173,9 @@ def _run(
             return i, PYTHON
         state = states[c]
         saved = state.copy() if trig else state  # only a trigger channel goes back
-        out = np.empty((dsp.N_ROWS, n))
-        rmax = _process_and_store(x, params[c], bps[c], hps[c], lps[c], state, out, ring, k0 % cap)
+        rmax, peak, vpeak = process_to_ring(
+            x, params[c], bps[c], hps[c], lps[c], state, ring, k0 % cap
+        )
         if trig and rmax > cf[c, CF_ON_RATIO]:
             state[:] = saved  # the trigger scan is Python: the record goes there
             return i, PYTHON
@@ -202,8 +190,6 @@ def _run(
         ci[c, CI_PACKETS] += 1
         ci[c, CI_SAMPLES] += n
         ci[c, CI_DIRTY] = 1
-        peak = _abs_max(out[dsp.ROW_ACC], n)
-        vpeak = _abs_max(out[dsp.ROW_VEL], n)
         cf[c, CF_PEAK] = peak
         cf[c, CF_PEAK_VEL] = vpeak
         row_peak[i, 0] = peak

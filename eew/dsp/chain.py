@@ -42,6 +42,7 @@ the Taiwan early warning system. *BSSA* 95(1), 347-353.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,17 +182,48 @@ def process_packet(
     out : numpy.ndarray
         Output, shape ``(7, len(x))``, written in place.
     """
-    n = x.shape[0]
+    _process_cols(x, params, bp_sos, hp_sos, lp_sos, state, out, 0, x.shape[0], 0)
+
+
+@njit(cache=True, inline="always")
+def _peak_join(a: float, b: float) -> float:
+    """The larger of two peaks; NaN if either is NaN."""
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    return max(a, b)
+
+
+@njit(cache=True)
+def _process_cols(
+    x: np.ndarray,
+    params: np.ndarray,
+    bp_sos: np.ndarray,
+    hp_sos: np.ndarray,
+    lp_sos: np.ndarray,
+    state: np.ndarray,
+    out: np.ndarray,
+    i0: int,
+    i1: int,
+    col: int,
+) -> tuple[float, float, float]:
+    """Samples ``[i0, i1)`` into columns ``col, col + 1, ...`` of ``out``; the packet's peaks.
+
+    The default design (4-pole band-pass, 2-pole high- and low-pass) runs with the state in
+    registers (:func:`_process_221`); the first sample after a (re)start goes through the
+    general loop (:func:`_process_range`). Returns as
+    :func:`eew.dsp.ringchain.process_to_ring`.
+    """
+    if i0 >= i1:
+        return 0.0, 0.0, 0.0
     if bp_sos.shape[0] == 2 and hp_sos.shape[0] == 1 and lp_sos.shape[0] == 1:
-        # the default design (4-pole band-pass, 2-pole high- and low-pass): the state in
-        # registers; the first sample after a (re)start goes through the general loop
-        i0 = 0
-        if state[S_NSEEN] == 0.0 and n > 0:
-            _process_range(x, params, bp_sos, hp_sos, lp_sos, state, out, 0, 1)
-            i0 = 1
-        _process_221(x, params, bp_sos, hp_sos, lp_sos, state, out, i0)
-        return
-    _process_range(x, params, bp_sos, hp_sos, lp_sos, state, out, 0, n)
+        if state[S_NSEEN] != 0.0:
+            return _process_221(x, params, bp_sos, hp_sos, lp_sos, state, out, i0, i1, col)
+        r, a, v = _process_range(x, params, bp_sos, hp_sos, lp_sos, state, out, i0, i0 + 1, col)
+        r2, a2, v2 = _process_221(
+            x, params, bp_sos, hp_sos, lp_sos, state, out, i0 + 1, i1, col + 1
+        )
+        return max(r, r2), _peak_join(a, a2), _peak_join(v, v2)
+    return _process_range(x, params, bp_sos, hp_sos, lp_sos, state, out, i0, i1, col)
 
 
 @njit(cache=True, inline="always")
@@ -233,8 +265,14 @@ def _process_range(
     out: np.ndarray,
     i0: int,
     i1: int,
-) -> None:
-    """The chain over samples ``[i0, i1)``, any number of filter sections."""
+    col: int,
+) -> tuple[float, float, float]:
+    """The chain over samples ``[i0, i1)``, any number of filter sections.
+
+    Sample ``i`` goes to column ``col + i - i0`` of ``out`` (rows ``0 .. N_ROWS - 1``; a
+    history ring's counts row is left alone). Returns as
+    :func:`eew.dsp.ringchain.process_to_ring`.
+    """
     gain, is_acc, dt, alpha, n_sta, n_lta, n_warmup, t_alpha, do_trigger = _unpack(params)
     sl_state = state[S_STA : S_STA + 3]
     nbp = bp_sos.shape[0]
@@ -251,7 +289,9 @@ def _process_range(
     o += 2 * nhp
     z_lp = state[o : o + 2 * nlp].reshape((nlp, 2))
     half_dt = 0.5 * dt
+    rmax, pacc, pvel, nan_acc, nan_vel = 0.0, 0.0, 0.0, False, False
     for i in range(i0, i1):
+        j = col + i - i0
         xi = x[i] * gain
         first = state[S_NSEEN] == 0.0
         if first:
@@ -259,15 +299,18 @@ def _process_range(
         else:
             state[S_MEAN] += alpha * (xi - state[S_MEAN])
         raw = xi - state[S_MEAN]
-        out[ROW_RAW, i] = raw
+        out[ROW_RAW, j] = raw
         # trigger branch
         if do_trigger:
             bp = biquad_cascade_step(raw, bp_sos, z_bp)
-            out[ROW_BP, i] = bp
-            out[ROW_RATIO, i] = stalta_step(bp * bp, sl_state, n_sta, n_lta, n_warmup, True)
+            out[ROW_BP, j] = bp
+            ratio = stalta_step(bp * bp, sl_state, n_sta, n_lta, n_warmup, True)
+            out[ROW_RATIO, j] = ratio
+            if ratio > rmax:
+                rmax = ratio
         else:
-            out[ROW_BP, i] = 0.0
-            out[ROW_RATIO, i] = 0.0
+            out[ROW_BP, j] = 0.0
+            out[ROW_RATIO, j] = 0.0
         # ground-motion branch
         if is_acc:
             acc = biquad_cascade_step(raw, hp_sos, z_hp1)
@@ -286,17 +329,20 @@ def _process_range(
         state[S_INT2] += half_dt * (vel + state[S_PREV_IN2])
         state[S_PREV_IN2] = vel
         disp = biquad_cascade_step(state[S_INT2], hp_sos, z_hp3)
-        out[ROW_ACC, i] = acc
-        out[ROW_VEL, i] = vel
-        out[ROW_DISP, i] = disp
+        out[ROW_ACC, j] = acc
+        out[ROW_VEL, j] = vel
+        out[ROW_DISP, j] = disp
+        pacc, nan_acc = _peak_step(acc, pacc, nan_acc)
+        pvel, nan_vel = _peak_step(vel, pvel, nan_vel)
         # tau_p on low-passed velocity
         vl = biquad_cascade_step(vel, lp_sos, z_lp)
         dvl = 0.0 if first else (vl - state[S_PREV_VL]) / dt
         state[S_PREV_VL] = vl
         state[S_TX] = t_alpha * state[S_TX] + vl * vl
         state[S_TD] = t_alpha * state[S_TD] + dvl * dvl
-        out[ROW_TAUP, i] = _taup(state[S_TX], state[S_TD])
+        out[ROW_TAUP, j] = _taup(state[S_TX], state[S_TD])
         state[S_NSEEN] += 1.0
+    return rmax, _peak_end(pacc, nan_acc), _peak_end(pvel, nan_vel)
 
 
 @njit(cache=True)
@@ -309,8 +355,10 @@ def _process_221(
     state: np.ndarray,
     out: np.ndarray,
     i0: int,
-) -> None:
-    """:func:`_process_range` from ``i0`` to the end, for the default sections (2, 1, 1).
+    i1: int,
+    col: int,
+) -> tuple[float, float, float]:
+    """:func:`_process_range` over ``[i0, i1)``, for the default sections (2, 1, 1).
 
     Only after the first sample of a (re)start (``state[S_NSEEN] > 0``). The same operations
     in the same order (the outputs are identical to the last bit), with the state and the
@@ -340,21 +388,25 @@ def _process_221(
     )
     prev_v, prev_vl, tx, td = state[S_PREV_V], state[S_PREV_VL], state[S_TX], state[S_TD]
     n_seen_all = state[S_NSEEN]
-    for i in range(i0, x.shape[0]):
+    rmax, pacc, pvel, nan_acc, nan_vel = 0.0, 0.0, 0.0, False, False
+    for i in range(i0, i1):
+        j = col + i - i0
         xi = x[i] * gain
         mean += alpha * (xi - mean)
         raw = xi - mean
-        out[ROW_RAW, i] = raw
+        out[ROW_RAW, j] = raw
         if do_trigger:
             y, zb00, zb01 = biquad_step(raw, b00, b01, b02, a01, a02, zb00, zb01)
             y, zb10, zb11 = biquad_step(y, b10, b11, b12, a11, a12, zb10, zb11)
-            out[ROW_BP, i] = y
+            out[ROW_BP, j] = y
             ratio, sta, lta = stalta_update(y * y, sta, lta, n_sl, n_sta, n_lta, n_warmup, True)
             n_sl += 1.0
-            out[ROW_RATIO, i] = ratio
+            out[ROW_RATIO, j] = ratio
+            if ratio > rmax:
+                rmax = ratio
         else:
-            out[ROW_BP, i] = 0.0
-            out[ROW_RATIO, i] = 0.0
+            out[ROW_BP, j] = 0.0
+            out[ROW_RATIO, j] = 0.0
         if is_acc:
             acc, zh10, zh11 = biquad_step(raw, h0, h1, h2, ha1, ha2, zh10, zh11)
             int1 += half_dt * (acc + prev_in1)
@@ -367,15 +419,17 @@ def _process_221(
         int2 += half_dt * (vel + prev_in2)
         prev_in2 = vel
         disp, zh30, zh31 = biquad_step(int2, h0, h1, h2, ha1, ha2, zh30, zh31)
-        out[ROW_ACC, i] = acc
-        out[ROW_VEL, i] = vel
-        out[ROW_DISP, i] = disp
+        out[ROW_ACC, j] = acc
+        out[ROW_VEL, j] = vel
+        out[ROW_DISP, j] = disp
+        pacc, nan_acc = _peak_step(acc, pacc, nan_acc)
+        pvel, nan_vel = _peak_step(vel, pvel, nan_vel)
         vl, zl0, zl1 = biquad_step(vel, l0, l1, l2, la1, la2, zl0, zl1)
         dvl = (vl - prev_vl) / dt
         prev_vl = vl
         tx = t_alpha * tx + vl * vl
         td = t_alpha * td + dvl * dvl
-        out[ROW_TAUP, i] = _taup(tx, td)
+        out[ROW_TAUP, j] = _taup(tx, td)
         n_seen_all += 1.0
     state[o], state[o + 1], state[o + 2], state[o + 3] = zb00, zb01, zb10, zb11
     state[o + 4], state[o + 5], state[o + 6], state[o + 7] = zh10, zh11, zh20, zh21
@@ -386,6 +440,22 @@ def _process_221(
     state[S_PREV_IN2], state[S_INT2] = prev_in2, int2
     state[S_PREV_V], state[S_PREV_VL], state[S_TX], state[S_TD] = prev_v, prev_vl, tx, td
     state[S_NSEEN] = n_seen_all
+    return rmax, _peak_end(pacc, nan_acc), _peak_end(pvel, nan_vel)
+
+
+@njit(cache=True, inline="always")
+def _peak_step(v: float, peak: float, nan: bool) -> tuple[float, bool]:
+    """The running peak ``|v|`` and whether a NaN was seen (``np.abs(...).max()``)."""
+    a = abs(v)
+    if a > peak:
+        return a, nan
+    return peak, nan or a != a
+
+
+@njit(cache=True, inline="always")
+def _peak_end(peak: float, nan: bool) -> float:
+    """The peak of :func:`_peak_step`: NaN if a NaN was seen."""
+    return math.nan if nan else peak
 
 
 def process_packet_np(
