@@ -33,7 +33,7 @@ from __future__ import annotations
 import heapq
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +47,7 @@ from eew.acquisition.archive import (
     ArchiveIndex,
     _index_files,
     _Indexer,
+    find_files,
     iter_records,
     read_file,
     split_packet,
@@ -215,22 +216,50 @@ def _finish(win: ArchiveIndex, ixr: _Indexer, rank: np.ndarray) -> None:
     win.order = np.lexsort((t[:, scan.C_START_NS], ch_rank, win.end_ns))
 
 
-def scan_archive(
-    paths: Iterable[str | os.PathLike[str]], window_records: int | None = None
-) -> StreamingIndex:
-    """Scan files/folders into block summaries for a windowed replay (pass 1).
+@dataclass
+class ScanShare:
+    """The first pass over a share of the archive's files (consecutive, in archive order).
+
+    :func:`combine_scans` joins the shares of consecutive runs of files into the
+    :class:`StreamingIndex` that one pass over all of them gives (the parallel replay's
+    workers scan a share each: :meth:`eew.parallel.worker.WorkerPool.scan`).
+
+    Attributes
+    ----------
+    sources : list of str
+        The files with data, in archive order (``B_FILE`` of ``blocks`` indexes it).
+    channel_ids : list of str
+        The channels in the order they first occur in these files.
+    blocks : numpy.ndarray
+        int64 block table of these files (columns ``B_*``).
+    channel_samples : numpy.ndarray
+        Samples per channel (by position in ``channel_ids``).
+    counters : Counter
+        Ingest counters of these files, in the order they were first counted.
+    n_records : int
+        Data records in these files.
+    max_duration_ns : int
+        Longest record [ns].
+    """
+
+    sources: list[str] = field(default_factory=list)
+    channel_ids: list[str] = field(default_factory=list)
+    blocks: np.ndarray = field(default_factory=lambda: np.zeros((0, N_BLOCK_COLS), np.int64))
+    channel_samples: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    counters: Counter[str] = field(default_factory=Counter)
+    n_records: int = 0
+    max_duration_ns: int = 0
+
+
+def scan_share(paths: Iterable[str | os.PathLike[str]]) -> ScanShare:
+    """Scan files/folders into block summaries (pass 1 of :func:`scan_archive`).
 
     Counts and logs bad input exactly as :func:`~eew.acquisition.archive.index_archive`.
-    ``window_records`` defaults to :data:`WINDOW_RECORDS` (read at the call).
     """
-    sidx = StreamingIndex(
-        window_records=window_records if window_records is not None else WINDOW_RECORDS
-    )
-    holder = ArchiveIndex(counters=sidx.counters)
+    share = ScanShare()
+    holder = ArchiveIndex(counters=share.counters)
     ixr = _Indexer(holder)
     blocks: list[np.ndarray] = []
-    n_records = 0
-    max_dur = 0
     samples = np.zeros(0)
     for fi, _path in _index_files(paths, holder, ixr, keep_bytes=False):
         if not ixr.rows:
@@ -247,20 +276,71 @@ def scan_archive(
         if load.shape[0] > samples.shape[0]:
             samples = np.concatenate([samples, np.zeros(load.shape[0] - samples.shape[0])])
         samples[: load.shape[0]] += load
-        n_records += t.shape[0]
-        max_dur = max(max_dur, int(dur.max()))
-    sidx.sources = holder.sources
+        share.n_records += t.shape[0]
+        share.max_duration_ns = max(share.max_duration_ns, int(dur.max()))
+    share.sources = holder.sources
+    if blocks:
+        share.blocks = np.concatenate(blocks)
+    share.channel_ids = sorted(ixr.channel_code, key=ixr.channel_code.__getitem__)
+    share.channel_samples = np.concatenate(
+        [samples, np.zeros(len(share.channel_ids) - samples.shape[0])]
+    )
+    return share
+
+
+def combine_scans(parts: Sequence[ScanShare], window_records: int | None = None) -> StreamingIndex:
+    """The index of the files of ``parts`` (consecutive shares, in archive order).
+
+    The channels are numbered in the order they first occur in the files, file numbers run
+    on from one share to the next and the counters are added in order: the index is the one
+    that :func:`scan_share` of all the files at once gives.
+    """
+    sidx = StreamingIndex(
+        window_records=window_records if window_records is not None else WINDOW_RECORDS
+    )
+    holder = ArchiveIndex(counters=sidx.counters)
+    ixr = _Indexer(holder)
+    blocks: list[np.ndarray] = []
+    loads: list[tuple[np.ndarray, np.ndarray]] = []
+    for part in parts:
+        for key, count in part.counters.items():
+            sidx.counters[key] += count
+        codes = np.array([ixr.code(cid) for cid in part.channel_ids], np.int64)
+        loads.append((codes, part.channel_samples))
+        b = part.blocks.copy()
+        b[:, B_FILE] += len(sidx.sources)
+        blocks.append(b)
+        sidx.sources.extend(part.sources)
+        sidx.n_records += part.n_records
+        sidx.max_duration_ns = max(sidx.max_duration_ns, part.max_duration_ns)
     if blocks:
         sidx.blocks = np.concatenate(blocks)
     sidx.channel_ids = sorted(ixr.channel_code, key=ixr.channel_code.__getitem__)
-    sidx.n_records = n_records
-    sidx.channel_samples = np.concatenate(
-        [samples, np.zeros(len(sidx.channel_ids) - samples.shape[0])]
-    )
-    sidx.max_duration_ns = max_dur
+    samples = np.zeros(len(sidx.channel_ids))
+    for codes, load in loads:
+        np.add.at(samples, codes, load)
+    sidx.channel_samples = samples
     sidx._indexer = ixr
-    sidx.counters["records"] = n_records
+    sidx.counters["records"] = sidx.n_records
     return sidx
+
+
+def scan_archive(
+    paths: Iterable[str | os.PathLike[str]],
+    window_records: int | None = None,
+    *,
+    scanner: Callable[[list[Path]], Sequence[ScanShare]] | None = None,
+) -> StreamingIndex:
+    """Scan files/folders into block summaries for a windowed replay (pass 1).
+
+    Counts and logs bad input exactly as :func:`~eew.acquisition.archive.index_archive`.
+    ``window_records`` defaults to :data:`WINDOW_RECORDS` (read at the call). ``scanner``
+    scans the list of files in consecutive shares elsewhere (the parallel replay's
+    workers: :meth:`eew.parallel.worker.WorkerPool.scan`); by default they are scanned here.
+    """
+    if scanner is None:
+        return combine_scans([scan_share(paths)], window_records)
+    return combine_scans(scanner(find_files(paths)), window_records)
 
 
 def _blocks(t: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -337,8 +417,11 @@ __all__ = [
     "BLOCK_RECORDS",
     "N_INDEX_COLS",
     "WINDOW_RECORDS",
+    "ScanShare",
     "StreamingIndex",
+    "combine_scans",
     "iter_stream_packets",
     "iter_stream_records",
     "scan_archive",
+    "scan_share",
 ]

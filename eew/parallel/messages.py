@@ -1,7 +1,9 @@
 """The messages between a parallel replay's parent and its workers, and the replay's result.
 
-The parent hands each worker a :class:`Setup` (before the work) and a :class:`WorkerSpec` per
-window; a worker answers with :class:`Batch` messages and one :class:`End`. They are pickled
+The parent hands each worker a :class:`Setup` (before the work), a :class:`ScanRequest` (its
+share of the archive's first pass, answered with a
+:class:`~eew.acquisition.windowed.ScanShare`) and a :class:`WorkerSpec` per window; a worker
+answers the windows with :class:`Batch` messages and one :class:`End`. They are pickled
 through :mod:`multiprocessing` queues (:mod:`eew.parallel.worker`, :mod:`eew.parallel.parent`).
 """
 
@@ -45,6 +47,13 @@ class ReplayResult:
     ingest: Counter[str]
     jobs: int = 1
     worker_cpu_s: list[float] = field(default_factory=list)
+
+
+@dataclass
+class ScanRequest:
+    """A worker's share of the first pass over the archive: consecutive files, in order."""
+
+    paths: list[str]
 
 
 @dataclass
