@@ -121,6 +121,25 @@ def test_first_pass_in_shares_gives_the_same_index(messy: Path, reverse: bool) -
     assert ref.counters["files_without_data"] == 1
 
 
+@pytest.mark.parametrize("window_records", [7, 300])
+def test_files_of_several_channels(tmp_path: Path, window_records: int) -> None:
+    """Blocks of one channel are rescanned without looking up their records' names; a file
+    that holds two channels, back to back or interleaved, gives blocks of several (-1)."""
+    files = sorted(NOISE.glob("*.mseed"))
+    a, b, c = (f.read_bytes() for f in files[:3])
+    ra = [a[i : i + RECLEN] for i in range(0, len(a), RECLEN)]
+    rb = [b[i : i + RECLEN] for i in range(0, len(b), RECLEN)]
+    (tmp_path / "mixed.mseed").write_bytes(b"".join(x + y for x, y in zip(ra, rb, strict=False)))
+    (tmp_path / "two.mseed").write_bytes(c + files[3].read_bytes())
+    for f in files[4:6]:
+        shutil.copy(f, tmp_path / f.name)
+    ref = list(iter_packets(index_archive([tmp_path])))
+    sidx = scan_archive([tmp_path], window_records)
+    chans = sidx.blocks[:, windowed.B_CHANNEL]
+    assert (chans == -1).any() and (chans >= 0).sum() > 10
+    assert _key(list(iter_stream_packets(sidx))) == _key(ref)
+
+
 def test_block_table_is_small(messy: Path) -> None:
     sidx = scan_archive([messy])
     assert sidx.blocks[:, B_RECORDS].sum() == len(sidx)
