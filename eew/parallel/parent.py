@@ -254,11 +254,13 @@ class ParallelReplay:
                 )
                 for f in files.tolist()
             ]
+            wide, narrow = WorkerSpec.pack(table)
             specs.append(
                 WorkerSpec(
                     extents,
                     self.idx.channel_ids,
-                    table,
+                    wide,
+                    narrow,
                     win.rate_hz[rows].copy(),
                     win.end_ns[rows].copy(),
                     pos + w.base,

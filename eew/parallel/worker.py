@@ -144,8 +144,8 @@ def _work_window(
         idx.arrays.append(np.frombuffer(buf, dtype=np.uint8))
         idx.sources.append(path)
     idx.channel_ids = spec.channel_ids
-    idx.table, idx.rate_hz, idx.end_ns = spec.table, spec.rate_hz, spec.end_ns
-    n = spec.table.shape[0]
+    idx.table, idx.rate_hz, idx.end_ns = spec.table(), spec.rate_hz, spec.end_ns
+    n = idx.table.shape[0]
     idx.order = np.arange(n)
     if n == 0:
         out.put(("batch", Batch(spec.last)))
