@@ -404,12 +404,18 @@ class ParallelReplay:
     def _pending_peaks(
         self, pos: np.ndarray, rows: np.ndarray, end: np.ndarray, acc: np.ndarray, vel: np.ndarray
     ) -> None:
-        """Hold a batch's peaks until the merge reaches their packets (in packet order)."""
+        """Hold a batch's peaks until the merge reaches their packets (in packet order).
+
+        A batch's positions rise, and no packet has two peaks (a packet is one worker's):
+        they are merged into the held ones where they belong, without a sort.
+        """
+        if (np.diff(pos) <= 0).any():
+            raise RuntimeError("parallel replay: a batch's peaks out of packet order")
         held = self._peaks_held
-        new = (pos, rows, end, acc, vel)
-        parts = [np.concatenate([h, x]) for h, x in zip(held, new, strict=True)]
-        order = np.argsort(parts[0], kind="stable")
-        self._peaks_held = tuple(x[order] for x in parts)
+        at = np.searchsorted(held[0], pos)
+        self._peaks_held = tuple(
+            np.insert(h, at, x) for h, x in zip(held, (pos, rows, end, acc, vel), strict=True)
+        )
 
     def _peaks_upto(self, pos: int) -> None:
         """Add the held peaks of the packets up to position ``pos`` to the peak store."""
