@@ -11,18 +11,21 @@ uses it) must give the same JSON Lines with one job and two, with windows of any
 from __future__ import annotations
 
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from eew.acquisition import windowed
-from eew.acquisition.archive import index_archive, iter_packets
+from eew.acquisition.archive import find_files, index_archive, iter_packets
 from eew.acquisition.windowed import (
     B_RECORDS,
     BLOCK_RECORDS,
+    combine_scans,
     iter_stream_packets,
     scan_archive,
+    scan_share,
 )
 from eew.cli import main
 
@@ -92,6 +95,49 @@ def test_windows_with_files_given_out_of_order_and_split_packets(
     got = list(iter_stream_packets(scan_archive(paths, window_records), 100))
     assert len(ref) > len(list(iter_packets(index_archive(paths))))
     assert _key(got) == _key(ref)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_first_pass_in_shares_gives_the_same_index(messy: Path, reverse: bool) -> None:
+    """The parallel replay's workers scan consecutive runs of files (empty ones too); the
+    shares combined are the index of one pass: files, channels, blocks, counters (their
+    order included), loads, and so the packets."""
+    files = find_files([messy])[:: -1 if reverse else 1]
+    ref = scan_archive(files, 300)
+    ref_counts = list(ref.counters.items())  # before the replay counts undecodable records
+    ref_packets = _key(list(iter_stream_packets(ref)))
+    n = len(files)
+    for cuts in ([0, n], [3, n], [0, 1, n // 2, n], [2, 2, n - 1, n, n]):
+        edges = [0, *cuts]
+        parts = [scan_share(files[a:b]) for a, b in pairwise(edges)]
+        got = combine_scans(parts, 300)
+        assert got.sources == ref.sources
+        assert got.channel_ids == ref.channel_ids
+        assert np.array_equal(got.blocks, ref.blocks)
+        assert list(got.counters.items()) == ref_counts
+        assert np.array_equal(got.channel_samples, ref.channel_samples)
+        assert (len(got), got.max_duration_ns) == (len(ref), ref.max_duration_ns)
+        assert _key(list(iter_stream_packets(got))) == ref_packets
+    assert ref.counters["files_without_data"] == 1
+
+
+@pytest.mark.parametrize("window_records", [7, 300])
+def test_files_of_several_channels(tmp_path: Path, window_records: int) -> None:
+    """Blocks of one channel are rescanned without looking up their records' names; a file
+    that holds two channels, back to back or interleaved, gives blocks of several (-1)."""
+    files = sorted(NOISE.glob("*.mseed"))
+    a, b, c = (f.read_bytes() for f in files[:3])
+    ra = [a[i : i + RECLEN] for i in range(0, len(a), RECLEN)]
+    rb = [b[i : i + RECLEN] for i in range(0, len(b), RECLEN)]
+    (tmp_path / "mixed.mseed").write_bytes(b"".join(x + y for x, y in zip(ra, rb, strict=False)))
+    (tmp_path / "two.mseed").write_bytes(c + files[3].read_bytes())
+    for f in files[4:6]:
+        shutil.copy(f, tmp_path / f.name)
+    ref = list(iter_packets(index_archive([tmp_path])))
+    sidx = scan_archive([tmp_path], window_records)
+    chans = sidx.blocks[:, windowed.B_CHANNEL]
+    assert (chans == -1).any() and (chans >= 0).sum() > 10
+    assert _key(list(iter_stream_packets(sidx))) == _key(ref)
 
 
 def test_block_table_is_small(messy: Path) -> None:

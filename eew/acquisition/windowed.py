@@ -7,13 +7,15 @@ record, so its memory grows with the archive (about 150 MiB per hour of 198 chan
 1. **Scan.** Every file is read once, one at a time, and its records' headers are scanned
    (the same scanner, counters and log lines as ``index_archive``). Only a summary is kept
    per *block* of up to :data:`BLOCK_RECORDS` consecutive records of one file: its byte
-   range, the earliest and latest end time of its records, its earliest start. That is
-   about one byte per record (64 bytes per block), plus the channel names.
+   range, the earliest and latest end time of its records, its earliest start, its channel
+   (where all its records are of one). That is about one byte per record (72 bytes per
+   block), plus the channel names.
 2. **Windows.** The records are then delivered window by window of end time, each window
    holding about :data:`WINDOW_RECORDS` records and :data:`WINDOW_BYTES` bytes at most: the
    blocks whose end-time range meets the window are read again (one read per file and
-   window), their headers scanned again, and the records ending inside the window sorted
-   and decoded as :func:`~eew.acquisition.archive.iter_records` does.
+   window), their headers scanned again (the names of the records of one-channel blocks
+   are not looked up again), and the records ending inside the window sorted and decoded
+   as :func:`~eew.acquisition.archive.iter_records` does.
 
 The arrival order sorts by end time first (ties by channel name, start time, then position
 in the archive: file order, byte offset), so the windows' orders, concatenated, are the
@@ -24,7 +26,7 @@ a block whose records end in several windows is read once per window (a file wri
 time order costs more reads, never a different order).
 
 Memory: one window's bytes and rows (about 40 MiB at the default size) plus the block
-table, which grows by one 64-byte row per :data:`BLOCK_RECORDS` records (about 0.2 MiB per
+table, which grows by one 72-byte row per :data:`BLOCK_RECORDS` records (about 0.2 MiB per
 hour of 198 channels).
 """
 
@@ -33,7 +35,7 @@ from __future__ import annotations
 import heapq
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,16 +49,18 @@ from eew.acquisition.archive import (
     ArchiveIndex,
     _index_files,
     _Indexer,
+    find_files,
     iter_records,
     read_file,
     split_packet,
 )
 from eew.acquisition.mseed import parse_header
+from eew.errors import DataError
 from eew.model.packet import Packet
 
 # columns of the block table
-B_FILE, B_START, B_STOP, B_V3, B_END_MIN, B_END_MAX, B_FIRST_NS, B_RECORDS = range(8)
-N_BLOCK_COLS = 8
+B_FILE, B_START, B_STOP, B_V3, B_END_MIN, B_END_MAX, B_FIRST_NS, B_RECORDS, B_CHANNEL = range(9)
+N_BLOCK_COLS = 9
 #: consecutive records of one file summarised in one block
 BLOCK_RECORDS = 64
 #: records delivered per window (about 40 MiB of bytes and rows for 512-byte records)
@@ -160,6 +164,20 @@ class StreamingIndex:
             win.arrays.append(arr)
             win.sources.append(path)
             win.offsets.append(lo)
+            if _one_channel_v2(b[part]):
+                # the first pass knows each block's channel: no per-record name look-up, the
+                # rates of the whole window in one call (below)
+                rows = [
+                    _scan_run(arr, start - lo, stop - lo, n)
+                    for _v3, start, stop, n in _runs(b[part])
+                ]
+                ext = np.zeros((int(b[part, B_RECORDS].sum()), N_INDEX_COLS), np.int64)
+                ext[:, : scan.N_COLS] = np.concatenate(rows)
+                ext[:, C_FILE] = li
+                ext[:, C_CHANNEL] = np.repeat(b[part, B_CHANNEL], b[part, B_RECORDS])
+                ixr.rows.append(ext)
+                ixr.rates.append(np.full(ext.shape[0], np.nan))
+                continue
             for v3, start, stop, n in _runs(b[part]):
                 start, stop = start - lo, stop - lo
                 if v3:
@@ -203,11 +221,40 @@ def _runs(blocks: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [(r[0], r[1], r[2], r[3]) for r in runs]
 
 
+def _one_channel_v2(blocks: np.ndarray) -> bool:
+    """Whether every block is of miniSEED 2 records of one channel (known from pass 1)."""
+    return bool((blocks[:, B_CHANNEL] >= 0).all() and not blocks[:, B_V3].any())
+
+
+def _scan_run(arr: np.ndarray, start: int, stop: int, n: int) -> np.ndarray:
+    """The ``n`` miniSEED 2 headers of a run of blocks, as pass 1 scanned them.
+
+    Raises
+    ------
+    DataError
+        If the bytes no longer hold those records (the file changed since pass 1).
+    """
+    out = np.zeros((n, scan.N_COLS), np.int64)
+    bad = np.zeros((2, 2), np.int64)
+    k, nb = scan.scan_v2(arr[:stop], start, out, bad)[:2]
+    if k != n or nb:
+        raise DataError(f"the archive changed during the replay: {n} records expected, {k} read")
+    return out
+
+
 def _finish(win: ArchiveIndex, ixr: _Indexer, rank: np.ndarray) -> None:
-    """Table, end times and arrival order of a window (as ``index_archive`` computes them)."""
+    """Table, end times and arrival order of a window (as ``index_archive`` computes them).
+
+    Rates left NaN (blocks of one channel, :meth:`StreamingIndex.window`) are computed here,
+    for the whole window at once.
+    """
     if ixr.rows:
         win.table = np.concatenate(ixr.rows)
         win.rate_hz = np.concatenate(ixr.rates)
+        todo = np.isnan(win.rate_hz)
+        if todo.any():
+            t = win.table[todo]
+            win.rate_hz[todo] = scan.sample_rates(t[:, scan.C_RATE_FACTOR], t[:, scan.C_RATE_MULT])
     t = win.table
     dur = np.rint(t[:, scan.C_NSAMP] * 1e9 / np.where(win.rate_hz > 0, win.rate_hz, 1.0))
     win.end_ns = t[:, scan.C_START_NS] + dur.astype(np.int64)
@@ -215,22 +262,50 @@ def _finish(win: ArchiveIndex, ixr: _Indexer, rank: np.ndarray) -> None:
     win.order = np.lexsort((t[:, scan.C_START_NS], ch_rank, win.end_ns))
 
 
-def scan_archive(
-    paths: Iterable[str | os.PathLike[str]], window_records: int | None = None
-) -> StreamingIndex:
-    """Scan files/folders into block summaries for a windowed replay (pass 1).
+@dataclass
+class ScanShare:
+    """The first pass over a share of the archive's files (consecutive, in archive order).
+
+    :func:`combine_scans` joins the shares of consecutive runs of files into the
+    :class:`StreamingIndex` that one pass over all of them gives (the parallel replay's
+    workers scan a share each: :meth:`eew.parallel.worker.WorkerPool.scan`).
+
+    Attributes
+    ----------
+    sources : list of str
+        The files with data, in archive order (``B_FILE`` of ``blocks`` indexes it).
+    channel_ids : list of str
+        The channels in the order they first occur in these files.
+    blocks : numpy.ndarray
+        int64 block table of these files (columns ``B_*``).
+    channel_samples : numpy.ndarray
+        Samples per channel (by position in ``channel_ids``).
+    counters : Counter
+        Ingest counters of these files, in the order they were first counted.
+    n_records : int
+        Data records in these files.
+    max_duration_ns : int
+        Longest record [ns].
+    """
+
+    sources: list[str] = field(default_factory=list)
+    channel_ids: list[str] = field(default_factory=list)
+    blocks: np.ndarray = field(default_factory=lambda: np.zeros((0, N_BLOCK_COLS), np.int64))
+    channel_samples: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    counters: Counter[str] = field(default_factory=Counter)
+    n_records: int = 0
+    max_duration_ns: int = 0
+
+
+def scan_share(paths: Iterable[str | os.PathLike[str]]) -> ScanShare:
+    """Scan files/folders into block summaries (pass 1 of :func:`scan_archive`).
 
     Counts and logs bad input exactly as :func:`~eew.acquisition.archive.index_archive`.
-    ``window_records`` defaults to :data:`WINDOW_RECORDS` (read at the call).
     """
-    sidx = StreamingIndex(
-        window_records=window_records if window_records is not None else WINDOW_RECORDS
-    )
-    holder = ArchiveIndex(counters=sidx.counters)
+    share = ScanShare()
+    holder = ArchiveIndex(counters=share.counters)
     ixr = _Indexer(holder)
     blocks: list[np.ndarray] = []
-    n_records = 0
-    max_dur = 0
     samples = np.zeros(0)
     for fi, _path in _index_files(paths, holder, ixr, keep_bytes=False):
         if not ixr.rows:
@@ -247,20 +322,73 @@ def scan_archive(
         if load.shape[0] > samples.shape[0]:
             samples = np.concatenate([samples, np.zeros(load.shape[0] - samples.shape[0])])
         samples[: load.shape[0]] += load
-        n_records += t.shape[0]
-        max_dur = max(max_dur, int(dur.max()))
-    sidx.sources = holder.sources
+        share.n_records += t.shape[0]
+        share.max_duration_ns = max(share.max_duration_ns, int(dur.max()))
+    share.sources = holder.sources
+    if blocks:
+        share.blocks = np.concatenate(blocks)
+    share.channel_ids = sorted(ixr.channel_code, key=ixr.channel_code.__getitem__)
+    share.channel_samples = np.concatenate(
+        [samples, np.zeros(len(share.channel_ids) - samples.shape[0])]
+    )
+    return share
+
+
+def combine_scans(parts: Sequence[ScanShare], window_records: int | None = None) -> StreamingIndex:
+    """The index of the files of ``parts`` (consecutive shares, in archive order).
+
+    The channels are numbered in the order they first occur in the files, file numbers run
+    on from one share to the next and the counters are added in order: the index is the one
+    that :func:`scan_share` of all the files at once gives.
+    """
+    sidx = StreamingIndex(
+        window_records=window_records if window_records is not None else WINDOW_RECORDS
+    )
+    holder = ArchiveIndex(counters=sidx.counters)
+    ixr = _Indexer(holder)
+    blocks: list[np.ndarray] = []
+    loads: list[tuple[np.ndarray, np.ndarray]] = []
+    for part in parts:
+        for key, count in part.counters.items():
+            sidx.counters[key] += count
+        codes = np.array([ixr.code(cid) for cid in part.channel_ids], np.int64)
+        loads.append((codes, part.channel_samples))
+        b = part.blocks.copy()
+        b[:, B_FILE] += len(sidx.sources)
+        one = b[:, B_CHANNEL] >= 0
+        b[one, B_CHANNEL] = codes[b[one, B_CHANNEL]]
+        blocks.append(b)
+        sidx.sources.extend(part.sources)
+        sidx.n_records += part.n_records
+        sidx.max_duration_ns = max(sidx.max_duration_ns, part.max_duration_ns)
     if blocks:
         sidx.blocks = np.concatenate(blocks)
     sidx.channel_ids = sorted(ixr.channel_code, key=ixr.channel_code.__getitem__)
-    sidx.n_records = n_records
-    sidx.channel_samples = np.concatenate(
-        [samples, np.zeros(len(sidx.channel_ids) - samples.shape[0])]
-    )
-    sidx.max_duration_ns = max_dur
+    samples = np.zeros(len(sidx.channel_ids))
+    for codes, load in loads:
+        np.add.at(samples, codes, load)
+    sidx.channel_samples = samples
     sidx._indexer = ixr
-    sidx.counters["records"] = n_records
+    sidx.counters["records"] = sidx.n_records
     return sidx
+
+
+def scan_archive(
+    paths: Iterable[str | os.PathLike[str]],
+    window_records: int | None = None,
+    *,
+    scanner: Callable[[list[Path]], Sequence[ScanShare]] | None = None,
+) -> StreamingIndex:
+    """Scan files/folders into block summaries for a windowed replay (pass 1).
+
+    Counts and logs bad input exactly as :func:`~eew.acquisition.archive.index_archive`.
+    ``window_records`` defaults to :data:`WINDOW_RECORDS` (read at the call). ``scanner``
+    scans the list of files in consecutive shares elsewhere (the parallel replay's
+    workers: :meth:`eew.parallel.worker.WorkerPool.scan`); by default they are scanned here.
+    """
+    if scanner is None:
+        return combine_scans([scan_share(paths)], window_records)
+    return combine_scans(scanner(find_files(paths)), window_records)
 
 
 def _blocks(t: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -284,6 +412,9 @@ def _blocks(t: np.ndarray, end: np.ndarray) -> np.ndarray:
     out[:, B_END_MAX] = np.maximum.reduceat(end, first)
     out[:, B_FIRST_NS] = np.minimum.reduceat(t[:, scan.C_START_NS], first)
     out[:, B_RECORDS] = last - first + 1
+    chan = t[:, C_CHANNEL]
+    lo, hi = np.minimum.reduceat(chan, first), np.maximum.reduceat(chan, first)
+    out[:, B_CHANNEL] = np.where(lo == hi, lo, -1)  # -1: records of several channels
     return out
 
 
@@ -337,8 +468,11 @@ __all__ = [
     "BLOCK_RECORDS",
     "N_INDEX_COLS",
     "WINDOW_RECORDS",
+    "ScanShare",
     "StreamingIndex",
+    "combine_scans",
     "iter_stream_packets",
     "iter_stream_records",
     "scan_archive",
+    "scan_share",
 ]

@@ -149,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
             inventory=inventory,
         )
     try:
-        idx = scan_archive(args.paths)  # windows of time: memory flat in its length
+        # windows of time: memory flat in its length; the workers share out the first pass
+        idx = scan_archive(args.paths, scanner=pool.scan if pool is not None else None)
     except BaseException:
         if pool is not None:
             pool.close()

@@ -21,11 +21,15 @@ work (:meth:`~eew.event.core.EventCore.idle_until_ns`), with the same clock and 
 in time: the output (JSON Lines, order included) is the single run's. The end of the data
 (``flush``) finishes each channel's picks in the order the single run created the channels.
 
-A long archive comes window by window of end time (:mod:`eew.acquisition.windowed`): the
-parent scans each window's headers and hands every worker its rows of it (the worker reads
-the bytes itself), the next window before it merges the current one, and carries what the
-merge needs across the window edge (each station's newest data, each channel's first
-packet). Windows are not chunks: the workers' chains run on from one window to the next.
+A long archive comes window by window of end time (:mod:`eew.acquisition.windowed`). Its
+first pass over every file runs on the workers, started and otherwise idle then
+(:meth:`WorkerPool.scan`): each scans a run of consecutive files and the parent joins their
+block summaries in file order (:func:`~eew.acquisition.windowed.combine_scans`), the index
+one pass gives. Then the parent scans each window's headers and hands every worker its rows
+of it (compact columns; the worker reads the bytes itself), the next window before it
+merges the current one, and carries what the merge needs across the window edge (each
+station's newest data, each channel's first packet). Windows are not chunks: the workers'
+chains run on from one window to the next.
 
 Records are split into shorter packets (``replay.max_packet_samples > 0``) only in one
 process: the parallel path needs one packet per record and falls back with a log line.

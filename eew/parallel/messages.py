@@ -1,7 +1,9 @@
 """The messages between a parallel replay's parent and its workers, and the replay's result.
 
-The parent hands each worker a :class:`Setup` (before the work) and a :class:`WorkerSpec` per
-window; a worker answers with :class:`Batch` messages and one :class:`End`. They are pickled
+The parent hands each worker a :class:`Setup` (before the work), a :class:`ScanRequest` (its
+share of the archive's first pass, answered with a
+:class:`~eew.acquisition.windowed.ScanShare`) and a :class:`WorkerSpec` per window; a worker
+answers the windows with :class:`Batch` messages and one :class:`End`. They are pickled
 through :mod:`multiprocessing` queues (:mod:`eew.parallel.worker`, :mod:`eew.parallel.parent`).
 """
 
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from eew.acquisition import scan
+from eew.acquisition.archive import C_CHANNEL, C_FILE, N_INDEX_COLS
 from eew.config import Config
 from eew.detect.router import PipelineStatistics
 from eew.event.core import EventStatistics
@@ -48,16 +52,64 @@ class ReplayResult:
 
 
 @dataclass
+class ScanRequest:
+    """A worker's share of the first pass over the archive: consecutive files, in order."""
+
+    paths: list[str]
+
+
+#: the index columns (:mod:`eew.acquisition.archive`) a :class:`WorkerSpec` sends as int64
+WIDE_COLS = (scan.C_OFFSET, scan.C_START_NS)
+#: the index columns it sends as int32 (16-bit header fields, file and channel numbers)
+NARROW_COLS = (
+    scan.C_RECLEN,
+    scan.C_NSAMP,
+    scan.C_ENCODING,
+    scan.C_DATA_OFFSET,
+    scan.C_BIG,
+    scan.C_CALIB,
+    C_FILE,
+    C_CHANNEL,
+)
+
+
+@dataclass
 class WorkerSpec:
     """A worker's share of one window (pickled into the spawned process)."""
 
     files: list[tuple[str, int, int]]  # (path, byte offset, size; -1: to the end)
     channel_ids: list[str]
-    table: np.ndarray  # rows in arrival order, C_FILE renumbered into ``files``
+    #: the index rows in arrival order, C_FILE renumbered into ``files``, without the rate
+    #: factor and multiplier (``rate_hz`` holds the rates): the columns :data:`WIDE_COLS`
+    #: (int64) and :data:`NARROW_COLS` (int32, header fields of 16 bits and numbers), so
+    #: that the pipe carries 72 bytes per record rather than 112
+    wide: np.ndarray
+    narrow: np.ndarray
     rate_hz: np.ndarray
     end_ns: np.ndarray
     positions: np.ndarray  # position of each row in the whole archive's arrival order
     last: int  # position of the window's last packet (the worker's mark when done)
+
+    @staticmethod
+    def pack(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index rows as the ``wide`` and ``narrow`` columns sent.
+
+        Raises
+        ------
+        ValueError
+            If a narrow column does not fit in 32 bits.
+        """
+        narrow = table[:, list(NARROW_COLS)]
+        if narrow.shape[0] and (narrow.max() > 2**31 - 1 or narrow.min() < -(2**31)):
+            raise ValueError("parallel replay: an index column does not fit in 32 bits")
+        return table[:, list(WIDE_COLS)], narrow.astype(np.int32)
+
+    def table(self) -> np.ndarray:
+        """The index rows (int64, ``N_INDEX_COLS`` columns; the rate factor and multiplier 0)."""
+        out = np.zeros((self.wide.shape[0], N_INDEX_COLS), np.int64)
+        out[:, list(WIDE_COLS)] = self.wide
+        out[:, list(NARROW_COLS)] = self.narrow
+        return out
 
 
 @dataclass

@@ -11,7 +11,6 @@ merge needs. The reasoning is in :mod:`eew.parallel`.
 from __future__ import annotations
 
 import heapq
-import queue
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -33,7 +32,7 @@ from eew.detect.state import ChannelCounts
 from eew.inventory import Inventory
 from eew.model.clock import DataClock
 from eew.parallel.messages import Batch, End, ReplayResult, WorkerSpec
-from eew.parallel.worker import WorkerPool
+from eew.parallel.worker import WorkerPool, receive
 
 
 @njit(cache=True)
@@ -255,11 +254,13 @@ class ParallelReplay:
                 )
                 for f in files.tolist()
             ]
+            wide, narrow = WorkerSpec.pack(table)
             specs.append(
                 WorkerSpec(
                     extents,
                     self.idx.channel_ids,
-                    table,
+                    wide,
+                    narrow,
                     win.rate_hz[rows].copy(),
                     win.end_ns[rows].copy(),
                     pos + w.base,
@@ -281,7 +282,7 @@ class ParallelReplay:
         assert w is not None
         while min(marks) < w.last:
             j = marks.index(min(marks))
-            batch = self._receive(procs[j], outs[j], "batch")
+            batch = receive(procs[j], outs[j], "batch")
             assert isinstance(batch, Batch)
             for cid, pos, known in batch.known:
                 if known != self._known.get(cid):
@@ -333,7 +334,7 @@ class ParallelReplay:
             c.put(final_ns)
         ends: list[End] = []
         for p, o in zip(procs, outs, strict=True):
-            end = self._receive(p, o, "end")
+            end = receive(p, o, "end")
             assert isinstance(end, End)
             ends.append(end)
         if self._last_end is not None:
@@ -355,22 +356,6 @@ class ParallelReplay:
             len(procs),
             [e.cpu_s for e in ends],
         )
-
-    def _receive(self, proc: Any, out: Any, kind: str) -> object:
-        while True:
-            try:
-                tag, payload = out.get(timeout=1.0)
-            except queue.Empty:
-                if not proc.is_alive():
-                    raise RuntimeError(
-                        f"parallel replay: worker {proc.name} stopped (exit code {proc.exitcode})"
-                    ) from None
-                continue
-            if tag == "error":
-                raise payload
-            if tag != kind:
-                raise RuntimeError(f"parallel replay: {kind} expected from {proc.name}, got {tag}")
-            return payload
 
     def _advance(self, upto: int) -> None:
         """Feed the results and the event core's ticks of every packet up to ``upto``."""
@@ -419,12 +404,18 @@ class ParallelReplay:
     def _pending_peaks(
         self, pos: np.ndarray, rows: np.ndarray, end: np.ndarray, acc: np.ndarray, vel: np.ndarray
     ) -> None:
-        """Hold a batch's peaks until the merge reaches their packets (in packet order)."""
+        """Hold a batch's peaks until the merge reaches their packets (in packet order).
+
+        A batch's positions rise, and no packet has two peaks (a packet is one worker's):
+        they are merged into the held ones where they belong, without a sort.
+        """
+        if (np.diff(pos) <= 0).any():
+            raise RuntimeError("parallel replay: a batch's peaks out of packet order")
         held = self._peaks_held
-        new = (pos, rows, end, acc, vel)
-        parts = [np.concatenate([h, x]) for h, x in zip(held, new, strict=True)]
-        order = np.argsort(parts[0], kind="stable")
-        self._peaks_held = tuple(x[order] for x in parts)
+        at = np.searchsorted(held[0], pos)
+        self._peaks_held = tuple(
+            np.insert(h, at, x) for h, x in zip(held, (pos, rows, end, acc, vel), strict=True)
+        )
 
     def _peaks_upto(self, pos: int) -> None:
         """Add the held peaks of the packets up to position ``pos`` to the peak store."""

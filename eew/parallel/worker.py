@@ -14,21 +14,32 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import queue
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from eew.acquisition.archive import ArchiveIndex, decode_rows, read_file
+from eew.acquisition.windowed import ScanShare, scan_share
 from eew.assembly import Stages, build_chain
 from eew.config import Config
 from eew.detect.batch import BatchRunner, array_list
 from eew.inventory import Inventory, load_inventory
 from eew.model.clock import DataClock
 from eew.model.packet import Packet
-from eew.parallel.messages import BATCH_PACKETS, QUEUE_MESSAGES, Batch, End, Setup, WorkerSpec
+from eew.parallel.messages import (
+    BATCH_PACKETS,
+    QUEUE_MESSAGES,
+    Batch,
+    End,
+    ScanRequest,
+    Setup,
+    WorkerSpec,
+)
 
 
 def start_method() -> str:
@@ -90,6 +101,9 @@ def _work(setup: Setup, out: Any, control: Any, inventory: Inventory | None) -> 
     assert router is not None
     runner = BatchRunner(chain)
     spec = control.get()
+    while isinstance(spec, ScanRequest):  # the first pass over the archive, shared out
+        out.put(("scan", scan_share(spec.paths)))
+        spec = control.get()
     if spec is None:
         return
     seen: set[str] = set()
@@ -130,8 +144,8 @@ def _work_window(
         idx.arrays.append(np.frombuffer(buf, dtype=np.uint8))
         idx.sources.append(path)
     idx.channel_ids = spec.channel_ids
-    idx.table, idx.rate_hz, idx.end_ns = spec.table, spec.rate_hz, spec.end_ns
-    n = spec.table.shape[0]
+    idx.table, idx.rate_hz, idx.end_ns = spec.table(), spec.rate_hz, spec.end_ns
+    n = idx.table.shape[0]
     idx.order = np.arange(n)
     if n == 0:
         out.put(("batch", Batch(spec.last)))
@@ -234,6 +248,37 @@ class WorkerPool:
         for c, spec in zip(self.controls, specs, strict=True):
             c.put(spec)
 
+    def scan(self, paths: list[Path]) -> list[ScanShare]:
+        """The first pass over the archive's files, shared out over the workers.
+
+        Each worker scans a run of consecutive files (about as many bytes each) while the
+        others scan theirs (:func:`eew.acquisition.windowed.scan_share`); the shares come
+        back in file order, for :func:`eew.acquisition.windowed.combine_scans`. Pass it as
+        ``scanner`` to :func:`eew.acquisition.windowed.scan_archive`.
+        """
+        sizes = np.zeros(len(paths))
+        for i, path in enumerate(paths):
+            try:
+                sizes[i] = path.stat().st_size
+            except OSError:
+                pass  # counted and logged by the worker that reads it
+        n = len(self.procs)
+        cum = np.cumsum(sizes)
+        total = float(cum[-1]) if len(paths) else 0.0
+        cuts = [0]
+        for j in range(1, n):
+            at = int(np.searchsorted(cum, total * j / n, "left")) + 1
+            cuts.append(min(len(paths), max(cuts[-1], at)))
+        cuts.append(len(paths))
+        for j, c in enumerate(self.controls):
+            c.put(ScanRequest([str(p) for p in paths[cuts[j] : cuts[j + 1]]]))
+        shares = []
+        for p, o in zip(self.procs, self.outs, strict=True):
+            share = receive(p, o, "scan")
+            assert isinstance(share, ScanShare)
+            shares.append(share)
+        return shares
+
     def close(self) -> None:
         """Stop the workers (those never given work are told to quit)."""
         if not self._given:
@@ -244,3 +289,27 @@ class WorkerPool:
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()
+
+
+def receive(proc: Any, out: Any, kind: str) -> object:
+    """The next message of a worker, of the ``kind`` expected; a worker's error is raised.
+
+    Raises
+    ------
+    RuntimeError
+        If the worker stopped or sent something else.
+    """
+    while True:
+        try:
+            tag, payload = out.get(timeout=1.0)
+        except queue.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(
+                    f"parallel replay: worker {proc.name} stopped (exit code {proc.exitcode})"
+                ) from None
+            continue
+        if tag == "error":
+            raise payload
+        if tag != kind:
+            raise RuntimeError(f"parallel replay: {kind} expected from {proc.name}, got {tag}")
+        return payload
