@@ -76,20 +76,24 @@ class Negotiation:
             cmds.append(self._action(sel))
             link.send(b"".join(cmds))
             answers = [await link.read_line(t) for _ in cmds]
-            if all(a.strip() == b"OK" for a in answers):
-                accepted += 1
-                continue
-            self.counters["error_answers"] += sum(a.strip() != b"OK" for a in answers)
-            log.warning(
-                "server=%s station %s_%s: %s",
-                self.name,
-                sel.network,
-                sel.station,
-                escape_bytes(b" ".join(a.strip() for a in answers)),
-            )
+            accepted += self._accepted(sel, answers)
         if not accepted:
             raise ProtocolError("no station accepted")
         link.send(format_command("END"))
+
+    def _accepted(self, sel: StationSelection, answers: list[bytes]) -> bool:
+        """True if every answer for ``sel`` is OK; else count and log the refusals."""
+        if all(a.strip() == b"OK" for a in answers):
+            return True
+        self.counters["error_answers"] += sum(a.strip() != b"OK" for a in answers)
+        log.warning(
+            "server=%s station %s_%s: %s",
+            self.name,
+            sel.network,
+            sel.station,
+            escape_bytes(b" ".join(a.strip() for a in answers)),
+        )
+        return False
 
     async def _slproto(self, link: Link, hello: bytes) -> bool:
         """Switch to SeedLink 4 when the server offers it and we may; True if switched.
@@ -140,17 +144,7 @@ class Negotiation:
                 cmds.append(self._action4(sel))
                 link.send(b"".join(cmds))
                 answers += [await link.read_line(t) for _ in cmds]
-            if all(a.strip() == b"OK" for a in answers):
-                accepted += 1
-                continue
-            self.counters["error_answers"] += sum(a.strip() != b"OK" for a in answers)
-            log.warning(
-                "server=%s station %s_%s: %s",
-                self.name,
-                sel.network,
-                sel.station,
-                escape_bytes(b" ".join(a.strip() for a in answers)),
-            )
+            accepted += self._accepted(sel, answers)
         if not accepted:
             raise ProtocolError("no station accepted")
         link.send(format_command("END"))
@@ -171,6 +165,12 @@ class Negotiation:
         if self.options.mseed3:
             out = [s if s.startswith("!") or ":" in s else s + ":3" for s in out]
         return out
+
+    def _resumed_keys(self, sel: StationSelection) -> list[str]:
+        """The ``NET_STA`` keys with a resume point that ``sel`` selects."""
+        return [
+            k for k in self.last_seq if station_matches(sel.network, sel.station, *k.split("_", 1))
+        ]
 
     def _resume_ns(self, keys: list[str]) -> int | None:
         """The data time to resume ``keys`` (``NET_STA``) from [ns], or None.
@@ -203,11 +203,7 @@ class Negotiation:
         opts = self.options
         verb = "FETCH" if opts.dialup else "DATA"
         if opts.end_ns is None:
-            keys = [
-                k
-                for k in self.last_seq
-                if station_matches(sel.network, sel.station, *k.split("_", 1))
-            ]
+            keys = self._resumed_keys(sel)
             if keys:
                 first = min(self.last_seq[k] for k in keys) + 1
                 t = self._resume_ns(keys)
@@ -232,25 +228,16 @@ class Negotiation:
         opts = self.options
         verb = "FETCH" if opts.dialup else "DATA"
         if opts.end_ns is None:
-            nexts = [
-                seq_next(seq)
-                for key, seq in self.last_seq.items()
-                if station_matches(sel.network, sel.station, *key.split("_", 1))
-            ]
-            if nexts:
+            keys = self._resumed_keys(sel)
+            if keys:
+                nexts = [seq_next(self.last_seq[k]) for k in keys]
                 first = nexts[0]
                 for s in nexts[1:]:
                     if seq_after(first, s):
                         first = s
                 # the time lets a server whose ring no longer holds this sequence number
                 # (restarted with a fresh ring) position by data time instead
-                t = self._resume_ns(
-                    [
-                        k
-                        for k in self.last_seq
-                        if station_matches(sel.network, sel.station, *k.split("_", 1))
-                    ]
-                )
+                t = self._resume_ns(keys)
                 if t is not None:
                     return format_command(verb, format_sequence(first), format_seedlink_time(t))
                 return format_command(verb, format_sequence(first))
