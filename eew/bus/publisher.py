@@ -33,9 +33,7 @@ from eew.bus.resend import (
     KEPT_KINDS,
     PACE_MS,
     ResendBuffer,
-    load_tail,
     parse_request,
-    save_tail,
 )
 from eew.bus.signing import Signer, unsigned_block
 from eew.bus.wire import (
@@ -179,14 +177,7 @@ class Publisher:
         )
         self._tail_file = None if resend_tail_file is None else Path(resend_tail_file)
         if self._tail_file is not None:
-            tail = load_tail(self._tail_file)
-            if tail is not None:
-                self._resend.load_previous(*tail)
-                logger.info(
-                    "resend tail of the previous session %#x read: %d message(s)",
-                    tail[0],
-                    len(tail[2]),
-                )
+            self._resend.read_tail(self._tail_file)
         self._kept = frozenset(self._topics[k] for k in KEPT_KINDS)
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
@@ -311,25 +302,14 @@ class Publisher:
         if self._own_context:
             self._context.term()
         if self._tail_file is not None and thread is not None and self._endpoint:
-            self._save_tail(self._tail_file)
+            newest = {self._topics[k]: seq for k, seq in self._newest_seq().items()}
+            self._resend.write_tail(self._tail_file, newest)
         if self._error is not None and self._endpoint:  # (a bind failure: start() raised it)
             raise self._crashed() from self._error
 
-    def _save_tail(self, path: Path) -> None:
-        """Save the resend buffer for the next session (the thread has ended)."""
-        newest = {
-            self._topics[kind]: seq - 1
-            for kind, seq in self._seq.items()
-            if seq > 0 and self._topics[kind] in self._kept
-        }
-        messages = self._resend.messages()
-        save_tail(path, self._session, newest, messages)
-        logger.info(
-            "resend tail of session %#x saved to %s: %d message(s)",
-            self._session,
-            path,
-            len(messages),
-        )
+    def _newest_seq(self) -> dict[str, int]:
+        """Kind -> sequence number of the newest message sent, for the kept kinds sent."""
+        return {k: n - 1 for k, n in self._seq.items() if k in KEPT_KINDS and n > 0}
 
     def _crashed(self) -> PublisherCrashedError:
         return PublisherCrashedError(f"alert publisher thread died: {self._error!r}")
@@ -598,6 +578,6 @@ class Publisher:
             health=self._health(),
             active_alerts=self._cache.active,
             picks_dropped=q.picks_dropped,
-            newest_seq={k: n - 1 for k, n in self._seq.items() if k != "heartbeat" and n > 0},
+            newest_seq=self._newest_seq(),
         )
         self._send(sock, "heartbeat", encode_payload(beat))

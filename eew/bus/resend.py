@@ -209,6 +209,28 @@ class ResendBuffer:
         self._previous_newest = dict(newest)
         self._previous = list(messages)[-self.capacity :]
 
+    def read_tail(self, path: Path) -> None:
+        """Answer for the previous session from the tail it saved at ``path``, if any."""
+        tail = load_tail(path)
+        if tail is not None:
+            self.load_previous(*tail)
+            logger.info(
+                "resend tail of the previous session %#x read: %d message(s)",
+                tail[0],
+                len(tail[2]),
+            )
+
+    def write_tail(self, path: Path, newest: dict[bytes, int]) -> None:
+        """Save this session's messages and ``newest`` (topic -> seq) for the next one."""
+        messages = self.messages()
+        save_tail(path, self.session, newest, messages)
+        logger.info(
+            "resend tail of session %#x saved to %s: %d message(s)",
+            self.session,
+            path,
+            len(messages),
+        )
+
     def open(self, request: Request) -> None:
         """Start answering ``request`` (refused, logged, when too many are open)."""
         if request.prefix in self._jobs:
