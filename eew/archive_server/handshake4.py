@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -78,8 +79,8 @@ class Handshake4:
     current: Request | None
     requests: list[Request]
 
-    def _start(self, requests: list[Request]) -> None:  # pragma: no cover - provided
-        raise NotImplementedError
+    #: starts streaming ``requests`` (the connection's own method)
+    _start: Callable[[list[Request]], None]
 
     def _error4(self, code: str, message: str) -> None:
         self.server.counters["command_errors"] += 1

@@ -100,7 +100,7 @@ def listening(key: str, endpoint: str) -> Iterator[None]:
     """
     try:
         yield
-    except Exception as exc:
+    except Exception as exc:  # any bind failure (OSError, ZMQError...): re-raised below
         if address_in_use(exc):
             raise EndpointInUseError(
                 f"{key} = {endpoint!r}: address already in use (another process listens "
