@@ -30,6 +30,7 @@ from eew.model.packet import Packet
 from eew.model.pick import Pick
 from eew.model.timeutil import ns_to_iso
 from eew.parallel import WorkerPool, replay_archive
+from eew.parallel.chunks import WARMUP_S
 
 if TYPE_CHECKING:
     from eew.console.server import ConsoleServer
@@ -63,8 +64,21 @@ def setup(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="processes for the per-channel stage (default 1); the output is the same as "
-        "with one (see eew.parallel)",
+        help="processes (default 1); the output is the same as with one (see eew.parallel)",
+    )
+    parser.add_argument(
+        "--split",
+        choices=("auto", "time", "channels"),
+        default="auto",
+        help="how --jobs shares the archive out: time chunks with a warm-up, or channels; "
+        "auto: time chunks when each would hold at least two warm-ups (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--chunk-warmup",
+        type=float,
+        default=WARMUP_S,
+        metavar="S",
+        help="seconds replayed before each time chunk and discarded (default: %(default)s)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
@@ -128,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
     speed = _parse_speed(args.speed, args.console)
     if args.jobs < 1:
         raise CLIError(f"--jobs must be at least 1, not {args.jobs}")
+    if not (math.isfinite(args.chunk_warmup) and args.chunk_warmup >= 0):
+        raise CLIError(f"--chunk-warmup must be a number of seconds >= 0, not {args.chunk_warmup}")
     if args.jobs > 1 and speed is not None:
         raise CLIError("--speed and --console pace one process: use them with --jobs 1")
     settings = load_settings(args.config)
@@ -214,6 +230,8 @@ def run(args: argparse.Namespace) -> int:
             on_progress=progress.update if progress is not None else None,
             pool=pool,
             clock=clock,
+            split=args.split,
+            warmup_s=args.chunk_warmup,
         )
         if progress is not None:
             progress.close()

@@ -356,6 +356,13 @@ class Pipeline:
         for proc in self._channels.values():
             proc.reset()
 
+    @property
+    def fed_span_ns(self) -> tuple[int, int] | None:
+        """Start of the earliest and end of the latest packet fed [ns] (None before any)."""
+        if self._first_ns is None or self._last_ns is None:
+            return None
+        return self._first_ns, self._last_ns
+
     def statistics(self) -> PipelineStatistics:
         """Counters summed over channels, plus the per-channel detail."""
         per = {cid: p.statistics() for cid, p in sorted(self._channels.items())}

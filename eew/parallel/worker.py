@@ -31,6 +31,7 @@ from eew.detect.batch import BatchRunner, array_list
 from eew.inventory import Inventory, load_inventory
 from eew.model.clock import DataClock
 from eew.model.packet import Packet
+from eew.parallel.chunks import ChunkSpec, run_chunk
 from eew.parallel.messages import (
     BATCH_PACKETS,
     QUEUE_MESSAGES,
@@ -106,6 +107,11 @@ def _work(setup: Setup, out: Any, control: Any, inventory: Inventory | None) -> 
         spec = control.get()
     if spec is None:
         return
+    if isinstance(spec, ChunkSpec):  # a stretch of time with the whole chain
+        chunk = run_chunk(spec, setup.config, setup.config_hash, inventory)
+        chunk.cpu_s = _cpu_s()
+        out.put(("chunk", chunk))
+        return
     seen: set[str] = set()
     ingest: Counter[str] = Counter()
     while isinstance(spec, WorkerSpec):
@@ -115,11 +121,15 @@ def _work(setup: Setup, out: Any, control: Any, inventory: Inventory | None) -> 
     runner.finish()
     clock.observe_ns(final_ns)
     router.flush()
+    out.put(("end", End(results[:], router.statistics(), ingest, _cpu_s())))
+
+
+def _cpu_s() -> float:
+    """CPU time of this process, user and system [s]."""
     import resource
 
     use = resource.getrusage(resource.RUSAGE_SELF)
-    end = End(results[:], router.statistics(), ingest, use.ru_utime + use.ru_stime)
-    out.put(("end", end))
+    return use.ru_utime + use.ru_stime
 
 
 def _work_window(
@@ -247,6 +257,16 @@ class WorkerPool:
         self._given = True
         for c, spec in zip(self.controls, specs, strict=True):
             c.put(spec)
+
+    def give_chunks(self, specs: Sequence[ChunkSpec]) -> None:
+        """Hand the first ``len(specs)`` workers a time chunk each; the others quit."""
+        self._given = True
+        for j, c in enumerate(self.controls):
+            c.put(specs[j] if j < len(specs) else None)
+
+    def collect(self, kind: str, n: int) -> list[Any]:
+        """The next message of the first ``n`` workers, each of the ``kind`` expected."""
+        return [receive(p, o, kind) for p, o in zip(self.procs[:n], self.outs[:n], strict=True)]
 
     def scan(self, paths: list[Path]) -> list[ScanShare]:
         """The first pass over the archive's files, shared out over the workers.

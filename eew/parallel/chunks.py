@@ -1,0 +1,461 @@
+"""Replay of a long archive in time chunks with a warm-up (``eew replay --jobs N --split time``).
+
+Each worker replays one stretch of time with the whole chain (router and event core), as a
+single run would, after a warm-up: it starts ``warmup_s`` before the stretch it owns and
+keeps only what it emits while it processes the records that end inside that stretch. The
+parent writes the chunks' results one chunk after the other. No process waits for another
+and the parent does nothing but merge, so on N free cores the replay takes about
+``(T + (N - 1) W) / N`` of one core's time for an archive of ``T`` seconds and a warm-up of
+``W`` (the chunks are cut so that each processes as many records, warm-up included).
+
+Why the results are the single run's
+------------------------------------
+A result is owned by the chunk whose records were being processed when it was emitted, so
+the owned results of the chunks, one after the other, are the single run's results in the
+single run's order, provided every state at the start of a chunk's own stretch is the one
+the single run has there. The warm-up brings them there:
+
+* the filters, the STA/LTA and the baseline forget their start exponentially. The LTA is
+  the slowest (``trigger.lta_s``, 20 s by default), and after a strong event it carries the
+  event's energy for a long time: a record clipped at 2^23 counts over a noise floor of one
+  count holds about 7e13 times the noise energy, which takes ``ln(7e13 / 1e-13)``, about 62
+  time constants, to fall below the last digits: 1240 s. The default warm-up,
+  :data:`WARMUP_S` = 1200 s, is 60 LTA time constants (a warm-up of 300 s gave different
+  noise triggers for five minutes after a clipped M4.8 in a test archive; the single run's
+  LTA still held the event). The two trapezoid integrators never forget a constant, so
+  velocities and displacements can still differ in their last bits (about 1e-16 of the
+  integrator's value); the JSON Lines keep 7 significant digits, so this does not show;
+* the pickers, triggers, dead-channel and clip states, and the event core's events, picks
+  and incidents hold nothing older than a few minutes (``event.event_timeout_s``,
+  ``association_window_s``, ``teleseism_hold_s``, ``finite_fault.follow_s``): an event
+  alive at the edge was born inside the warm-up and is rebuilt there, message for message;
+* the one count that never forgets is the event number in ``event_id`` (the n-th event of the
+  run). Each chunk reports how many events it had created when its own stretch began and
+  when it ended; the parent adds the difference to the later chunk's event numbers
+  (:func:`renumber`).
+
+**An event that straddles a chunk edge** is therefore written by the earlier chunk up to the
+edge and by the later chunk from the edge on, which rebuilt it during its warm-up: the same
+messages, versions and id as one run. The parent checks this: the later chunk also returns
+what it emitted in the last quarter of its warm-up, which must equal what the earlier chunk
+owns there (JSON for JSON, event ids renumbered). A difference (a warm-up too short for an
+event that lasts longer, or an archive with a gap over a whole warm-up) is logged as a
+warning naming the edge and counted (``chunk_edges_differing`` in the summary's ingest
+counters); raise ``--chunk-warmup`` then. Not reproduced: the per-channel data-problem
+counters of a channel whose gap covers a whole warm-up (one gap in the single run, a new
+channel in the chunk), and the order of end-of-data pick messages of channels that start
+late in the archive.
+
+Memory: each worker holds one window of its stretch and its own results; the parent holds
+the results of the chunks until the earlier ones are written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from eew.acquisition.archive import ArchiveIndex
+from eew.acquisition.windowed import B_END_MAX, B_END_MIN, B_RECORDS, StreamingIndex
+from eew.assembly import Chain, Sink, Stages, build_chain
+from eew.config import Config
+from eew.detect.batch import BatchRunner
+from eew.detect.router import PipelineStatistics
+from eew.detect.state import ChannelCounts
+from eew.event.core import EventStatistics
+from eew.inventory import Inventory
+from eew.model.clock import DataClock
+from eew.model.timeutil import ns_to_iso
+from eew.parallel.messages import ReplayResult
+
+log = logging.getLogger("eew.parallel")
+
+#: the default warm-up before each chunk's own stretch [s] (see the module docstring)
+WARMUP_S = 1200.0
+#: auto split: time chunks when each would own at least this many warm-ups
+AUTO_MIN_WARMUPS = 2.0
+
+_NUMBERED = re.compile(r"^(.*-)(\d+)$")
+#: before any data [ns]
+_NEVER = -(2**62)
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """One worker's stretch of time (end times of records, [ns]).
+
+    Attributes
+    ----------
+    index : StreamingIndex
+        The whole archive's index (the first pass).
+    start_ns : int
+        Records ending from here on are processed (the warm-up begins).
+    own_ns : int
+        Results emitted while records ending from here on are processed are owned.
+    stop_ns : int or None
+        Records ending from here on are left to the next chunk; None: the last chunk, which
+        runs to the end of the data and flushes.
+    check_ns : int
+        Results emitted in the warm-up from this data time on are returned for the check.
+    stages : Stages
+        The chain's stages.
+    """
+
+    index: StreamingIndex
+    start_ns: int
+    own_ns: int
+    stop_ns: int | None
+    check_ns: int
+    stages: Stages
+
+
+@dataclass
+class ChunkOutput:
+    """What a worker returns for its chunk.
+
+    Attributes
+    ----------
+    owned : list of (int, object)
+        (data time at emission [ns], result) of its own stretch, in order.
+    warm_tail : list of (int, object)
+        The same for the warm-up from ``check_ns`` on (for the parent's check).
+    created_at_own, created_at_end : int
+        Events created when its own stretch began and when it ended (event numbering).
+    statistics : PipelineStatistics
+        Counters of its own stretch.
+    events : EventStatistics or None
+        Event counters of its own stretch.
+    ingest : Counter
+        Records that failed to decode in its own stretch.
+    span_ns : (int, int) or None
+        Start of its earliest and end of its latest packet [ns].
+    cpu_s : float
+        The worker's CPU time [s].
+    """
+
+    owned: list[tuple[int, object]]
+    warm_tail: list[tuple[int, object]]
+    created_at_own: int
+    created_at_end: int
+    statistics: PipelineStatistics
+    events: EventStatistics | None
+    ingest: Counter[str] = field(default_factory=Counter)
+    span_ns: tuple[int, int] | None = None
+    cpu_s: float = 0.0
+
+
+def use_time_chunks(split: str, sidx: StreamingIndex, jobs: int, warmup_s: float) -> bool:
+    """Whether ``--split`` (``auto``, ``time`` or ``channels``) means time chunks here.
+
+    ``auto`` takes time chunks when every chunk would own at least
+    :data:`AUTO_MIN_WARMUPS` warm-ups of data; shorter archives are shared out by channel.
+
+    Raises
+    ------
+    ValueError
+        For another value of ``split``.
+    """
+    if split not in ("auto", "time", "channels"):
+        raise ValueError(f"split must be auto, time or channels, not {split!r}")
+    if split != "auto":
+        return split == "time"
+    return sidx.span_s() >= jobs * AUTO_MIN_WARMUPS * warmup_s
+
+
+def plan_chunks(
+    sidx: StreamingIndex, jobs: int, warmup_ns: int
+) -> list[tuple[int, int, int | None]]:
+    """Cut the archive into ``(start_ns, own_ns, stop_ns)`` chunks of equal work.
+
+    Each chunk processes its own records and its warm-up's; the edges are placed so that
+    every chunk processes about as many records, warm-up included (the records of a block
+    of the first pass are taken as spread evenly over its end times). The first chunk has
+    no warm-up (it starts with the data, as one run does); the last has no end. Fewer
+    chunks come back when the archive is too short for more.
+    """
+    if not sidx.n_records or jobs <= 1:
+        return [(_NEVER, _NEVER, None)]
+    t, done = _records_ending_before(sidx.blocks)
+
+    def at(count: float) -> int:  # the end time by which ``count`` records have ended
+        return int(np.ceil(np.interp(count, done, t)))
+
+    def before(ns: int) -> float:
+        return float(np.interp(ns, t, done))
+
+    def edges(work: float) -> list[int]:
+        """The edges when every chunk but the last processes ``work`` records."""
+        out: list[int] = []
+        for j in range(jobs - 1):
+            target = (before(out[-1] - warmup_ns) if j else 0.0) + work
+            if target >= done[-1]:
+                break
+            out.append(at(target))
+        return out
+
+    total = float(done[-1])
+    lo, hi = total / jobs, total
+    for _ in range(50):  # the last chunk's work falls as the others' grows
+        mid = 0.5 * (lo + hi)
+        cut = edges(mid)
+        if len(cut) < jobs - 1 or total - before(cut[-1] - warmup_ns) <= mid:
+            hi = mid
+        else:
+            lo = mid
+    out: list[tuple[int, int, int | None]] = []
+    own = _NEVER
+    for edge in edges(hi):
+        if out and edge <= own:
+            break
+        out.append((own - warmup_ns if out else own, own, edge))
+        own = edge
+    out.append((own - warmup_ns if out else own, own, None))
+    return out
+
+
+def _records_ending_before(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Times [ns] and the records that end before each (piecewise linear, increasing).
+
+    Each block's records are spread evenly over its end times: a ramp from ``B_END_MIN``
+    to ``B_END_MAX``; the sum of the ramps is linear between their corners.
+    """
+    lo, hi = blocks[:, B_END_MIN], blocks[:, B_END_MAX] + 1
+    n = blocks[:, B_RECORDS].astype(float)
+    slope = n / (hi - lo)
+    t = np.concatenate([lo, hi])
+    change = np.concatenate([slope, -slope])
+    order = np.argsort(t, kind="stable")
+    t, change = t[order], change[order]
+    rate = np.cumsum(change)[:-1]  # records per ns between one corner and the next
+    done = np.concatenate([[0.0], np.cumsum(rate * np.diff(t))])
+    done = np.maximum.accumulate(done)  # rounding
+    return t, done
+
+
+def _windows(sidx: StreamingIndex, lo: int, hi: int | None) -> Iterator[ArchiveIndex]:
+    """The archive's windows cut to the records that end in ``[lo, hi)``."""
+    for t0, t1 in sidx.window_edges():
+        a, z = max(t0, lo), t1 if hi is None else min(t1, hi)
+        if a < z:
+            win = sidx.window(a, z)
+            if len(win):
+                yield win
+
+
+def run_chunk(
+    spec: ChunkSpec, config: Config, config_hash: str, inventory: Inventory
+) -> ChunkOutput:
+    """Replay one chunk: warm-up, then its own stretch (runs in a worker)."""
+    warm: list[tuple[int, object]] = []
+    owned: list[tuple[int, object]] = []
+    clock = DataClock()
+    into = warm
+
+    def sink(value: object) -> None:
+        t = clock.now_ns()
+        if into is owned or t >= spec.check_ns:
+            into.append((t, value))
+
+    chain = build_chain(config, config_hash, sink, clock, stages=spec.stages, inventory=inventory)
+    sidx = spec.index
+    if spec.own_ns > spec.start_ns:
+        BatchRunner(chain).run(_windows(sidx, spec.start_ns, spec.own_ns))
+    stats0, events0, created0 = _counters(chain)
+    ingest = Counter(sidx.counters)
+    into = owned
+    if spec.stop_ns is None:
+        chain.run_windows(_windows(sidx, spec.own_ns, None))
+    else:
+        BatchRunner(chain).run(_windows(sidx, spec.own_ns, spec.stop_ns))
+    stats1, events1, created1 = _counters(chain)
+    ingest = Counter({k: v - ingest[k] for k, v in sidx.counters.items() if v > ingest[k]})
+    assert chain.router is not None
+    return ChunkOutput(
+        owned,
+        warm,
+        created0,
+        created1,
+        _minus_statistics(stats1, stats0),
+        _minus_events(events1, events0),
+        ingest,
+        span_ns=chain.router.fed_span_ns,
+    )
+
+
+def _counters(chain: Chain) -> tuple[PipelineStatistics, EventStatistics | None, int]:
+    stats = chain.statistics()
+    assert stats is not None
+    events = chain.event_statistics()
+    return stats, events, events.events if events is not None else 0
+
+
+def _minus_counts(a: ChannelCounts, b: ChannelCounts) -> ChannelCounts:
+    values: dict[str, Any] = {}
+    for f in fields(ChannelCounts):
+        if f.name == "rejections":
+            r = Counter(a.rejections)
+            r.subtract(b.rejections)
+            values[f.name] = dict(sorted((+r).items()))
+        else:
+            values[f.name] = getattr(a, f.name) - getattr(b, f.name)
+    return ChannelCounts(**values)
+
+
+def _minus_statistics(a: PipelineStatistics, b: PipelineStatistics) -> PipelineStatistics:
+    """The counters of what was processed between snapshot ``b`` and snapshot ``a``."""
+    per = {
+        cid: _minus_counts(c, b.per_channel.get(cid, ChannelCounts()))
+        for cid, c in a.per_channel.items()
+    }
+    return replace(a, per_channel=per, packets=a.packets - b.packets)
+
+
+def _minus_events(a: EventStatistics | None, b: EventStatistics | None) -> EventStatistics | None:
+    if a is None or b is None:
+        return a
+    return EventStatistics(*(getattr(a, f.name) - getattr(b, f.name) for f in fields(a)))
+
+
+def renumber(value: object, offset: int) -> object:
+    """``value`` with the event number in its event ids raised by ``offset``.
+
+    Event ids end in the event's number (``AGENCY-ORIGIN-N``, :mod:`eew.event.lifecycle`);
+    onsite ids have none and are left as they are.
+    """
+    if not offset:
+        return value
+    changes: dict[str, str] = {}
+    for name in ("event_id", "incident_id"):
+        text = getattr(value, name, None)
+        if isinstance(text, str):
+            m = _NUMBERED.match(text)
+            if m is not None:
+                changes[name] = f"{m.group(1)}{int(m.group(2)) + offset}"
+    return replace(value, **changes) if changes else value  # type: ignore[type-var]
+
+
+def _json(value: object) -> str:
+    return json.dumps(value.to_dict(), sort_keys=True)  # type: ignore[attr-defined]
+
+
+def merge_chunks(
+    outputs: list[ChunkOutput], specs: list[ChunkSpec], sink: Sink, ingest: Counter[str]
+) -> tuple[PipelineStatistics, EventStatistics | None]:
+    """Write the chunks' owned results in order, renumbered; check every edge.
+
+    Returns the counters of the whole replay (the chunks' own stretches added up).
+    ``ingest`` gets the chunks' decode failures and ``chunk_edges_differing``.
+    """
+    offset = 0
+    for k, out in enumerate(outputs):
+        if k:
+            before = outputs[k - 1]
+            prev = offset
+            offset = prev + before.created_at_end - out.created_at_own
+            check = max(specs[k].check_ns, specs[k - 1].own_ns)
+            mine = [_json(renumber(v, offset)) for t, v in out.warm_tail if t >= check]
+            theirs = [_json(renumber(v, prev)) for t, v in before.owned if t >= check]
+            if mine != theirs:
+                ingest["chunk_edges_differing"] += 1
+                log.warning(
+                    "time chunks: at the edge %s the warm-up did not reproduce the results of "
+                    "the %.0f s before it (%d against %d results): the output may differ from "
+                    "one run there; a longer --chunk-warmup avoids it",
+                    ns_to_iso(specs[k].own_ns),
+                    (specs[k].own_ns - check) / 1e9,
+                    len(mine),
+                    len(theirs),
+                )
+        for _t, v in out.owned:
+            sink(renumber(v, offset))
+        for key, n in out.ingest.items():
+            ingest[key] += n
+    return _sum_statistics(outputs), _sum_events([o.events for o in outputs])
+
+
+class ChunkPool(Protocol):
+    """The workers that run the chunks (:class:`eew.parallel.worker.WorkerPool`)."""
+
+    def __len__(self) -> int:
+        """Workers."""
+        ...
+
+    def give_chunks(self, specs: list[ChunkSpec]) -> None:
+        """Hand the first ``len(specs)`` workers a chunk each; the others quit."""
+        ...
+
+    def collect(self, kind: str, n: int) -> list[Any]:
+        """The next message of the first ``n`` workers, each of the ``kind`` expected."""
+        ...
+
+
+def replay_chunks(
+    idx: StreamingIndex,
+    pool: ChunkPool,
+    sink: Sink,
+    stages: Stages,
+    warmup_s: float,
+) -> ReplayResult:
+    """Replay ``idx`` in time chunks on the pool's workers; results to ``sink`` in order."""
+    warmup_ns = round(warmup_s * 1e9)
+    plan = plan_chunks(idx, len(pool), warmup_ns)
+    specs = [
+        ChunkSpec(idx, start, own, stop, own - warmup_ns // 4, stages) for start, own, stop in plan
+    ]
+    log.info(
+        "time chunks: %d of the %.0f s archive, warm-up %.0f s, edges %s",
+        len(specs),
+        idx.span_s(),
+        warmup_s,
+        ", ".join(ns_to_iso(s.own_ns) for s in specs[1:]) or "none",
+    )
+    pool.give_chunks(specs)
+    outputs = pool.collect("chunk", len(specs))
+    assert all(isinstance(o, ChunkOutput) for o in outputs)
+    ingest = Counter(idx.counters)
+    statistics, events = merge_chunks(outputs, specs, sink, ingest)
+    return ReplayResult(statistics, events, ingest, len(specs), [o.cpu_s for o in outputs])
+
+
+def _sum_statistics(outputs: list[ChunkOutput]) -> PipelineStatistics:
+    parts = [o.statistics for o in outputs]
+    spans = [o.span_ns for o in outputs if o.span_ns is not None]
+    span = (max(s[1] for s in spans) - min(s[0] for s in spans)) / 1e9 if spans else 0.0
+    per: dict[str, ChannelCounts] = {}
+    for s in parts:
+        for cid, c in s.per_channel.items():
+            per[cid] = per[cid] + c if cid in per else c
+    per = dict(sorted(per.items()))
+    total = sum(per.values(), ChannelCounts())
+    unknown = sum(s.packets - sum(c.packets for c in s.per_channel.values()) for s in parts)
+    last = parts[-1]
+    return PipelineStatistics(
+        channels=len(per),
+        packets=total.packets + unknown,
+        samples=total.samples,
+        picks=total.picks,
+        pick_messages=total.pick_messages,
+        rejections=dict(sorted(total.rejections.items())),
+        data_problems=total.data_problems(),
+        unknown_channels=max(s.unknown_channels for s in parts),
+        data_span_s=span,
+        per_channel=per,
+        metadata=last.metadata,
+        inventory=last.inventory,
+        set_aside={k: v for s in parts for k, v in s.set_aside.items()},
+    )
+
+
+def _sum_events(parts: list[EventStatistics | None]) -> EventStatistics | None:
+    if any(p is None for p in parts):
+        return None
+    return EventStatistics(
+        *(sum(getattr(p, f.name) for p in parts) for f in fields(EventStatistics))
+    )
