@@ -35,6 +35,7 @@ from eew.parallel.chunks import (
     merge_chunks,
     plan_chunks,
     renumber,
+    state_difference,
     use_time_chunks,
 )
 
@@ -143,6 +144,29 @@ def test_time_chunks_give_the_single_run_with_an_event_across_an_edge(
         if '"type":"event"' in line and "10:19:54" in line
     ]
     assert min(sent) < edge < max(sent)
+
+
+@pytest.mark.slow
+def test_a_warm_up_too_short_is_found_and_replayed_again(
+    archive: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = _replay(archive, tmp_path / "j1.jsonl", "--with-rejections")
+    capsys.readouterr()
+    # 120 s: the LTA still holds the clipped M4.8 of the first minutes, the baseline its start
+    short = ("--split", "time", "--chunk-warmup", "120", "--with-rejections", "--jobs", "3")
+    assert _replay(archive, tmp_path / "j3.jsonl", *short) == one
+    assert "chunk_warmups_extended" in capsys.readouterr().err
+
+
+def test_state_difference_names_the_channel_and_what_differs() -> None:
+    a = {"AW.X..HHZ": np.array([5.0, 1.0, 2.0, 0.0, 0.0, 0.0])}
+    assert state_difference(a, {"AW.X..HHZ": a["AW.X..HHZ"] * (1 + 1e-12)}) == ""
+    b = {"AW.X..HHZ": np.array([5.0, 1.0, 2.0 * (1 + 1e-6), 0.0, 0.0, 0.0])}
+    assert "AW.X..HHZ: LTA differs by 1.0e-06" in state_difference(a, b)
+    c = {"AW.X..HHZ": np.array([5.0, 1.0, 2.0, 1.0, 0.0, 0.0])}
+    assert "trigger" in state_difference(a, c)
+    # a channel only one run knows is not compared
+    assert state_difference(a, {"AW.Y..HHZ": np.zeros(6)}) == ""
 
 
 def _blocks(ends: list[tuple[int, int, int]]) -> StreamingIndex:

@@ -471,6 +471,27 @@ class ChannelProcessor:
         self.trigger.reset()
         self._next_ns = None
 
+    def slow_state(self) -> np.ndarray:
+        """What of the channel's state forgets its past most slowly, as numbers.
+
+        The running-mean baseline, the STA and the LTA (which holds a strong event's energy
+        for many minutes), whether a trigger is on, whether the channel is dead, and the
+        picks in progress. Two runs that agree on these at the same data time agree on what
+        the channel does next (the filters forget within seconds); the time chunks of a
+        parallel replay check their warm-ups with it (:mod:`eew.parallel.chunks`).
+        """
+        st = self._state
+        return np.array(
+            [
+                st[chain.S_MEAN],
+                st[chain.S_STA],
+                st[chain.S_LTA],
+                float(self.trigger.triggered),
+                float(self.dead),
+                float(len(self.picker.tracks)),
+            ]
+        )
+
     def statistics(self) -> ChannelCounts:
         """Counters of this channel (packets, samples, gaps, picks, rejections by reason...)."""
         c, p = self.counters, self.picker

@@ -356,6 +356,10 @@ class Pipeline:
         for proc in self._channels.values():
             proc.reset()
 
+    def slow_states(self) -> dict[str, np.ndarray]:
+        """:meth:`~eew.detect.channel.ChannelProcessor.slow_state` of every channel."""
+        return {cid: p.slow_state() for cid, p in self._channels.items()}
+
     @property
     def fed_span_ns(self) -> tuple[int, int] | None:
         """Start of the earliest and end of the latest packet fed [ns] (None before any)."""

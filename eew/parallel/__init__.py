@@ -3,12 +3,13 @@
 Two ways to share an archive out
 --------------------------------
 **Time chunks** (``--split time``; :mod:`eew.parallel.chunks`). Each worker replays a
-stretch of time with the whole chain, after a warm-up (``--chunk-warmup``, 1200 s by
+stretch of time with the whole chain, after a warm-up (``--chunk-warmup``, 900 s by
 default) whose results it throws away; the parent writes the chunks' results one after the
 other. The workers never wait for each other, so this scales with the cores, less the
 warm-ups: about ``(T + (N - 1) W) / N`` of one core's time for ``T`` seconds of data. The
 output is the single run's as long as every state has forgotten the chunk's start by the
-end of its warm-up, which the module explains and the parent checks at every edge.
+end of its warm-up, which the module explains and the parent checks at every edge (and
+where it has not, replays that chunk with a longer warm-up).
 
 **Channels** (``--split channels``, below). Every worker runs the router over the whole
 time span for its share of the channels; the event core runs once, in the parent, on the
@@ -190,7 +191,9 @@ def replay_archive(
         if pool is None:
             pool = WorkerPool(n_jobs, config, config_hash, inventory_paths, inventory=inventory)
         try:
-            return replay_chunks(idx, pool, sink, stages, warmup_s)
+            return replay_chunks(
+                idx, pool, sink, stages, warmup_s, (config, config_hash, inventory)
+            )
         finally:
             pool.close()
     if pool is None:

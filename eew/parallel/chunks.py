@@ -18,13 +18,16 @@ the single run has there. The warm-up brings them there:
 * the filters, the STA/LTA and the baseline forget their start exponentially. The LTA is
   the slowest (``trigger.lta_s``, 20 s by default), and after a strong event it carries the
   event's energy for a long time: a record clipped at 2^23 counts over a noise floor of one
-  count holds about 7e13 times the noise energy, which takes ``ln(7e13 / 1e-13)``, about 62
-  time constants, to fall below the last digits: 1240 s. The default warm-up,
-  :data:`WARMUP_S` = 1200 s, is 60 LTA time constants (a warm-up of 300 s gave different
-  noise triggers for five minutes after a clipped M4.8 in a test archive; the single run's
-  LTA still held the event). The two trapezoid integrators never forget a constant, so
-  velocities and displacements can still differ in their last bits (about 1e-16 of the
-  integrator's value); the JSON Lines keep 7 significant digits, so this does not show;
+  count holds about 7e13 times the noise energy, which takes about 62 time constants to
+  fall below the last digits. The default warm-up, :data:`WARMUP_S` = 900 s, is 45 LTA
+  time constants: what the chunk's start leaves falls to 3e-20 of itself, enough for noise,
+  spikes and moderate events (the noise archives of ``benchmarks/bench_longarchive.py``
+  pass the check below at every edge). After a strong event it is not (a warm-up of 300 s
+  that began three minutes after a clipped M4.8 in a test archive gave noise triggers that
+  the single run's inflated LTA did not have), and the check catches it. The two trapezoid
+  integrators never forget a constant, so velocities and displacements can still differ in
+  their last bits (about 1e-16 of the integrator's value); the JSON Lines keep 7
+  significant digits, so this does not show;
 * the pickers, triggers, dead-channel and clip states, and the event core's events, picks
   and incidents hold nothing older than a few minutes (``event.event_timeout_s``,
   ``association_window_s``, ``teleseism_hold_s``, ``finite_fault.follow_s``): an event
@@ -36,15 +39,27 @@ the single run has there. The warm-up brings them there:
 
 **An event that straddles a chunk edge** is therefore written by the earlier chunk up to the
 edge and by the later chunk from the edge on, which rebuilt it during its warm-up: the same
-messages, versions and id as one run. The parent checks this: the later chunk also returns
-what it emitted in the last quarter of its warm-up, which must equal what the earlier chunk
-owns there (JSON for JSON, event ids renumbered). A difference (a warm-up too short for an
-event that lasts longer, or an archive with a gap over a whole warm-up) is logged as a
-warning naming the edge and counted (``chunk_edges_differing`` in the summary's ingest
-counters); raise ``--chunk-warmup`` then. Not reproduced: the per-channel data-problem
-counters of a channel whose gap covers a whole warm-up (one gap in the single run, a new
-channel in the chunk), and the order of end-of-data pick messages of channels that start
-late in the archive.
+messages, versions and id as one run.
+
+**Every edge is checked**, twice:
+
+1. *States.* The earlier chunk, which ran exactly as one run up to the edge, reports each
+   channel's slow state there (:meth:`~eew.detect.router.Pipeline.slow_states`: baseline,
+   STA, LTA, trigger on, dead, picks in progress); the later chunk reports the same at the
+   start of its own stretch. Where they differ by more than :data:`STATE_RTOL`, the warm-up
+   was too short: the parent replays the later chunk itself with a warm-up four times as
+   long, then, if needed, from the start of the data (exact by construction), logs a
+   warning and counts ``chunk_warmups_extended``. This costs that chunk's time again, on
+   one core; it happens where an edge falls within minutes after a strong event.
+2. *Results.* The later chunk also returns what it emitted in the last quarter of its
+   warm-up, which must equal what the earlier chunk owns there (JSON for JSON, event ids
+   renumbered): the event core's events, whose state the first check does not cover. A
+   difference is logged as a warning naming the edge and counted
+   (``chunk_edges_differing``); raise ``--chunk-warmup`` then.
+
+Not reproduced: the per-channel data-problem counters of a channel whose gap covers a whole
+warm-up (one gap in the single run, a new channel in the chunk), and the order of
+end-of-data pick messages of channels that start late in the archive.
 
 Memory: each worker holds one window of its stretch and its own results; the parent holds
 the results of the chunks until the earlier ones are written.
@@ -78,7 +93,7 @@ from eew.parallel.messages import ReplayResult
 log = logging.getLogger("eew.parallel")
 
 #: the default warm-up before each chunk's own stretch [s] (see the module docstring)
-WARMUP_S = 1200.0
+WARMUP_S = 900.0
 #: auto split: time chunks when each would own at least this many warm-ups
 AUTO_MIN_WARMUPS = 2.0
 
@@ -136,6 +151,9 @@ class ChunkOutput:
         Records that failed to decode in its own stretch.
     span_ns : (int, int) or None
         Start of its earliest and end of its latest packet [ns].
+    state_at_own, state_at_end : dict
+        The channels' slow state (:meth:`~eew.detect.router.Pipeline.slow_states`) when its
+        own stretch began and when it ended (empty for the last chunk).
     cpu_s : float
         The worker's CPU time [s].
     """
@@ -148,6 +166,8 @@ class ChunkOutput:
     events: EventStatistics | None
     ingest: Counter[str] = field(default_factory=Counter)
     span_ns: tuple[int, int] | None = None
+    state_at_own: dict[str, np.ndarray] = field(default_factory=dict)
+    state_at_end: dict[str, np.ndarray] = field(default_factory=dict)
     cpu_s: float = 0.0
 
 
@@ -268,15 +288,19 @@ def run_chunk(
     if spec.own_ns > spec.start_ns:
         BatchRunner(chain).run(_windows(sidx, spec.start_ns, spec.own_ns))
     stats0, events0, created0 = _counters(chain)
+    router = chain.router
+    assert router is not None
+    state0 = router.slow_states()
     ingest = Counter(sidx.counters)
     into = owned
+    state1: dict[str, np.ndarray] = {}
     if spec.stop_ns is None:
         chain.run_windows(_windows(sidx, spec.own_ns, None))
     else:
         BatchRunner(chain).run(_windows(sidx, spec.own_ns, spec.stop_ns))
+        state1 = router.slow_states()
     stats1, events1, created1 = _counters(chain)
     ingest = Counter({k: v - ingest[k] for k, v in sidx.counters.items() if v > ingest[k]})
-    assert chain.router is not None
     return ChunkOutput(
         owned,
         warm,
@@ -285,8 +309,35 @@ def run_chunk(
         _minus_statistics(stats1, stats0),
         _minus_events(events1, events0),
         ingest,
-        span_ns=chain.router.fed_span_ns,
+        span_ns=router.fed_span_ns,
+        state_at_own=state0,
+        state_at_end=state1,
     )
+
+
+#: relative difference of two slow states (baseline, STA, LTA) taken as the same
+STATE_RTOL = 1e-9
+
+
+def state_difference(end: dict[str, np.ndarray], start: dict[str, np.ndarray]) -> str:
+    """Why two runs' channels differ at one data time ("" when they agree).
+
+    ``end`` is the earlier chunk's slow state at the end of its stretch, ``start`` the
+    later chunk's at the start of its own. Channels only one of them knows are not compared
+    (a channel without data through the whole warm-up starts afresh in both runs).
+    """
+    for cid in sorted(end.keys() & start.keys()):
+        a, b = end[cid], start[cid]
+        if not np.array_equal(a[3:], b[3:]):
+            return f"{cid}: trigger, dead or picks in progress differ"
+        diff = np.abs(a[:3] - b[:3])
+        scale = np.maximum(np.abs(a[:3]), np.abs(b[:3]))
+        bad = diff > STATE_RTOL * scale
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            name = ("baseline", "STA", "LTA")[k]
+            return f"{cid}: {name} differs by {diff[k] / scale[k]:.1e} of its value"
+    return ""
 
 
 def _counters(chain: Chain) -> tuple[PipelineStatistics, EventStatistics | None, int]:
@@ -402,8 +453,17 @@ def replay_chunks(
     sink: Sink,
     stages: Stages,
     warmup_s: float,
+    rerun: tuple[Config, str, Inventory],
 ) -> ReplayResult:
-    """Replay ``idx`` in time chunks on the pool's workers; results to ``sink`` in order."""
+    """Replay ``idx`` in time chunks on the pool's workers; results to ``sink`` in order.
+
+    Each edge is checked: the later chunk's channels at the start of its own stretch must
+    be in the state the earlier chunk left them in (:func:`state_difference`). Where they
+    are not (the warm-up began in the long shadow of a strong event on the LTA), the later
+    chunk is replayed again here, its warm-up four times longer, and then, if that is not
+    enough either, from the start of the data; that edge is then exact, at the cost of the
+    replayed chunk's time. ``rerun`` is the configuration, its hash and the inventory.
+    """
     warmup_ns = round(warmup_s * 1e9)
     plan = plan_chunks(idx, len(pool), warmup_ns)
     specs = [
@@ -420,6 +480,23 @@ def replay_chunks(
     outputs = pool.collect("chunk", len(specs))
     assert all(isinstance(o, ChunkOutput) for o in outputs)
     ingest = Counter(idx.counters)
+    for k in range(1, len(specs)):
+        spec = specs[k]
+        for start in (spec.own_ns - 4 * warmup_ns, _NEVER):
+            why = state_difference(outputs[k - 1].state_at_end, outputs[k].state_at_own)
+            if not why:
+                break
+            ingest["chunk_warmups_extended"] += 1
+            log.warning(
+                "time chunks: at the edge %s the channels had not forgotten the chunk's start "
+                "after a warm-up of %.0f s (%s); replaying that chunk again from %s",
+                ns_to_iso(spec.own_ns),
+                (spec.own_ns - spec.start_ns) / 1e9,
+                why,
+                ns_to_iso(start) if start != _NEVER else "the start of the data",
+            )
+            specs[k] = spec = replace(spec, start_ns=start)
+            outputs[k] = run_chunk(spec, *rerun)
     statistics, events = merge_chunks(outputs, specs, sink, ingest)
     return ReplayResult(statistics, events, ingest, len(specs), [o.cpu_s for o in outputs])
 
