@@ -496,7 +496,9 @@ def replay_chunks(
                 ns_to_iso(start) if start != _NEVER else "the start of the data",
             )
             specs[k] = spec = replace(spec, start_ns=start)
-            outputs[k] = run_chunk(spec, *rerun)
+            again = run_chunk(spec, *rerun)  # here: its CPU is this process's
+            again.cpu_s = outputs[k].cpu_s
+            outputs[k] = again
     statistics, events = merge_chunks(outputs, specs, sink, ingest)
     return ReplayResult(statistics, events, ingest, len(specs), [o.cpu_s for o in outputs])
 
