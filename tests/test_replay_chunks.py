@@ -268,3 +268,29 @@ def test_chunk_warmup_must_be_a_duration(capsys: pytest.CaptureFixture[str]) -> 
     noise = Path(__file__).resolve().parents[1] / "waveforms_samples" / "noise_30min"
     assert main(["replay", str(noise), "--jobs", "2", "--chunk-warmup", "-5"]) == 2
     assert "--chunk-warmup" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_time_chunks_report_progress(archive: Path) -> None:
+    from eew.daemon.config import load_settings
+    from eew.inventory import load_inventory
+    from eew.parallel import replay_archive
+
+    settings = load_settings(None)
+    paths = [*map(str, settings.config.stationxml_paths())]
+    idx = scan_archive([archive])
+    seen: list[int] = []
+    replay_archive(
+        idx,
+        settings.config,
+        settings.hash(),
+        load_inventory(paths),
+        paths,
+        lambda value: None,
+        jobs=2,
+        on_progress=seen.append,
+        split="time",
+        warmup_s=float(WARMUP),
+    )
+    assert seen and seen[-1] == len(idx)
+    assert seen == sorted(seen)

@@ -192,7 +192,7 @@ def replay_archive(
             pool = WorkerPool(n_jobs, config, config_hash, inventory_paths, inventory=inventory)
         try:
             return replay_chunks(
-                idx, pool, sink, stages, warmup_s, (config, config_hash, inventory)
+                idx, pool, sink, stages, warmup_s, (config, config_hash, inventory), on_progress
             )
         finally:
             pool.close()

@@ -71,7 +71,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Protocol
 
@@ -259,20 +259,39 @@ def _records_ending_before(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return t, done
 
 
-def _windows(sidx: StreamingIndex, lo: int, hi: int | None) -> Iterator[ArchiveIndex]:
-    """The archive's windows cut to the records that end in ``[lo, hi)``."""
+def _windows(
+    sidx: StreamingIndex,
+    lo: int,
+    hi: int | None,
+    done: Callable[[int], None] | None = None,
+) -> Iterator[ArchiveIndex]:
+    """The archive's windows cut to the records that end in ``[lo, hi)``.
+
+    ``done`` is called with the records of the windows consumed so far, before each next one.
+    """
+    n = 0
     for t0, t1 in sidx.window_edges():
         a, z = max(t0, lo), t1 if hi is None else min(t1, hi)
         if a < z:
             win = sidx.window(a, z)
             if len(win):
                 yield win
+                n += len(win)
+                if done is not None:
+                    done(n)
 
 
 def run_chunk(
-    spec: ChunkSpec, config: Config, config_hash: str, inventory: Inventory
+    spec: ChunkSpec,
+    config: Config,
+    config_hash: str,
+    inventory: Inventory,
+    done: Callable[[int], None] | None = None,
 ) -> ChunkOutput:
-    """Replay one chunk: warm-up, then its own stretch (runs in a worker)."""
+    """Replay one chunk: warm-up, then its own stretch (runs in a worker).
+
+    ``done`` is told the records of its own stretch done so far (progress), window by window.
+    """
     warm: list[tuple[int, object]] = []
     owned: list[tuple[int, object]] = []
     clock = DataClock()
@@ -295,9 +314,9 @@ def run_chunk(
     into = owned
     state1: dict[str, np.ndarray] = {}
     if spec.stop_ns is None:
-        chain.run_windows(_windows(sidx, spec.own_ns, None))
+        chain.run_windows(_windows(sidx, spec.own_ns, None, done))
     else:
-        BatchRunner(chain).run(_windows(sidx, spec.own_ns, spec.stop_ns))
+        BatchRunner(chain).run(_windows(sidx, spec.own_ns, spec.stop_ns, done))
         state1 = router.slow_states()
     stats1, events1, created1 = _counters(chain)
     ingest = Counter({k: v - ingest[k] for k, v in sidx.counters.items() if v > ingest[k]})
@@ -442,8 +461,12 @@ class ChunkPool(Protocol):
         """Hand the first ``len(specs)`` workers a chunk each; the others quit."""
         ...
 
-    def collect(self, kind: str, n: int) -> list[Any]:
+    def collect(self, kind: str, n: int, on_wait: Callable[[], None] | None = None) -> list[Any]:
         """The next message of the first ``n`` workers, each of the ``kind`` expected."""
+        ...
+
+    def records_done(self) -> int:
+        """Records of their own stretches the chunks have done."""
         ...
 
 
@@ -454,6 +477,7 @@ def replay_chunks(
     stages: Stages,
     warmup_s: float,
     rerun: tuple[Config, str, Inventory],
+    on_progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay ``idx`` in time chunks on the pool's workers; results to ``sink`` in order.
 
@@ -462,7 +486,8 @@ def replay_chunks(
     are not (the warm-up began in the long shadow of a strong event on the LTA), the later
     chunk is replayed again here, its warm-up four times longer, and then, if that is not
     enough either, from the start of the data; that edge is then exact, at the cost of the
-    replayed chunk's time. ``rerun`` is the configuration, its hash and the inventory.
+    replayed chunk's time. ``rerun`` is the configuration, its hash and the inventory;
+    ``on_progress`` is told the records done while the workers run.
     """
     warmup_ns = round(warmup_s * 1e9)
     plan = plan_chunks(idx, len(pool), warmup_ns)
@@ -477,7 +502,10 @@ def replay_chunks(
         ", ".join(ns_to_iso(s.own_ns) for s in specs[1:]) or "none",
     )
     pool.give_chunks(specs)
-    outputs = pool.collect("chunk", len(specs))
+    on_wait = (lambda: on_progress(pool.records_done())) if on_progress is not None else None
+    outputs = pool.collect("chunk", len(specs), on_wait)
+    if on_progress is not None:
+        on_progress(len(idx))
     assert all(isinstance(o, ChunkOutput) for o in outputs)
     ingest = Counter(idx.counters)
     for k in range(1, len(specs)):

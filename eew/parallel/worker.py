@@ -17,7 +17,7 @@ import os
 import queue
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,9 @@ def start_method() -> str:
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
-def _worker(out: Any, control: Any, inventory: Inventory | None = None) -> None:
+def _worker(
+    out: Any, control: Any, inventory: Inventory | None = None, progress: Any = None
+) -> None:
     """Run the router over one share of the channels (runs in a spawned process).
 
     The worker builds its chain as soon as it starts (:class:`Setup`), while the parent
@@ -73,7 +75,7 @@ def _worker(out: Any, control: Any, inventory: Inventory | None = None) -> None:
         )
         if setup.quiet_channels:
             logging.getLogger("eew.detect").setLevel(logging.ERROR)
-        _work(setup, out, control, inventory)
+        _work(setup, out, control, inventory, progress)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         out.put(("error", exc))
     # Everything is sent once the queue's feeder thread has written it: leave without the
@@ -85,7 +87,7 @@ def _worker(out: Any, control: Any, inventory: Inventory | None = None) -> None:
     os._exit(0)
 
 
-def _work(setup: Setup, out: Any, control: Any, inventory: Inventory | None) -> None:
+def _work(setup: Setup, out: Any, control: Any, inventory: Inventory | None, progress: Any) -> None:
     if inventory is None:
         inventory = load_inventory(setup.inventory_paths)
     results: list[object] = []
@@ -108,7 +110,12 @@ def _work(setup: Setup, out: Any, control: Any, inventory: Inventory | None) -> 
     if spec is None:
         return
     if isinstance(spec, ChunkSpec):  # a stretch of time with the whole chain
-        chunk = run_chunk(spec, setup.config, setup.config_hash, inventory)
+
+        def done(n: int) -> None:
+            if progress is not None:
+                progress.value = n
+
+        chunk = run_chunk(spec, setup.config, setup.config_hash, inventory, done)
         chunk.cpu_s = _cpu_s()
         out.put(("chunk", chunk))
         return
@@ -239,9 +246,13 @@ class WorkerPool:
         )
         self.outs = [ctx.Queue(QUEUE_MESSAGES) for _ in range(jobs)]
         self.controls = [ctx.Queue(2) for _ in range(jobs)]
+        #: records each worker's time chunk has done (its own stretch; written by the worker)
+        self.progress = [ctx.Value("q", 0, lock=False) for _ in range(jobs)]
         self.procs = [
-            ctx.Process(target=_worker, args=(o, c, inventory), name=f"eew-replay-{j}", daemon=True)
-            for j, (o, c) in enumerate(zip(self.outs, self.controls, strict=True))
+            ctx.Process(
+                target=_worker, args=(o, c, inventory, v), name=f"eew-replay-{j}", daemon=True
+            )
+            for j, (o, c, v) in enumerate(zip(self.outs, self.controls, self.progress, strict=True))
         ]
         self._given = False
         for p in self.procs:  # all forked before the first put starts a queue thread
@@ -264,9 +275,18 @@ class WorkerPool:
         for j, c in enumerate(self.controls):
             c.put(specs[j] if j < len(specs) else None)
 
-    def collect(self, kind: str, n: int) -> list[Any]:
-        """The next message of the first ``n`` workers, each of the ``kind`` expected."""
-        return [receive(p, o, kind) for p, o in zip(self.procs[:n], self.outs[:n], strict=True)]
+    def collect(self, kind: str, n: int, on_wait: Callable[[], None] | None = None) -> list[Any]:
+        """The next message of the first ``n`` workers, each of the ``kind`` expected.
+
+        ``on_wait`` is called about twice a second while a message is awaited.
+        """
+        return [
+            receive(p, o, kind, on_wait) for p, o in zip(self.procs[:n], self.outs[:n], strict=True)
+        ]
+
+    def records_done(self) -> int:
+        """Records of their own stretches the time chunks have done, all workers."""
+        return sum(int(v.value) for v in self.progress)
 
     def scan(self, paths: list[Path]) -> list[ScanShare]:
         """The first pass over the archive's files, shared out over the workers.
@@ -311,8 +331,10 @@ class WorkerPool:
                 p.terminate()
 
 
-def receive(proc: Any, out: Any, kind: str) -> object:
+def receive(proc: Any, out: Any, kind: str, on_wait: Callable[[], None] | None = None) -> object:
     """The next message of a worker, of the ``kind`` expected; a worker's error is raised.
+
+    ``on_wait`` is called each half second the message has not come.
 
     Raises
     ------
@@ -321,8 +343,10 @@ def receive(proc: Any, out: Any, kind: str) -> object:
     """
     while True:
         try:
-            tag, payload = out.get(timeout=1.0)
+            tag, payload = out.get(timeout=0.5)
         except queue.Empty:
+            if on_wait is not None:
+                on_wait()
             if not proc.is_alive():
                 raise RuntimeError(
                     f"parallel replay: worker {proc.name} stopped (exit code {proc.exitcode})"
