@@ -393,9 +393,13 @@ def _summary(
     problems.update(stats.data_problems)
     if stats.unknown_channels:
         problems["channels_not_in_inventory"] = stats.unknown_channels
+    # the edges of time chunks (eew.parallel.chunks): how the replay ran, not the data
+    edges = {k: problems.pop(k) for k in list(problems) if k.startswith("chunk_")}
     lines.append(
         "  data problems: " + (", ".join(f"{k} {v}" for k, v in problems.items()) or "none")
     )
+    if edges:
+        lines.append("  time chunks: " + ", ".join(f"{k} {v}" for k, v in edges.items()))
     meta = stats.metadata.as_dict()
     lines.append(
         "  metadata against data (channels): "
