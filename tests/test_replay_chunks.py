@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import pickle
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,21 +235,34 @@ def test_renumber_raises_event_numbers_and_leaves_onsite_ids() -> None:
     assert renumber(m, 0) is m
 
 
-def _out(owned: list[tuple[int, object]], tail: list[tuple[int, object]], c0: int, c1: int):
+def _out(
+    folder: Path,
+    name: str,
+    owned: list[tuple[int, object]],
+    tail: list[tuple[int, object]],
+    c0: int,
+    c1: int,
+) -> ChunkOutput:
+    spool = folder / name
+    with open(spool, "wb") as f:
+        for item in owned:
+            pickle.dump(item, f)
     stats = PipelineStatistics(0, 0, 0, 0, 0, {}, {}, 0, 0.0, {})
-    return ChunkOutput(owned, tail, c0, c1, stats, None)
+    return ChunkOutput(str(spool), tail, c0, c1, stats, None)
 
 
 def _spec(start: int, own: int, stop: int | None) -> ChunkSpec:
-    return ChunkSpec(StreamingIndex(), start, own, stop, own - 25, Stages())
+    return ChunkSpec(StreamingIndex(), start, own, stop, own - 25, Stages(), "")
 
 
-def test_merge_renumbers_and_checks_the_edge(caplog: pytest.LogCaptureFixture) -> None:
+def test_merge_renumbers_and_checks_the_edge(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     a = _Msg("X-T-1", "first")
     b1, b2 = _Msg("X-T-2", "v0"), _Msg("X-T-2", "v1")
     # chunk 2 had created one event (number 1, the run's 2) when its own stretch began
-    first = _out([(10, a), (90, b1)], [], 0, 2)
-    second = _out([(110, _Msg("X-T-1", "v1"))], [(90, _Msg("X-T-1", "v0"))], 1, 1)
+    first = _out(tmp_path, "1", [(10, a), (90, b1)], [], 0, 2)
+    second = _out(tmp_path, "2", [(110, _Msg("X-T-1", "v1"))], [(90, _Msg("X-T-1", "v0"))], 1, 1)
     specs = [_spec(0, 0, 100), _spec(0, 100, None)]
     got: list[object] = []
     ingest: Counter[str] = Counter()
@@ -257,7 +271,7 @@ def test_merge_renumbers_and_checks_the_edge(caplog: pytest.LogCaptureFixture) -
     assert not ingest["chunk_edges_differing"]
 
     # a warm-up that did not rebuild the event is caught and counted
-    wrong = _out([(110, _Msg("X-T-1", "v1"))], [(90, _Msg("X-T-1", "other"))], 1, 1)
+    wrong = _out(tmp_path, "3", [(110, _Msg("X-T-1", "v1"))], [(90, _Msg("X-T-1", "other"))], 1, 1)
     with caplog.at_level(logging.WARNING, logger="eew.parallel"):
         merge_chunks([first, wrong], specs, [].append, ingest)
     assert ingest["chunk_edges_differing"] == 1

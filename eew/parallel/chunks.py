@@ -61,19 +61,25 @@ Not reproduced: the per-channel data-problem counters of a channel whose gap cov
 warm-up (one gap in the single run, a new channel in the chunk), and the order of
 end-of-data pick messages of channels that start late in the archive.
 
-Memory: each worker holds one window of its stretch and its own results; the parent holds
-the results of the chunks until the earlier ones are written.
+Memory: a worker holds one window of its stretch and the results of the last quarter of
+its warm-up; it writes the results of its own stretch to a file as they come (a temporary
+folder, removed at the end), which the parent reads back in order. No process holds the
+results of the whole archive, so ``eew evaluate --continuous`` keeps its flat memory with
+time chunks too.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import pickle
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Protocol
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 import numpy as np
 
@@ -121,6 +127,8 @@ class ChunkSpec:
         Results emitted in the warm-up from this data time on are returned for the check.
     stages : Stages
         The chain's stages.
+    spool : str
+        File the chunk's own results are written to, as they come (:func:`read_spool`).
     """
 
     index: StreamingIndex
@@ -129,6 +137,7 @@ class ChunkSpec:
     stop_ns: int | None
     check_ns: int
     stages: Stages
+    spool: str
 
 
 @dataclass
@@ -137,8 +146,10 @@ class ChunkOutput:
 
     Attributes
     ----------
-    owned : list of (int, object)
-        (data time at emission [ns], result) of its own stretch, in order.
+    spool : str
+        The file of (data time at emission [ns], result) of its own stretch, in order
+        (:func:`read_spool`); on disk, so that no process holds the results of a long
+        archive in memory.
     warm_tail : list of (int, object)
         The same for the warm-up from ``check_ns`` on (for the parent's check).
     created_at_own, created_at_end : int
@@ -158,7 +169,7 @@ class ChunkOutput:
         The worker's CPU time [s].
     """
 
-    owned: list[tuple[int, object]]
+    spool: str
     warm_tail: list[tuple[int, object]]
     created_at_own: int
     created_at_end: int
@@ -292,15 +303,28 @@ def run_chunk(
 
     ``done`` is told the records of its own stretch done so far (progress), window by window.
     """
+    with open(spec.spool, "wb") as spool:
+        return _run_chunk(spec, config, config_hash, inventory, done, spool)
+
+
+def _run_chunk(
+    spec: ChunkSpec,
+    config: Config,
+    config_hash: str,
+    inventory: Inventory,
+    done: Callable[[int], None] | None,
+    spool: IO[bytes],
+) -> ChunkOutput:
     warm: list[tuple[int, object]] = []
-    owned: list[tuple[int, object]] = []
     clock = DataClock()
-    into = warm
+    owning = False
 
     def sink(value: object) -> None:
         t = clock.now_ns()
-        if into is owned or t >= spec.check_ns:
-            into.append((t, value))
+        if owning:
+            pickle.dump((t, value), spool, pickle.HIGHEST_PROTOCOL)
+        elif t >= spec.check_ns:
+            warm.append((t, value))
 
     chain = build_chain(config, config_hash, sink, clock, stages=spec.stages, inventory=inventory)
     sidx = spec.index
@@ -311,7 +335,7 @@ def run_chunk(
     assert router is not None
     state0 = router.slow_states()
     ingest = Counter(sidx.counters)
-    into = owned
+    owning = True
     state1: dict[str, np.ndarray] = {}
     if spec.stop_ns is None:
         chain.run_windows(_windows(sidx, spec.own_ns, None, done))
@@ -321,7 +345,7 @@ def run_chunk(
     stats1, events1, created1 = _counters(chain)
     ingest = Counter({k: v - ingest[k] for k, v in sidx.counters.items() if v > ingest[k]})
     return ChunkOutput(
-        owned,
+        spec.spool,
         warm,
         created0,
         created1,
@@ -332,6 +356,16 @@ def run_chunk(
         state_at_own=state0,
         state_at_end=state1,
     )
+
+
+def read_spool(path: str) -> Iterator[tuple[int, object]]:
+    """The (data time [ns], result) pairs a chunk wrote to its spool, in order."""
+    with open(path, "rb") as f:
+        while True:
+            try:
+                yield pickle.load(f)
+            except EOFError:
+                return
 
 
 #: relative difference of two slow states (baseline, STA, LTA) taken as the same
@@ -425,28 +459,31 @@ def merge_chunks(
     """
     offset = 0
     for k, out in enumerate(outputs):
-        if k:
-            before = outputs[k - 1]
-            prev = offset
-            offset = prev + before.created_at_end - out.created_at_own
-            check = max(specs[k].check_ns, specs[k - 1].own_ns)
-            mine = [_json(renumber(v, offset)) for t, v in out.warm_tail if t >= check]
-            theirs = [_json(renumber(v, prev)) for t, v in before.owned if t >= check]
-            if mine != theirs:
-                ingest["chunk_edges_differing"] += 1
-                log.warning(
-                    "time chunks: at the edge %s the warm-up did not reproduce the results of "
-                    "the %.0f s before it (%d against %d results): the output may differ from "
-                    "one run there; a longer --chunk-warmup avoids it",
-                    ns_to_iso(specs[k].own_ns),
-                    (specs[k].own_ns - check) / 1e9,
-                    len(mine),
-                    len(theirs),
-                )
-        for _t, v in out.owned:
-            sink(renumber(v, offset))
+        nxt = outputs[k + 1] if k + 1 < len(outputs) else None
+        check = max(specs[k + 1].check_ns, specs[k].own_ns) if nxt is not None else None
+        tail: list[str] = []  # what this chunk owns where the next one's warm-up is checked
+        for t, v in read_spool(out.spool):
+            v = renumber(v, offset)
+            sink(v)
+            if check is not None and t >= check:
+                tail.append(_json(v))
         for key, n in out.ingest.items():
             ingest[key] += n
+        if nxt is None or check is None:
+            continue
+        offset += out.created_at_end - nxt.created_at_own
+        mine = [_json(renumber(v, offset)) for t, v in nxt.warm_tail if t >= check]
+        if mine != tail:
+            ingest["chunk_edges_differing"] += 1
+            log.warning(
+                "time chunks: at the edge %s the warm-up did not reproduce the results of "
+                "the %.0f s before it (%d against %d results): the output may differ from "
+                "one run there; a longer --chunk-warmup avoids it",
+                ns_to_iso(specs[k + 1].own_ns),
+                (specs[k + 1].own_ns - check) / 1e9,
+                len(mine),
+                len(tail),
+            )
     return _sum_statistics(outputs), _sum_events([o.events for o in outputs])
 
 
@@ -489,10 +526,25 @@ def replay_chunks(
     replayed chunk's time. ``rerun`` is the configuration, its hash and the inventory;
     ``on_progress`` is told the records done while the workers run.
     """
+    with tempfile.TemporaryDirectory(prefix="eew-chunks-") as spool:
+        return _replay_chunks(idx, pool, sink, stages, warmup_s, rerun, on_progress, Path(spool))
+
+
+def _replay_chunks(
+    idx: StreamingIndex,
+    pool: ChunkPool,
+    sink: Sink,
+    stages: Stages,
+    warmup_s: float,
+    rerun: tuple[Config, str, Inventory],
+    on_progress: Callable[[int], None] | None,
+    spool: Path,
+) -> ReplayResult:
     warmup_ns = round(warmup_s * 1e9)
     plan = plan_chunks(idx, len(pool), warmup_ns)
     specs = [
-        ChunkSpec(idx, start, own, stop, own - warmup_ns // 4, stages) for start, own, stop in plan
+        ChunkSpec(idx, start, own, stop, own - warmup_ns // 4, stages, str(spool / f"{k}.pickle"))
+        for k, (start, own, stop) in enumerate(plan)
     ]
     log.info(
         "time chunks: %d of the %.0f s archive, warm-up %.0f s, edges %s",
@@ -523,7 +575,7 @@ def replay_chunks(
                 why,
                 ns_to_iso(start) if start != _NEVER else "the start of the data",
             )
-            specs[k] = spec = replace(spec, start_ns=start)
+            specs[k] = spec = replace(spec, start_ns=start, spool=f"{spec.spool}.again")
             again = run_chunk(spec, *rerun)  # here: its CPU is this process's
             again.cpu_s = outputs[k].cpu_s
             outputs[k] = again
