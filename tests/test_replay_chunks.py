@@ -157,17 +157,27 @@ def test_a_warm_up_too_short_is_found_and_replayed_again(
     short = ("--split", "time", "--chunk-warmup", "120", "--with-rejections", "--jobs", "3")
     assert _replay(archive, tmp_path / "j3.jsonl", *short) == one
     assert "chunk_warmups_extended" in capsys.readouterr().err
+    # no warm-up at all: every channel is new to the later chunk, which is replayed again
+    none = ("--split", "time", "--chunk-warmup", "0", "--with-rejections", "--jobs", "2")
+    assert _replay(archive, tmp_path / "w0.jsonl", *none) == one
 
 
 def test_state_difference_names_the_channel_and_what_differs() -> None:
-    a = {"AW.X..HHZ": np.array([5.0, 1.0, 2.0, 0.0, 0.0, 0.0])}
-    assert state_difference(a, {"AW.X..HHZ": a["AW.X..HHZ"] * (1 + 1e-12)}) == ""
-    b = {"AW.X..HHZ": np.array([5.0, 1.0, 2.0 * (1 + 1e-6), 0.0, 0.0, 0.0])}
-    assert "AW.X..HHZ: LTA differs by 1.0e-06" in state_difference(a, b)
-    c = {"AW.X..HHZ": np.array([5.0, 1.0, 2.0, 1.0, 0.0, 0.0])}
-    assert "trigger" in state_difference(a, c)
-    # a channel only one run knows is not compared
-    assert state_difference(a, {"AW.Y..HHZ": np.zeros(6)}) == ""
+    edge = 10**18
+    fed = float(edge - 10**9)  # data up to a second before the edge
+    a = {"AW.X..HHZ": np.array([5.0, 1.0, 2.0, 0.0, 0.0, 0.0, fed])}
+    assert state_difference(a, {"AW.X..HHZ": a["AW.X..HHZ"] * (1 + 1e-12)}, edge) == ""
+    b = {"AW.X..HHZ": np.array([5.0, 1.0, 2.0 * (1 + 1e-6), 0.0, 0.0, 0.0, fed])}
+    assert "AW.X..HHZ: LTA differs by 1.0e-06" in state_difference(a, b, edge)
+    c = {"AW.X..HHZ": np.array([5.0, 1.0, 2.0, 1.0, 0.0, 0.0, fed])}
+    assert "trigger" in state_difference(a, c, edge)
+    # fed up to the edge, so the later chunk must know it (a warm-up of 0 s does not)
+    assert "not yet seen" in state_difference(a, {}, edge)
+    # silent for minutes before the edge: both runs start it afresh at its next data
+    old = {"AW.X..HHZ": np.array([5.0, 1.0, 2.0, 0.0, 0.0, 0.0, float(edge - 300 * 10**9)])}
+    assert state_difference(old, {}, edge) == ""
+    # a channel only the later chunk knows started inside its warm-up
+    assert state_difference({}, a, edge) == ""
 
 
 def _blocks(ends: list[tuple[int, int, int]]) -> StreamingIndex:

@@ -475,10 +475,11 @@ class ChannelProcessor:
         """What of the channel's state forgets its past most slowly, as numbers.
 
         The running-mean baseline, the STA and the LTA (which holds a strong event's energy
-        for many minutes), whether a trigger is on, whether the channel is dead, and the
-        picks in progress. Two runs that agree on these at the same data time agree on what
-        the channel does next (the filters forget within seconds); the time chunks of a
-        parallel replay check their warm-ups with it (:mod:`eew.parallel.chunks`).
+        for many minutes), whether a trigger is on, whether the channel is dead, the picks in
+        progress, and last the end of its newest data [ns] (NaN before any or after a gap).
+        Two runs that agree on the first six at the same data time agree on what the channel
+        does next (the filters forget within seconds); the time chunks of a parallel replay
+        check their warm-ups with it (:mod:`eew.parallel.chunks`).
         """
         st = self._state
         return np.array(
@@ -489,6 +490,7 @@ class ChannelProcessor:
                 float(self.trigger.triggered),
                 float(self.dead),
                 float(len(self.picker.tracks)),
+                float(self._next_ns) if self._next_ns is not None else math.nan,
             ]
         )
 

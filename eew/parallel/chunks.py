@@ -372,16 +372,25 @@ def read_spool(path: str) -> Iterator[tuple[int, object]]:
 STATE_RTOL = 1e-9
 
 
-def state_difference(end: dict[str, np.ndarray], start: dict[str, np.ndarray]) -> str:
-    """Why two runs' channels differ at one data time ("" when they agree).
+#: a channel with data this close before an edge must be known to the later chunk [ns]
+RECENT_NS = 60_000_000_000
+
+
+def state_difference(end: dict[str, np.ndarray], start: dict[str, np.ndarray], edge_ns: int) -> str:
+    """Why two runs' channels differ at the edge ``edge_ns`` ("" when they agree).
 
     ``end`` is the earlier chunk's slow state at the end of its stretch, ``start`` the
-    later chunk's at the start of its own. Channels only one of them knows are not compared
-    (a channel without data through the whole warm-up starts afresh in both runs).
+    later chunk's at the start of its own. A channel that the earlier chunk fed within
+    :data:`RECENT_NS` before the edge must be in ``start`` too; one silent for longer is
+    not compared (after such a gap one run resets it, the other starts it afresh).
     """
-    for cid in sorted(end.keys() & start.keys()):
-        a, b = end[cid], start[cid]
-        if not np.array_equal(a[3:], b[3:]):
+    for cid in sorted(end):
+        a, b = end[cid], start.get(cid)
+        if b is None:
+            if a[6] >= edge_ns - RECENT_NS:
+                return f"{cid}: not yet seen by the later chunk, fed up to the edge"
+            continue
+        if not np.array_equal(a[3:6], b[3:6]):
             return f"{cid}: trigger, dead or picks in progress differ"
         diff = np.abs(a[:3] - b[:3])
         scale = np.maximum(np.abs(a[:3]), np.abs(b[:3]))
@@ -563,9 +572,13 @@ def _replay_chunks(
     for k in range(1, len(specs)):
         spec = specs[k]
         for start in (spec.own_ns - 4 * warmup_ns, _NEVER):
-            why = state_difference(outputs[k - 1].state_at_end, outputs[k].state_at_own)
+            why = state_difference(
+                outputs[k - 1].state_at_end, outputs[k].state_at_own, spec.own_ns
+            )
             if not why:
                 break
+            if spec.start_ns <= start != _NEVER:  # no longer warm-up (--chunk-warmup 0)
+                continue
             ingest["chunk_warmups_extended"] += 1
             log.warning(
                 "time chunks: at the edge %s the channels had not forgotten the chunk's start "
