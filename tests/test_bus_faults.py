@@ -17,7 +17,8 @@ import pytest
 from test_bus_support import Bus, alerts, receive_until, sample_alert, wait_for, wait_subscribed
 
 import eew.bus.publisher as publisher_module
-from eew.bus import BusConfig, BusMessage, SubscriberConfig
+from eew.bus import BusConfig, BusMessage, Publisher, SubscriberConfig
+from eew.bus.errors import BusError
 from eew.bus.keys import load_curve_keypair
 from eew.model.alert import Alert
 from eew.model.clock import WallClock
@@ -58,7 +59,11 @@ def test_oversized_messages_are_refused_and_logged(
     pub.publish_alert(sample_alert(event_id="evReal"))  # the genuine alert right after
     got = receive_until(sub, _has_event(sub, "evReal"))
     assert "evBig" not in {a.event_id for a in alerts(got)}
-    wait_for(lambda: pub.statistics().refused_oversize == 2, what="both refused")
+    # the publisher's thread counts after it sends: wait for its counters, not only the message
+    wait_for(
+        lambda: (pub.statistics().refused_oversize, pub.statistics().cached_alerts) == (2, 1),
+        what="both refused, the genuine alert cached",
+    )
     stats = pub.statistics()
     assert stats.refused_oversize == 2 and stats.cached_alerts == 1  # the big one not cached
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
@@ -291,6 +296,22 @@ def test_alert_gap_never_resent_asks_for_the_cache_again(bus: Bus) -> None:
 
 
 # ---- restarts and CURVE ---------------------------------------------------------------------
+def _rebind(bus: Bus, endpoint: str) -> Publisher:
+    """A new publisher on the endpoint a closed one held, once ZMQ has let the port go.
+
+    ZMQ closes a socket in its I/O thread after ``close`` returns; in one process the port
+    can still be held for a moment (a restarted daemon is a new process and finds it free).
+    """
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            return bus.publisher(endpoint=endpoint)
+        except BusError as exc:
+            if "in use" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_publisher_restart_is_not_reported_as_loss(
     bus: Bus, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -303,7 +324,7 @@ def test_publisher_restart_is_not_reported_as_loss(
     endpoint = pub.endpoint
     pub.close()
     bus.clock.advance_s(5.0)
-    pub2 = bus.publisher(endpoint=endpoint)
+    pub2 = _rebind(bus, endpoint)
     wait_subscribed(pub2, 3, sub, timeout_s=20)
     pub2.publish_status("fresh", "after restart")
     receive_until(sub, lambda m: m.kind == "status" and m.body.state == "fresh", timeout_s=20)
