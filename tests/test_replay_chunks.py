@@ -34,11 +34,10 @@ from eew.parallel.chunks import (
     ChunkOutput,
     ChunkSpec,
     merge_chunks,
-    plan_chunks,
     renumber,
     state_difference,
-    use_time_chunks,
 )
+from eew.parallel.plan import plan_chunks, use_time_chunks
 
 #: half an hour of noise on the AW stations: an M4.8 early, an M4.6 where the edge of two
 #: chunks falls with a 600-s warm-up, an M4.5 late, a telemetry gap and a spike

@@ -18,7 +18,7 @@ parent's share (the window rescans, the merge, the event core) and the messages 
 processes cost about a fifth more CPU than one run and do not scale.
 
 ``--split auto`` (the default) takes time chunks when each would hold at least two
-warm-ups of data (:func:`~eew.parallel.chunks.use_time_chunks`), and channels for shorter
+warm-ups of data (:func:`~eew.parallel.plan.use_time_chunks`), and channels for shorter
 archives.
 
 Channels
@@ -66,7 +66,8 @@ queue, so a slow parent stops the workers instead of filling the memory.
 The package: :mod:`eew.parallel.messages` (what goes between the parent and the workers,
 and the :class:`ReplayResult`), :mod:`eew.parallel.worker` (the workers and their
 :class:`WorkerPool`), :mod:`eew.parallel.parent` (the channel split's scheduling and
-merge), :mod:`eew.parallel.chunks` (the time chunks); here :func:`replay_archive`, the
+merge), :mod:`eew.parallel.chunks` (the time chunks, cut by :mod:`eew.parallel.plan`),
+:mod:`eew.parallel.stats` (the parts' counters added up); here :func:`replay_archive`, the
 entry point of the single and both parallel runs.
 """
 
@@ -82,9 +83,10 @@ from eew.config import Config
 from eew.inventory import Inventory
 from eew.model.clock import DataClock
 from eew.model.packet import Packet
-from eew.parallel.chunks import WARMUP_S, replay_chunks, use_time_chunks
+from eew.parallel.chunks import WARMUP_S, replay_chunks
 from eew.parallel.messages import BATCH_PACKETS, QUEUE_MESSAGES, ReplayResult
 from eew.parallel.parent import ParallelReplay
+from eew.parallel.plan import use_time_chunks
 from eew.parallel.worker import WorkerPool, start_method
 
 __all__ = [
@@ -147,7 +149,7 @@ def replay_archive(
     split : str
         ``time``: time chunks with a warm-up (:mod:`eew.parallel.chunks`), ``channels``:
         channels shared out, ``auto``: time chunks for archives long enough
-        (:func:`~eew.parallel.chunks.use_time_chunks`), else channels.
+        (:func:`~eew.parallel.plan.use_time_chunks`), else channels.
     warmup_s : float
         The time chunks' warm-up [s].
     """

@@ -77,35 +77,32 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import numpy as np
 
 from eew.acquisition.archive import ArchiveIndex
-from eew.acquisition.windowed import B_END_MAX, B_END_MIN, B_RECORDS, StreamingIndex
+from eew.acquisition.windowed import StreamingIndex
 from eew.assembly import Chain, Sink, Stages, build_chain
 from eew.config import Config
 from eew.detect.batch import BatchRunner
 from eew.detect.router import PipelineStatistics
-from eew.detect.state import ChannelCounts
 from eew.event.core import EventStatistics
 from eew.inventory import Inventory
 from eew.model.clock import DataClock
 from eew.model.timeutil import ns_to_iso
 from eew.parallel.messages import ReplayResult
+from eew.parallel.plan import NEVER, plan_chunks
+from eew.parallel.stats import minus_events, minus_statistics, sum_events, sum_statistics
 
 log = logging.getLogger("eew.parallel")
 
 #: the default warm-up before each chunk's own stretch [s] (see the module docstring)
 WARMUP_S = 900.0
-#: auto split: time chunks when each would own at least this many warm-ups
-AUTO_MIN_WARMUPS = 2.0
 
 _NUMBERED = re.compile(r"^(.*-)(\d+)$")
-#: before any data [ns]
-_NEVER = -(2**62)
 
 
 @dataclass(frozen=True)
@@ -180,94 +177,6 @@ class ChunkOutput:
     state_at_own: dict[str, np.ndarray] = field(default_factory=dict)
     state_at_end: dict[str, np.ndarray] = field(default_factory=dict)
     cpu_s: float = 0.0
-
-
-def use_time_chunks(split: str, sidx: StreamingIndex, jobs: int, warmup_s: float) -> bool:
-    """Whether ``--split`` (``auto``, ``time`` or ``channels``) means time chunks here.
-
-    ``auto`` takes time chunks when every chunk would own at least
-    :data:`AUTO_MIN_WARMUPS` warm-ups of data; shorter archives are shared out by channel.
-
-    Raises
-    ------
-    ValueError
-        For another value of ``split``.
-    """
-    if split not in ("auto", "time", "channels"):
-        raise ValueError(f"split must be auto, time or channels, not {split!r}")
-    if split != "auto":
-        return split == "time"
-    return sidx.span_s() >= jobs * AUTO_MIN_WARMUPS * warmup_s
-
-
-def plan_chunks(
-    sidx: StreamingIndex, jobs: int, warmup_ns: int
-) -> list[tuple[int, int, int | None]]:
-    """Cut the archive into ``(start_ns, own_ns, stop_ns)`` chunks of equal work.
-
-    Each chunk processes its own records and its warm-up's; the edges are placed so that
-    every chunk processes about as many records, warm-up included (the records of a block
-    of the first pass are taken as spread evenly over its end times). The first chunk has
-    no warm-up (it starts with the data, as one run does); the last has no end. Fewer
-    chunks come back when the archive is too short for more.
-    """
-    if not sidx.n_records or jobs <= 1:
-        return [(_NEVER, _NEVER, None)]
-    t, done = _records_ending_before(sidx.blocks)
-
-    def at(count: float) -> int:  # the end time by which ``count`` records have ended
-        return int(np.ceil(np.interp(count, done, t)))
-
-    def before(ns: int) -> float:
-        return float(np.interp(ns, t, done))
-
-    def edges(work: float) -> list[int]:
-        """The edges when every chunk but the last processes ``work`` records."""
-        out: list[int] = []
-        for j in range(jobs - 1):
-            target = (before(out[-1] - warmup_ns) if j else 0.0) + work
-            if target >= done[-1]:
-                break
-            out.append(at(target))
-        return out
-
-    total = float(done[-1])
-    lo, hi = total / jobs, total
-    for _ in range(50):  # the last chunk's work falls as the others' grows
-        mid = 0.5 * (lo + hi)
-        cut = edges(mid)
-        if len(cut) < jobs - 1 or total - before(cut[-1] - warmup_ns) <= mid:
-            hi = mid
-        else:
-            lo = mid
-    out: list[tuple[int, int, int | None]] = []
-    own = _NEVER
-    for edge in edges(hi):
-        if out and edge <= own:
-            break
-        out.append((own - warmup_ns if out else own, own, edge))
-        own = edge
-    out.append((own - warmup_ns if out else own, own, None))
-    return out
-
-
-def _records_ending_before(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Times [ns] and the records that end before each (piecewise linear, increasing).
-
-    Each block's records are spread evenly over its end times: a ramp from ``B_END_MIN``
-    to ``B_END_MAX``; the sum of the ramps is linear between their corners.
-    """
-    lo, hi = blocks[:, B_END_MIN], blocks[:, B_END_MAX] + 1
-    n = blocks[:, B_RECORDS].astype(float)
-    slope = n / (hi - lo)
-    t = np.concatenate([lo, hi])
-    change = np.concatenate([slope, -slope])
-    order = np.argsort(t, kind="stable")
-    t, change = t[order], change[order]
-    rate = np.cumsum(change)[:-1]  # records per ns between one corner and the next
-    done = np.concatenate([[0.0], np.cumsum(rate * np.diff(t))])
-    done = np.maximum.accumulate(done)  # rounding
-    return t, done
 
 
 def _windows(
@@ -349,8 +258,8 @@ def _run_chunk(
         warm,
         created0,
         created1,
-        _minus_statistics(stats1, stats0),
-        _minus_events(events1, events0),
+        minus_statistics(stats1, stats0),
+        minus_events(events1, events0),
         ingest,
         span_ns=router.fed_span_ns,
         state_at_own=state0,
@@ -407,33 +316,6 @@ def _counters(chain: Chain) -> tuple[PipelineStatistics, EventStatistics | None,
     assert stats is not None
     events = chain.event_statistics()
     return stats, events, events.events if events is not None else 0
-
-
-def _minus_counts(a: ChannelCounts, b: ChannelCounts) -> ChannelCounts:
-    values: dict[str, Any] = {}
-    for f in fields(ChannelCounts):
-        if f.name == "rejections":
-            r = Counter(a.rejections)
-            r.subtract(b.rejections)
-            values[f.name] = dict(sorted((+r).items()))
-        else:
-            values[f.name] = getattr(a, f.name) - getattr(b, f.name)
-    return ChannelCounts(**values)
-
-
-def _minus_statistics(a: PipelineStatistics, b: PipelineStatistics) -> PipelineStatistics:
-    """The counters of what was processed between snapshot ``b`` and snapshot ``a``."""
-    per = {
-        cid: _minus_counts(c, b.per_channel.get(cid, ChannelCounts()))
-        for cid, c in a.per_channel.items()
-    }
-    return replace(a, per_channel=per, packets=a.packets - b.packets)
-
-
-def _minus_events(a: EventStatistics | None, b: EventStatistics | None) -> EventStatistics | None:
-    if a is None or b is None:
-        return a
-    return EventStatistics(*(getattr(a, f.name) - getattr(b, f.name) for f in fields(a)))
 
 
 def renumber(value: object, offset: int) -> object:
@@ -493,7 +375,10 @@ def merge_chunks(
                 len(mine),
                 len(tail),
             )
-    return _sum_statistics(outputs), _sum_events([o.events for o in outputs])
+    spans = [o.span_ns for o in outputs if o.span_ns is not None]
+    span = (max(s[1] for s in spans) - min(s[0] for s in spans)) / 1e9 if spans else 0.0
+    statistics = sum_statistics([o.statistics for o in outputs], span, same_channels=True)
+    return statistics, sum_events([o.events for o in outputs])
 
 
 class ChunkPool(Protocol):
@@ -571,13 +456,13 @@ def _replay_chunks(
     ingest = Counter(idx.counters)
     for k in range(1, len(specs)):
         spec = specs[k]
-        for start in (spec.own_ns - 4 * warmup_ns, _NEVER):
+        for start in (spec.own_ns - 4 * warmup_ns, NEVER):
             why = state_difference(
                 outputs[k - 1].state_at_end, outputs[k].state_at_own, spec.own_ns
             )
             if not why:
                 break
-            if spec.start_ns <= start != _NEVER:  # no longer warm-up (--chunk-warmup 0)
+            if spec.start_ns <= start != NEVER:  # no longer warm-up (--chunk-warmup 0)
                 continue
             ingest["chunk_warmups_extended"] += 1
             log.warning(
@@ -586,7 +471,7 @@ def _replay_chunks(
                 ns_to_iso(spec.own_ns),
                 (spec.own_ns - spec.start_ns) / 1e9,
                 why,
-                ns_to_iso(start) if start != _NEVER else "the start of the data",
+                ns_to_iso(start) if start != NEVER else "the start of the data",
             )
             specs[k] = spec = replace(spec, start_ns=start, spool=f"{spec.spool}.again")
             again = run_chunk(spec, *rerun)  # here: its CPU is this process's
@@ -594,40 +479,3 @@ def _replay_chunks(
             outputs[k] = again
     statistics, events = merge_chunks(outputs, specs, sink, ingest)
     return ReplayResult(statistics, events, ingest, len(specs), [o.cpu_s for o in outputs])
-
-
-def _sum_statistics(outputs: list[ChunkOutput]) -> PipelineStatistics:
-    parts = [o.statistics for o in outputs]
-    spans = [o.span_ns for o in outputs if o.span_ns is not None]
-    span = (max(s[1] for s in spans) - min(s[0] for s in spans)) / 1e9 if spans else 0.0
-    per: dict[str, ChannelCounts] = {}
-    for s in parts:
-        for cid, c in s.per_channel.items():
-            per[cid] = per[cid] + c if cid in per else c
-    per = dict(sorted(per.items()))
-    total = sum(per.values(), ChannelCounts())
-    unknown = sum(s.packets - sum(c.packets for c in s.per_channel.values()) for s in parts)
-    last = parts[-1]
-    return PipelineStatistics(
-        channels=len(per),
-        packets=total.packets + unknown,
-        samples=total.samples,
-        picks=total.picks,
-        pick_messages=total.pick_messages,
-        rejections=dict(sorted(total.rejections.items())),
-        data_problems=total.data_problems(),
-        unknown_channels=max(s.unknown_channels for s in parts),
-        data_span_s=span,
-        per_channel=per,
-        metadata=last.metadata,
-        inventory=last.inventory,
-        set_aside={k: v for s in parts for k, v in s.set_aside.items()},
-    )
-
-
-def _sum_events(parts: list[EventStatistics | None]) -> EventStatistics | None:
-    if any(p is None for p in parts):
-        return None
-    return EventStatistics(
-        *(sum(getattr(p, f.name) for p in parts) for f in fields(EventStatistics))
-    )

@@ -27,11 +27,10 @@ from eew.assembly import Sink, Stages, build_chain
 from eew.config import Config
 from eew.detect.batch import EXPIRY_NS
 from eew.detect.peaks import PeakStore
-from eew.detect.router import PipelineStatistics
-from eew.detect.state import ChannelCounts
 from eew.inventory import Inventory
 from eew.model.clock import DataClock
 from eew.parallel.messages import Batch, End, ReplayResult, WorkerSpec
+from eew.parallel.stats import sum_statistics
 from eew.parallel.worker import WorkerPool, receive
 
 
@@ -350,7 +349,11 @@ class ParallelReplay:
         if self.chain is not None:
             self.chain.flush()
         return ReplayResult(
-            self._statistics([e.statistics for e in ends]),
+            sum_statistics(
+                [e.statistics for e in ends],
+                (self._span[1] - self._span[0]) / 1e9 if self._span else 0.0,
+                same_channels=False,
+            ),
             self.chain.event_statistics() if self.chain is not None else None,
             self._ingest([e.ingest for e in ends]),
             len(procs),
@@ -436,28 +439,6 @@ class ParallelReplay:
         while i < tp.shape[0] and w.base + int(tp[i]) in self.skipped:
             i += 1
         return w.base + int(tp[i]) if i < tp.shape[0] else sys.maxsize
-
-    def _statistics(self, parts: list[PipelineStatistics]) -> PipelineStatistics:
-        per: dict[str, ChannelCounts] = {}
-        unknown_packets = 0
-        for s in parts:
-            per.update(s.per_channel)
-            unknown_packets += s.packets - sum(c.packets for c in s.per_channel.values())
-        per = dict(sorted(per.items()))
-        total = sum(per.values(), ChannelCounts())
-        span = (self._span[1] - self._span[0]) / 1e9 if self._span else 0.0
-        return PipelineStatistics(
-            channels=len(per),
-            packets=total.packets + unknown_packets,
-            samples=total.samples,
-            picks=total.picks,
-            pick_messages=total.pick_messages,
-            rejections=dict(sorted(total.rejections.items())),
-            data_problems=total.data_problems(),
-            unknown_channels=sum(s.unknown_channels for s in parts),
-            data_span_s=span,
-            per_channel=per,
-        )
 
     def _ingest(self, parts: list[Counter[str]]) -> Counter[str]:
         out = Counter(self.idx.counters)
