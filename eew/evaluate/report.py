@@ -14,6 +14,7 @@ from eew.evaluate.score import (
     MAGNITUDE_CHECK_S,
     RUPTURE_END_CHECK_S,
     EventScore,
+    MagnitudeCheck,
     ScenarioScore,
 )
 
@@ -180,13 +181,20 @@ def format_scenario(s: ScenarioScore) -> str:
     return "\n".join(lines)
 
 
+def _seen(c: MagnitudeCheck) -> str:
+    """The part of the released moment whose P waves had reached 1 and 4 stations."""
+    if not (math.isfinite(c.seen_by_one) or math.isfinite(c.seen_by_four)):
+        return ""
+    return f", at 1/4 stations {_f(c.seen_by_one, '{:.2f}')}/{_f(c.seen_by_four, '{:.2f}')}"
+
+
 def _event_extra(e: EventScore) -> list[str]:
     """Magnitude at the checkpoints and the intensity score of one event (if any)."""
     out = []
     if any(math.isfinite(c.estimate) for c in e.magnitude_checks):
         parts = [
             f"{c.after_origin_s:g} s {_f(c.estimate, '{:.2f}')} (released "
-            f"{_f(c.released, '{:.2f}')})"
+            f"{_f(c.released, '{:.2f}')}{_seen(c)})"
             for c in e.magnitude_checks
         ]
         out.append(f"  {e.id}: M at " + "; ".join(parts))

@@ -27,6 +27,7 @@ import numpy as np
 
 from eew.config import OnsiteConfig
 from eew.evaluate.run import ReplayRun
+from eew.evaluate.seen import p_travel_times_s, seen_magnitude
 from eew.evaluate.truth import TrueEvent, Truth, travel_time_s
 from eew.event.lifecycle import EventState
 from eew.event.locate import TravelTimeStack
@@ -72,7 +73,11 @@ class MagnitudeCheck:
 
     ``estimate`` is the latest event estimate (alerted or not) sent by then (NaN: none
     yet); ``released`` is the Mw of the moment the rupture had released by then (the
-    truth's moment-release series; the final magnitude for a point source).
+    truth's moment-release series; the final magnitude for a point source);
+    ``seen_by_one`` and ``seen_by_four`` are the Mw of the part of it whose P waves had
+    reached at least one and four stations with data (:mod:`eew.evaluate.seen`: the
+    most a causal magnitude can measure; NaN without the truth's sub-events or before any
+    moment reached that many stations).
     """
 
     after_origin_s: float
@@ -81,6 +86,8 @@ class MagnitudeCheck:
     released: float
     error: float
     error_released: float
+    seen_by_one: float = math.nan
+    seen_by_four: float = math.nan
 
 
 @dataclass
@@ -293,8 +300,13 @@ def _event_score(
     if p4 is not None:
         s.p4_after_origin_s = (p4 - ev.origin_ns) / NS_PER_S
     states = _estimates(ev, ids, run)
-    s.magnitude_checks = magnitude_checks(ev, states)
-    s.rupture_end_check = rupture_end_check(ev, states)
+    p_times = None
+    if ev.source is not None:
+        p_times = p_travel_times_s(
+            ev.source, {k: v for k, v in truth.stations.items() if k in with_data}, stack
+        )
+    s.magnitude_checks = magnitude_checks(ev, states, p_times_s=p_times)
+    s.rupture_end_check = rupture_end_check(ev, states, p_times)
     s.series = [
         (
             (st.sent_time_ns - ev.origin_ns) / NS_PER_S,
@@ -374,7 +386,10 @@ def _estimates(ev: TrueEvent, ids: list[str], run: ReplayRun) -> list[EventState
 
 
 def magnitude_checks(
-    ev: TrueEvent, states: list[EventState], times_s: tuple[float, ...] = MAGNITUDE_CHECK_S
+    ev: TrueEvent,
+    states: list[EventState],
+    times_s: tuple[float, ...] = MAGNITUDE_CHECK_S,
+    p_times_s: np.ndarray | None = None,
 ) -> list[MagnitudeCheck]:
     """The magnitude estimate ``times_s`` after origin against the final and released Mw.
 
@@ -386,6 +401,10 @@ def magnitude_checks(
         The event's estimates in sending order.
     times_s : tuple of float
         Checkpoints [s after origin].
+    p_times_s : numpy.ndarray, optional
+        P travel times from the truth's sub-events to the stations with data
+        (:func:`eew.evaluate.seen.p_travel_times_s`); without them the ``seen_by_*``
+        fields stay NaN.
     """
     out = []
     for t in times_s:
@@ -401,12 +420,22 @@ def magnitude_checks(
                 released=released,
                 error=est - ev.magnitude,
                 error_released=est - released,
+                seen_by_one=_seen(ev, p_times_s, t, 1),
+                seen_by_four=_seen(ev, p_times_s, t, 4),
             )
         )
     return out
 
 
-def rupture_end_check(ev: TrueEvent, states: list[EventState]) -> MagnitudeCheck | None:
+def _seen(ev: TrueEvent, p_times_s: np.ndarray | None, t: float, k: int) -> float:
+    if ev.source is None or p_times_s is None:
+        return math.nan
+    return seen_magnitude(ev.source, p_times_s, t, k)
+
+
+def rupture_end_check(
+    ev: TrueEvent, states: list[EventState], p_times_s: np.ndarray | None = None
+) -> MagnitudeCheck | None:
     """The magnitude :data:`RUPTURE_END_CHECK_S` after the rupture ends, against the true one.
 
     The rupture ends when the truth's ``moment_release`` reaches its final value
@@ -416,7 +445,7 @@ def rupture_end_check(ev: TrueEvent, states: list[EventState]) -> MagnitudeCheck
     end = ev.rupture_end_s()
     if not math.isfinite(end):
         return None
-    (check,) = magnitude_checks(ev, states, (end + RUPTURE_END_CHECK_S,))
+    (check,) = magnitude_checks(ev, states, (end + RUPTURE_END_CHECK_S,), p_times_s)
     check.released = ev.magnitude
     check.error_released = check.error
     return check

@@ -61,6 +61,27 @@ class TrueTarget:
 
 
 @dataclass(frozen=True)
+class TrueSource:
+    """How the simulator split the event into point sources (``line_source``).
+
+    Attributes
+    ----------
+    subevents : numpy.ndarray
+        One row per sub-event: latitude [deg], longitude [deg], depth [km], rupture time
+        after origin [s].
+    subevent_magnitude : float
+        Mw of each sub-event (the moment is split equally).
+    subevent_corner_frequency_hz : float
+        Brune corner frequency of each sub-event [Hz]; its moment is released with the
+        Brune source time function (``eew.simulate.source.brune_moment_fraction``).
+    """
+
+    subevents: np.ndarray
+    subevent_magnitude: float
+    subevent_corner_frequency_hz: float
+
+
+@dataclass(frozen=True)
 class TrueEvent:
     """One simulated earthquake."""
 
@@ -78,6 +99,8 @@ class TrueEvent:
     moment_release: tuple[tuple[float, float], ...] = ()
     #: target name -> what the event did there (empty for older truths and teleseisms)
     targets: dict[str, TrueTarget] = field(default_factory=dict)
+    #: the point sources the simulator radiated from (None: older truths, teleseisms)
+    source: TrueSource | None = None
 
     def released_magnitude(self, after_origin_s: float) -> float:
         """Mw of the moment released by ``after_origin_s`` (linear between samples).
@@ -215,6 +238,7 @@ def load_truth(scenario_dir: str | Path) -> Truth:
                 expect_public_alert=_expect(e),
                 moment_release=_moment_release(e),
                 targets=_targets(e),
+                source=_source(e),
             )
             for e in d.get("events", [])
         )
@@ -241,6 +265,30 @@ def _moment_release(e: dict[str, Any]) -> tuple[tuple[float, float], ...]:
     if not rel:
         return ()
     return tuple((float(t), float(m)) for t, m in rel["mw"] if m is not None)
+
+
+def _source(e: dict[str, Any]) -> TrueSource | None:
+    """The sub-events of a line or planar source, or the hypocentre of a point source."""
+    line = e.get("line_source")
+    depth = float(e["depth_km"])
+    if line:
+        rows = line["subevents"]
+        depths = line.get("subevent_depths_km") or [depth] * len(rows)
+        sub = np.array(
+            [
+                [float(r[0]), float(r[1]), float(z), float(r[2])]
+                for r, z in zip(rows, depths, strict=True)
+            ]
+        )
+        return TrueSource(
+            sub,
+            float(line["subevent_magnitude"]),
+            float(line["subevent_corner_frequency_hz"]),
+        )
+    if "corner_frequency_hz" not in e or e.get("kind", "local") != "local":
+        return None
+    hypo = np.array([[float(e["latitude_deg"]), float(e["longitude_deg"]), depth, 0.0]])
+    return TrueSource(hypo, float(e["magnitude"]), float(e["corner_frequency_hz"]))
 
 
 def _targets(e: dict[str, Any]) -> dict[str, TrueTarget]:
