@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eew.evaluate.seen import p_travel_times_s, seen_magnitude
+from eew.evaluate.seen import begun_magnitude, p_travel_times_s, seen_magnitude
 from eew.evaluate.truth import TrueSource, load_truth
 from eew.event.traveltime import load_stack
 
@@ -100,3 +100,32 @@ def test_verny_m7_0_at_10_s_has_shown_no_station_m7(stack):
     ev, tt = _setup("verny_m7.0", stack)
     assert ev.released_magnitude(10.0) < 7.0
     assert seen_magnitude(ev.source, tt, 10.0, 1) < 6.9
+
+
+@pytest.mark.parametrize("name", GREAT)
+def test_begun_sub_events_bound_the_seen_moment_from_above(stack, name):
+    """Counting a begun sub-event at its whole moment reads at least the seen moment, and
+    never more than the whole rupture."""
+    ev, tt = _setup(name, stack)
+    for t in (5.0, 10.0, 15.0, 30.0, 90.0):
+        for k in (1, 4):
+            seen = seen_magnitude(ev.source, tt, t, k)
+            begun = begun_magnitude(ev.source, tt, t, k)
+            if math.isfinite(seen):
+                assert begun >= seen - 1e-9
+                assert begun <= ev.magnitude + 1e-3
+    # the truth rounds the sub-event magnitude to 4 decimals
+    assert begun_magnitude(ev.source, tt, 200.0, 4) == pytest.approx(ev.magnitude, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "after_origin_s", "k"), [("kemin_m8.0", 10.0, 1), ("chilik_m8.2", 15.0, 4)]
+)
+def test_even_the_begun_sub_events_fall_short_of_the_released_moment(
+    stack, name, after_origin_s, k
+):
+    """With every begun sub-event at its whole moment, these checkpoints still ask for
+    more than 0.3 of magnitude beyond what ``k`` stations have recorded."""
+    ev, tt = _setup(name, stack)
+    released = ev.released_magnitude(after_origin_s)
+    assert begun_magnitude(ev.source, tt, after_origin_s, k) < released - 0.3

@@ -14,12 +14,14 @@ stations, and returns its Mw. For ``k = 1`` this is an upper bound on what any c
 magnitude method can measure from P waves at ``t`` (it ignores the time a pick and a Pd
 window need after the onset, the station delays and the S waves, which leave a source
 later still); for ``k = 4`` it is what four stations could agree on, the fewest the
-alert rule accepts. Where the released magnitude runs more than the scorecard's
-tolerance above these, meeting the tolerance would need moment that no station has
-recorded yet, i.e. a forecast of how the rupture will grow, and whether a rupture's
-final size can be told from its beginning is an open question (Meier et al. 2016,
-2017: the early moment rate functions of large earthquakes do not show their final
-magnitude).
+alert rule accepts. :func:`begun_magnitude` is looser: it counts every sub-event whose
+first P wave has reached ``k`` stations with its whole moment, as an amplitude
+magnitude calibrated on complete earthquakes might read it from the first seconds of
+P. Where the released magnitude runs more than the scorecard's tolerance above these,
+meeting the tolerance needs an estimate that runs ahead of what the stations have
+recorded, i.e. a forecast of how the rupture will grow; whether a rupture's final size
+can be told from its beginning is an open question (Meier et al. 2016, 2017: the early
+moment rate functions of large earthquakes do not show their final magnitude).
 
 The sub-events, their rupture times, magnitudes and Brune (1970) source time function
 are the simulator's own (``truth.json`` ``line_source``,
@@ -61,6 +63,25 @@ def p_travel_times_s(
         d = distances_km(float(lat), float(lon), coords[:, 0], coords[:, 1])
         out[i] = travel_time_s(stack, "P", float(depth), d)
     return out
+
+
+def begun_magnitude(
+    source: TrueSource, p_times_s: np.ndarray, after_origin_s: float, k: int
+) -> float:
+    """Mw of the sub-events whose first P waves have reached at least ``k`` stations.
+
+    Each such sub-event counts with its whole moment: what an amplitude magnitude
+    calibrated on complete earthquakes (a Pd relation) could read from the first seconds
+    of its P wave at best, while the sub-event is still releasing its moment. A looser
+    bound than :func:`seen_magnitude`; the parameters are the same.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, not {k}")
+    if p_times_s.shape[1] < k:
+        return math.nan
+    arrived = (after_origin_s - source.subevents[:, 3:4] - p_times_s) > 0.0
+    n = int((np.sort(arrived, axis=1)[:, ::-1][:, k - 1]).sum())
+    return magnitude_from_moment(n * moment_dyne_cm(source.subevent_magnitude)) if n else math.nan
 
 
 def seen_magnitude(
