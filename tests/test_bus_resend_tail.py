@@ -9,6 +9,11 @@ Every test binds random loopback ports and closes what it made (the ``bus`` fixt
 from __future__ import annotations
 
 import logging
+import queue
+import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,11 +50,47 @@ def test_tail_file_round_trip_and_previous_session_answers(tmp_path: Path) -> No
     assert parse_done(buf.batch()[-1][2]) == (0, None, 4, None)
     buf.open(make_request(_TOPIC, 0x999, 0, None))  # neither session: nothing
     assert parse_done(buf.batch()[-1][2]) == (0, None, None, None)
+    # a torn last message (a crash in the middle of an append) is dropped, the rest kept
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-2])
+    torn = load_tail(path)
+    assert torn is not None and torn[2] == msgs[:-1] and torn[1][_TOPIC] == 9
     # unreadable files are ignored (and logged)
-    for junk in (b"", b"eew-resend-tail/1\n\x00", path.read_bytes()[:-2]):
+    for junk in (b"", b"eew-resend-tail/1\n\x00", whole[:30]):
         path.write_bytes(junk)
         assert load_tail(path) is None
     assert load_tail(tmp_path / "none") is None
+
+
+def test_the_journal_keeps_the_tail_on_disk_as_messages_are_kept(tmp_path: Path) -> None:
+    """Every kept message is in the file as soon as it is kept (a SIGKILL later loses
+    nothing); the file is rewritten from the buffer when it holds twice the buffer, so
+    it stays bounded; a session that keeps nothing leaves the previous tail alone."""
+    path = tmp_path / "bus.resend"
+    save_tail(path, 0xABC, {_TOPIC: 3}, [(_TOPIC, 3, b"old", b"b")])
+    idle = ResendBuffer(capacity=4, session=0x111)
+    idle.journal_to(path)
+    idle.close_journal()
+    assert load_tail(path) == (0xABC, {_TOPIC: 3}, [(_TOPIC, 3, b"old", b"b")])
+    buf = ResendBuffer(capacity=4, session=0xDEF)
+    buf.journal_to(path)
+    sizes = []
+    for seq in range(20):
+        buf.keep(_TOPIC, seq, b"p%d" % seq, b"sig")
+        tail = load_tail(path)
+        assert tail is not None
+        session, newest, messages = tail
+        assert session == 0xDEF and newest == {_TOPIC: seq}
+        assert messages[-1] == (_TOPIC, seq, b"p%d" % seq, b"sig")
+        assert [m[1] for m in messages] == list(range(seq - len(messages) + 1, seq + 1))
+        assert len(messages) <= 2 * 4 + 1
+        sizes.append(path.stat().st_size)
+    assert max(sizes) < 3 * min(s for s in sizes[4:])  # bounded: rewritten, not grown
+    buf.keep(b"alert.KZ-AEWS", 0, b"a0", b"sig")
+    buf.write_tail(path, {_TOPIC: 19, b"alert.KZ-AEWS": 0})  # the stop: a compact file
+    tail = load_tail(path)
+    assert tail is not None and [m[1] for m in tail[2]] == [17, 18, 19, 0]
+    assert tail[1] == {_TOPIC: 19, b"alert.KZ-AEWS": 0}
 
 
 def _restart_with_full_queue(bus: Bus, tmp_path: Path, *, tail: bool) -> tuple[Collector, int, int]:
@@ -144,3 +185,94 @@ def test_gate_asks_for_the_previous_sessions_tail_and_keeps_the_version_rule(
     assert stats.missed == stats.recovered + stats.lost
     # the current session is untouched
     assert gate.check(feed.frames(payload(version=6), seq=1, session=8)) is not None
+
+
+_KILLED_PUBLISHER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from test_bus_resend import _pick
+from eew.bus import BusConfig
+from eew.bus.publisher import Publisher
+from eew.model.clock import WallClock
+config = BusConfig(endpoint="tcp://127.0.0.1:*", heartbeat_interval_s=0.5, sndhwm_messages=20)
+pub = Publisher(config, agency="KZ-AEWS", clock=WallClock(), signer=None, curve=None,
+                resend_tail_file=Path(sys.argv[1]))
+pub.start()
+print(pub.endpoint, flush=True)
+while pub.statistics().subscriptions < 3:
+    time.sleep(0.01)
+pub.publish_pick(_pick(0))
+print("zero", flush=True)
+sys.stdin.readline()
+for n in range(1, 300):
+    pub.publish_pick(_pick(n))
+while pub.statistics().picks_sent < 300:
+    time.sleep(0.01)
+print("sent", flush=True)
+time.sleep(600)
+"""
+
+
+def test_picks_of_a_killed_publisher_come_back_from_its_journal(
+    bus: Bus, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A publisher killed with SIGKILL (no stop, nothing saved at the end) while a
+    subscriber with a full queue is behind by 299 picks: its next session answers for
+    it from the journal, and every pick arrives once, none LOST."""
+    caplog.set_level(logging.INFO)
+    tail_file = tmp_path / "bus.resend"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_PUBLISHER, str(tail_file), str(Path(__file__).parent)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(x.strip()) for x in child.stdout or []])
+    reader.start()
+    try:
+        endpoint = lines.get(timeout=60)
+        clock = WallClock()
+        sub = bus.subscriber(
+            endpoint,
+            secure=False,
+            clock=clock,
+            config=SubscriberConfig(heartbeat_interval_s=0.5, rcvhwm_messages=20),
+            kinds=("alert", "pick"),
+        )
+        got = Collector(sub)
+        wait_for(lambda: got.pump(0.01) and lines.qsize() > 0, 30, "the first pick sent")
+        assert lines.get() == "zero"
+        got.until(_expect(range(1)))
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert lines.get(timeout=60) == "sent"  # the subscriber is not reading meanwhile
+        time.sleep(0.2)
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        reader.join(timeout=10)
+        for stream in (child.stdin, child.stdout):
+            if stream is not None:
+                stream.close()
+    pub2 = bus.publisher(
+        secure=False,
+        config=BusConfig(endpoint=endpoint, heartbeat_interval_s=0.5),
+        clock=clock,
+        resend_tail_file=tail_file,
+    )
+    for n in range(300, 305):
+        pub2.publish_pick(_pick(n))
+    got.until(_expect(range(305)), timeout_s=60)
+    got.pump(1.0)  # anything more would be a duplicate
+    assert sorted(got.ids) == sorted(_expect(range(305)))
+    stats = got.sub.statistics().messages
+    assert stats.restarts >= 1 and stats.lost == 0
+    assert stats.recovered == stats.missed > 0
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "LOST" not in text and "(previous session)" in text

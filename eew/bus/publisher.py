@@ -84,6 +84,8 @@ class PublisherStatistics:
     alert queue has been. ``resend_requests`` counts the resend requests answered
     (:mod:`eew.bus.resend`), ``resent`` the messages sent again for them and
     ``resend_refused`` the requests refused while too many were open.
+    ``tail_write_errors`` counts failed writes of the resend tail file (each logged
+    at ERROR; after one the tail is no longer kept on disk in this session).
     """
 
     running: bool
@@ -108,6 +110,7 @@ class PublisherStatistics:
     resend_requests: int = 0
     resent: int = 0
     resend_refused: int = 0
+    tail_write_errors: int = 0
 
 
 class Publisher:
@@ -178,6 +181,7 @@ class Publisher:
         self._tail_file = None if resend_tail_file is None else Path(resend_tail_file)
         if self._tail_file is not None:
             self._resend.read_tail(self._tail_file)
+            self._resend.journal_to(self._tail_file)
         self._kept = frozenset(self._topics[k] for k in KEPT_KINDS)
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(
@@ -195,6 +199,7 @@ class Publisher:
                 "resend_requests",
                 "resent",
                 "resend_refused",
+                "tail_write_errors",
             ),
             0,
         )
@@ -386,6 +391,7 @@ class Publisher:
             resend_requests=c["resend_requests"],
             resent=c["resent"],
             resend_refused=c["resend_refused"],
+            tail_write_errors=c["tail_write_errors"],
         )
 
     # ---- publisher thread -----------------------------------------------------------------
@@ -511,13 +517,31 @@ class Publisher:
             )
         self._count(counter or kind)  # before sending: whoever receives it sees it counted
         if topic in self._kept:  # sent or not: a subscriber may ask for it by its seq
-            self._resend.keep(topic, seq, payload, block)
+            self._keep(topic, seq, payload, block)
         try:
             sock.send_multipart([topic, payload, block], flags=zmq.DONTWAIT)
         except zmq.Again:
             self._count(counter or kind, -1)
             self._count("send_dropped")
         return True
+
+    def _keep(self, topic: bytes, seq: int, payload: bytes, block: bytes) -> None:
+        """Keep a message for resending; a tail file that cannot be written is given up.
+
+        The tail only serves the next session's resends: an alert must not wait for,
+        or die of, a full disk. The failure is logged at ERROR and counted.
+        """
+        try:
+            self._resend.keep(topic, seq, payload, block)
+        except OSError as exc:
+            self._resend.close_journal()
+            logger.error(
+                "resend tail %s cannot be written (%s): not kept on disk in this session; "
+                "a restart will answer resend requests for this session with nothing",
+                self._tail_file,
+                exc,
+            )
+            self._count("tail_write_errors")
 
     def _send_resends(self, sock: zmq.SyncSocket) -> None:
         for frames in self._resend.batch():

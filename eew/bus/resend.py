@@ -34,8 +34,15 @@ second endpoint to configure):
 Retention policy of the publisher (:class:`ResendBuffer`): the newest
 ``resend_buffer_messages`` messages of the alert, pick and status topics of the
 current session, oldest forgotten first; heartbeats are not kept (a late
-heartbeat says nothing). A daemon's publisher saves them at its stop, with the
-newest sequence number of each topic (:func:`save_tail`), and its next session
+heartbeat says nothing). A daemon's publisher keeps them on disk as it sends them
+(:meth:`ResendBuffer.journal_to`): each kept message is appended to the tail file
+with one ``write`` before it is sent, and the file is rewritten from the buffer
+(:func:`save_tail`: temporary file, fsync, rename) when it is opened and once it
+holds twice the buffer, and at the stop, with the newest sequence number of each
+topic. A publisher killed (SIGKILL, a crash) leaves its tail up to its last
+message: what the kernel was given survives the process (a power cut can lose
+the appends since the last rewrite; a torn last record is dropped on reading).
+Its next session
 answers requests for that previous session from them: a ``done`` answer for it
 names the previous session's newest sequence number of the topic as ``newest``,
 so a subscriber that saw it up to ``k`` gets ``k + 1 .. newest`` or counts what
@@ -181,6 +188,11 @@ class ResendBuffer:
     _previous: list[tuple[bytes, int, bytes, bytes]] = field(init=False, default_factory=list)
     _previous_newest: dict[bytes, int] = field(init=False, default_factory=dict)
     _jobs: dict[bytes, _Job] = field(init=False, default_factory=dict)
+    #: topic -> the newest sequence number kept in this session
+    _newest: dict[bytes, int] = field(init=False, default_factory=dict)
+    _journal_path: Path | None = field(init=False, default=None)
+    _journal_fd: int | None = field(init=False, default=None)
+    _journal_records: int = field(init=False, default=0)
     refused: int = field(init=False, default=0)
     served: int = field(init=False, default=0)
     resent: int = field(init=False, default=0)
@@ -189,8 +201,46 @@ class ResendBuffer:
         self._ring = deque(maxlen=self.capacity)
 
     def keep(self, topic: bytes, seq: int, payload: bytes, block: bytes) -> None:
-        """Remember a message just sent."""
+        """Remember a message about to be sent (and append it to the journal, if any).
+
+        Raises
+        ------
+        OSError
+            The journal could not be written (the message is kept in memory).
+        """
         self._ring.append((topic, seq, payload, block))
+        self._newest[topic] = seq
+        if self._journal_path is None:
+            return
+        if self._journal_fd is None or self._journal_records >= 2 * self.capacity:
+            self._rewrite_journal()
+        else:
+            os.write(self._journal_fd, _record(topic, seq, payload, block))
+            self._journal_records += 1
+
+    def journal_to(self, path: Path) -> None:
+        """Keep this session's tail in ``path`` from the next kept message on.
+
+        The file is (re)written from the buffer at the first message, so a session
+        that sends nothing leaves the previous session's tail in place.
+        """
+        self._journal_path = path
+
+    def close_journal(self) -> None:
+        """Stop appending (the file stays as it is); idempotent."""
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
+        self._journal_path = None
+
+    def _rewrite_journal(self) -> None:
+        assert self._journal_path is not None
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
+        save_tail(self._journal_path, self.session, self._newest, self._ring)
+        self._journal_fd = os.open(self._journal_path, os.O_WRONLY | os.O_APPEND)
+        self._journal_records = len(self._ring)
 
     def messages(self) -> list[tuple[bytes, int, bytes, bytes]]:
         """The kept messages ``(topic, seq, payload, signature block)``, oldest first."""
@@ -222,6 +272,7 @@ class ResendBuffer:
 
     def write_tail(self, path: Path, newest: dict[bytes, int]) -> None:
         """Save this session's messages and ``newest`` (topic -> seq) for the next one."""
+        self.close_journal()
         messages = self.messages()
         save_tail(path, self.session, newest, messages)
         logger.info(
@@ -338,10 +389,7 @@ def save_tail(
     parts = [TAIL_MAGIC, _SEQ.pack(session, len(newest))]
     for topic, seq in newest.items():
         parts += [_LEN.pack(len(topic)), topic, _SEQ.pack(0, seq)]
-    for topic, seq, payload, block in messages:
-        parts.append(_SEQ.pack(0, seq))
-        for blob in (topic, payload, block):
-            parts += [_LEN.pack(len(blob)), blob]
+    parts += [_record(*m) for m in messages]
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -354,13 +402,25 @@ def save_tail(
         raise
 
 
+def _record(topic: bytes, seq: int, payload: bytes, block: bytes) -> bytes:
+    """One message of a tail file: its sequence number, then topic, payload, signature."""
+    parts = [_SEQ.pack(0, seq)]
+    for blob in (topic, payload, block):
+        parts += [_LEN.pack(len(blob)), blob]
+    return b"".join(parts)
+
+
 def load_tail(
     path: Path,
 ) -> tuple[int, dict[bytes, int], list[tuple[bytes, int, bytes, bytes]]] | None:
-    """Read a tail written by :func:`save_tail`; None if there is none or it is unreadable.
+    """Read a tail written by :func:`save_tail` and appended to by the journal.
 
-    An unreadable file is logged (WARNING) and ignored: it only helps subscribers get
-    messages of the previous session, and every message in it is signed anyway.
+    Returns ``(session, newest, messages)``: ``newest`` per topic is the larger of the
+    header's and the newest appended message's. A torn last message (a crash or power
+    cut in the middle of an append) is dropped, logged (WARNING), and the messages
+    before it are kept. Returns None if there is no file or it is unreadable (logged,
+    WARNING): it only helps subscribers get messages of the previous session, and
+    every message in it is signed anyway.
     """
     try:
         data = path.read_bytes()
@@ -392,12 +452,22 @@ def load_tail(
         for _ in range(count):
             topic = blob()
             newest[topic] = seq()
-        messages = []
-        while pos < len(data):
-            s = seq()
-            topic, payload, block = blob(), blob(), blob()
-            messages.append((topic, s, payload, block))
     except (ValueError, struct.error) as exc:
         logger.warning("ignoring the resend tail %s: %s", path, exc)
         return None
+    messages = []
+    while pos < len(data):
+        start = pos
+        try:
+            s = seq()
+            topic, payload, block = blob(), blob(), blob()
+        except (ValueError, struct.error):
+            logger.warning(
+                "resend tail %s: the last %d byte(s), a torn message, dropped",
+                path,
+                len(data) - start,
+            )
+            break
+        messages.append((topic, s, payload, block))
+        newest[topic] = max(newest.get(topic, s), s)
     return int(session), newest, messages
