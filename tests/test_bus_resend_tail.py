@@ -64,8 +64,9 @@ def test_tail_file_round_trip_and_previous_session_answers(tmp_path: Path) -> No
 
 def test_the_journal_keeps_the_tail_on_disk_as_messages_are_kept(tmp_path: Path) -> None:
     """Every kept message is in the file as soon as it is kept (a SIGKILL later loses
-    nothing); the file is rewritten from the buffer when it holds twice the buffer, so
-    it stays bounded; a session that keeps nothing leaves the previous tail alone."""
+    nothing); the file is rewritten from the buffer once it holds twice the buffer
+    (``tidy_journal``), so it stays bounded; a session that keeps nothing leaves the
+    previous tail alone."""
     path = tmp_path / "bus.resend"
     save_tail(path, 0xABC, {_TOPIC: 3}, [(_TOPIC, 3, b"old", b"b")])
     idle = ResendBuffer(capacity=4, session=0x111)
@@ -77,6 +78,7 @@ def test_the_journal_keeps_the_tail_on_disk_as_messages_are_kept(tmp_path: Path)
     sizes = []
     for seq in range(20):
         buf.keep(_TOPIC, seq, b"p%d" % seq, b"sig")
+        buf.tidy_journal()  # the publisher, after each loop turn
         tail = load_tail(path)
         assert tail is not None
         session, newest, messages = tail
@@ -276,3 +278,29 @@ def test_picks_of_a_killed_publisher_come_back_from_its_journal(
     assert stats.recovered == stats.missed > 0
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "LOST" not in text and "(previous session)" in text
+
+
+def test_a_tail_file_that_cannot_be_written_costs_no_message(
+    bus: Bus, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk under the tail file: logged at ERROR once, counted, the journal ends;
+    the publisher goes on sending."""
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("eew.bus.resend.save_tail", disk_full)
+    clock = WallClock()
+    pub = bus.publisher(clock=clock, resend_tail_file=tmp_path / "bus.resend")
+    sub = bus.subscriber(pub.endpoint, clock=clock, kinds=("pick",))
+    got = Collector(sub)
+    wait_subscribed(pub, 2, sub)
+    for n in range(3):
+        pub.publish_pick(_pick(n))
+    got.until(_expect(range(3)))
+    assert pub.statistics().tail_write_errors == 1
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "cannot be written" in errors[0].getMessage()
+    assert not (tmp_path / "bus.resend").exists()
+    pub.close()  # the stop tries once more: logged and counted, not raised
+    assert pub.statistics().tail_write_errors == 2

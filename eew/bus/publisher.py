@@ -308,7 +308,8 @@ class Publisher:
             self._context.term()
         if self._tail_file is not None and thread is not None and self._endpoint:
             newest = {self._topics[k]: seq for k, seq in self._newest_seq().items()}
-            self._resend.write_tail(self._tail_file, newest)
+            tail_file = self._tail_file
+            self._guard_tail(lambda: self._resend.write_tail(tail_file, newest))
         if self._error is not None and self._endpoint:  # (a bind failure: start() raised it)
             raise self._crashed() from self._error
 
@@ -482,6 +483,7 @@ class Publisher:
                 self._send(sock, "pick", encode_payload(pick))
             if self._resend.pending:  # after the live messages: a resend never delays them
                 self._send_resends(sock)
+            self._guard_tail(self._resend.tidy_journal)
             if stopping:
                 return
 
@@ -526,13 +528,18 @@ class Publisher:
         return True
 
     def _keep(self, topic: bytes, seq: int, payload: bytes, block: bytes) -> None:
-        """Keep a message for resending; a tail file that cannot be written is given up.
+        """Keep a message for resending (and append it to the tail file)."""
+        self._guard_tail(lambda: self._resend.keep(topic, seq, payload, block))
 
-        The tail only serves the next session's resends: an alert must not wait for,
-        or die of, a full disk. The failure is logged at ERROR and counted.
+    def _guard_tail(self, write: Callable[[], None]) -> None:
+        """Run ``write``; a tail file that cannot be written is given up for the session.
+
+        The tail only serves the next session's resends: an alert must not die of a
+        full disk. The failure is logged at ERROR and counted; the message stays kept
+        in memory.
         """
         try:
-            self._resend.keep(topic, seq, payload, block)
+            write()
         except OSError as exc:
             self._resend.close_journal()
             logger.error(

@@ -37,8 +37,9 @@ current session, oldest forgotten first; heartbeats are not kept (a late
 heartbeat says nothing). A daemon's publisher keeps them on disk as it sends them
 (:meth:`ResendBuffer.journal_to`): each kept message is appended to the tail file
 with one ``write`` before it is sent, and the file is rewritten from the buffer
-(:func:`save_tail`: temporary file, fsync, rename) when it is opened and once it
-holds twice the buffer, and at the stop, with the newest sequence number of each
+(:func:`save_tail`: temporary file, fsync, rename) at the session's first message,
+after a publisher loop turn once it holds twice the buffer
+(:meth:`ResendBuffer.tidy_journal`), and at the stop, with the newest sequence number of each
 topic. A publisher killed (SIGKILL, a crash) leaves its tail up to its last
 message: what the kernel was given survives the process (a power cut can lose
 the appends since the last rewrite; a torn last record is dropped on reading).
@@ -212,11 +213,25 @@ class ResendBuffer:
         self._newest[topic] = seq
         if self._journal_path is None:
             return
-        if self._journal_fd is None or self._journal_records >= 2 * self.capacity:
+        if self._journal_fd is None:
             self._rewrite_journal()
         else:
             os.write(self._journal_fd, _record(topic, seq, payload, block))
             self._journal_records += 1
+
+    def tidy_journal(self) -> None:
+        """Rewrite the journal from the buffer once it holds twice the buffer.
+
+        Called by the publisher after the live messages of a loop turn are sent, so
+        the rewrite (a few MB and an fsync at the default buffer) never delays one.
+
+        Raises
+        ------
+        OSError
+            The file could not be rewritten.
+        """
+        if self._journal_fd is not None and self._journal_records >= 2 * self.capacity:
+            self._rewrite_journal()
 
     def journal_to(self, path: Path) -> None:
         """Keep this session's tail in ``path`` from the next kept message on.
