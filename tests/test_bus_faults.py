@@ -17,8 +17,7 @@ import pytest
 from test_bus_support import Bus, alerts, receive_until, sample_alert, wait_for, wait_subscribed
 
 import eew.bus.publisher as publisher_module
-from eew.bus import BusConfig, BusMessage, Publisher, SubscriberConfig
-from eew.bus.errors import BusError
+from eew.bus import BusConfig, BusMessage, SubscriberConfig
 from eew.bus.keys import load_curve_keypair
 from eew.model.alert import Alert
 from eew.model.clock import WallClock
@@ -296,22 +295,6 @@ def test_alert_gap_never_resent_asks_for_the_cache_again(bus: Bus) -> None:
 
 
 # ---- restarts and CURVE ---------------------------------------------------------------------
-def _rebind(bus: Bus, endpoint: str) -> Publisher:
-    """A new publisher on the endpoint a closed one held, once ZMQ has let the port go.
-
-    ZMQ closes a socket in its I/O thread after ``close`` returns; in one process the port
-    can still be held for a moment (a restarted daemon is a new process and finds it free).
-    """
-    deadline = time.monotonic() + 10.0
-    while True:
-        try:
-            return bus.publisher(endpoint=endpoint)
-        except BusError as exc:
-            if "in use" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def test_publisher_restart_is_not_reported_as_loss(
     bus: Bus, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -324,7 +307,7 @@ def test_publisher_restart_is_not_reported_as_loss(
     endpoint = pub.endpoint
     pub.close()
     bus.clock.advance_s(5.0)
-    pub2 = _rebind(bus, endpoint)
+    pub2 = bus.publisher(endpoint=endpoint)  # retried while ZMQ lets the port go
     wait_subscribed(pub2, 3, sub, timeout_s=20)
     pub2.publish_status("fresh", "after restart")
     receive_until(sub, lambda m: m.kind == "status" and m.body.state == "fresh", timeout_s=20)

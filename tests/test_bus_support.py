@@ -29,6 +29,7 @@ from eew.bus import (
     SubscriberConfig,
     Verifier,
 )
+from eew.bus.errors import BusError
 from eew.bus.keys import generate_keys
 from eew.formats import native
 from eew.model.alert import Alert
@@ -192,19 +193,37 @@ class Bus:
         self.subscribers: list[Subscriber] = []
 
     def publisher(self, *, secure: bool = True, endpoint: str = LOOPBACK, **kw: Any) -> Publisher:
+        """A started publisher (closed at the end of the test).
+
+        A publisher restarted on the port a closed one of this process held may find it
+        still in use for a moment: ZMQ closes a socket in its I/O thread after ``close``
+        returns (a restarted daemon is a new process and finds it free). The bind is
+        retried for up to 10 s then.
+        """
         config = kw.pop("config", BusConfig(endpoint=endpoint, heartbeat_interval_s=1.0))
-        pub = Publisher(
-            config,
-            agency="KZ-AEWS",
-            clock=kw.pop("clock", self.clock),
-            signer=self.keys.signer() if secure else None,
-            curve=self.keys.curve_server() if secure else None,
-            context=self.tracker.context(),
-            **kw,
-        )
-        self.publishers.append(pub)
-        pub.start()
-        return pub
+        clock = kw.pop("clock", self.clock)
+        deadline = time.monotonic() + 10.0
+        while True:
+            pub = Publisher(
+                config,
+                agency="KZ-AEWS",
+                clock=clock,
+                signer=self.keys.signer() if secure else None,
+                curve=self.keys.curve_server() if secure else None,
+                context=self.tracker.context(),
+                **kw,
+            )
+            self.publishers.append(pub)
+            try:
+                pub.start()
+            except BusError as exc:
+                if "in use" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                self.publishers.remove(pub)
+                pub.close()
+                time.sleep(0.1)
+                continue
+            return pub
 
     def subscriber(self, endpoint: str, *, secure: bool = True, **kw: Any) -> Subscriber:
         curve = kw.pop("curve", self.keys.curve_client() if secure else None)
