@@ -80,6 +80,7 @@ def health_snapshot(
         queues["bus_picks"] = ps.picks_queued
         drops["bus_picks"] = ps.picks_dropped
         drops["bus_send"] = ps.send_dropped
+        drops["bus_tail_write_errors"] = ps.tail_write_errors
     link = partner.statistics().link if partner is not None else None
     if link is not None:
         queues["partner"] = link.queued
