@@ -75,13 +75,8 @@ def begun_magnitude(
     of its P wave at best, while the sub-event is still releasing its moment. A looser
     bound than :func:`seen_magnitude`; the parameters are the same.
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, not {k}")
-    if p_times_s.shape[1] < k:
-        return math.nan
-    arrived = (after_origin_s - source.subevents[:, 3:4] - p_times_s) > 0.0
-    n = int((np.sort(arrived, axis=1)[:, ::-1][:, k - 1]).sum())
-    return magnitude_from_moment(n * moment_dyne_cm(source.subevent_magnitude)) if n else math.nan
+    since = after_origin_s - source.subevents[:, 3:4] - p_times_s
+    return _kth_station_magnitude(source, (since > 0.0).astype(float), k)
 
 
 def seen_magnitude(
@@ -105,12 +100,21 @@ def seen_magnitude(
     float
         Mw, or NaN when no moment has reached ``k`` stations (or there are fewer).
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, not {k}")
-    if p_times_s.shape[1] < k:
-        return math.nan
     since = after_origin_s - source.subevents[:, 3:4] - p_times_s
     frac = brune_moment_fraction(since, source.subevent_corner_frequency_hz)
-    kth = -np.sort(-frac, axis=1)[:, k - 1]
+    return _kth_station_magnitude(source, frac, k)
+
+
+def _kth_station_magnitude(source: TrueSource, fractions: np.ndarray, k: int) -> float:
+    """Mw of the moment fractions ``[sub-event, station]`` that ``k`` stations have seen.
+
+    Per sub-event the ``k``-th largest fraction over the stations, times its moment,
+    summed; NaN when nothing (or fewer than ``k`` stations).
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, not {k}")
+    if fractions.shape[1] < k:
+        return math.nan
+    kth = -np.sort(-fractions, axis=1)[:, k - 1]
     seen = moment_dyne_cm(source.subevent_magnitude) * float(kth.sum())
     return magnitude_from_moment(seen) if seen > 0.0 else math.nan
