@@ -89,7 +89,7 @@ def test_the_journal_keeps_the_tail_on_disk_as_messages_are_kept(tmp_path: Path)
         sizes.append(path.stat().st_size)
     assert max(sizes) < 3 * min(s for s in sizes[4:])  # bounded: rewritten, not grown
     buf.keep(b"alert.KZ-AEWS", 0, b"a0", b"sig")
-    buf.write_tail(path, {_TOPIC: 19, b"alert.KZ-AEWS": 0})  # the stop: a compact file
+    buf.write_tail()  # the stop: a compact file
     tail = load_tail(path)
     assert tail is not None and [m[1] for m in tail[2]] == [17, 18, 19, 0]
     assert tail[1] == {_TOPIC: 19, b"alert.KZ-AEWS": 0}

@@ -199,7 +199,6 @@ class Publisher:
                 "resend_requests",
                 "resent",
                 "resend_refused",
-                "tail_write_errors",
             ),
             0,
         )
@@ -307,9 +306,7 @@ class Publisher:
         if self._own_context:
             self._context.term()
         if self._tail_file is not None and thread is not None and self._endpoint:
-            newest = {self._topics[k]: seq for k, seq in self._newest_seq().items()}
-            tail_file = self._tail_file
-            self._guard_tail(lambda: self._resend.write_tail(tail_file, newest))
+            self._resend.write_tail()
         if self._error is not None and self._endpoint:  # (a bind failure: start() raised it)
             raise self._crashed() from self._error
 
@@ -392,7 +389,8 @@ class Publisher:
             resend_requests=c["resend_requests"],
             resent=c["resent"],
             resend_refused=c["resend_refused"],
-            tail_write_errors=c["tail_write_errors"],
+            # an int the publisher thread alone writes: read without the lock
+            tail_write_errors=self._resend.tail_write_errors,
         )
 
     # ---- publisher thread -----------------------------------------------------------------
@@ -483,7 +481,7 @@ class Publisher:
                 self._send(sock, "pick", encode_payload(pick))
             if self._resend.pending:  # after the live messages: a resend never delays them
                 self._send_resends(sock)
-            self._guard_tail(self._resend.tidy_journal)
+            self._resend.tidy_journal()
             if stopping:
                 return
 
@@ -519,36 +517,13 @@ class Publisher:
             )
         self._count(counter or kind)  # before sending: whoever receives it sees it counted
         if topic in self._kept:  # sent or not: a subscriber may ask for it by its seq
-            self._keep(topic, seq, payload, block)
+            self._resend.keep(topic, seq, payload, block)
         try:
             sock.send_multipart([topic, payload, block], flags=zmq.DONTWAIT)
         except zmq.Again:
             self._count(counter or kind, -1)
             self._count("send_dropped")
         return True
-
-    def _keep(self, topic: bytes, seq: int, payload: bytes, block: bytes) -> None:
-        """Keep a message for resending (and append it to the tail file)."""
-        self._guard_tail(lambda: self._resend.keep(topic, seq, payload, block))
-
-    def _guard_tail(self, write: Callable[[], None]) -> None:
-        """Run ``write``; a tail file that cannot be written is given up for the session.
-
-        The tail only serves the next session's resends: an alert must not die of a
-        full disk. The failure is logged at ERROR and counted; the message stays kept
-        in memory.
-        """
-        try:
-            write()
-        except OSError as exc:
-            self._resend.close_journal()
-            logger.error(
-                "resend tail %s cannot be written (%s): not kept on disk in this session; "
-                "a restart will answer resend requests for this session with nothing",
-                self._tail_file,
-                exc,
-            )
-            self._count("tail_write_errors")
 
     def _send_resends(self, sock: zmq.SyncSocket) -> None:
         for frames in self._resend.batch():

@@ -60,9 +60,10 @@ import os
 import struct
 import tempfile
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -191,9 +192,12 @@ class ResendBuffer:
     _jobs: dict[bytes, _Job] = field(init=False, default_factory=dict)
     #: topic -> the newest sequence number kept in this session
     _newest: dict[bytes, int] = field(init=False, default_factory=dict)
-    _journal_path: Path | None = field(init=False, default=None)
+    _tail_path: Path | None = field(init=False, default=None)
+    _journal_on: bool = field(init=False, default=False)
     _journal_fd: int | None = field(init=False, default=None)
     _journal_records: int = field(init=False, default=0)
+    #: failed writes of the tail file (:meth:`_guarded`)
+    tail_write_errors: int = field(init=False, default=0)
     refused: int = field(init=False, default=0)
     served: int = field(init=False, default=0)
     resent: int = field(init=False, default=0)
@@ -202,36 +206,20 @@ class ResendBuffer:
         self._ring = deque(maxlen=self.capacity)
 
     def keep(self, topic: bytes, seq: int, payload: bytes, block: bytes) -> None:
-        """Remember a message about to be sent (and append it to the journal, if any).
-
-        Raises
-        ------
-        OSError
-            The journal could not be written (the message is kept in memory).
-        """
+        """Remember a message about to be sent (and append it to the journal, if any)."""
         self._ring.append((topic, seq, payload, block))
         self._newest[topic] = seq
-        if self._journal_path is None:
-            return
-        if self._journal_fd is None:
-            self._rewrite_journal()
-        else:
-            os.write(self._journal_fd, _record(topic, seq, payload, block))
-            self._journal_records += 1
+        if self._journal_on:
+            self._guarded(self._append, topic, seq, payload, block)
 
     def tidy_journal(self) -> None:
         """Rewrite the journal from the buffer once it holds twice the buffer.
 
         Called by the publisher after the live messages of a loop turn are sent, so
         the rewrite (a few MB and an fsync at the default buffer) never delays one.
-
-        Raises
-        ------
-        OSError
-            The file could not be rewritten.
         """
         if self._journal_fd is not None and self._journal_records >= 2 * self.capacity:
-            self._rewrite_journal()
+            self._guarded(self._rewrite_journal)
 
     def journal_to(self, path: Path) -> None:
         """Keep this session's tail in ``path`` from the next kept message on.
@@ -239,23 +227,69 @@ class ResendBuffer:
         The file is (re)written from the buffer at the first message, so a session
         that sends nothing leaves the previous session's tail in place.
         """
-        self._journal_path = path
+        self._tail_path = path
+        self._journal_on = True
 
     def close_journal(self) -> None:
         """Stop appending (the file stays as it is); idempotent."""
         if self._journal_fd is not None:
             os.close(self._journal_fd)
             self._journal_fd = None
-        self._journal_path = None
+        self._journal_on = False
+
+    def write_tail(self) -> None:
+        """At the stop: save the whole buffer compactly in the journal's file.
+
+        Tried even when the journal was given up during the session (the disk may have
+        room again); a failure is handled like the journal's (:meth:`_guarded`).
+        """
+        assert self._tail_path is not None, "journal_to() names the file"
+        self.close_journal()
+        if self._guarded(save_tail, self._tail_path, self.session, self._newest, self._ring):
+            logger.info(
+                "resend tail of session %#x saved to %s: %d message(s)",
+                self.session,
+                self._tail_path,
+                len(self._ring),
+            )
+
+    def _append(self, topic: bytes, seq: int, payload: bytes, block: bytes) -> None:
+        if self._journal_fd is None:
+            self._rewrite_journal()
+        else:
+            os.write(self._journal_fd, _record(topic, seq, payload, block))
+            self._journal_records += 1
 
     def _rewrite_journal(self) -> None:
-        assert self._journal_path is not None
+        assert self._tail_path is not None
         if self._journal_fd is not None:
             os.close(self._journal_fd)
             self._journal_fd = None
-        save_tail(self._journal_path, self.session, self._newest, self._ring)
-        self._journal_fd = os.open(self._journal_path, os.O_WRONLY | os.O_APPEND)
+        save_tail(self._tail_path, self.session, self._newest, self._ring)
+        self._journal_fd = os.open(self._tail_path, os.O_WRONLY | os.O_APPEND)
         self._journal_records = len(self._ring)
+
+    def _guarded(self, write: Callable[..., None], *args: Any) -> bool:
+        """Run a write of the tail file; False if it failed.
+
+        Why a failure does not propagate: the tail only serves the next session's
+        resends, and an alert must not die of a full disk. It is logged at ERROR,
+        counted (``tail_write_errors``) and ends the journal for this session; the
+        messages stay kept in memory.
+        """
+        try:
+            write(*args)
+        except OSError as exc:
+            self.close_journal()
+            self.tail_write_errors += 1
+            logger.error(
+                "resend tail %s cannot be written (%s): not kept on disk in this session; "
+                "a restart will answer resend requests for this session with nothing",
+                self._tail_path,
+                exc,
+            )
+            return False
+        return True
 
     def messages(self) -> list[tuple[bytes, int, bytes, bytes]]:
         """The kept messages ``(topic, seq, payload, signature block)``, oldest first."""
@@ -284,18 +318,6 @@ class ResendBuffer:
                 tail[0],
                 len(tail[2]),
             )
-
-    def write_tail(self, path: Path, newest: dict[bytes, int]) -> None:
-        """Save this session's messages and ``newest`` (topic -> seq) for the next one."""
-        self.close_journal()
-        messages = self.messages()
-        save_tail(path, self.session, newest, messages)
-        logger.info(
-            "resend tail of session %#x saved to %s: %d message(s)",
-            self.session,
-            path,
-            len(messages),
-        )
 
     def open(self, request: Request) -> None:
         """Start answering ``request`` (refused, logged, when too many are open)."""
