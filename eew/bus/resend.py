@@ -291,10 +291,6 @@ class ResendBuffer:
             return False
         return True
 
-    def messages(self) -> list[tuple[bytes, int, bytes, bytes]]:
-        """The kept messages ``(topic, seq, payload, signature block)``, oldest first."""
-        return list(self._ring)
-
     def load_previous(
         self,
         session: int,
